@@ -1,0 +1,192 @@
+//! Spike bitmask frames: the layout both paths share.
+//!
+//! One step's spikes for N neurons and B trials are `B · W` u32 words with `W = ⌈N/32⌉`:
+//! the spike bit of neuron `n` in trial `b` is bit `n % 32` of word `b · W + n / 32`. Bits past
+//! N in a trial's last word are always zero. A run of T steps is T such frames back to back,
+//! `[T][B][W]`.
+
+/// Words per trial for `n` neurons: ⌈n/32⌉.
+#[inline]
+pub fn words_per_trial(n: usize) -> usize {
+    n.div_ceil(32)
+}
+
+/// The spikes of one step: `trials × ⌈neurons/32⌉` words.
+///
+/// ```
+/// use glifsim::SpikeFrame;
+/// let mut f = SpikeFrame::new(2, 40);
+/// f.set(1, 33);
+/// assert!(f.get(1, 33));
+/// assert_eq!(f.indices(1), vec![33]);
+/// assert_eq!(f.words()[1 * 2 + 1], 1 << 1);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpikeFrame {
+    trials: usize,
+    neurons: usize,
+    words: Vec<u32>,
+}
+
+impl SpikeFrame {
+    /// An empty frame.
+    pub fn new(trials: usize, neurons: usize) -> Self {
+        SpikeFrame {
+            trials,
+            neurons,
+            words: vec![0; trials * words_per_trial(neurons)],
+        }
+    }
+    /// Wrap existing words (length must be `trials · ⌈neurons/32⌉`).
+    pub fn from_words(trials: usize, neurons: usize, words: Vec<u32>) -> Self {
+        assert_eq!(words.len(), trials * words_per_trial(neurons));
+        SpikeFrame {
+            trials,
+            neurons,
+            words,
+        }
+    }
+    /// Number of trials B.
+    pub fn trials(&self) -> usize {
+        self.trials
+    }
+    /// Number of neurons N.
+    pub fn neurons(&self) -> usize {
+        self.neurons
+    }
+    /// The raw words, `[B][W]`.
+    pub fn words(&self) -> &[u32] {
+        &self.words
+    }
+    pub(crate) fn words_mut(&mut self) -> &mut [u32] {
+        &mut self.words
+    }
+    /// Whether neuron `n` spiked in trial `b`.
+    #[inline]
+    pub fn get(&self, b: usize, n: usize) -> bool {
+        let w = words_per_trial(self.neurons);
+        self.words[b * w + n / 32] >> (n % 32) & 1 == 1
+    }
+    /// Set the spike bit of neuron `n` in trial `b`.
+    pub fn set(&mut self, b: usize, n: usize) {
+        let w = words_per_trial(self.neurons);
+        self.words[b * w + n / 32] |= 1 << (n % 32);
+    }
+    /// Indices of the neurons that spiked in trial `b`, ascending.
+    pub fn indices(&self, b: usize) -> Vec<u32> {
+        let w = words_per_trial(self.neurons);
+        bits_to_indices(&self.words[b * w..(b + 1) * w])
+    }
+    /// Total number of spikes in the frame.
+    pub fn count(&self) -> u64 {
+        self.words.iter().map(|w| w.count_ones() as u64).sum()
+    }
+}
+
+/// Indices of the set bits of a row of words (bit `i % 32` of word `i / 32` is index `i`).
+pub fn bits_to_indices(words: &[u32]) -> Vec<u32> {
+    let mut out = Vec::new();
+    for (wi, &w) in words.iter().enumerate() {
+        let mut w = w;
+        while w != 0 {
+            let bit = w.trailing_zeros();
+            out.push(wi as u32 * 32 + bit);
+            w &= w - 1;
+        }
+    }
+    out
+}
+
+/// The spikes of a run of T steps, `[T][B][W]` words.
+///
+/// ```
+/// use glifsim::{SpikeFrame, SpikeRecord};
+/// let mut rec = SpikeRecord::new(1, 33);
+/// let mut f = SpikeFrame::new(1, 33);
+/// f.set(0, 32);
+/// rec.push(&f);
+/// assert_eq!(rec.steps(), 1);
+/// assert_eq!(rec.frame(0).indices(0), vec![32]);
+/// assert_eq!(rec.count_per_neuron(), vec![[0u64; 32].as_slice(), &[1]].concat());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpikeRecord {
+    trials: usize,
+    neurons: usize,
+    words: Vec<u32>,
+}
+
+impl SpikeRecord {
+    /// An empty record.
+    pub fn new(trials: usize, neurons: usize) -> Self {
+        SpikeRecord {
+            trials,
+            neurons,
+            words: Vec::new(),
+        }
+    }
+    /// Number of steps held.
+    pub fn steps(&self) -> usize {
+        let fw = self.trials * words_per_trial(self.neurons);
+        self.words.len().checked_div(fw).unwrap_or(0)
+    }
+    /// Number of trials B.
+    pub fn trials(&self) -> usize {
+        self.trials
+    }
+    /// Number of neurons N.
+    pub fn neurons(&self) -> usize {
+        self.neurons
+    }
+    /// Raw words `[T][B][W]`.
+    pub fn words(&self) -> &[u32] {
+        &self.words
+    }
+    /// Append one frame.
+    pub fn push(&mut self, f: &SpikeFrame) {
+        assert_eq!((f.trials, f.neurons), (self.trials, self.neurons));
+        self.words.extend_from_slice(&f.words);
+    }
+    /// Append raw words of whole frames.
+    pub fn extend_words(&mut self, words: &[u32]) {
+        let fw = self.trials * words_per_trial(self.neurons);
+        assert_eq!(words.len() % fw, 0, "partial frame");
+        self.words.extend_from_slice(words);
+    }
+    /// Frame of step `t`.
+    pub fn frame(&self, t: usize) -> SpikeFrame {
+        let fw = self.trials * words_per_trial(self.neurons);
+        SpikeFrame::from_words(
+            self.trials,
+            self.neurons,
+            self.words[t * fw..(t + 1) * fw].to_vec(),
+        )
+    }
+    /// Total number of spikes.
+    pub fn count(&self) -> u64 {
+        self.words.iter().map(|w| w.count_ones() as u64).sum()
+    }
+    /// Spike count of every neuron, summed over steps and trials.
+    pub fn count_per_neuron(&self) -> Vec<u64> {
+        let w = words_per_trial(self.neurons);
+        let mut c = vec![0u64; self.neurons];
+        for row in self.words.chunks(w) {
+            for i in bits_to_indices(row) {
+                c[i as usize] += 1;
+            }
+        }
+        c
+    }
+    /// Every spike as (step, trial, neuron), ordered by step, then trial, then neuron.
+    pub fn events(&self) -> Vec<(u32, u32, u32)> {
+        let w = words_per_trial(self.neurons);
+        let mut out = Vec::new();
+        for (row_i, row) in self.words.chunks(w).enumerate() {
+            let (t, b) = (row_i / self.trials, row_i % self.trials);
+            for n in bits_to_indices(row) {
+                out.push((t as u32, b as u32, n));
+            }
+        }
+        out
+    }
+}

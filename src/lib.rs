@@ -1,0 +1,31 @@
+//! # glifsim
+//!
+//! Large populations of linear integrate-and-fire neurons (LIF/GLIF1, ALIF, GLIF2) on any GPU
+//! through wgpu compute shaders, with a CPU reference path in f32 and f64 that the GPU path is
+//! held to bit for bit. The semantics are those of `MODELS.md` (shipped in `docs/MODELS.md`).
+//!
+//! ```
+//! use glifsim::{Arith, CpuSim, Model, Population, StepOptions};
+//! let pop = Population::builder(Model::Lif, 1000).dt(0.1).tau_m(20.0).build()?;
+//! let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate)?;
+//! let frame = sim.step(&vec![16.0; 1000], StepOptions::default())?;
+//! assert_eq!(frame.count(), 0); // nobody crosses threshold on the first step
+//! # Ok::<(), glifsim::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod cpu;
+pub mod error;
+pub mod frame;
+pub mod input;
+pub mod model;
+pub mod real;
+pub mod state;
+
+pub use cpu::CpuSim;
+pub use error::{Error, Result};
+pub use frame::{SpikeFrame, SpikeRecord};
+pub use model::{Adaptation, Model, Param, Population, PopulationBuilder};
+pub use real::{Arith, Real};
+pub use state::{State, StepOptions};

@@ -1,0 +1,213 @@
+//! Shared test helpers: the Inferno fixture format and GPU availability.
+#![allow(dead_code)]
+
+use glifsim::{Model, Param, Population, Real, State, StepOptions};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// One conformance case, parsed.
+pub struct Fixture {
+    pub path: PathBuf,
+    pub name: String,
+    pub dtype: String,
+    pub pop: Population,
+    pub trials: usize,
+    pub steps: usize,
+    pub opts: StepOptions,
+    /// [T][B][N] flattened.
+    pub inputs: Vec<f64>,
+    pub initial: State<f64>,
+    pub spikes: Vec<bool>,
+    pub voltage: Vec<f64>,
+    pub refrac: Vec<f64>,
+    /// [T][B][N][K] flattened (expanded over trials).
+    pub theta: Option<Vec<f64>>,
+}
+
+fn f64s(v: &Value) -> Vec<f64> {
+    match v {
+        Value::Array(a) => a.iter().flat_map(f64s).collect(),
+        Value::Number(x) => vec![x.as_f64().unwrap()],
+        Value::Bool(b) => vec![if *b { 1.0 } else { 0.0 }],
+        other => panic!("unexpected JSON value {other}"),
+    }
+}
+
+fn list(v: &Value) -> Vec<f64> {
+    f64s(v)
+}
+
+impl Fixture {
+    pub fn load(path: &Path) -> Fixture {
+        let text = std::fs::read_to_string(path).unwrap();
+        let j: Value = serde_json::from_str(&text).unwrap();
+        let case = &j["case"];
+        let p = &case["params"];
+        let model: Model = case["model"].as_str().unwrap().parse().unwrap();
+        let n = case["neurons"].as_u64().unwrap() as usize;
+        let trials = case["batch_size"].as_u64().unwrap() as usize;
+        let steps = case["steps"].as_u64().unwrap() as usize;
+        let dtype = j["meta"]["dtype"].as_str().unwrap().to_string();
+        let num = |k: &str| p[k].as_f64();
+        let mut b = Population::builder(model, n)
+            .dt(case["dt"].as_f64().unwrap())
+            .v_rest(num("rest_v").unwrap())
+            .t_ref(num("refrac_t").unwrap())
+            .tau_m(num("time_constant").or(num("tc_membrane")).unwrap())
+            .resistance(num("resistance").unwrap_or(1.0));
+        let mut k = 0;
+        match model {
+            Model::Lif | Model::Glif1 => {
+                b = b.v_reset(num("reset_v").unwrap()).v_th(num("thresh_v").unwrap());
+            }
+            Model::Alif | Model::Glif2 => {
+                if model == Model::Alif {
+                    b = b.v_reset(num("reset_v").unwrap());
+                } else {
+                    b = b
+                        .m_v(num("reset_v_mul").unwrap())
+                        .b_v(num("reset_v_add").unwrap());
+                }
+                let decay = list(&j["derived"]["adaptation_decay"]);
+                let inc = list(&p["spike_increment"]);
+                k = decay.len();
+                b = b
+                    .theta_inf(num("thresh_eq_v").unwrap())
+                    .adapt_decay_factors(decay.into_iter().map(Param::from).collect())
+                    .adapt_increments(inc.into_iter().map(Param::from).collect());
+            }
+        }
+        let pop = b.build().unwrap();
+        let fwd = &case["forward"];
+        let opts = StepOptions {
+            refrac_lock: fwd["refrac_lock"].as_bool().unwrap_or(true),
+            freeze_adaptation: case["mode"].as_str() == Some("eval")
+                || fwd["adapt"].as_bool() == Some(false),
+            check_input: true,
+        };
+        // θ: [N][K] initial, [T][N][K] per step; glifsim keeps one copy per trial.
+        let expand = |per_step: Vec<f64>, t: usize| -> Vec<f64> {
+            let mut out = Vec::with_capacity(t * trials * n * k);
+            for s in 0..t {
+                for _ in 0..trials {
+                    out.extend_from_slice(&per_step[s * n * k..(s + 1) * n * k]);
+                }
+            }
+            out
+        };
+        let init = &j["initial"];
+        let theta0 = if k > 0 {
+            expand(list(&init["threshold_adaptation"]), 1)
+        } else {
+            vec![]
+        };
+        let theta = (k > 0).then(|| expand(list(&j["threshold_adaptation"]), steps));
+        Fixture {
+            path: path.to_path_buf(),
+            name: case["name"].as_str().unwrap().to_string(),
+            dtype,
+            pop,
+            trials,
+            steps,
+            opts,
+            inputs: list(&j["inputs"]),
+            initial: State {
+                v: list(&init["voltage"]),
+                r: list(&init["refrac"]),
+                theta: theta0,
+            },
+            spikes: list(&j["spikes"]).into_iter().map(|x| x != 0.0).collect(),
+            voltage: list(&j["voltage"]),
+            refrac: list(&j["refrac"]),
+            theta,
+        }
+    }
+
+    pub fn initial_as<R: Real>(&self) -> State<R> {
+        let c = |v: &[f64]| v.iter().map(|&x| R::from_f64(x)).collect();
+        State {
+            v: c(&self.initial.v),
+            r: c(&self.initial.r),
+            theta: c(&self.initial.theta),
+        }
+    }
+
+    pub fn inputs_as<R: Real>(&self) -> Vec<R> {
+        self.inputs.iter().map(|&x| R::from_f64(x)).collect()
+    }
+
+    /// Compare one step's outcome; returns a description of the first mismatch.
+    pub fn check_step<R: Real>(
+        &self,
+        t: usize,
+        spikes: &glifsim::SpikeFrame,
+        st: &State<R>,
+        check_state: bool,
+    ) -> Vec<String> {
+        let n = self.pop.len();
+        let k = self.pop.k();
+        let bn = self.trials * n;
+        let mut errs = Vec::new();
+        for b in 0..self.trials {
+            for i in 0..n {
+                let e = self.spikes[t * bn + b * n + i];
+                let a = spikes.get(b, i);
+                if e != a {
+                    errs.push(format!(
+                        "{}: step {t} trial {b} neuron {i}: spike expected {e}, got {a}",
+                        self.path.display()
+                    ));
+                }
+                if !check_state {
+                    continue;
+                }
+                let idx = b * n + i;
+                for (what, exp, act) in [
+                    ("V", self.voltage[t * bn + idx], st.v[idx]),
+                    ("refrac", self.refrac[t * bn + idx], st.r[idx]),
+                ] {
+                    if R::from_f64(exp).bits() != act.bits() {
+                        errs.push(format!(
+                            "{}: step {t} trial {b} neuron {i}: {what} expected {exp:e}, got {:e}",
+                            self.path.display(),
+                            act.to_f64()
+                        ));
+                    }
+                }
+                if let Some(th) = &self.theta {
+                    for kk in 0..k {
+                        let exp = th[(t * bn + idx) * k + kk];
+                        let act = st.theta[idx * k + kk];
+                        if R::from_f64(exp).bits() != act.bits() {
+                            errs.push(format!(
+                                "{}: step {t} trial {b} neuron {i}: theta[{kk}] expected {exp:e}, got {:e}",
+                                self.path.display(),
+                                act.to_f64()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        errs
+    }
+}
+
+/// Every `*.json` fixture: the shipped ones, plus `GLIFSIM_FIXTURES_DIR` if set.
+pub fn fixture_files() -> Vec<PathBuf> {
+    let mut dirs = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/inferno")];
+    if let Ok(extra) = std::env::var("GLIFSIM_FIXTURES_DIR") {
+        dirs.push(PathBuf::from(extra));
+    }
+    let mut files = Vec::new();
+    for d in dirs {
+        let rd = std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
+        let mut fs: Vec<PathBuf> = rd
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        fs.sort();
+        files.extend(fs);
+    }
+    files
+}

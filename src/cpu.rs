@@ -289,22 +289,47 @@ impl<R: Real> CpuSim<R> {
     /// Advance `steps` steps with inputs `[T][B][N]`; returns the spikes `[T][B][W]`.
     /// Inputs are checked in full before the first step, so an error changes nothing.
     pub fn run(&mut self, steps: usize, inputs: &[R], opts: StepOptions) -> Result<SpikeRecord> {
+        let mut rec = SpikeRecord::new(self.trials, self.pop.n);
+        self.run_with(steps, inputs, opts, |_, w| {
+            rec.extend_words(w);
+            Ok(())
+        })?;
+        Ok(rec)
+    }
+
+    /// Run `steps` steps, handing the spike words of each chunk of up to 100 steps
+    /// (`[t][B][W]`, starting at step `t0` of this run) to `sink`. Inputs are checked in full
+    /// first, so a bad input changes nothing.
+    pub fn run_with(
+        &mut self,
+        steps: usize,
+        inputs: &[R],
+        opts: StepOptions,
+        mut sink: impl FnMut(usize, &[u32]) -> Result<()>,
+    ) -> Result<()> {
         let n = self.pop.n;
         let per = self.trials * n;
         check_input("inputs", inputs, steps * per, opts.check_input)?;
         let fw = self.trials * words_per_trial(n);
-        let mut words = vec![0u32; steps * fw];
-        for t in 0..steps {
-            self.step_into(
-                &inputs[t * per..(t + 1) * per],
-                opts,
-                &mut words[t * fw..(t + 1) * fw],
-            );
-            self.steps += 1;
+        const CHUNK: usize = 100;
+        let mut words = vec![0u32; CHUNK.min(steps) * fw];
+        let mut t0 = 0;
+        while t0 < steps {
+            let tc = CHUNK.min(steps - t0);
+            words[..tc * fw].fill(0);
+            for t in 0..tc {
+                let tt = t0 + t;
+                self.step_into(
+                    &inputs[tt * per..(tt + 1) * per],
+                    opts,
+                    &mut words[t * fw..(t + 1) * fw],
+                );
+                self.steps += 1;
+            }
+            sink(t0, &words[..tc * fw])?;
+            t0 += tc;
         }
-        let mut rec = SpikeRecord::new(self.trials, n);
-        rec.extend_words(&words);
-        Ok(rec)
+        Ok(())
     }
 
     /// The step itself, on checked input; `words` is this step's frame, zeroed.

@@ -18,9 +18,11 @@
 pub mod cpu;
 pub mod error;
 pub mod frame;
+pub mod gpu;
 pub mod input;
 pub mod model;
 pub mod real;
+pub mod sim;
 pub mod state;
 
 pub use cpu::CpuSim;
@@ -28,4 +30,5 @@ pub use error::{Error, Result};
 pub use frame::{SpikeFrame, SpikeRecord};
 pub use model::{Adaptation, Model, Param, Population, PopulationBuilder};
 pub use real::{Arith, Real};
+pub use sim::{Backend, Simulator};
 pub use state::{State, StepOptions};

@@ -22,6 +22,8 @@ pub struct Fixture {
     pub refrac: Vec<f64>,
     /// [T][B][N][K] flattened (expanded over trials).
     pub theta: Option<Vec<f64>>,
+    /// [T][N]: the Θ the spike test used (adaptive models).
+    pub threshold_used: Option<Vec<f64>>,
 }
 
 fn f64s(v: &Value) -> Vec<f64> {
@@ -120,6 +122,32 @@ impl Fixture {
             voltage: list(&j["voltage"]),
             refrac: list(&j["refrac"]),
             theta,
+            threshold_used: (k > 0).then(|| list(&j["threshold_used"])),
+        }
+    }
+
+    /// The fixture's state after step `t` (or the initial state for `t = None`).
+    pub fn state_after<R: Real>(&self, t: Option<usize>) -> State<R> {
+        let Some(t) = t else { return self.initial_as() };
+        let bn = self.trials * self.pop.len();
+        let k = self.pop.k();
+        let c = |v: &[f64]| v.iter().map(|&x| R::from_f64(x)).collect();
+        State {
+            v: c(&self.voltage[t * bn..(t + 1) * bn]),
+            r: c(&self.refrac[t * bn..(t + 1) * bn]),
+            theta: self
+                .theta
+                .as_ref()
+                .map(|th| c(&th[t * bn * k..(t + 1) * bn * k]))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Θ used at step `t` for neuron `i`.
+    pub fn theta_used(&self, t: usize, i: usize) -> f64 {
+        match &self.threshold_used {
+            Some(th) => th[t * self.pop.len() + i],
+            None => self.pop.threshold().at(i),
         }
     }
 
@@ -210,4 +238,102 @@ pub fn fixture_files() -> Vec<PathBuf> {
         files.extend(fs);
     }
     files
+}
+
+/// The GPU context for a test, or None (with a printed reason) when no adapter exists.
+/// With `GLIFSIM_REQUIRE_GPU=1` a missing adapter fails the test instead.
+pub fn gpu() -> Option<std::sync::Arc<glifsim::gpu::GpuContext>> {
+    match glifsim::gpu::GpuContext::new() {
+        Ok(c) => Some(std::sync::Arc::new(c)),
+        Err(e) => {
+            if std::env::var("GLIFSIM_REQUIRE_GPU").is_ok_and(|v| v == "1") {
+                panic!("GLIFSIM_REQUIRE_GPU=1 but no GPU adapter could be opened: {e}");
+            }
+            eprintln!("SKIPPED: GPU test not run, no GPU adapter ({e}); set GLIFSIM_REQUIRE_GPU=1 to make this a failure");
+            None
+        }
+    }
+}
+
+/// A deterministic generator for test inputs (SplitMix64).
+pub struct Rng(pub u64);
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E3779B97F4A7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [lo, hi).
+    pub fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64)
+    }
+    pub fn vec_f32(&mut self, len: usize, lo: f64, hi: f64) -> Vec<f32> {
+        (0..len).map(|_| self.uniform(lo, hi) as f32).collect()
+    }
+    pub fn vec_f64(&mut self, len: usize, lo: f64, hi: f64) -> Vec<f64> {
+        (0..len).map(|_| self.uniform(lo, hi)).collect()
+    }
+}
+
+/// A population of `model` with every parameter per neuron (random, valid).
+pub fn hetero_population(model: Model, n: usize, seed: u64) -> Population {
+    let mut g = Rng(seed);
+    let mut b = Population::builder(model, n)
+        .dt(0.25)
+        .v_rest(Param::PerNeuron(g.vec_f64(n, -72.0, -62.0)))
+        .t_ref(Param::PerNeuron(g.vec_f64(n, 0.0, 3.0)))
+        .tau_m(Param::PerNeuron(g.vec_f64(n, 5.0, 30.0)))
+        .resistance(Param::PerNeuron(g.vec_f64(n, 0.5, 2.0)));
+    match model {
+        Model::Lif | Model::Glif1 => {
+            b = b
+                .v_reset(Param::PerNeuron(g.vec_f64(n, -80.0, -70.0)))
+                .v_th(Param::PerNeuron(g.vec_f64(n, -55.0, -45.0)));
+        }
+        Model::Alif => {
+            b = b
+                .v_reset(Param::PerNeuron(g.vec_f64(n, -80.0, -70.0)))
+                .theta_inf(Param::PerNeuron(g.vec_f64(n, -55.0, -45.0)))
+                .adapt_time_constants(vec![
+                    Param::PerNeuron(g.vec_f64(n, 10.0, 50.0)),
+                    Param::PerNeuron(g.vec_f64(n, 100.0, 500.0)),
+                ])
+                .adapt_increments(vec![
+                    Param::PerNeuron(g.vec_f64(n, 0.5, 3.0)),
+                    Param::PerNeuron(g.vec_f64(n, 0.0, 0.5)),
+                ]);
+        }
+        Model::Glif2 => {
+            b = b
+                .theta_inf(Param::PerNeuron(g.vec_f64(n, -55.0, -45.0)))
+                .m_v(Param::PerNeuron(g.vec_f64(n, 0.0, 0.8)))
+                .b_v(Param::PerNeuron(g.vec_f64(n, 1.0, 8.0)))
+                .adapt_rates(vec![
+                    Param::PerNeuron(g.vec_f64(n, 0.01, 0.1)),
+                    Param::PerNeuron(g.vec_f64(n, 0.1, 1.0)),
+                ])
+                .adapt_increments(vec![
+                    Param::PerNeuron(g.vec_f64(n, 0.5, 3.0)),
+                    Param::PerNeuron(g.vec_f64(n, 0.0, 0.5)),
+                ]);
+        }
+    }
+    b.build().unwrap()
+}
+
+/// Bit-level equality of two f32 slices; returns the first differing index.
+pub fn first_diff(a: &[f32], b: &[f32]) -> Option<usize> {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).position(|(x, y)| x.to_bits() != y.to_bits())
+}
+
+/// Assert two states are bit-identical, naming the first difference.
+pub fn assert_state_eq(what: &str, a: &State<f32>, b: &State<f32>) {
+    for (name, x, y) in [("v", &a.v, &b.v), ("r", &a.r, &b.r), ("theta", &a.theta, &b.theta)] {
+        if let Some(i) = first_diff(x, y) {
+            panic!("{what}: state.{name}[{i}] differs: {:e} vs {:e}", x[i], y[i]);
+        }
+    }
 }

@@ -1,0 +1,66 @@
+// ALIF and GLIF2: one step of one neuron in one trial, with K threshold components.
+// CPU twin: `update_neuron` in src/cpu.rs with `adaptive = true` (`glif2` = the GLIF2 override);
+// the numbered steps are those of MODELS.md and of the CPU code. Every product that feeds a sum
+// is one explicit fma().
+
+// true: GLIF2 voltage reset (V' − V_rest)·m_v + V_rest − b_v; false: ALIF, V ← V_reset.
+override GLIF2: bool = false;
+
+fn step_neuron(trial: u32, n: u32) -> bool {
+    let idx = trial * info.n + n;
+    let bn = info.trials * info.n;
+    let lock = (step_info.flags & FLAG_LOCK) != 0u;
+    let input = inputs[step_info.t * bn + idx];
+    let v = v_buf[idx];
+    let r = r_buf[idx];
+    let v_rest = param(SLOT_V_REST, n);
+    let resistance = param(SLOT_RESISTANCE, n);
+    // 1. Refractory countdown; the neuron is free when r reaches 0.
+    let r_dec = r - info.dt;
+    let r_new = select(0.0, r_dec, r_dec > 0.0);
+    let free = r_new == 0.0;
+    // 2. Integration, V* = ((((V − V_rest) − R·Ĩ)·e_m) + V_rest) + R·Ĩ.
+    let i_eff = select(0.0, input, free);
+    let a = v - v_rest;
+    let b = fma(-resistance, i_eff, a);
+    let c = fma(b, param(SLOT_DECAY_M, n), v_rest);
+    let v_star = fma(resistance, i_eff, c);
+    let v_int = select(v_star, v, lock && !free);
+    // 3. Threshold from θ before this step's update: (θ_1 + … + θ_K) + Θ_∞.
+    var sum = theta_buf[idx];
+    for (var k = 1u; k < info.k; k++) {
+        sum = sum + theta_buf[k * bn + idx];
+    }
+    let thr = sum + param(SLOT_THRESHOLD, n);
+    // 4. Spike: free and V' ≥ Θ.
+    let spike = free && v_int >= thr;
+    // 5. Reset.
+    var r_out = r_new;
+    if spike {
+        r_out = param(SLOT_T_REF, n);
+        if GLIF2 {
+            v_buf[idx] = fma(v_int - v_rest, param(SLOT_M_V, n), v_rest) - param(SLOT_B_V, n);
+        } else {
+            v_buf[idx] = param(SLOT_V_RESET, n);
+        }
+    } else {
+        v_buf[idx] = v_int;
+    }
+    r_buf[idx] = r_out;
+    // 6. Adaptation: held while the lock is on and r > 0, else decayed; then + d_k·s.
+    if (step_info.flags & FLAG_FREEZE) == 0u {
+        let hold = lock && r_out > 0.0;
+        let s = select(0.0, 1.0, spike);
+        for (var k = 0u; k < info.k; k++) {
+            let ti = k * bn + idx;
+            let th = theta_buf[ti];
+            let ds = param(SLOT_DECAY_K + info.k + k, n) * s;
+            if hold {
+                theta_buf[ti] = th + ds;
+            } else {
+                theta_buf[ti] = fma(th, param(SLOT_DECAY_K + k, n), ds);
+            }
+        }
+    }
+    return spike;
+}

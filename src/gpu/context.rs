@@ -1,0 +1,383 @@
+//! The GPU context: adapter selection, device creation with the adapter's own limits, error
+//! capture, and the calibration that finds the adapter's arithmetic mode.
+//!
+//! Device set-up lives here and nowhere else; the engine (`engine.rs`) only records work.
+
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+use crate::Arith;
+
+/// A short description of one adapter, for `glifsim adapters` and the logs.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AdapterSummary {
+    /// Adapter name.
+    pub name: String,
+    /// Backend (Vulkan, Metal, Dx12, Gl).
+    pub backend: String,
+    /// Device type (DiscreteGpu, IntegratedGpu, Cpu, ...).
+    pub device_type: String,
+    /// Driver name and version.
+    pub driver: String,
+    /// Largest storage binding, bytes.
+    pub max_storage_binding: u64,
+    /// Largest buffer, bytes.
+    pub max_buffer: u64,
+    /// Workgroups per dispatch dimension.
+    pub max_workgroups_per_dim: u32,
+    /// Whether timestamp queries are supported.
+    pub timestamps: bool,
+}
+
+impl AdapterSummary {
+    fn of(a: &wgpu::Adapter) -> Self {
+        let i = a.get_info();
+        let l = a.limits();
+        AdapterSummary {
+            name: i.name,
+            backend: format!("{:?}", i.backend),
+            device_type: format!("{:?}", i.device_type),
+            driver: format!("{} {}", i.driver, i.driver_info).trim().to_string(),
+            max_storage_binding: l.max_storage_buffer_binding_size as u64,
+            max_buffer: l.max_buffer_size,
+            max_workgroups_per_dim: l.max_compute_workgroups_per_dimension,
+            timestamps: a.features().contains(wgpu::Features::TIMESTAMP_QUERY),
+        }
+    }
+}
+
+impl std::fmt::Display for AdapterSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}, {}, driver {}; max storage binding {} B, max buffer {} B, {} workgroups/dim{})",
+            self.name,
+            self.backend,
+            self.device_type,
+            self.driver,
+            self.max_storage_binding,
+            self.max_buffer,
+            self.max_workgroups_per_dim,
+            if self.timestamps { ", timestamps" } else { "" }
+        )
+    }
+}
+
+fn instance() -> wgpu::Instance {
+    // Honours WGPU_BACKEND and the other wgpu environment variables.
+    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+}
+
+/// Every adapter wgpu can see (respecting `WGPU_BACKEND`).
+pub fn list_adapters() -> Vec<AdapterSummary> {
+    let inst = instance();
+    pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()))
+        .iter()
+        .map(AdapterSummary::of)
+        .collect()
+}
+
+fn rank(a: &wgpu::Adapter) -> (u8, u8) {
+    let i = a.get_info();
+    let ty = match i.device_type {
+        wgpu::DeviceType::DiscreteGpu => 0,
+        wgpu::DeviceType::IntegratedGpu => 1,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 3,
+        wgpu::DeviceType::Other => 4,
+    };
+    let be = match i.backend {
+        wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12 => 0,
+        _ => 1,
+    };
+    (ty, be)
+}
+
+/// An open device, its queue, what it is, and how it does arithmetic. Share it between
+/// simulators with `Arc`.
+pub struct GpuContext {
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    summary: AdapterSummary,
+    limits: wgpu::Limits,
+    features: wgpu::Features,
+    arith: Arith,
+    error: Arc<Mutex<Option<String>>>,
+}
+
+impl std::fmt::Debug for GpuContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuContext")
+            .field("adapter", &self.summary)
+            .field("arith", &self.arith)
+            .finish()
+    }
+}
+
+impl GpuContext {
+    /// Open the best adapter: `GLIFSIM_ADAPTER` picks by name substring (case-insensitive),
+    /// `WGPU_BACKEND` by backend; otherwise discrete GPUs first, then integrated, then CPU
+    /// drivers such as lavapipe.
+    ///
+    /// ```no_run
+    /// let ctx = glifsim::gpu::GpuContext::new()?;
+    /// println!("{} computes fma() as {}", ctx.adapter(), ctx.arith());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
+    pub fn new() -> Result<Self> {
+        let name = std::env::var("GLIFSIM_ADAPTER").ok();
+        Self::with_adapter_name(name.as_deref())
+    }
+
+    /// Open the best adapter whose name contains `name` (any adapter when `None`).
+    pub fn with_adapter_name(name: Option<&str>) -> Result<Self> {
+        let inst = instance();
+        let mut adapters = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()));
+        let all: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
+        if let Some(n) = name {
+            let n = n.to_lowercase();
+            adapters.retain(|a| a.get_info().name.to_lowercase().contains(&n));
+        }
+        adapters.sort_by_key(rank);
+        let adapter = adapters.into_iter().next().ok_or_else(|| {
+            Error::NoAdapter(match name {
+                Some(n) => format!(
+                    "no adapter name contains '{n}' (GLIFSIM_ADAPTER); found: [{}]",
+                    all.join(", ")
+                ),
+                None => "wgpu found no adapter (on Linux, install a Vulkan driver, for example \
+                     `apt-get install mesa-vulkan-drivers libvulkan1` for lavapipe)"
+                    .into(),
+            })
+        })?;
+        Self::from_adapter(adapter)
+    }
+
+    fn from_adapter(adapter: wgpu::Adapter) -> Result<Self> {
+        let summary = AdapterSummary::of(&adapter);
+        // The adapter's own limits: the defaults cap a storage binding at 128 MiB.
+        let limits = adapter.limits();
+        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("glifsim"),
+            required_features: features,
+            required_limits: limits.clone(),
+            ..Default::default()
+        }))
+        .map_err(|e| Error::Device(format!("cannot open {}: {e}", summary.name)))?;
+        let error = Arc::new(Mutex::new(None::<String>));
+        let e2 = error.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            let mut g = e2.lock().unwrap();
+            if g.is_none() {
+                *g = Some(e.to_string());
+            }
+        }));
+        let e3 = error.clone();
+        device.set_device_lost_callback(move |reason, msg| {
+            let mut g = e3.lock().unwrap();
+            if g.is_none() {
+                *g = Some(format!("device lost ({reason:?}): {msg}"));
+            }
+        });
+        let mut ctx = GpuContext {
+            device,
+            queue,
+            summary,
+            limits,
+            features,
+            arith: Arith::Separate,
+            error,
+        };
+        ctx.arith = ctx.calibrate()?;
+        log::info!("GPU adapter: {} — fma() is {}", ctx.summary, ctx.arith);
+        Ok(ctx)
+    }
+
+    /// What the adapter is.
+    pub fn adapter(&self) -> &AdapterSummary {
+        &self.summary
+    }
+    /// The limits the device was opened with (the adapter's own).
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.limits
+    }
+    /// Whether timestamp queries are enabled.
+    pub fn has_timestamps(&self) -> bool {
+        self.features.contains(wgpu::Features::TIMESTAMP_QUERY)
+    }
+    /// How this adapter evaluates `fma()`: the CPU path in this mode reproduces it bit for bit.
+    pub fn arith(&self) -> Arith {
+        self.arith
+    }
+    /// The wgpu device.
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+    /// The wgpu queue.
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.queue
+    }
+
+    /// Return (and clear) an error the device reported asynchronously.
+    pub(crate) fn take_error(&self) -> Result<()> {
+        match self.error.lock().unwrap().take() {
+            Some(e) => Err(Error::Device(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Wait for all submitted work, turning device errors into `Error::Device`.
+    pub(crate) fn wait(&self, index: Option<wgpu::SubmissionIndex>) -> Result<()> {
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: index,
+                timeout: Some(std::time::Duration::from_secs(600)),
+            })
+            .map_err(|e| Error::Device(format!("waiting for the GPU: {e}")))?;
+        self.take_error()
+    }
+
+    /// Create a buffer, turning out-of-memory and validation failures into errors.
+    pub(crate) fn buffer(
+        &self,
+        label: &str,
+        size: u64,
+        usage: wgpu::BufferUsages,
+    ) -> Result<wgpu::Buffer> {
+        if size > self.limits.max_buffer_size {
+            return Err(Error::TooLarge {
+                needed: size,
+                available: self.limits.max_buffer_size,
+                what: format!("buffer '{label}' is larger than the device's largest buffer"),
+            });
+        }
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let val = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: size.max(4).next_multiple_of(4),
+            usage,
+            mapped_at_creation: false,
+        });
+        let v = pollster::block_on(val.pop());
+        let o = pollster::block_on(oom.pop());
+        if let Some(e) = o {
+            return Err(Error::Device(format!(
+                "out of device memory allocating {size} bytes for '{label}': {e}"
+            )));
+        }
+        if let Some(e) = v {
+            return Err(Error::Device(format!("creating buffer '{label}': {e}")));
+        }
+        Ok(buf)
+    }
+
+    /// Copy a buffer's first `size` bytes back to the host.
+    pub(crate) fn read_buffer(&self, src: &wgpu::Buffer, size: u64) -> Result<Vec<u8>> {
+        let staging = self.buffer(
+            "readback",
+            size,
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        )?;
+        let mut enc = self.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(src, 0, &staging, 0, size.next_multiple_of(4));
+        let idx = self.queue.submit([enc.finish()]);
+        map_read(self, &staging, size, Some(idx))
+    }
+
+    /// Compile a WGSL module, returning validation errors as `Error::Device`.
+    pub(crate) fn shader(&self, label: &str, source: &str) -> Result<wgpu::ShaderModule> {
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let m = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(label),
+                source: wgpu::ShaderSource::Wgsl(source.into()),
+            });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Device(format!("shader {label}: {e}")));
+        }
+        Ok(m)
+    }
+
+    /// Run `shaders/calibrate.wgsl` on values where one rounding and two differ.
+    fn calibrate(&self) -> Result<Arith> {
+        // a·b = 1 + 2⁻¹¹ + 2⁻²⁴ exactly; rounded to f32 it is 1 + 2⁻¹¹ (a tie, to even).
+        let a = 1.0f32 + 2f32.powi(-12);
+        let c = -(1.0f32 + 2f32.powi(-11));
+        let data = [a, a, c, f32::NAN];
+        let buf = self.buffer(
+            "calibrate",
+            16,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+        )?;
+        self.queue.write_buffer(&buf, 0, bytemuck::cast_slice(&data));
+        let module = self.shader("calibrate", crate::gpu::shaders::CALIBRATE)?;
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some("calibrate"),
+                layout: None,
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        let bg = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: buf.as_entire_binding(),
+            }],
+        });
+        let mut enc = self.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bg, &[]);
+            pass.dispatch_workgroups(1, 1, 1);
+        }
+        self.queue.submit([enc.finish()]);
+        let out: Vec<f32> = bytemuck::cast_slice(&self.read_buffer(&buf, 16)?).to_vec();
+        let got = out[3];
+        let fused = Arith::Fused.fma(a, a, c);
+        let separate = Arith::Separate.fma(a, a, c);
+        if got.to_bits() == fused.to_bits() {
+            Ok(Arith::Fused)
+        } else if got.to_bits() == separate.to_bits() {
+            Ok(Arith::Separate)
+        } else {
+            Err(Error::Device(format!(
+                "calibration: fma({a}, {a}, {c}) gave {got:e}, neither fused ({fused:e}) nor separate ({separate:e})"
+            )))
+        }
+    }
+}
+
+/// Map `staging` (after submission `index`), copy its first `size` bytes out, unmap.
+pub(crate) fn map_read(
+    ctx: &GpuContext,
+    staging: &wgpu::Buffer,
+    size: u64,
+    index: Option<wgpu::SubmissionIndex>,
+) -> Result<Vec<u8>> {
+    let slice = staging.slice(..size.next_multiple_of(4));
+    let (tx, rx) = std::sync::mpsc::channel();
+    slice.map_async(wgpu::MapMode::Read, move |r| {
+        let _ = tx.send(r);
+    });
+    ctx.wait(index)?;
+    rx.recv()
+        .map_err(|_| Error::Device("buffer map callback never ran".into()))?
+        .map_err(|e| Error::Device(format!("mapping a readback buffer: {e}")))?;
+    let bytes = {
+        let view = slice
+            .get_mapped_range()
+            .map_err(|e| Error::Device(format!("reading a mapped buffer: {e:?}")))?;
+        view[..size as usize].to_vec()
+    };
+    staging.unmap();
+    Ok(bytes)
+}

@@ -1,0 +1,624 @@
+//! The GPU engine: buffers, pipelines and the recording of many steps per submission.
+//!
+//! A population is cut into *shards* of whole spike words so that no binding exceeds the
+//! device's storage-binding limit; each shard has its own state, parameter, input and spike
+//! buffers and one bind group. A run is cut into *chunks* of steps: each chunk uploads its
+//! inputs `[T][B][N]`, records one dispatch per step and shard into one submission, and copies
+//! the spike rows into one of two staging buffers, so that the readback of chunk k overlaps the
+//! compute of chunk k+1.
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::frame::{words_per_trial, SpikeFrame, SpikeRecord};
+use crate::gpu::context::{map_read, GpuContext};
+use crate::gpu::shaders;
+use crate::input::check_input;
+use crate::model::{Model, Population};
+use crate::state::{State, StepOptions};
+
+const WORKGROUP: u64 = 256;
+/// Bytes between per-step uniforms (the largest min_uniform_buffer_offset_alignment allowed).
+const STEP_STRIDE: u64 = 256;
+/// Parameter slots the uniform table holds (8 fixed + 2·K).
+const MAX_SLOTS: usize = 48;
+/// The most threshold components the GPU path supports.
+pub const MAX_K: usize = (MAX_SLOTS - 8) / 2;
+
+/// Tuning knobs of the GPU engine.
+#[derive(Debug, Clone)]
+pub struct GpuOptions {
+    /// Steps per submission (the input chunk), capped by the binding limit. Default 100.
+    pub chunk_steps: usize,
+    /// Largest shard, in neurons (rounded down to a multiple of 256). `None`: as large as the
+    /// device's binding limit allows. Tests force small values to exercise splitting.
+    pub max_shard_neurons: Option<usize>,
+}
+
+impl Default for GpuOptions {
+    fn default() -> Self {
+        GpuOptions {
+            chunk_steps: 100,
+            max_shard_neurons: None,
+        }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Info {
+    n: u32,
+    n_pad: u32,
+    trials: u32,
+    k: u32,
+    wg_x: u32,
+    threads: u32,
+    words: u32,
+    _pad0: u32,
+    dt: f32,
+    _pad1: [f32; 3],
+    slots: [u32; MAX_SLOTS],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct StepInfo {
+    t: u32,
+    flags: u32,
+    _pad: [u32; 2],
+}
+
+struct Shard {
+    /// First neuron of the shard.
+    n0: usize,
+    /// Neurons in the shard.
+    n: usize,
+    /// Spike words per trial in the shard.
+    w: usize,
+    v: wgpu::Buffer,
+    r: wgpu::Buffer,
+    theta: wgpu::Buffer,
+    inputs: wgpu::Buffer,
+    spikes: wgpu::Buffer,
+    staging: [wgpu::Buffer; 2],
+    bind_group: wgpu::BindGroup,
+    dispatch: (u32, u32),
+    _info: wgpu::Buffer,
+    _params: wgpu::Buffer,
+}
+
+/// Bytes of device memory one shard of `n` neurons needs.
+fn shard_bytes(n: usize, trials: usize, k: usize, per_neuron_slots: usize, t: usize) -> u64 {
+    let bn = (trials * n) as u64 * 4;
+    let words = (trials * words_per_trial(n)) as u64 * 4 * t as u64;
+    bn * 2 + bn * k as u64 + (per_neuron_slots * n) as u64 * 4 + bn * t as u64 + words * 3
+}
+
+/// A population on the GPU: f32 state for B trials × N neurons.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use glifsim::{gpu::{GpuContext, GpuSim}, Model, Population, StepOptions};
+/// let ctx = Arc::new(GpuContext::new()?);
+/// let pop = Population::builder(Model::Lif, 1_000_000).build()?;
+/// let mut sim = GpuSim::new(ctx, &pop, 1)?;
+/// let inputs = vec![16.0f32; 100 * 1_000_000];
+/// let spikes = sim.run(100, &inputs, StepOptions::default())?;
+/// println!("{} spikes", spikes.count());
+/// # Ok::<(), glifsim::Error>(())
+/// ```
+pub struct GpuSim {
+    ctx: Arc<GpuContext>,
+    pop: Population,
+    trials: usize,
+    shards: Vec<Shard>,
+    pipeline: wgpu::ComputePipeline,
+    steps_buf: wgpu::Buffer,
+    chunk: usize,
+    steps: u64,
+}
+
+impl std::fmt::Debug for GpuSim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuSim")
+            .field("model", &self.pop.model())
+            .field("neurons", &self.pop.len())
+            .field("trials", &self.trials)
+            .field("shards", &self.shards.len())
+            .field("chunk_steps", &self.chunk)
+            .finish()
+    }
+}
+
+impl GpuSim {
+    /// Upload a population at its initial state, with default options.
+    pub fn new(ctx: Arc<GpuContext>, pop: &Population, trials: usize) -> Result<Self> {
+        Self::with_options(ctx, pop, trials, &GpuOptions::default())
+    }
+
+    /// Upload a population at its initial state.
+    pub fn with_options(
+        ctx: Arc<GpuContext>,
+        pop: &Population,
+        trials: usize,
+        opts: &GpuOptions,
+    ) -> Result<Self> {
+        if trials == 0 {
+            return Err(Error::Usage("trials must be ≥ 1".into()));
+        }
+        let k = pop.k();
+        if k > MAX_K {
+            return Err(Error::Usage(format!(
+                "the GPU path supports at most {MAX_K} threshold components, got {k}"
+            )));
+        }
+        let lim = ctx.limits();
+        let max_bind = (lim.max_storage_buffer_binding_size as u64).min(lim.max_buffer_size);
+        let slots_list = pop.param_list();
+        // Largest shard: every per-shard binding of one step must fit one binding.
+        let per_neuron_bytes = 4 * (trials as u64) * (k.max(1) as u64);
+        let per_neuron_slots = slots_list.iter().filter(|(_, p)| p.is_per_neuron()).count();
+        let mut shard_max = max_bind / per_neuron_bytes.max(4 * per_neuron_slots as u64);
+        if let Some(m) = opts.max_shard_neurons {
+            shard_max = shard_max.min(m as u64);
+        }
+        let shard_max = (shard_max / WORKGROUP * WORKGROUP).max(WORKGROUP) as usize;
+        let n = pop.len();
+        let nshards = n.div_ceil(shard_max);
+        let largest = n.min(shard_max);
+        // Steps per chunk: inputs [T][B][n] must fit one binding.
+        let chunk = (opts.chunk_steps.max(1) as u64)
+            .min(max_bind / (4 * (trials * largest) as u64))
+            .max(1) as usize;
+        let needed: u64 = (0..nshards)
+            .map(|s| shard_bytes(shard_max.min(n - s * shard_max), trials, k, per_neuron_slots, chunk))
+            .sum();
+        log::debug!(
+            "GPU population: {n} neurons × {trials} trials in {nshards} shard(s) of ≤ {shard_max}, {chunk} steps per chunk, {needed} bytes"
+        );
+
+        let module = ctx.shader(pop.model().name(), &shaders::step_source(pop.model()))?;
+        let layout = bind_group_layout(&ctx.device);
+        let pl = ctx
+            .device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: Some("step"),
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+        let constants: Vec<(&str, f64)> = if pop.model().is_adaptive() {
+            vec![("GLIF2", if pop.model() == Model::Glif2 { 1.0 } else { 0.0 })]
+        } else {
+            vec![]
+        };
+        let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let pipeline = ctx
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some("step"),
+                layout: Some(&pl),
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants: &constants,
+                    ..Default::default()
+                },
+                cache: None,
+            });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Device(format!("step pipeline: {e}")));
+        }
+        let steps_buf = ctx.buffer(
+            "step uniforms",
+            STEP_STRIDE * chunk as u64,
+            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        )?;
+
+        let mut shards = Vec::with_capacity(nshards);
+        for s in 0..nshards {
+            let n0 = s * shard_max;
+            let ns = shard_max.min(n - n0);
+            let shard = make_shard(
+                &ctx, pop, trials, n0, ns, chunk, &layout, &steps_buf, &slots_list,
+            )
+            .map_err(|e| match e {
+                Error::Device(msg) if msg.contains("out of device memory") => Error::TooLarge {
+                    needed,
+                    available: 0,
+                    what: format!("the device refused an allocation: {msg}"),
+                },
+                other => other,
+            })?;
+            shards.push(shard);
+        }
+        let sim = GpuSim {
+            ctx,
+            pop: pop.clone(),
+            trials,
+            shards,
+            pipeline,
+            steps_buf,
+            chunk,
+            steps: 0,
+        };
+        sim.ctx.take_error()?;
+        Ok(sim)
+    }
+
+    /// The population.
+    pub fn population(&self) -> &Population {
+        &self.pop
+    }
+    /// Number of trials B.
+    pub fn trials(&self) -> usize {
+        self.trials
+    }
+    /// The device context.
+    pub fn context(&self) -> &Arc<GpuContext> {
+        &self.ctx
+    }
+    /// Number of shards the population was split into.
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+    /// Steps recorded per submission.
+    pub fn chunk_steps(&self) -> usize {
+        self.chunk
+    }
+    /// Steps taken so far.
+    pub fn steps_done(&self) -> u64 {
+        self.steps
+    }
+    /// Set the step counter (used when restoring a saved run).
+    pub fn set_steps_done(&mut self, steps: u64) {
+        self.steps = steps;
+    }
+
+    /// One step with `input` (B·N currents, `[B][N]`); returns the spikes.
+    pub fn step(&mut self, input: &[f32], opts: StepOptions) -> Result<SpikeFrame> {
+        let rec = self.run(1, input, opts)?;
+        Ok(rec.frame(0))
+    }
+
+    /// Run `steps` steps with inputs `[T][B][N]`; returns the spikes `[T][B][W]`.
+    pub fn run(&mut self, steps: usize, inputs: &[f32], opts: StepOptions) -> Result<SpikeRecord> {
+        let mut rec = SpikeRecord::new(self.trials, self.pop.len());
+        self.run_with(steps, inputs, opts, |_, words| {
+            rec.extend_words(words);
+            Ok(())
+        })?;
+        Ok(rec)
+    }
+
+    /// Run `steps` steps, handing each chunk's spike words (`[t][B][W]`, starting at step
+    /// `t0` of this run) to `sink` as soon as they are back. The inputs are checked in full
+    /// first, so a bad input changes nothing. If `sink` fails, the steps already run stay run.
+    pub fn run_with(
+        &mut self,
+        steps: usize,
+        inputs: &[f32],
+        opts: StepOptions,
+        mut sink: impl FnMut(usize, &[u32]) -> Result<()>,
+    ) -> Result<()> {
+        let n = self.pop.len();
+        let bn = self.trials * n;
+        check_input("inputs", inputs, steps * bn, opts.check_input)?;
+        let flags = if opts.refrac_lock { 1 } else { 0 } | if opts.freeze_adaptation { 2 } else { 0 };
+        let w = words_per_trial(n);
+        let fw = self.trials * w;
+        let mut pending: Option<(usize, usize, usize, wgpu::SubmissionIndex)> = None;
+        let mut t0 = 0;
+        let mut c = 0;
+        let mut out = Vec::new();
+        while t0 < steps || pending.is_some() {
+            let mut this = None;
+            if t0 < steps {
+                let tc = self.chunk.min(steps - t0);
+                self.upload_inputs(&inputs[t0 * bn..(t0 + tc) * bn], tc);
+                let uni: Vec<u8> = (0..tc)
+                    .flat_map(|t| {
+                        let mut b = bytemuck::bytes_of(&StepInfo {
+                            t: t as u32,
+                            flags,
+                            _pad: [0; 2],
+                        })
+                        .to_vec();
+                        b.resize(STEP_STRIDE as usize, 0);
+                        b
+                    })
+                    .collect();
+                self.ctx.queue.write_buffer(&self.steps_buf, 0, &uni);
+                let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+                {
+                    let mut pass = enc.begin_compute_pass(&Default::default());
+                    pass.set_pipeline(&self.pipeline);
+                    for t in 0..tc {
+                        for sh in &self.shards {
+                            pass.set_bind_group(0, &sh.bind_group, &[(t as u64 * STEP_STRIDE) as u32]);
+                            pass.dispatch_workgroups(sh.dispatch.0, sh.dispatch.1, 1);
+                        }
+                    }
+                }
+                for sh in &self.shards {
+                    let bytes = (tc * self.trials * sh.w * 4) as u64;
+                    enc.copy_buffer_to_buffer(&sh.spikes, 0, &sh.staging[c % 2], 0, bytes);
+                }
+                let idx = self.ctx.queue.submit([enc.finish()]);
+                this = Some((c % 2, t0, tc, idx));
+                t0 += tc;
+                c += 1;
+            }
+            // While chunk c runs, read back chunk c − 1.
+            if let Some((slot, pt0, ptc, idx)) = pending.take() {
+                out.clear();
+                out.resize(ptc * fw, 0);
+                for sh in &self.shards {
+                    let bytes = (ptc * self.trials * sh.w * 4) as u64;
+                    let data = map_read(&self.ctx, &sh.staging[slot], bytes, Some(idx.clone()))?;
+                    let words: &[u32] = bytemuck::cast_slice(&data);
+                    let w0 = sh.n0 / 32;
+                    for row in 0..ptc * self.trials {
+                        out[row * w + w0..row * w + w0 + sh.w]
+                            .copy_from_slice(&words[row * sh.w..(row + 1) * sh.w]);
+                    }
+                }
+                self.steps += ptc as u64;
+                sink(pt0, &out)?;
+            }
+            pending = this;
+        }
+        self.ctx.take_error()
+    }
+
+    fn upload_inputs(&self, inputs: &[f32], tc: usize) {
+        let n = self.pop.len();
+        if self.shards.len() == 1 {
+            self.ctx
+                .queue
+                .write_buffer(&self.shards[0].inputs, 0, bytemuck::cast_slice(inputs));
+            return;
+        }
+        for sh in &self.shards {
+            let mut part = Vec::with_capacity(tc * self.trials * sh.n);
+            for row in 0..tc * self.trials {
+                part.extend_from_slice(&inputs[row * n + sh.n0..row * n + sh.n0 + sh.n]);
+            }
+            self.ctx
+                .queue
+                .write_buffer(&sh.inputs, 0, bytemuck::cast_slice(&part));
+        }
+    }
+
+    /// Read the whole state back (`v`, `r` as `[B][N]`, θ as `[B][N][K]`).
+    pub fn state(&self) -> Result<State<f32>> {
+        let (n, k, b) = (self.pop.len(), self.pop.k(), self.trials);
+        let mut st = State {
+            v: vec![0.0; b * n],
+            r: vec![0.0; b * n],
+            theta: vec![0.0; b * n * k],
+        };
+        for sh in &self.shards {
+            let bytes = (b * sh.n * 4) as u64;
+            let v: Vec<f32> = bytemuck::pod_collect_to_vec(&self.ctx.read_buffer(&sh.v, bytes)?);
+            let r: Vec<f32> = bytemuck::pod_collect_to_vec(&self.ctx.read_buffer(&sh.r, bytes)?);
+            for t in 0..b {
+                st.v[t * n + sh.n0..t * n + sh.n0 + sh.n]
+                    .copy_from_slice(&v[t * sh.n..(t + 1) * sh.n]);
+                st.r[t * n + sh.n0..t * n + sh.n0 + sh.n]
+                    .copy_from_slice(&r[t * sh.n..(t + 1) * sh.n]);
+            }
+            if k > 0 {
+                let th: Vec<f32> =
+                    bytemuck::pod_collect_to_vec(&self.ctx.read_buffer(&sh.theta, bytes * k as u64)?);
+                for kk in 0..k {
+                    for t in 0..b {
+                        for i in 0..sh.n {
+                            st.theta[(t * n + sh.n0 + i) * k + kk] = th[(kk * b + t) * sh.n + i];
+                        }
+                    }
+                }
+            }
+        }
+        Ok(st)
+    }
+
+    /// Replace the whole state (checked first; on error nothing changes).
+    pub fn set_state(&mut self, s: &State<f32>) -> Result<()> {
+        let (n, k, b) = (self.pop.len(), self.pop.k(), self.trials);
+        s.check(b, n, k)?;
+        for sh in &self.shards {
+            let mut v = Vec::with_capacity(b * sh.n);
+            let mut r = Vec::with_capacity(b * sh.n);
+            for t in 0..b {
+                v.extend_from_slice(&s.v[t * n + sh.n0..t * n + sh.n0 + sh.n]);
+                r.extend_from_slice(&s.r[t * n + sh.n0..t * n + sh.n0 + sh.n]);
+            }
+            self.ctx.queue.write_buffer(&sh.v, 0, bytemuck::cast_slice(&v));
+            self.ctx.queue.write_buffer(&sh.r, 0, bytemuck::cast_slice(&r));
+            if k > 0 {
+                let mut th = vec![0f32; k * b * sh.n];
+                for kk in 0..k {
+                    for t in 0..b {
+                        for i in 0..sh.n {
+                            th[(kk * b + t) * sh.n + i] = s.theta[(t * n + sh.n0 + i) * k + kk];
+                        }
+                    }
+                }
+                self.ctx.queue.write_buffer(&sh.theta, 0, bytemuck::cast_slice(&th));
+            }
+        }
+        self.ctx.queue.submit([]);
+        self.ctx.wait(None)
+    }
+}
+
+fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
+    let storage = |binding, read_only| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    };
+    let uniform = |binding, dynamic| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: dynamic,
+            min_binding_size: None,
+        },
+        count: None,
+    };
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("step"),
+        entries: &[
+            uniform(0, false),
+            uniform(1, true),
+            storage(2, true),
+            storage(3, true),
+            storage(4, false),
+            storage(5, false),
+            storage(6, false),
+            storage(7, false),
+        ],
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn make_shard(
+    ctx: &GpuContext,
+    pop: &Population,
+    trials: usize,
+    n0: usize,
+    ns: usize,
+    chunk: usize,
+    layout: &wgpu::BindGroupLayout,
+    steps_buf: &wgpu::Buffer,
+    slots_list: &[(&'static str, &crate::Param)],
+) -> Result<Shard> {
+    use wgpu::BufferUsages as U;
+    let k = pop.k();
+    let n_pad = ns.next_multiple_of(32);
+    let w = n_pad / 32;
+    let bn = (trials * ns) as u64;
+    // Parameters: one value, or this shard's N values, each rounded once to f32.
+    let mut params: Vec<f32> = Vec::new();
+    let mut slots = [0u32; MAX_SLOTS];
+    for (i, (_, p)) in slots_list.iter().enumerate() {
+        let off = params.len() as u32;
+        if p.is_per_neuron() {
+            params.extend(p.values()[n0..n0 + ns].iter().map(|&x| x as f32));
+            slots[i] = off | (1 << 31);
+        } else {
+            params.push(p.at(0) as f32);
+            slots[i] = off;
+        }
+    }
+    let threads = (trials * n_pad) as u64;
+    let wgs = threads.div_ceil(WORKGROUP);
+    let max_dim = ctx.limits().max_compute_workgroups_per_dimension as u64;
+    let wg_x = wgs.min(max_dim);
+    let wg_y = wgs.div_ceil(wg_x);
+    if wg_y > max_dim {
+        return Err(Error::TooLarge {
+            needed: threads,
+            available: max_dim * max_dim * WORKGROUP,
+            what: "invocations per dispatch".into(),
+        });
+    }
+    let info = Info {
+        n: ns as u32,
+        n_pad: n_pad as u32,
+        trials: trials as u32,
+        k: k as u32,
+        wg_x: wg_x as u32,
+        threads: threads as u32,
+        words: (trials * w) as u32,
+        _pad0: 0,
+        dt: pop.dt() as f32,
+        _pad1: [0.0; 3],
+        slots,
+    };
+    let info_buf = ctx.buffer("info", std::mem::size_of::<Info>() as u64, U::UNIFORM | U::COPY_DST)?;
+    ctx.queue.write_buffer(&info_buf, 0, bytemuck::bytes_of(&info));
+    let params_buf = ctx.buffer("params", params.len() as u64 * 4, U::STORAGE | U::COPY_DST)?;
+    ctx.queue
+        .write_buffer(&params_buf, 0, bytemuck::cast_slice(&params));
+    let state_usage = U::STORAGE | U::COPY_DST | U::COPY_SRC;
+    let v = ctx.buffer("v", bn * 4, state_usage)?;
+    let r = ctx.buffer("r", bn * 4, state_usage)?;
+    let theta = ctx.buffer("theta", bn * 4 * k.max(1) as u64, state_usage)?;
+    let inputs = ctx.buffer("inputs", bn * 4 * chunk as u64, U::STORAGE | U::COPY_DST)?;
+    let spike_bytes = (trials * w * 4 * chunk) as u64;
+    let spikes = ctx.buffer("spikes", spike_bytes, U::STORAGE | U::COPY_SRC)?;
+    let staging = [
+        ctx.buffer("staging0", spike_bytes, U::MAP_READ | U::COPY_DST)?,
+        ctx.buffer("staging1", spike_bytes, U::MAP_READ | U::COPY_DST)?,
+    ];
+    // Initial state: V = V_rest, r = 0, θ = 0.
+    let v0: Vec<f32> = (0..trials * ns)
+        .map(|i| pop.v_rest().at(n0 + i % ns) as f32)
+        .collect();
+    ctx.queue.write_buffer(&v, 0, bytemuck::cast_slice(&v0));
+    let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some("step"),
+        layout,
+        entries: &[
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: info_buf.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: steps_buf,
+                    offset: 0,
+                    size: std::num::NonZeroU64::new(std::mem::size_of::<StepInfo>() as u64),
+                }),
+            },
+            wgpu::BindGroupEntry {
+                binding: 2,
+                resource: params_buf.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 3,
+                resource: inputs.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 4,
+                resource: v.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 5,
+                resource: r.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 6,
+                resource: theta.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 7,
+                resource: spikes.as_entire_binding(),
+            },
+        ],
+    });
+    Ok(Shard {
+        n0,
+        n: ns,
+        w,
+        v,
+        r,
+        theta,
+        inputs,
+        spikes,
+        staging,
+        bind_group,
+        dispatch: (wg_x as u32, wg_y as u32),
+        _info: info_buf,
+        _params: params_buf,
+    })
+}

@@ -1,0 +1,11 @@
+//! The GPU path: WGSL compute shaders driven through wgpu.
+//!
+//! [`GpuContext`] opens a device (and finds its arithmetic mode); [`GpuSim`] holds a population
+//! on it and runs many steps per submission.
+
+pub mod context;
+pub mod engine;
+pub mod shaders;
+
+pub use context::{list_adapters, AdapterSummary, GpuContext};
+pub use engine::{GpuOptions, GpuSim, MAX_K};

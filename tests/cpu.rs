@@ -1,0 +1,277 @@
+//! The CPU reference path against closed-form results, against itself under permutation and
+//! splitting, and property tests of validation and finiteness.
+
+mod common;
+
+use common::{hetero_population, Rng};
+use glifsim::{Arith, CpuSim, Error, Model, Param, Population, StepOptions};
+use proptest::prelude::*;
+
+/// Steps a refractory period lasts, counted as the spec counts it: r is decremented by Δt in the
+/// simulation precision until it reaches 0, and the step where it reaches 0 is free.
+fn refractory_steps(t_ref: f64, dt: f64) -> usize {
+    let (mut r, mut m) = (t_ref, 0);
+    loop {
+        r = (r - dt).max(0.0);
+        if r == 0.0 {
+            return m;
+        }
+        m += 1;
+    }
+}
+
+#[test]
+fn lif_rate_matches_closed_form_interspike_interval() {
+    // V after j free steps from V0: V_rest + RI + (V0 − V_rest − RI)·e^{−jΔt/τ}.
+    let (dt, tau, v_rest, v_reset, v_th, t_ref, res) = (0.1, 20.0, -65.0, -70.0, -50.0, 2.0, 1.5);
+    for i_in in [12.0, 15.0, 25.0, 60.0] {
+        let pop = Population::builder(Model::Lif, 1)
+            .dt(dt).tau_m(tau).v_rest(v_rest).v_reset(v_reset).v_th(v_th).t_ref(t_ref).resistance(res)
+            .build().unwrap();
+        let mut sim = CpuSim::<f64>::new(&pop, 1, Arith::Separate).unwrap();
+        let steps = 20_000;
+        let rec = sim.run(steps, &vec![i_in; steps], StepOptions::default()).unwrap();
+        let times: Vec<usize> = (0..steps).filter(|&t| rec.frame(t).get(0, 0)).collect();
+        let ri = res * i_in;
+        let free_steps = |v0: f64| ((v0 - v_rest - ri) / (v_th - v_rest - ri)).ln() / (dt / tau);
+        let first = free_steps(v_rest).ceil() as usize; // spike on step index first − 1
+        let isi = refractory_steps(t_ref, dt) + free_steps(v_reset).ceil() as usize;
+        assert_eq!(times[0], first - 1, "I = {i_in}: first spike");
+        for w in times.windows(2) {
+            assert_eq!(w[1] - w[0], isi, "I = {i_in}: interspike interval");
+        }
+        let rate_hz = 1000.0 / (isi as f64 * dt);
+        let sim_rate = (times.len() - 1) as f64 / ((times[times.len() - 1] - times[0]) as f64 * dt / 1000.0);
+        assert!((rate_hz - sim_rate).abs() < 1e-9 * rate_hz, "rate {sim_rate} vs {rate_hz}");
+    }
+}
+
+#[test]
+fn refractory_counting_follows_the_precision() {
+    // t_ref = 1.0, Δt = 0.1 holds 10 steps in f32 but 11 in f64 (MODELS.md).
+    fn held<R: glifsim::Real>() -> usize {
+        let pop = Population::builder(Model::Lif, 1).dt(0.1).t_ref(1.0).build().unwrap();
+        let mut sim = CpuSim::<R>::new(&pop, 1, Arith::Separate).unwrap();
+        let mut st = sim.state();
+        st.r[0] = R::from_f64(1.0);
+        sim.set_state(st).unwrap();
+        let mut n = 0;
+        while sim.r()[0] > R::ZERO {
+            sim.step(&[R::ZERO], StepOptions::default()).unwrap();
+            n += 1;
+        }
+        n
+    }
+    assert_eq!(held::<f32>(), 10);
+    assert_eq!(held::<f64>(), 11);
+}
+
+#[test]
+fn subthreshold_input_converges_to_rest_plus_ri() {
+    let pop = Population::builder(Model::Lif, 3)
+        .dt(0.5).tau_m(10.0).v_rest(-65.0).v_th(-50.0).resistance(Param::PerNeuron(vec![1.0, 2.0, 0.5]))
+        .build().unwrap();
+    let mut sim = CpuSim::<f64>::new(&pop, 1, Arith::Separate).unwrap();
+    let i = [10.0, 5.0, -20.0];
+    let rec = sim.run(2000, &i.repeat(2000), StepOptions::default()).unwrap();
+    assert_eq!(rec.count(), 0);
+    for (n, (&v, r)) in sim.v().iter().zip([1.0, 2.0, 0.5]).enumerate() {
+        let expect = -65.0 + r * i[n];
+        assert!((v - expect).abs() < 1e-9, "neuron {n}: {v} vs {expect}");
+    }
+}
+
+#[test]
+fn trials_are_independent_permuting_trials_permutes_results() {
+    for model in [Model::Lif, Model::Alif, Model::Glif2] {
+        let pop = hetero_population(model, 40, 3);
+        let (b, n, steps) = (4, 40, 200);
+        let inputs = Rng(4).vec_f32(steps * b * n, 0.0, 50.0);
+        let perm = [2usize, 0, 3, 1];
+        let mut permuted = vec![0.0f32; inputs.len()];
+        for t in 0..steps {
+            for (dst, &src) in perm.iter().enumerate() {
+                permuted[(t * b + dst) * n..(t * b + dst + 1) * n]
+                    .copy_from_slice(&inputs[(t * b + src) * n..(t * b + src + 1) * n]);
+            }
+        }
+        let mut a = CpuSim::<f32>::new(&pop, b, Arith::Separate).unwrap();
+        let mut c = CpuSim::<f32>::new(&pop, b, Arith::Separate).unwrap();
+        let ra = a.run(steps, &inputs, StepOptions::default()).unwrap();
+        let rc = c.run(steps, &permuted, StepOptions::default()).unwrap();
+        assert!(ra.count() > 0);
+        for t in 0..steps {
+            for (dst, &src) in perm.iter().enumerate() {
+                assert_eq!(ra.frame(t).indices(src), rc.frame(t).indices(dst), "{model} step {t}");
+            }
+        }
+        let k = pop.k();
+        for (dst, &src) in perm.iter().enumerate() {
+            assert_eq!(a.v()[src * n..(src + 1) * n], c.v()[dst * n..(dst + 1) * n]);
+            assert_eq!(a.theta()[src * n * k..(src + 1) * n * k], c.theta()[dst * n * k..(dst + 1) * n * k]);
+        }
+    }
+}
+
+#[test]
+fn per_neuron_parameters_equal_one_neuron_at_a_time() {
+    for model in [Model::Lif, Model::Alif, Model::Glif2] {
+        let n = 24;
+        let pop = hetero_population(model, n, 8);
+        let steps = 300;
+        let inputs = Rng(5).vec_f32(steps * n, 0.0, 50.0);
+        let mut all = CpuSim::<f32>::new(&pop, 1, Arith::Separate).unwrap();
+        let rec = all.run(steps, &inputs, StepOptions::default()).unwrap();
+        assert!(rec.count() > 0);
+        for i in 0..n {
+            let at = |p: &Param| p.at(i);
+            let mut b = Population::builder(model, 1)
+                .dt(pop.dt()).v_rest(at(pop.v_rest())).theta_inf(at(pop.threshold()))
+                .t_ref(at(pop.t_ref())).tau_m(at(pop.tau_m())).resistance(at(pop.resistance()));
+            match model {
+                Model::Glif2 => b = b.m_v(at(pop.m_v())).b_v(at(pop.b_v())),
+                _ => b = b.v_reset(at(pop.v_reset())),
+            }
+            if model.is_adaptive() {
+                b = b
+                    .adapt_decay_factors(pop.decay_k().iter().map(|p| at(p).into()).collect())
+                    .adapt_increments(pop.increment_k().iter().map(|p| at(p).into()).collect());
+            }
+            let one_pop = b.build().unwrap();
+            let mut one = CpuSim::<f32>::new(&one_pop, 1, Arith::Separate).unwrap();
+            let my: Vec<f32> = (0..steps).map(|t| inputs[t * n + i]).collect();
+            let r1 = one.run(steps, &my, StepOptions::default()).unwrap();
+            for t in 0..steps {
+                assert_eq!(r1.frame(t).get(0, 0), rec.frame(t).get(0, i), "{model} neuron {i} step {t}");
+            }
+            assert_eq!(one.v()[0].to_bits(), all.v()[i].to_bits());
+        }
+    }
+}
+
+#[test]
+fn parallel_blocks_equal_single_thread() {
+    // 40,000 neurons runs in parallel blocks; the same neurons in chunks of 1,000 run serially.
+    let n = 40_000;
+    let pop = hetero_population(Model::Alif, n, 12);
+    let steps = 20;
+    let inputs = Rng(9).vec_f32(steps * n, 0.0, 60.0);
+    let mut big = CpuSim::<f32>::new(&pop, 1, Arith::Separate).unwrap();
+    let rec = big.run(steps, &inputs, StepOptions::default()).unwrap();
+    assert!(rec.count() > 0);
+    let mut small = CpuSim::<f32>::new(&pop, 1, Arith::Separate).unwrap();
+    for t in 0..steps {
+        let f = small.step(&inputs[t * n..(t + 1) * n], StepOptions::default()).unwrap();
+        assert_eq!(f, rec.frame(t));
+    }
+}
+
+#[test]
+fn non_finite_or_misshapen_input_is_rejected_and_state_kept() {
+    let pop = hetero_population(Model::Glif2, 10, 1);
+    let mut sim = CpuSim::<f64>::new(&pop, 2, Arith::Separate).unwrap();
+    sim.run(10, &[30.0; 200], StepOptions::default()).unwrap();
+    let before = sim.state();
+    let mut bad = vec![1.0; 20];
+    bad[13] = f64::NAN;
+    match sim.step(&bad, StepOptions::default()) {
+        Err(Error::NonFinite { index: 13, .. }) => {}
+        other => panic!("expected NonFinite at 13, got {other:?}"),
+    }
+    assert!(matches!(sim.step(&[1.0; 19], StepOptions::default()), Err(Error::Length { expected: 20, got: 19, .. })));
+    assert_eq!(sim.state(), before);
+    assert_eq!(sim.steps_done(), 10);
+}
+
+#[test]
+fn validation_names_the_parameter_and_value() {
+    let e = Population::builder(Model::Lif, 3).v_th(Param::PerNeuron(vec![-50.0, -70.0, -50.0])).build().unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("v_rest") && msg.contains("[1]"), "{msg}");
+    let e = Population::builder(Model::Alif, 3).adapt_time_constants(vec![1.0.into(), (-2.0).into()])
+        .adapt_increments(vec![1.0.into(), 1.0.into()]).build().unwrap_err();
+    assert!(e.to_string().contains("adapt_tau") && e.to_string().contains("-2"), "{e}");
+    let e = Population::builder(Model::Glif2, 3).adapt_rates(vec![1.0.into()]).adapt_increments(vec![1.0.into()]).m_v(1.0).build().unwrap_err();
+    assert!(e.to_string().contains("b_v"), "{e}");
+    let e = Population::builder(Model::Lif, 3).v_rest(Param::PerNeuron(vec![1.0; 2])).build().unwrap_err();
+    assert!(matches!(e, Error::Length { expected: 3, got: 2, .. }), "{e}");
+}
+
+/// A valid parameter set of `model` from random draws.
+fn valid(model: Model, x: &[f64]) -> glifsim::PopulationBuilder {
+    let mut b = Population::builder(model, 4)
+        .dt(0.01 + x[0] * 2.0)
+        .v_rest(-80.0 + 20.0 * x[1])
+        .theta_inf(-40.0 + 20.0 * x[2])
+        .t_ref(5.0 * x[3])
+        .tau_m(0.5 + 50.0 * x[4])
+        .resistance(0.1 + 5.0 * x[5]);
+    if model != Model::Glif2 {
+        b = b.v_reset(-90.0 + 20.0 * x[6]);
+    }
+    match model {
+        Model::Alif => b.adapt_time_constants(vec![(1.0 + 100.0 * x[7]).into()]).adapt_increments(vec![(5.0 * x[8]).into()]),
+        Model::Glif2 => b
+            .adapt_rates(vec![(0.01 + x[7]).into()])
+            .adapt_increments(vec![(5.0 * x[8]).into()])
+            .m_v(x[9])
+            .b_v(10.0 * x[9]),
+        _ => b,
+    }
+}
+
+fn any_model() -> impl Strategy<Value = Model> {
+    prop_oneof![Just(Model::Lif), Just(Model::Glif1), Just(Model::Alif), Just(Model::Glif2)]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn every_invalid_parameter_set_is_rejected(
+        model in any_model(),
+        x in prop::collection::vec(0.0f64..1.0, 10),
+        which in 0usize..9,
+        bad in prop_oneof![Just(f64::NAN), Just(f64::INFINITY), Just(f64::NEG_INFINITY), -100.0f64..0.0],
+    ) {
+        prop_assert!(valid(model, &x).build().is_ok());
+        let b = valid(model, &x);
+        let broken = match which {
+            0 => b.dtbad, // Δt ≤ 0 or non-finite
+            1 => b.tau_mbad,
+            2 => b.resistance(if bad.is_finite() { 0.0 } else { bad }),
+            3 => b.t_ref(if bad.is_finite() { bad.min(-1e-9) } else { bad }),
+            4 => b.v_rest(if bad.is_finite() { 0.0 } else { bad }), // V_rest above Θ
+            5 => match model {
+                Model::Glif2 => b.m_v(f64::NAN),
+                _ => b.v_reset(if bad.is_finite() { -10.0 } else { bad }), // V_reset above Θ
+            },
+            6 => match model {
+                Model::Alif => b.adapt_time_constants(vec![bad.into()]),
+                Model::Glif2 => b.adapt_rates(vec![bad.into()]),
+                _ => b.adapt_time_constants(vec![1.0.into()]).adapt_increments(vec![1.0.into()]), // LIF has none
+            },
+            7 => b.v_rest(Param::PerNeuron(vec![-70.0; 3])), // wrong length
+            _ => match model {
+                Model::Alif | Model::Glif2 => b.adapt_increments(vec![]), // K mismatch
+                _ => b.m_v(1.0), // LIF has no m_v
+            },
+        };
+        prop_assert!(broken.build().is_err(), "model {model} case {which} value {bad} accepted");
+    }
+
+    #[test]
+    fn finite_inputs_never_produce_nan(
+        model in any_model(),
+        x in prop::collection::vec(0.0f64..1.0, 10),
+        inputs in prop::collection::vec(-1.0e3f32..1.0e3, 4 * 50),
+        lock in any::<bool>(),
+    ) {
+        let pop = valid(model, &x).build().unwrap();
+        let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate).unwrap();
+        let opts = StepOptions { refrac_lock: lock, ..Default::default() };
+        sim.run(50, &inputs, opts).unwrap();
+        let st = sim.state();
+        prop_assert!(st.v.iter().chain(&st.r).chain(&st.theta).all(|v| v.is_finite()));
+    }
+}

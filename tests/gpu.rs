@@ -1,0 +1,156 @@
+//! The GPU path against the CPU path, bit for bit, in the adapter's arithmetic mode.
+//! Every test here runs on whatever adapter exists (lavapipe in CI, where
+//! GLIFSIM_REQUIRE_GPU=1 turns a missing adapter into a failure).
+
+mod common;
+
+use common::{assert_state_eq, gpu, hetero_population, Rng};
+use glifsim::gpu::{GpuOptions, GpuSim};
+use glifsim::{CpuSim, Model, Population, StepOptions};
+
+const MODELS: [Model; 4] = [Model::Lif, Model::Glif1, Model::Alif, Model::Glif2];
+
+/// Run `steps` steps on both paths with the same random inputs (strong enough that neurons
+/// fire and go refractory), comparing spikes every step and the full state at the end.
+fn compare(pop: &Population, trials: usize, steps: usize, opts: StepOptions, gopts: &GpuOptions, seed: u64) {
+    let Some(ctx) = gpu() else { return };
+    let mut g = GpuSim::with_options(ctx.clone(), pop, trials, gopts).unwrap();
+    let mut c = CpuSim::<f32>::new(pop, trials, ctx.arith()).unwrap();
+    let bn = trials * pop.len();
+    let inputs = Rng(seed).vec_f32(steps * bn, 0.0, 50.0);
+    let gs = g.run(steps, &inputs, opts).unwrap();
+    let cs = c.run(steps, &inputs, opts).unwrap();
+    assert!(cs.count() > 0, "test is too weak: no spikes");
+    for t in 0..steps {
+        assert_eq!(gs.frame(t), cs.frame(t), "{} step {t}: spikes differ (opts {opts:?})", pop.model());
+    }
+    assert_state_eq(&format!("{} after {steps} steps", pop.model()), &g.state().unwrap(), &c.state());
+}
+
+#[test]
+fn gpu_equals_cpu_every_model_lock_and_freeze() {
+    for (i, model) in MODELS.into_iter().enumerate() {
+        // N = 1000: neither a multiple of 32 nor of the workgroup size 256.
+        let pop = hetero_population(model, 1000, 11 + i as u64);
+        for lock in [true, false] {
+            for freeze in [false, true] {
+                let opts = StepOptions { refrac_lock: lock, freeze_adaptation: freeze, check_input: true };
+                compare(&pop, 3, 150, opts, &GpuOptions::default(), 7);
+            }
+        }
+    }
+}
+
+#[test]
+fn uniform_parameters_and_odd_sizes() {
+    for model in MODELS {
+        for n in [1usize, 31, 33, 257] {
+            let mut b = Population::builder(model, n).dt(0.1);
+            if model.is_adaptive() {
+                b = b.adapt_time_constants(vec![20.0.into()]).adapt_increments(vec![2.0.into()]);
+                if model == Model::Glif2 {
+                    b = b.adapt_rates(vec![0.05.into()]).m_v(0.5).b_v(4.0);
+                }
+            }
+            compare(&b.build().unwrap(), 2, 300, StepOptions::default(), &GpuOptions::default(), n as u64);
+        }
+    }
+}
+
+#[test]
+fn splitting_across_buffers_equals_one_buffer() {
+    let Some(ctx) = gpu() else { return };
+    for model in [Model::Lif, Model::Glif2] {
+        let pop = hetero_population(model, 1000, 5);
+        let split = GpuOptions { max_shard_neurons: Some(256), chunk_steps: 7 };
+        let mut one = GpuSim::new(ctx.clone(), &pop, 2).unwrap();
+        let mut many = GpuSim::with_options(ctx.clone(), &pop, 2, &split).unwrap();
+        assert_eq!(one.shard_count(), 1);
+        assert_eq!(many.shard_count(), 4);
+        let inputs = Rng(3).vec_f32(40 * 2000, -5.0, 40.0);
+        let a = one.run(40, &inputs, StepOptions::default()).unwrap();
+        let b = many.run(40, &inputs, StepOptions::default()).unwrap();
+        assert!(a.count() > 0);
+        assert_eq!(a, b, "{model}: split run differs");
+        assert_state_eq("split", &one.state().unwrap(), &many.state().unwrap());
+        // And against the CPU path.
+        compare(&pop, 2, 40, StepOptions::default(), &split, 3);
+    }
+}
+
+#[test]
+fn dispatch_tiling_past_65535_workgroups() {
+    let Some(ctx) = gpu() else { return };
+    // 17M neuron-trials = 66,407 workgroups of 256: the dispatch must be tiled in y.
+    let n = 17_000_000usize;
+    let max = ctx.limits().max_compute_workgroups_per_dimension as usize;
+    assert!(n.div_ceil(256) > max, "population too small to need tiling");
+    for model in MODELS {
+        let mut b = Population::builder(model, n).dt(0.5);
+        if model.is_adaptive() {
+            b = b.adapt_time_constants(vec![20.0.into()]).adapt_increments(vec![2.0.into()]);
+            if model == Model::Glif2 {
+                b = b.adapt_rates(vec![0.05.into()]).m_v(0.5).b_v(4.0);
+            }
+        }
+        let pop = b.build().unwrap();
+        let mut g = GpuSim::new(ctx.clone(), &pop, 1).unwrap();
+        if g.shard_count() > 1 {
+            // A driver whose binding limit forces a split would not tile; it must not here.
+            panic!("{model}: population split into {} shards; tiling not exercised", g.shard_count());
+        }
+        let mut c = CpuSim::<f32>::new(&pop, 1, ctx.arith()).unwrap();
+        // Inputs ramp over neurons so that spikes occur everywhere, including the last tile.
+        let steps = 2;
+        let inputs: Vec<f32> = (0..steps * n).map(|i| 20.0 + 400.0 * ((i % n) as f32 / n as f32)).collect();
+        let gs = g.run(steps, &inputs, StepOptions::default()).unwrap();
+        let cs = c.run(steps, &inputs, StepOptions::default()).unwrap();
+        assert!(cs.frame(steps - 1).get(0, n - 1), "last neuron should spike");
+        assert!(cs.count() > 1000);
+        assert_eq!(gs, cs, "{model}: tiled dispatch differs");
+        assert_state_eq(&format!("{model} tiled"), &g.state().unwrap(), &c.state());
+    }
+}
+
+#[test]
+fn single_steps_equal_a_run_and_state_round_trips() {
+    let Some(ctx) = gpu() else { return };
+    let pop = hetero_population(Model::Alif, 300, 9);
+    let inputs = Rng(1).vec_f32(30 * 300, 0.0, 40.0);
+    let mut a = GpuSim::new(ctx.clone(), &pop, 1).unwrap();
+    let ra = a.run(30, &inputs, StepOptions::default()).unwrap();
+    let mut b = GpuSim::new(ctx.clone(), &pop, 1).unwrap();
+    for t in 0..30 {
+        let f = b.step(&inputs[t * 300..(t + 1) * 300], StepOptions::default()).unwrap();
+        assert_eq!(f, ra.frame(t));
+    }
+    assert_eq!(b.steps_done(), 30);
+    // set_state / state round trip, and a rejected state leaves everything as it was.
+    let s = a.state().unwrap();
+    let mut bad = s.clone();
+    bad.v[5] = f32::NAN;
+    assert!(b.set_state(&bad).is_err());
+    assert_state_eq("after rejected set_state", &b.state().unwrap(), &s);
+    let mut s2 = s.clone();
+    s2.v.iter_mut().for_each(|v| *v -= 1.0);
+    b.set_state(&s2).unwrap();
+    assert_state_eq("round trip", &b.state().unwrap(), &s2);
+}
+
+#[test]
+fn bad_input_is_rejected_and_changes_nothing() {
+    let Some(ctx) = gpu() else { return };
+    let pop = hetero_population(Model::Lif, 100, 2);
+    let mut g = GpuSim::new(ctx, &pop, 1).unwrap();
+    g.run(5, &vec![30.0; 500], StepOptions::default()).unwrap();
+    let before = g.state().unwrap();
+    let mut bad = vec![30.0f32; 500];
+    bad[321] = f32::INFINITY;
+    match g.run(5, &bad, StepOptions::default()) {
+        Err(glifsim::Error::NonFinite { index, .. }) => assert_eq!(index, 321),
+        other => panic!("expected NonFinite, got {other:?}"),
+    }
+    assert!(matches!(g.run(5, &[1.0; 10], StepOptions::default()), Err(glifsim::Error::Length { .. })));
+    assert_eq!(g.steps_done(), 5);
+    assert_state_eq("after rejected input", &g.state().unwrap(), &before);
+}

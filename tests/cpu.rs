@@ -237,8 +237,8 @@ proptest! {
         prop_assert!(valid(model, &x).build().is_ok());
         let b = valid(model, &x);
         let broken = match which {
-            0 => b.dtbad, // Δt ≤ 0 or non-finite
-            1 => b.tau_mbad,
+            0 => b.dt(bad), // Δt ≤ 0 or non-finite
+            1 => b.tau_m(bad),
             2 => b.resistance(if bad.is_finite() { 0.0 } else { bad }),
             3 => b.t_ref(if bad.is_finite() { bad.min(-1e-9) } else { bad }),
             4 => b.v_rest(if bad.is_finite() { 0.0 } else { bad }), // V_rest above Θ

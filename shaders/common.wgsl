@@ -13,11 +13,11 @@ struct Info {
     wg_x: u32,         // workgroups along x (dispatches are tiled in x and y)
     threads: u32,      // trials * n_pad
     words: u32,        // trials * n_pad / 32: spike words per step
-    _pad0: u32,
+    n0: u32,           // global index of the shard's first neuron (the noise counter)
     dt: f32,
-    _pad1: f32,
-    _pad2: f32,
-    _pad3: f32,
+    input_flags: u32,  // INPUT_HOST | INPUT_NOISE
+    seed_lo: u32,
+    seed_hi: u32,
     // Parameter slot s: offset into `params` | (1 << 31) when it has one value per neuron.
     slots: array<vec4<u32>, 12>,
 }
@@ -25,12 +25,19 @@ struct Info {
 struct StepInfo {
     t: u32,       // step index inside the chunk: selects the input row and the spike row
     flags: u32,   // FLAG_LOCK | FLAG_FREEZE
+    step_lo: u32, // global step index (the noise counter)
+    step_hi: u32,
+    sched: f32,   // the piecewise-constant drive at this step
     _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
 const FLAG_LOCK: u32 = 1u;
 const FLAG_FREEZE: u32 = 2u;
+const INPUT_HOST: u32 = 1u;
+const INPUT_NOISE: u32 = 2u;
+const NOISE_CENTRE: f32 = 262140.0;
 
 // Parameter slots, in the order of `Population::param_list`.
 const SLOT_V_REST: u32 = 0u;
@@ -41,8 +48,10 @@ const SLOT_RESISTANCE: u32 = 4u;
 const SLOT_DECAY_M: u32 = 5u;
 const SLOT_M_V: u32 = 6u;
 const SLOT_B_V: u32 = 7u;
-const SLOT_DECAY_K: u32 = 8u;       // + k
-// SLOT_INCREMENT_K = 8 + K + k
+const SLOT_OFFSET: u32 = 8u;        // drive: bias + noise mean
+const SLOT_GAIN: u32 = 9u;          // drive: noise gain
+const SLOT_DECAY_K: u32 = 10u;      // + k
+// SLOT_INCREMENT_K = 10 + K + k
 
 @group(0) @binding(0) var<uniform> info: Info;
 @group(0) @binding(1) var<uniform> step_info: StepInfo;
@@ -61,6 +70,57 @@ fn param(slot: u32, n: u32) -> f32 {
         return params[off + n];
     }
     return params[off];
+}
+
+// (hi, lo) of the 64-bit product a·b, from 16-bit halves (WGSL has no 64-bit integers).
+// CPU twin: the u64 products in `philox4x32_10`, src/input.rs.
+fn mulhilo(a: u32, b: u32) -> vec2<u32> {
+    let a_lo = a & 0xffffu;
+    let a_hi = a >> 16u;
+    let b_lo = b & 0xffffu;
+    let b_hi = b >> 16u;
+    let ll = a_lo * b_lo;
+    let lh = a_lo * b_hi;
+    let hl = a_hi * b_lo;
+    let hh = a_hi * b_hi;
+    let mid = (ll >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
+    let hi = hh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
+    return vec2<u32>(hi, a * b);
+}
+
+// Philox4x32-10. CPU twin: `philox4x32_10`, src/input.rs.
+fn philox(ctr: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
+    var c = ctr;
+    var k = key;
+    for (var round = 0u; round < 10u; round++) {
+        if round > 0u {
+            k = k + vec2<u32>(0x9E3779B9u, 0xBB67AE85u);
+        }
+        let p0 = mulhilo(0xD2511F53u, c.x);
+        let p1 = mulhilo(0xCD9E8D57u, c.z);
+        c = vec4<u32>(p1.x ^ c.y ^ k.x, p1.y, p0.x ^ c.w ^ k.y, p0.y);
+    }
+    return c;
+}
+
+// The input current: (host + (bias + mean)) + schedule, plus noise.
+// CPU twin: the `current` lines of `CpuSim::step_into` and `noise_draw` in src/input.rs.
+fn input_current(trial: u32, n: u32, idx: u32) -> f32 {
+    var host = 0.0;
+    if (info.input_flags & INPUT_HOST) != 0u {
+        host = inputs[step_info.t * info.trials * info.n + idx];
+    }
+    var current = (host + param(SLOT_OFFSET, n)) + step_info.sched;
+    if (info.input_flags & INPUT_NOISE) != 0u {
+        let w = philox(
+            vec4<u32>(info.n0 + n, trial, step_info.step_lo, step_info.step_hi),
+            vec2<u32>(info.seed_lo, info.seed_hi),
+        );
+        let s = (w.x & 0xffffu) + (w.x >> 16u) + (w.y & 0xffffu) + (w.y >> 16u)
+              + (w.z & 0xffffu) + (w.z >> 16u) + (w.w & 0xffffu) + (w.w >> 16u);
+        current = fma(f32(s) - NOISE_CENTRE, param(SLOT_GAIN, n), current);
+    }
+    return current;
 }
 
 var<workgroup> wg_words: array<atomic<u32>, 8>;

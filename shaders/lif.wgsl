@@ -5,7 +5,7 @@
 fn step_neuron(trial: u32, n: u32) -> bool {
     let idx = trial * info.n + n;
     let lock = (step_info.flags & FLAG_LOCK) != 0u;
-    let input = inputs[step_info.t * info.trials * info.n + idx];
+    let input = input_current(trial, n, idx);
     let v = v_buf[idx];
     let r = r_buf[idx];
     let v_rest = param(SLOT_V_REST, n);

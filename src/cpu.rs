@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::frame::{words_per_trial, SpikeFrame, SpikeRecord};
-use crate::input::check_input;
+use crate::input::{check_input, noise_draw, Drive};
 use crate::model::{Model, Param, Population};
 use crate::state::{State, StepOptions};
 use crate::{Arith, Real};
@@ -200,6 +200,11 @@ pub struct CpuSim<R: Real> {
     r: Vec<R>,
     theta: Vec<R>,
     steps: u64,
+    drive: Drive,
+    /// bias + noise mean, rounded once.
+    offset: P<R>,
+    /// noise gain, rounded once.
+    gain: P<R>,
 }
 
 impl<R: Real> CpuSim<R> {
@@ -220,7 +225,33 @@ impl<R: Real> CpuSim<R> {
             r: vec![R::ZERO; trials * n],
             theta: vec![R::ZERO; trials * n * pop.k()],
             steps: 0,
+            drive: Drive::default(),
+            offset: P::new(&0.0.into()),
+            gain: P::new(&0.0.into()),
         })
+    }
+
+    /// Set the currents computed each step (bias, noise, schedule), added to any host input.
+    pub fn set_drive(&mut self, drive: Drive) -> Result<()> {
+        drive.validate(self.pop.n)?;
+        self.offset = P::new(&drive.offset(self.pop.n));
+        self.gain = P::new(&drive.gain());
+        self.drive = drive;
+        Ok(())
+    }
+    /// The drive.
+    pub fn drive(&self) -> &Drive {
+        &self.drive
+    }
+
+    /// Advance `steps` steps with the drive alone (no host input); returns the spikes.
+    pub fn run_driven(&mut self, steps: usize, opts: StepOptions) -> Result<SpikeRecord> {
+        let mut rec = SpikeRecord::new(self.trials, self.pop.n);
+        self.run_inner(steps, None, opts, |_, w| {
+            rec.extend_words(w);
+            Ok(())
+        })?;
+        Ok(rec)
     }
     /// The population.
     pub fn population(&self) -> &Population {
@@ -281,7 +312,7 @@ impl<R: Real> CpuSim<R> {
         let n = self.pop.n;
         check_input("input", input, self.trials * n, opts.check_input)?;
         let mut frame = SpikeFrame::new(self.trials, n);
-        self.step_into(input, opts, frame.words_mut());
+        self.step_into(Some(input), opts, frame.words_mut());
         self.steps += 1;
         Ok(frame)
     }
@@ -305,11 +336,24 @@ impl<R: Real> CpuSim<R> {
         steps: usize,
         inputs: &[R],
         opts: StepOptions,
+        sink: impl FnMut(usize, &[u32]) -> Result<()>,
+    ) -> Result<()> {
+        self.run_inner(steps, Some(inputs), opts, sink)
+    }
+
+    /// `run_with` where `inputs` may be absent (drive only).
+    pub fn run_inner(
+        &mut self,
+        steps: usize,
+        inputs: Option<&[R]>,
+        opts: StepOptions,
         mut sink: impl FnMut(usize, &[u32]) -> Result<()>,
     ) -> Result<()> {
         let n = self.pop.n;
         let per = self.trials * n;
-        check_input("inputs", inputs, steps * per, opts.check_input)?;
+        if let Some(inputs) = inputs {
+            check_input("inputs", inputs, steps * per, opts.check_input)?;
+        }
         let fw = self.trials * words_per_trial(n);
         const CHUNK: usize = 100;
         let mut words = vec![0u32; CHUNK.min(steps) * fw];
@@ -320,7 +364,7 @@ impl<R: Real> CpuSim<R> {
             for t in 0..tc {
                 let tt = t0 + t;
                 self.step_into(
-                    &inputs[tt * per..(tt + 1) * per],
+                    inputs.map(|x| &x[tt * per..(tt + 1) * per]),
                     opts,
                     &mut words[t * fw..(t + 1) * fw],
                 );
@@ -333,19 +377,25 @@ impl<R: Real> CpuSim<R> {
     }
 
     /// The step itself, on checked input; `words` is this step's frame, zeroed.
-    fn step_into(&mut self, input: &[R], opts: StepOptions, words: &mut [u32]) {
+    fn step_into(&mut self, input: Option<&[R]>, opts: StepOptions, words: &mut [u32]) {
         let n = self.pop.n;
+        let step = self.steps;
+        let sched = R::from_f64(self.drive.schedule_at(step));
+        let noise = self.drive.noise.is_some();
+        let seed = self.drive.seed();
+        let (offset, gain) = (&self.offset, &self.gain);
         let k = self.pop.k();
         let w = words_per_trial(n);
         let params = &self.params;
         let arith = self.arith;
         // Work is cut into blocks of whole spike words inside one trial.
         let block = BLOCK.min(n.next_multiple_of(32));
-        let run_block = |n0: usize,
+        let run_block = |b: usize,
+                         n0: usize,
                          v: &mut [R],
                          r: &mut [R],
                          th: &mut [R],
-                         inp: &[R],
+                         inp: Option<&[R]>,
                          wd: &mut [u32]| {
             let mut dk = vec![R::ZERO; k];
             let mut ik = vec![R::ZERO; k];
@@ -370,11 +420,19 @@ impl<R: Real> CpuSim<R> {
                     decay_k: &dk,
                     increment_k: &ik,
                 };
+                // The input current: (host + (bias + mean)) + schedule, plus noise.
+                // WGSL twin: `input_current` in shaders/common.wgsl.
+                let host = inp.map_or(R::ZERO, |x| x[j]);
+                let mut current = (host + offset.at(nn)) + sched;
+                if noise {
+                    let draw = R::from_f64(noise_draw(seed, nn as u32, b as u32, step) as f64);
+                    current = arith.fma(draw, gain.at(nn), current);
+                }
                 let s = update_neuron(
                     &p,
                     arith,
                     opts,
-                    inp[j],
+                    current,
                     &mut v[j],
                     &mut r[j],
                     &mut th[j * k..(j + 1) * k],
@@ -389,7 +447,7 @@ impl<R: Real> CpuSim<R> {
             let v = &mut self.v[b * n..(b + 1) * n];
             let r = &mut self.r[b * n..(b + 1) * n];
             let th = &mut self.theta[b * n * k..(b + 1) * n * k];
-            let inp = &input[b * n..(b + 1) * n];
+            let inp = input.map(|x| &x[b * n..(b + 1) * n]);
             let wd = &mut words[b * w..(b + 1) * w];
             if parallel {
                 // Blocks of `block` neurons; θ blocks are `block · K` long (empty when K = 0).
@@ -405,14 +463,15 @@ impl<R: Real> CpuSim<R> {
                 v.par_chunks_mut(block)
                     .zip(r.par_chunks_mut(block))
                     .zip(th_blocks.into_par_iter())
-                    .zip(inp.par_chunks(block))
                     .zip(wd.par_chunks_mut(block / 32))
                     .enumerate()
-                    .for_each(|(i, ((((v, r), th), inp), wd))| {
-                        run_block(i * block, v, r, th, inp, wd)
+                    .for_each(|(i, (((v, r), th), wd))| {
+                        let n0 = i * block;
+                        let inp = inp.map(|x| &x[n0..n0 + v.len()]);
+                        run_block(b, n0, v, r, th, inp, wd)
                     });
             } else {
-                run_block(0, v, r, th, inp, wd);
+                run_block(b, 0, v, r, th, inp, wd);
             }
         }
     }

@@ -30,3 +30,169 @@ pub fn check_input<R: Real>(what: &str, xs: &[R], expected: usize, finite: bool)
     }
     Ok(())
 }
+
+use crate::model::Param;
+
+/// Philox4x32-10 (Salmon et al. 2011, the Random123 generator): a counter-based generator,
+/// so the noise of any (neuron, trial, step) is known without generating the others.
+/// The WGSL twin is `philox` in `shaders/common.wgsl`.
+///
+/// ```
+/// // The Random123 known-answer test.
+/// assert_eq!(glifsim::input::philox4x32_10([0; 4], [0; 2]), [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
+/// ```
+pub fn philox4x32_10(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
+    const M0: u64 = 0xD251_1F53;
+    const M1: u64 = 0xCD9E_8D57;
+    const W0: u32 = 0x9E37_79B9;
+    const W1: u32 = 0xBB67_AE85;
+    let (mut c, mut k) = (ctr, key);
+    for round in 0..10 {
+        if round > 0 {
+            k[0] = k[0].wrapping_add(W0);
+            k[1] = k[1].wrapping_add(W1);
+        }
+        let p0 = M0 * c[0] as u64;
+        let p1 = M1 * c[2] as u64;
+        let (hi0, lo0) = ((p0 >> 32) as u32, p0 as u32);
+        let (hi1, lo1) = ((p1 >> 32) as u32, p1 as u32);
+        c = [hi1 ^ c[1] ^ k[0], lo1, hi0 ^ c[3] ^ k[1], lo0];
+    }
+    c
+}
+
+/// Centre of the sum of eight 16-bit uniforms: 8 · 65535 / 2.
+pub const NOISE_CENTRE: f32 = 262_140.0;
+
+/// The integer-valued noise draw of (neuron, trial, step): the sum of the eight 16-bit halves of
+/// one Philox block, minus its mean. Exactly representable in f32, so GPU and CPU agree.
+#[inline]
+pub fn noise_draw(seed: u64, neuron: u32, trial: u32, step: u64) -> f32 {
+    let w = philox4x32_10(
+        [neuron, trial, step as u32, (step >> 32) as u32],
+        [seed as u32, (seed >> 32) as u32],
+    );
+    let s: u32 = w.iter().map(|&x| (x & 0xffff) + (x >> 16)).sum();
+    s as f32 - NOISE_CENTRE
+}
+
+/// The gain that turns a noise draw into a current of standard deviation `std`: the draw's
+/// variance is 8 · (65536² − 1) / 12.
+pub fn noise_gain(std: f64) -> f64 {
+    std / (8.0 * (65536.0f64 * 65536.0 - 1.0) / 12.0).sqrt()
+}
+
+/// Gaussian white noise computed on the device (and identically on the CPU path): every step,
+/// neuron and trial draws an independent current of mean `mean` and standard deviation `std`
+/// (nA, per step). The draw is the sum of eight independent 16-bit uniforms from one
+/// Philox4x32-10 block keyed by `seed` and counted by (neuron, trial, step): exact mean and
+/// variance, support ±4.9σ, and only integer arithmetic and one multiply-add, so every driver
+/// produces the same bits.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Noise {
+    /// Mean current (nA).
+    pub mean: Param,
+    /// Standard deviation of the per-step current (nA).
+    pub std: Param,
+    /// Generator key.
+    pub seed: u64,
+}
+
+/// The currents computed on the device each step, added to any host-streamed input:
+/// `I = fma(draw, gain, (host + (bias + mean)) + schedule(step))`.
+///
+/// ```
+/// use glifsim::input::{Drive, Noise};
+/// let d = Drive { bias: 12.0.into(), noise: Some(Noise { mean: 0.0.into(), std: 4.0.into(), seed: 1 }), schedule: vec![(100, 5.0)] };
+/// assert_eq!(d.schedule_at(99), 0.0);
+/// assert_eq!(d.schedule_at(150), 5.0);
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Drive {
+    /// Constant bias current (nA), uniform or per neuron.
+    pub bias: Param,
+    /// Gaussian white noise.
+    pub noise: Option<Noise>,
+    /// Piecewise-constant current (nA) for every neuron: `(from_step, value)` pairs sorted by
+    /// step; the value before the first pair is 0.
+    pub schedule: Vec<(u64, f64)>,
+}
+
+impl Default for Param {
+    fn default() -> Self {
+        Param::Uniform(0.0)
+    }
+}
+
+impl Drive {
+    /// The schedule's value at global step `step`.
+    pub fn schedule_at(&self, step: u64) -> f64 {
+        self.schedule
+            .iter()
+            .take_while(|(s, _)| *s <= step)
+            .last()
+            .map_or(0.0, |&(_, v)| v)
+    }
+    /// Whether this drive adds nothing.
+    pub fn is_zero(&self) -> bool {
+        self.bias.values().iter().all(|&b| b == 0.0)
+            && self.noise.is_none()
+            && self.schedule.iter().all(|&(_, v)| v == 0.0)
+    }
+    /// Check values and per-neuron lengths against `n` neurons.
+    pub fn validate(&self, n: usize) -> Result<()> {
+        let mut params: Vec<(&str, &Param)> = vec![("drive.bias", &self.bias)];
+        if let Some(z) = &self.noise {
+            params.push(("drive.noise.mean", &z.mean));
+            params.push(("drive.noise.std", &z.std));
+        }
+        for (what, p) in params {
+            if let Param::PerNeuron(v) = p {
+                if v.len() != n {
+                    return Err(Error::Length {
+                        what: what.into(),
+                        expected: n,
+                        got: v.len(),
+                    });
+                }
+            }
+            check_finite(what, p.values())?;
+        }
+        if let Some(z) = &self.noise {
+            if let Some(i) = z.std.values().iter().position(|&s| s < 0.0) {
+                return Err(Error::InvalidParameter {
+                    name: "drive.noise.std",
+                    index: z.std.is_per_neuron().then_some(i),
+                    value: z.std.values()[i],
+                    rule: "a standard deviation must be ≥ 0".into(),
+                });
+            }
+        }
+        let sched: Vec<f64> = self.schedule.iter().map(|s| s.1).collect();
+        check_finite("drive.schedule", &sched)?;
+        if self.schedule.windows(2).any(|w| w[0].0 >= w[1].0) {
+            return Err(Error::Usage(
+                "drive.schedule: steps must be strictly increasing".into(),
+            ));
+        }
+        Ok(())
+    }
+    /// bias + mean per neuron, in f64 (rounded once by each path).
+    pub(crate) fn offset(&self, n: usize) -> Param {
+        match &self.noise {
+            Some(z) => self.bias.zip(&z.mean, n, |a, b| a + b),
+            None => self.bias.clone(),
+        }
+    }
+    /// Noise gain per neuron (0 without noise).
+    pub(crate) fn gain(&self) -> Param {
+        match &self.noise {
+            Some(z) => z.std.map(noise_gain),
+            None => Param::Uniform(0.0),
+        }
+    }
+    /// The generator seed (0 without noise).
+    pub(crate) fn seed(&self) -> u64 {
+        self.noise.as_ref().map_or(0, |z| z.seed)
+    }
+}

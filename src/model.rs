@@ -113,6 +113,11 @@ impl Param {
     }
 }
 
+impl From<f32> for Param {
+    fn from(x: f32) -> Self {
+        Param::Uniform(x as f64)
+    }
+}
 impl From<f64> for Param {
     fn from(x: f64) -> Self {
         Param::Uniform(x)

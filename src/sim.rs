@@ -142,6 +142,25 @@ impl Simulator {
             Simulator::Gpu(s) => s.run_with(steps, inputs, opts, sink),
         }
     }
+    /// Set the on-device input currents (bias, noise, schedule).
+    pub fn set_drive(&mut self, drive: crate::input::Drive) -> Result<()> {
+        match self {
+            Simulator::Cpu(s) => s.set_drive(drive),
+            Simulator::Gpu(s) => s.set_drive(drive),
+        }
+    }
+    /// `steps` steps driven by the drive alone, streaming spike words to `sink(t0, words)`.
+    pub fn run_driven_with(
+        &mut self,
+        steps: usize,
+        opts: StepOptions,
+        sink: impl FnMut(usize, &[u32]) -> Result<()>,
+    ) -> Result<()> {
+        match self {
+            Simulator::Cpu(s) => s.run_inner(steps, None, opts, sink),
+            Simulator::Gpu(s) => s.run_inner(steps, None, opts, sink),
+        }
+    }
     /// A copy of the state.
     pub fn state(&self) -> Result<State<f32>> {
         match self {

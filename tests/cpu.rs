@@ -275,3 +275,52 @@ proptest! {
         prop_assert!(st.v.iter().chain(&st.r).chain(&st.theta).all(|v| v.is_finite()));
     }
 }
+
+#[test]
+fn philox_known_answers_and_noise_statistics() {
+    use glifsim::input::{noise_draw, noise_gain, philox4x32_10};
+    // Random123's published known-answer vectors for philox4x32-10.
+    assert_eq!(philox4x32_10([0; 4], [0; 2]), [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
+    assert_eq!(philox4x32_10([u32::MAX; 4], [u32::MAX; 2]), [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]);
+    assert_eq!(
+        philox4x32_10([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0]),
+        [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]
+    );
+    // The scaled draw has mean 0 and variance 1, and neighbouring counters are uncorrelated.
+    let g = noise_gain(1.0);
+    let xs: Vec<f64> = (0..200_000u32).map(|i| noise_draw(7, i % 1000, 0, (i / 1000) as u64) as f64 * g).collect();
+    let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / xs.len() as f64;
+    let corr = xs.windows(2).map(|w| w[0] * w[1]).sum::<f64>() / xs.len() as f64;
+    assert!(mean.abs() < 0.01, "mean {mean}");
+    assert!((var - 1.0).abs() < 0.01, "variance {var}");
+    assert!(corr.abs() < 0.01, "lag-1 correlation {corr}");
+    // Excess kurtosis of a sum of 8 uniforms is −1.2/8 = −0.15.
+    let kurt = xs.iter().map(|x| (x - mean).powi(4)).sum::<f64>() / xs.len() as f64 / var.powi(2) - 3.0;
+    assert!((kurt + 0.15).abs() < 0.05, "kurtosis {kurt}");
+}
+
+#[test]
+fn drive_is_added_as_documented() {
+    use glifsim::input::Drive;
+    // A constant bias is the same as the same host input.
+    let pop = hetero_population(Model::Alif, 50, 4);
+    let mut a = CpuSim::<f32>::new(&pop, 1, Arith::Separate).unwrap();
+    a.set_drive(Drive { bias: 20.0.into(), ..Default::default() }).unwrap();
+    let mut b = CpuSim::<f32>::new(&pop, 1, Arith::Separate).unwrap();
+    let ra = a.run_driven(300, StepOptions::default()).unwrap();
+    let rb = b.run(300, &vec![20.0; 300 * 50], StepOptions::default()).unwrap();
+    assert!(ra.count() > 0);
+    assert_eq!(ra, rb);
+    // A schedule switches the same current on at step 100.
+    let mut c = CpuSim::<f32>::new(&pop, 1, Arith::Separate).unwrap();
+    c.set_drive(Drive { schedule: vec![(100, 20.0)], ..Default::default() }).unwrap();
+    let rc = c.run_driven(300, StepOptions::default()).unwrap();
+    let mut d = CpuSim::<f32>::new(&pop, 1, Arith::Separate).unwrap();
+    let mut inp = vec![0.0; 100 * 50];
+    inp.extend(vec![20.0; 200 * 50]);
+    assert_eq!(rc, d.run(300, &inp, StepOptions::default()).unwrap());
+    // Bad drives are refused.
+    let bad = Drive { bias: glifsim::Param::PerNeuron(vec![1.0; 3]), ..Default::default() };
+    assert!(matches!(c.set_drive(bad), Err(Error::Length { .. })));
+}

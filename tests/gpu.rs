@@ -62,7 +62,7 @@ fn splitting_across_buffers_equals_one_buffer() {
     let Some(ctx) = gpu() else { return };
     for model in [Model::Lif, Model::Glif2] {
         let pop = hetero_population(model, 1000, 5);
-        let split = GpuOptions { max_shard_neurons: Some(256), chunk_steps: 7 };
+        let split = GpuOptions { max_shard_neurons: Some(256), chunk_steps: 7, ..Default::default() };
         let mut one = GpuSim::new(ctx.clone(), &pop, 2).unwrap();
         let mut many = GpuSim::with_options(ctx.clone(), &pop, 2, &split).unwrap();
         assert_eq!(one.shard_count(), 1);
@@ -153,4 +153,37 @@ fn bad_input_is_rejected_and_changes_nothing() {
     assert!(matches!(g.run(5, &[1.0; 10], StepOptions::default()), Err(glifsim::Error::Length { .. })));
     assert_eq!(g.steps_done(), 5);
     assert_state_eq("after rejected input", &g.state().unwrap(), &before);
+}
+
+#[test]
+fn on_device_drive_equals_cpu_bit_for_bit() {
+    use glifsim::input::{Drive, Noise};
+    let Some(ctx) = gpu() else { return };
+    for model in [Model::Lif, Model::Glif2] {
+        let n = 700;
+        let pop = hetero_population(model, n, 21);
+        let drive = Drive {
+            bias: glifsim::Param::PerNeuron(Rng(2).vec_f64(n, 5.0, 15.0)),
+            noise: Some(Noise { mean: 3.0.into(), std: 8.0.into(), seed: 0xDEAD_BEEF_0000_0001 }),
+            schedule: vec![(50, 10.0), (120, -3.0)],
+        };
+        // Split shards so the noise counter's global neuron index is exercised too.
+        let gopts = GpuOptions { max_shard_neurons: Some(256), chunk_steps: 33, host_inputs: false };
+        let mut g = GpuSim::with_drive(ctx.clone(), &pop, 2, &drive, &gopts).unwrap();
+        let mut c = CpuSim::<f32>::new(&pop, 2, ctx.arith()).unwrap();
+        c.set_drive(drive.clone()).unwrap();
+        let gs = g.run_driven(200, StepOptions::default()).unwrap();
+        let cs = c.run_driven(200, StepOptions::default()).unwrap();
+        assert!(cs.count() > 100, "drive too weak");
+        assert_eq!(gs, cs, "{model}: driven run differs");
+        assert_state_eq("driven", &g.state().unwrap(), &c.state());
+        // Host input plus drive, continuing from step 200 (the noise counter continues too).
+        let mut g2 = GpuSim::with_drive(ctx.clone(), &pop, 2, &drive, &GpuOptions::default()).unwrap();
+        g2.set_state(&c.state()).unwrap();
+        g2.set_steps_done(200);
+        let inputs = Rng(8).vec_f32(40 * 2 * n, -5.0, 5.0);
+        let a = g2.run(40, &inputs, StepOptions::default()).unwrap();
+        let b = c.run(40, &inputs, StepOptions::default()).unwrap();
+        assert_eq!(a, b, "{model}: host + drive differs");
+    }
 }

@@ -13,17 +13,17 @@ use crate::error::{Error, Result};
 use crate::frame::{words_per_trial, SpikeFrame, SpikeRecord};
 use crate::gpu::context::{map_read, GpuContext};
 use crate::gpu::shaders;
-use crate::input::check_input;
+use crate::input::{check_input, Drive};
 use crate::model::{Model, Population};
 use crate::state::{State, StepOptions};
 
 const WORKGROUP: u64 = 256;
 /// Bytes between per-step uniforms (the largest min_uniform_buffer_offset_alignment allowed).
 const STEP_STRIDE: u64 = 256;
-/// Parameter slots the uniform table holds (8 fixed + 2·K).
+/// Parameter slots the uniform table holds (10 fixed + 2·K).
 const MAX_SLOTS: usize = 48;
 /// The most threshold components the GPU path supports.
-pub const MAX_K: usize = (MAX_SLOTS - 8) / 2;
+pub const MAX_K: usize = (MAX_SLOTS - 10) / 2;
 
 /// Tuning knobs of the GPU engine.
 #[derive(Debug, Clone)]
@@ -33,6 +33,9 @@ pub struct GpuOptions {
     /// Largest shard, in neurons (rounded down to a multiple of 256). `None`: as large as the
     /// device's binding limit allows. Tests force small values to exercise splitting.
     pub max_shard_neurons: Option<usize>,
+    /// Allocate the `[T][B][N]` buffer for host-streamed inputs (default true). Runs driven only
+    /// by a [`Drive`] can turn it off to save 4·T·B·N bytes.
+    pub host_inputs: bool,
 }
 
 impl Default for GpuOptions {
@@ -40,6 +43,7 @@ impl Default for GpuOptions {
         GpuOptions {
             chunk_steps: 100,
             max_shard_neurons: None,
+            host_inputs: true,
         }
     }
 }
@@ -54,9 +58,11 @@ struct Info {
     wg_x: u32,
     threads: u32,
     words: u32,
-    _pad0: u32,
+    n0: u32,
     dt: f32,
-    _pad1: [f32; 3],
+    input_flags: u32,
+    seed_lo: u32,
+    seed_hi: u32,
     slots: [u32; MAX_SLOTS],
 }
 
@@ -65,7 +71,10 @@ struct Info {
 struct StepInfo {
     t: u32,
     flags: u32,
-    _pad: [u32; 2],
+    step_lo: u32,
+    step_hi: u32,
+    sched: f32,
+    _pad: [u32; 3],
 }
 
 struct Shard {
@@ -116,6 +125,8 @@ pub struct GpuSim {
     steps_buf: wgpu::Buffer,
     chunk: usize,
     steps: u64,
+    drive: Drive,
+    opts: GpuOptions,
 }
 
 impl std::fmt::Debug for GpuSim {
@@ -143,6 +154,18 @@ impl GpuSim {
         trials: usize,
         opts: &GpuOptions,
     ) -> Result<Self> {
+        Self::with_drive(ctx, pop, trials, &Drive::default(), opts)
+    }
+
+    /// Upload a population at its initial state, with on-device input currents.
+    pub fn with_drive(
+        ctx: Arc<GpuContext>,
+        pop: &Population,
+        trials: usize,
+        drive: &Drive,
+        opts: &GpuOptions,
+    ) -> Result<Self> {
+        drive.validate(pop.len())?;
         if trials == 0 {
             return Err(Error::Usage("trials must be ≥ 1".into()));
         }
@@ -154,7 +177,10 @@ impl GpuSim {
         }
         let lim = ctx.limits();
         let max_bind = (lim.max_storage_buffer_binding_size as u64).min(lim.max_buffer_size);
-        let slots_list = pop.param_list();
+        let (offset, gain) = (drive.offset(pop.len()), drive.gain());
+        let mut slots_list = pop.param_list();
+        slots_list.insert(8, ("offset", &offset));
+        slots_list.insert(9, ("gain", &gain));
         // Largest shard: every per-shard binding of one step must fit one binding.
         let per_neuron_bytes = 4 * (trials as u64) * (k.max(1) as u64);
         let per_neuron_slots = slots_list.iter().filter(|(_, p)| p.is_per_neuron()).count();
@@ -167,9 +193,11 @@ impl GpuSim {
         let nshards = n.div_ceil(shard_max);
         let largest = n.min(shard_max);
         // Steps per chunk: inputs [T][B][n] must fit one binding.
-        let chunk = (opts.chunk_steps.max(1) as u64)
-            .min(max_bind / (4 * (trials * largest) as u64))
-            .max(1) as usize;
+        let mut chunk = opts.chunk_steps.max(1) as u64;
+        if opts.host_inputs {
+            chunk = chunk.min(max_bind / (4 * (trials * largest) as u64)).max(1);
+        }
+        let chunk = chunk as usize;
         let needed: u64 = (0..nshards)
             .map(|s| shard_bytes(shard_max.min(n - s * shard_max), trials, k, per_neuron_slots, chunk))
             .sum();
@@ -219,7 +247,7 @@ impl GpuSim {
             let n0 = s * shard_max;
             let ns = shard_max.min(n - n0);
             let shard = make_shard(
-                &ctx, pop, trials, n0, ns, chunk, &layout, &steps_buf, &slots_list,
+                &ctx, pop, trials, n0, ns, chunk, &layout, &steps_buf, &slots_list, drive, opts,
             )
             .map_err(|e| match e {
                 Error::Device(msg) if msg.contains("out of device memory") => Error::TooLarge {
@@ -240,6 +268,8 @@ impl GpuSim {
             steps_buf,
             chunk,
             steps: 0,
+            drive: drive.clone(),
+            opts: opts.clone(),
         };
         sim.ctx.take_error()?;
         Ok(sim)
@@ -298,14 +328,62 @@ impl GpuSim {
         steps: usize,
         inputs: &[f32],
         opts: StepOptions,
+        sink: impl FnMut(usize, &[u32]) -> Result<()>,
+    ) -> Result<()> {
+        self.run_inner(steps, Some(inputs), opts, sink)
+    }
+
+    /// Run `steps` steps with the drive alone (no host input); returns the spikes.
+    pub fn run_driven(&mut self, steps: usize, opts: StepOptions) -> Result<SpikeRecord> {
+        let mut rec = SpikeRecord::new(self.trials, self.pop.len());
+        self.run_inner(steps, None, opts, |_, words| {
+            rec.extend_words(words);
+            Ok(())
+        })?;
+        Ok(rec)
+    }
+
+    /// The drive.
+    pub fn drive(&self) -> &Drive {
+        &self.drive
+    }
+
+    /// Replace the drive, keeping the state and step count (the buffers are rebuilt).
+    pub fn set_drive(&mut self, drive: Drive) -> Result<()> {
+        drive.validate(self.pop.len())?;
+        let state = self.state()?;
+        let mut new = Self::with_drive(self.ctx.clone(), &self.pop, self.trials, &drive, &self.opts)?;
+        new.set_state(&state)?;
+        new.steps = self.steps;
+        *self = new;
+        Ok(())
+    }
+
+    /// `run_with` where the host inputs may be absent (drive only).
+    pub fn run_inner(
+        &mut self,
+        steps: usize,
+        inputs: Option<&[f32]>,
+        opts: StepOptions,
         mut sink: impl FnMut(usize, &[u32]) -> Result<()>,
     ) -> Result<()> {
         let n = self.pop.len();
         let bn = self.trials * n;
-        check_input("inputs", inputs, steps * bn, opts.check_input)?;
+        match inputs {
+            Some(x) => {
+                if !self.opts.host_inputs {
+                    return Err(Error::Usage(
+                        "this GPU simulator was built with host_inputs = false".into(),
+                    ));
+                }
+                check_input("inputs", x, steps * bn, opts.check_input)?;
+            }
+            None => {}
+        }
         let flags = if opts.refrac_lock { 1 } else { 0 } | if opts.freeze_adaptation { 2 } else { 0 };
         let w = words_per_trial(n);
         let fw = self.trials * w;
+        let start = self.steps;
         let mut pending: Option<(usize, usize, usize, wgpu::SubmissionIndex)> = None;
         let mut t0 = 0;
         let mut c = 0;
@@ -314,13 +392,27 @@ impl GpuSim {
             let mut this = None;
             if t0 < steps {
                 let tc = self.chunk.min(steps - t0);
-                self.upload_inputs(&inputs[t0 * bn..(t0 + tc) * bn], tc);
+                if let Some(x) = inputs {
+                    self.upload_inputs(&x[t0 * bn..(t0 + tc) * bn], tc);
+                } else if self.opts.host_inputs {
+                    // No host input this run: the kernel must read zeros.
+                    for sh in &self.shards {
+                        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+                        enc.clear_buffer(&sh.inputs, 0, None);
+                        self.ctx.queue.submit([enc.finish()]);
+                    }
+                }
+                let base = start + t0 as u64;
                 let uni: Vec<u8> = (0..tc)
                     .flat_map(|t| {
+                        let step = base + t as u64;
                         let mut b = bytemuck::bytes_of(&StepInfo {
                             t: t as u32,
                             flags,
-                            _pad: [0; 2],
+                            step_lo: step as u32,
+                            step_hi: (step >> 32) as u32,
+                            sched: self.drive.schedule_at(step) as f32,
+                            _pad: [0; 3],
                         })
                         .to_vec();
                         b.resize(STEP_STRIDE as usize, 0);
@@ -499,6 +591,8 @@ fn make_shard(
     layout: &wgpu::BindGroupLayout,
     steps_buf: &wgpu::Buffer,
     slots_list: &[(&'static str, &crate::Param)],
+    drive: &Drive,
+    opts: &GpuOptions,
 ) -> Result<Shard> {
     use wgpu::BufferUsages as U;
     let k = pop.k();
@@ -538,9 +632,11 @@ fn make_shard(
         wg_x: wg_x as u32,
         threads: threads as u32,
         words: (trials * w) as u32,
-        _pad0: 0,
+        n0: n0 as u32,
         dt: pop.dt() as f32,
-        _pad1: [0.0; 3],
+        input_flags: u32::from(opts.host_inputs) | (u32::from(drive.noise.is_some()) << 1),
+        seed_lo: drive.seed() as u32,
+        seed_hi: (drive.seed() >> 32) as u32,
         slots,
     };
     let info_buf = ctx.buffer("info", std::mem::size_of::<Info>() as u64, U::UNIFORM | U::COPY_DST)?;
@@ -552,7 +648,8 @@ fn make_shard(
     let v = ctx.buffer("v", bn * 4, state_usage)?;
     let r = ctx.buffer("r", bn * 4, state_usage)?;
     let theta = ctx.buffer("theta", bn * 4 * k.max(1) as u64, state_usage)?;
-    let inputs = ctx.buffer("inputs", bn * 4 * chunk as u64, U::STORAGE | U::COPY_DST)?;
+    let input_bytes = if opts.host_inputs { bn * 4 * chunk as u64 } else { 4 };
+    let inputs = ctx.buffer("inputs", input_bytes, U::STORAGE | U::COPY_DST)?;
     let spike_bytes = (trials * w * 4 * chunk) as u64;
     let spikes = ctx.buffer("spikes", spike_bytes, U::STORAGE | U::COPY_SRC)?;
     let staging = [

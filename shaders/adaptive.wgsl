@@ -46,7 +46,9 @@ fn step_neuron(trial: u32, n: u32) -> bool {
     } else {
         v_buf[idx] = v_int;
     }
-    r_buf[idx] = r_out;
+    if r_out != r {
+        r_buf[idx] = r_out;
+    }
     // 6. Adaptation: held while the lock is on and r > 0, else decayed; then + d_k·s.
     if (step_info.flags & FLAG_FREEZE) == 0u {
         let hold = lock && r_out > 0.0;

@@ -25,13 +25,16 @@ fn step_neuron(trial: u32, n: u32) -> bool {
     let thr = param(SLOT_THRESHOLD, n);
     // 4. Spike: free and V' ≥ Θ.
     let spike = free && v_int >= thr;
-    // 5. Reset.
+    // 5. Reset. (r is written back only when it changed: most neurons are not refractory.)
+    var r_out = r_new;
     if spike {
-        r_buf[idx] = param(SLOT_T_REF, n);
+        r_out = param(SLOT_T_REF, n);
         v_buf[idx] = param(SLOT_V_RESET, n);
     } else {
-        r_buf[idx] = r_new;
         v_buf[idx] = v_int;
+    }
+    if r_out != r {
+        r_buf[idx] = r_out;
     }
     return spike;
 }

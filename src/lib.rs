@@ -15,14 +15,19 @@
 
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod cpu;
 pub mod error;
 pub mod frame;
 pub mod gpu;
 pub mod input;
 pub mod model;
+pub mod plot;
 pub mod real;
+pub mod record;
+pub mod run;
 pub mod sim;
+pub mod spec;
 pub mod state;
 
 pub use cpu::CpuSim;

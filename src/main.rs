@@ -1,1 +1,271 @@
-fn main(){}
+//! The `glifsim` command line.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use glifsim::bench::{self, BenchResult};
+use glifsim::gpu::{list_adapters, GpuContext};
+use glifsim::run::{demo_spec, run_spec, RunOptions};
+use glifsim::spec::Spec;
+use glifsim::{Backend, Model};
+
+#[derive(Parser)]
+#[command(name = "glifsim", version, about = "Large populations of linear integrate-and-fire neurons on any GPU")]
+struct Cli {
+    /// More log output (-v info, -vv debug); RUST_LOG also works.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a simulation described by a TOML spec file.
+    Run {
+        /// The spec file.
+        spec: PathBuf,
+        /// Which path to run on.
+        #[arg(long, value_enum, default_value_t = Backend::Auto)]
+        backend: Backend,
+        /// Output directory.
+        #[arg(long, default_value = "out")]
+        out: PathBuf,
+        /// Do not draw raster.png.
+        #[arg(long)]
+        no_plot: bool,
+    },
+    /// A million LIF neurons with noisy drive (fewer on the CPU path); writes the raster.
+    Demo {
+        /// Which path to run on.
+        #[arg(long, value_enum, default_value_t = Backend::Auto)]
+        backend: Backend,
+        /// Output directory.
+        #[arg(long, default_value = "out/demo")]
+        out: PathBuf,
+        /// Neurons (default 1,000,000 on a GPU, 100,000 on the CPU path or a CPU Vulkan driver).
+        #[arg(long)]
+        neurons: Option<usize>,
+        /// Simulated time, ms.
+        #[arg(long, default_value_t = 300.0)]
+        duration: f64,
+    },
+    /// List the GPU adapters wgpu can see.
+    Adapters,
+    /// Redraw raster.png from the files of an output directory.
+    Plot {
+        /// The output directory of a run.
+        dir: PathBuf,
+    },
+    /// Measure neuron-updates per second and bandwidth.
+    Bench {
+        /// Models to measure.
+        #[arg(long, value_delimiter = ',', default_value = "LIF,ALIF,GLIF2")]
+        models: Vec<Model>,
+        /// Population sizes.
+        #[arg(long, value_delimiter = ',', default_value = "1000000")]
+        sizes: Vec<usize>,
+        /// Paths: cpu, gpu (per-step kernel, streamed input), gpu-noise (per-step, on-GPU noise).
+        #[arg(long, value_delimiter = ',', default_value = "cpu,gpu,gpu-noise")]
+        paths: Vec<String>,
+        /// Steps timed per configuration (GPU); the CPU path times a tenth of them.
+        #[arg(long, default_value_t = 1000)]
+        steps: usize,
+        /// Also time one interactive step (submit, compute, read back) at 1M neurons.
+        #[arg(long)]
+        interactive: bool,
+        /// Write the results as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match cli.verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
+    match real_main(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
+    match cli.command {
+        Command::Run { spec, backend, out, no_plot } => {
+            let spec = Spec::load(&spec)?;
+            run(&spec, backend, out, !no_plot)
+        }
+        Command::Demo { backend, out, neurons, duration } => {
+            let on_cpu_device = match backend {
+                Backend::Cpu => true,
+                _ => list_adapters().iter().all(|a| a.device_type == "Cpu"),
+            };
+            let n = neurons.unwrap_or(if on_cpu_device { 100_000 } else { 1_000_000 });
+            if neurons.is_none() && on_cpu_device {
+                eprintln!("note: no hardware GPU found; the demo is sized down to {n} neurons (--neurons to change)");
+            }
+            run(&demo_spec(n, duration, 1), backend, out, true)
+        }
+        Command::Adapters => {
+            let list = list_adapters();
+            if list.is_empty() {
+                println!("no adapters found (on Linux: apt-get install mesa-vulkan-drivers libvulkan1)");
+            }
+            for a in list {
+                println!("{a}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plot { dir } => {
+            let p = glifsim::plot::plot_dir(&dir)?;
+            println!("wrote {}", p.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { models, sizes, paths, steps, interactive, json } => {
+            let want = |p: &str| paths.iter().any(|x| x == p);
+            let mut results: Vec<BenchResult> = Vec::new();
+            let ctx = if want("gpu") || want("gpu-noise") || interactive {
+                match GpuContext::new() {
+                    Ok(c) => Some(Arc::new(c)),
+                    Err(e) => {
+                        eprintln!("warning: {e}; GPU paths skipped");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let max = sizes.iter().copied().max().unwrap_or(1 << 20);
+            let cpu_copy = want("cpu").then(|| bench::cpu_copy_bandwidth((max * 16).clamp(64 << 20, 1 << 30), 5));
+            let gpu_copy = match &ctx {
+                Some(c) => Some(bench::gpu_copy_bandwidth(c, (max as u64 * 16).clamp(64 << 20, 1 << 30), 20)?),
+                None => None,
+            };
+            if let Some(c) = &ctx {
+                println!("adapter: {} (fma {})", c.adapter(), c.arith());
+            }
+            if let Some(b) = cpu_copy {
+                println!("CPU copy bandwidth: {b:.1} GB/s ({} threads)", rayon::current_num_threads());
+            }
+            if let Some(b) = gpu_copy {
+                println!("GPU copy bandwidth: {b:.1} GB/s");
+            }
+            for &n in &sizes {
+                for &m in &models {
+                    if let Some(b) = cpu_copy {
+                        results.push(bench::bench_cpu(m, n, (steps / 10).max(1), b)?);
+                    }
+                    if let (Some(c), Some(b)) = (&ctx, gpu_copy) {
+                        if want("gpu") {
+                            results.push(bench::bench_gpu(c, m, n, steps, false, b)?);
+                        }
+                        if want("gpu-noise") {
+                            results.push(bench::bench_gpu(c, m, n, steps, true, b)?);
+                        }
+                    }
+                }
+            }
+            bench::print_table(&results);
+            if let (true, Some(c)) = (interactive, &ctx) {
+                let us = bench::interactive_step_us(c, 1_000_000, 50)?;
+                println!("interactive step (upload, compute, read back) at 1M LIF neurons: {us:.1} µs (median of 50)");
+            }
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&results).expect("results serialise");
+                std::fs::write(&path, text).map_err(|e| glifsim::Error::Io { path: path.clone(), source: e })?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn run(spec: &Spec, backend: Backend, out: PathBuf, plot: bool) -> glifsim::Result<ExitCode> {
+    let mut opts = RunOptions::new(&out);
+    opts.backend = backend;
+    opts.plot = plot;
+    let stop = opts.stop.clone();
+    let _ = ctrlc::set_handler(move || {
+        if stop.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!("\nstopping after the current chunk (Ctrl-C again to quit at once)");
+    });
+    let total = spec.steps() as u64;
+    let n: usize = spec.populations.iter().map(|p| p.neurons * p.trials).sum();
+    let tty = std::io::stderr().is_terminal();
+    let bar = tty.then(|| {
+        let b = indicatif::ProgressBar::new(total);
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40.cyan/blue} {pos}/{len} steps  {per_sec}  eta {eta}  {msg}",
+            )
+            .expect("valid template"),
+        );
+        b
+    });
+    let started = std::time::Instant::now();
+    let mut last_decile = 0;
+    let mut progress = |done: u64, total: u64| {
+        if let Some(b) = &bar {
+            b.set_position(done);
+        } else {
+            let decile = done * 10 / total.max(1);
+            if decile > last_decile {
+                last_decile = decile;
+                let secs = started.elapsed().as_secs_f64();
+                eprintln!(
+                    "glifsim: {done}/{total} steps ({:.0}%), {:.3e} neuron-updates/s",
+                    100.0 * done as f64 / total as f64,
+                    (n as f64 * done as f64) / secs
+                );
+            }
+        }
+    };
+    let result = run_spec(spec, &opts, &mut progress);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let summary = match result {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            eprintln!("the files in {} hold every completed step (see summary.json)", out.display());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    println!(
+        "{} on {} (fma {}): {} of {} steps in {:.2} s",
+        summary.backend, summary.adapter, summary.arith, summary.steps, summary.steps_requested, summary.wall_time_s
+    );
+    for p in &summary.populations {
+        println!(
+            "  {:<10} {:<5} {:>10} neurons × {} trials: {:>10} spikes, {:>7.2} Hz, CV(ISI) {}, {:.3e} neuron-updates/s",
+            p.name,
+            p.model,
+            p.neurons,
+            p.trials,
+            p.spike_count,
+            p.mean_rate_hz,
+            p.cv_isi.map_or("-".to_string(), |c| format!("{c:.2}")),
+            p.neuron_updates_per_s
+        );
+    }
+    println!("wrote {}/summary.json and {}/raster.png", out.display(), out.display());
+    if let Some(why) = &summary.stopped_because {
+        eprintln!("stopped early: {why}; the files in {} hold every completed step", out.display());
+        return Ok(ExitCode::from(130));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -8,7 +8,7 @@
 use crate::error::{Error, Result};
 
 /// The neuron models glifsim simulates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Model {
     /// Leaky integrate-and-fire.
@@ -35,6 +35,13 @@ impl Model {
             Model::Alif => "ALIF",
             Model::Glif2 => "GLIF2",
         }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Model {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -96,6 +96,14 @@ struct Shard {
     _params: wgpu::Buffer,
 }
 
+/// Where a run's host inputs come from.
+#[derive(Clone, Copy)]
+enum Feed<'a> {
+    Host(&'a [f32]),
+    Resident,
+    None,
+}
+
 /// Bytes of device memory one shard of `n` neurons needs.
 fn shard_bytes(n: usize, trials: usize, k: usize, per_neuron_slots: usize, t: usize) -> u64 {
     let bn = (trials * n) as u64 * 4;
@@ -365,10 +373,44 @@ impl GpuSim {
         steps: usize,
         inputs: Option<&[f32]>,
         opts: StepOptions,
+        sink: impl FnMut(usize, &[u32]) -> Result<()>,
+    ) -> Result<()> {
+        match inputs {
+            Some(x) => self.run_feed(steps, Feed::Host(x), opts, sink),
+            None => self.run_feed(steps, Feed::None, opts, sink),
+        }
+    }
+
+    /// Run `steps` steps reading the input rows already in device memory (the last chunk
+    /// uploaded, step `t` reading row `t % chunk_steps`), without uploading anything: this
+    /// times the kernel with streamed input at device bandwidth (`glifsim bench`).
+    pub fn run_resident(
+        &mut self,
+        steps: usize,
+        opts: StepOptions,
+        sink: impl FnMut(usize, &[u32]) -> Result<()>,
+    ) -> Result<()> {
+        if !self.opts.host_inputs {
+            return Err(Error::Usage(
+                "this GPU simulator was built with host_inputs = false".into(),
+            ));
+        }
+        self.run_feed(steps, Feed::Resident, opts, sink)
+    }
+
+    fn run_feed(
+        &mut self,
+        steps: usize,
+        feed: Feed<'_>,
+        opts: StepOptions,
         mut sink: impl FnMut(usize, &[u32]) -> Result<()>,
     ) -> Result<()> {
         let n = self.pop.len();
         let bn = self.trials * n;
+        let inputs = match feed {
+            Feed::Host(x) => Some(x),
+            _ => None,
+        };
         match inputs {
             Some(x) => {
                 if !self.opts.host_inputs {
@@ -394,7 +436,7 @@ impl GpuSim {
                 let tc = self.chunk.min(steps - t0);
                 if let Some(x) = inputs {
                     self.upload_inputs(&x[t0 * bn..(t0 + tc) * bn], tc);
-                } else if self.opts.host_inputs {
+                } else if self.opts.host_inputs && !matches!(feed, Feed::Resident) {
                     // No host input this run: the kernel must read zeros.
                     for sh in &self.shards {
                         let mut enc = self.ctx.device.create_command_encoder(&Default::default());

@@ -1,0 +1,271 @@
+//! `glifsim bench`: neuron-updates per second, µs per step, bytes moved per neuron-step and
+//! the fraction of the device's measured copy bandwidth, for each model, path and size.
+//!
+//! Bytes per neuron-step count what the kernel must move: V read and written (8), r read (4;
+//! written only on refractory steps, not counted), each θ_k read and written (8·K), the input
+//! read (4, streamed paths only) and one spike bit (1/8). The copy bandwidth is a device
+//! buffer-to-buffer copy (CPU: a parallel memcpy) timed in the same run, counting bytes read
+//! plus written.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use crate::error::Result;
+use crate::gpu::{GpuContext, GpuOptions, GpuSim};
+use crate::input::{Drive, Noise};
+use crate::{Arith, CpuSim, Model, Population, StepOptions};
+
+/// One measured configuration.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BenchResult {
+    /// Model name.
+    pub model: String,
+    /// `cpu`, `gpu-step` (streamed input from device memory) or `gpu-step-noise` (on-GPU noise).
+    pub path: String,
+    /// Neurons.
+    pub neurons: usize,
+    /// Steps timed.
+    pub steps: usize,
+    /// Wall time of the timed steps (s).
+    pub seconds: f64,
+    /// Neuron updates per second.
+    pub updates_per_s: f64,
+    /// Microseconds per step.
+    pub us_per_step: f64,
+    /// Bytes moved per neuron-step.
+    pub bytes_per_update: f64,
+    /// Effective bandwidth (GB/s).
+    pub effective_gb_s: f64,
+    /// Measured copy bandwidth of the same device (GB/s, read + write).
+    pub copy_gb_s: f64,
+    /// effective / copy.
+    pub fraction_of_copy: f64,
+    /// Device name.
+    pub device: String,
+}
+
+/// A benchmark population: K = 1 for the adaptive models.
+pub fn bench_population(model: Model, n: usize) -> Population {
+    let mut b = Population::builder(model, n).dt(0.1);
+    match model {
+        Model::Alif => {
+            b = b
+                .adapt_time_constants(vec![100.0.into()])
+                .adapt_increments(vec![1.0.into()])
+        }
+        Model::Glif2 => {
+            b = b
+                .adapt_rates(vec![0.01.into()])
+                .adapt_increments(vec![1.0.into()])
+                .m_v(0.5)
+                .b_v(2.0)
+        }
+        _ => {}
+    }
+    b.build().expect("benchmark parameters are valid")
+}
+
+fn bytes_per_update(pop: &Population, streamed: bool) -> f64 {
+    8.0 + 4.0 + 8.0 * pop.k() as f64 + if streamed { 4.0 } else { 0.0 } + 0.125
+}
+
+/// Device copy bandwidth, GB/s (read + write), from `reps` copies of a `bytes` buffer in one
+/// submission.
+pub fn gpu_copy_bandwidth(ctx: &GpuContext, bytes: u64, reps: usize) -> Result<f64> {
+    use wgpu::BufferUsages as U;
+    let bytes = bytes.min(ctx.limits().max_buffer_size / 2 * 2) / 4 * 4;
+    let a = ctx.buffer("copy a", bytes, U::COPY_SRC | U::COPY_DST)?;
+    let b = ctx.buffer("copy b", bytes, U::COPY_SRC | U::COPY_DST)?;
+    let run = |reps: usize| -> Result<f64> {
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        for i in 0..reps {
+            if i % 2 == 0 {
+                enc.copy_buffer_to_buffer(&a, 0, &b, 0, bytes);
+            } else {
+                enc.copy_buffer_to_buffer(&b, 0, &a, 0, bytes);
+            }
+        }
+        let t = Instant::now();
+        let idx = ctx.queue.submit([enc.finish()]);
+        ctx.wait(Some(idx))?;
+        Ok(t.elapsed().as_secs_f64())
+    };
+    run(2)?;
+    let secs = run(reps)?;
+    Ok(2.0 * bytes as f64 * reps as f64 / secs / 1e9)
+}
+
+/// Host copy bandwidth, GB/s (read + write), parallel over all cores.
+pub fn cpu_copy_bandwidth(bytes: usize, reps: usize) -> f64 {
+    let n = bytes / 4;
+    let src = vec![1u32; n];
+    let mut dst = vec![0u32; n];
+    let chunk = (n / rayon::current_num_threads().max(1) / 4).max(1 << 16);
+    let mut copy = || {
+        dst.par_chunks_mut(chunk)
+            .zip(src.par_chunks(chunk))
+            .for_each(|(d, s)| d.copy_from_slice(s))
+    };
+    copy();
+    let t = Instant::now();
+    for _ in 0..reps {
+        copy();
+    }
+    2.0 * (n * 4) as f64 * reps as f64 / t.elapsed().as_secs_f64() / 1e9
+}
+
+#[allow(clippy::too_many_arguments)]
+fn result(
+    model: Model,
+    path: &str,
+    n: usize,
+    steps: usize,
+    secs: f64,
+    bpu: f64,
+    copy: f64,
+    device: &str,
+) -> BenchResult {
+    let ups = (n * steps) as f64 / secs;
+    let eff = ups * bpu / 1e9;
+    BenchResult {
+        model: model.name().into(),
+        path: path.into(),
+        neurons: n,
+        steps,
+        seconds: secs,
+        updates_per_s: ups,
+        us_per_step: secs / steps as f64 * 1e6,
+        bytes_per_update: bpu,
+        effective_gb_s: eff,
+        copy_gb_s: copy,
+        fraction_of_copy: eff / copy,
+        device: device.into(),
+    }
+}
+
+/// The CPU path: `steps` steps of `n` neurons with one input row reused.
+pub fn bench_cpu(model: Model, n: usize, steps: usize, copy_gb_s: f64) -> Result<BenchResult> {
+    let pop = bench_population(model, n);
+    let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate)?;
+    let input = vec![16.0f32; n];
+    let opts = StepOptions {
+        check_input: false,
+        ..Default::default()
+    };
+    for _ in 0..3 {
+        sim.step(&input, opts)?;
+    }
+    let t = Instant::now();
+    for _ in 0..steps {
+        sim.step(&input, opts)?;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    Ok(result(model, "cpu", n, steps, secs, bytes_per_update(&pop, true), copy_gb_s, "cpu"))
+}
+
+/// The GPU per-step kernel, with streamed input already in device memory (`noise = false`) or
+/// with on-GPU noise (`noise = true`); `steps` steps after a warm-up chunk.
+pub fn bench_gpu(
+    ctx: &Arc<GpuContext>,
+    model: Model,
+    n: usize,
+    steps: usize,
+    noise: bool,
+    copy_gb_s: f64,
+) -> Result<BenchResult> {
+    let pop = bench_population(model, n);
+    let drive = if noise {
+        Drive {
+            bias: 14.0.into(),
+            noise: Some(Noise {
+                mean: 0.0.into(),
+                std: 40.0.into(),
+                seed: 1,
+            }),
+            schedule: vec![],
+        }
+    } else {
+        Drive::default()
+    };
+    let gopts = GpuOptions {
+        host_inputs: !noise,
+        chunk_steps: 100,
+        ..Default::default()
+    };
+    let mut sim = GpuSim::with_drive(ctx.clone(), &pop, 1, &drive, &gopts)?;
+    let opts = StepOptions::default();
+    let chunk = sim.chunk_steps();
+    if noise {
+        sim.run_inner(chunk, None, opts, |_, _| Ok(()))?;
+    } else {
+        let inputs = vec![16.0f32; chunk * n];
+        sim.run(chunk, &inputs, opts)?;
+    }
+    let t = Instant::now();
+    if noise {
+        sim.run_inner(steps, None, opts, |_, _| Ok(()))?;
+    } else {
+        sim.run_resident(steps, opts, |_, _| Ok(()))?;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let path = if noise { "gpu-step-noise" } else { "gpu-step" };
+    Ok(result(
+        model,
+        path,
+        n,
+        steps,
+        secs,
+        bytes_per_update(&pop, !noise),
+        copy_gb_s,
+        &ctx.adapter().name,
+    ))
+}
+
+/// Time one interactive step (upload one input row, compute, read back the bitmask) at `n`
+/// neurons: the median of `reps` steps, in µs.
+pub fn interactive_step_us(ctx: &Arc<GpuContext>, n: usize, reps: usize) -> Result<f64> {
+    let pop = bench_population(Model::Lif, n);
+    let mut sim = GpuSim::new(ctx.clone(), &pop, 1)?;
+    let input = vec![16.0f32; n];
+    let opts = StepOptions {
+        check_input: false,
+        ..Default::default()
+    };
+    for _ in 0..5 {
+        sim.step(&input, opts)?;
+    }
+    let mut times: Vec<f64> = (0..reps)
+        .map(|_| {
+            let t = Instant::now();
+            sim.step(&input, opts).map(|_| t.elapsed().as_secs_f64() * 1e6)
+        })
+        .collect::<Result<_>>()?;
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+/// Print results as an aligned table.
+pub fn print_table(results: &[BenchResult]) {
+    println!(
+        "{:<6} {:<15} {:>11} {:>7} {:>12} {:>11} {:>8} {:>10} {:>10} {:>7}  device",
+        "model", "path", "neurons", "steps", "updates/s", "µs/step", "B/upd", "GB/s", "copy GB/s", "of copy"
+    );
+    for r in results {
+        println!(
+            "{:<6} {:<15} {:>11} {:>7} {:>12.3e} {:>11.1} {:>8.3} {:>10.1} {:>10.1} {:>6.1}%  {}",
+            r.model,
+            r.path,
+            r.neurons,
+            r.steps,
+            r.updates_per_s,
+            r.us_per_step,
+            r.bytes_per_update,
+            r.effective_gb_s,
+            r.copy_gb_s,
+            100.0 * r.fraction_of_copy,
+            r.device
+        );
+    }
+}

@@ -1,0 +1,379 @@
+//! Recording to disk as a run goes: spikes, traces, per-step counts and the summary.
+//!
+//! Every array is an NPY file whose header is rewritten after each chunk, so a file always
+//! opens (with numpy or [`read_npy_f64`](crate::spec::read_npy_f64)) and holds every completed
+//! step, even after an error or Ctrl-C.
+
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::frame::{bits_to_indices, words_per_trial};
+
+/// Bytes reserved for the NPY header, so it can be rewritten in place as the array grows.
+const HEADER_LEN: usize = 128;
+
+/// An NPY file of a fixed row shape that grows along its first axis.
+pub struct NpyStream {
+    file: BufWriter<File>,
+    path: PathBuf,
+    descr: &'static str,
+    row_shape: Vec<usize>,
+    rows: u64,
+}
+
+impl NpyStream {
+    /// Create `path` holding rows of `row_shape` values of `descr` (`<u4`, `<f4`, ...).
+    pub fn create(path: &Path, descr: &'static str, row_shape: &[usize]) -> Result<Self> {
+        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        let mut s = NpyStream {
+            file: BufWriter::new(file),
+            path: path.to_path_buf(),
+            descr,
+            row_shape: row_shape.to_vec(),
+            rows: 0,
+        };
+        s.write_header()?;
+        Ok(s)
+    }
+
+    fn header(&self) -> Vec<u8> {
+        let mut shape = format!("({}", self.rows);
+        for d in &self.row_shape {
+            shape.push_str(&format!(", {d}"));
+        }
+        if self.row_shape.is_empty() {
+            shape.push(',');
+        }
+        shape.push(')');
+        let dict = format!(
+            "{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}",
+            self.descr, shape
+        );
+        let mut h = b"\x93NUMPY\x01\x00".to_vec();
+        let body_len = HEADER_LEN - 10;
+        h.extend_from_slice(&(body_len as u16).to_le_bytes());
+        h.extend_from_slice(dict.as_bytes());
+        h.resize(HEADER_LEN - 1, b' ');
+        h.push(b'\n');
+        h
+    }
+
+    fn write_header(&mut self) -> Result<()> {
+        let h = self.header();
+        let path = self.path.clone();
+        let io = |e| Error::io(&path, e);
+        self.file.seek(SeekFrom::Start(0)).map_err(io)?;
+        self.file.write_all(&h).map_err(io)?;
+        self.file.seek(SeekFrom::End(0)).map_err(io)?;
+        Ok(())
+    }
+
+    /// Append rows (raw little-endian bytes of whole rows).
+    pub fn append(&mut self, bytes: &[u8], rows: u64) -> Result<()> {
+        self.file
+            .write_all(bytes)
+            .map_err(|e| Error::io(&self.path, e))?;
+        self.rows += rows;
+        Ok(())
+    }
+
+    /// Make everything appended so far durable and visible: data first, then the header.
+    pub fn commit(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        self.file.flush().map_err(|e| Error::io(&path, e))?;
+        self.write_header()?;
+        self.file.flush().map_err(|e| Error::io(&path, e))?;
+        Ok(())
+    }
+
+    /// Rows written.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+}
+
+/// Per-neuron interspike-interval statistics, for the coefficient of variation.
+#[derive(Debug, Clone)]
+pub struct IsiStats {
+    last: Vec<u64>,
+    count: Vec<u32>,
+    sum: Vec<f64>,
+    sumsq: Vec<f64>,
+}
+
+impl IsiStats {
+    /// For `len` (trial, neuron) pairs.
+    pub fn new(len: usize) -> Self {
+        IsiStats {
+            last: vec![0; len],
+            count: vec![0; len],
+            sum: vec![0.0; len],
+            sumsq: vec![0.0; len],
+        }
+    }
+    /// A spike of pair `i` at global step `step`.
+    #[inline]
+    pub fn spike(&mut self, i: usize, step: u64) {
+        if self.count[i] > 0 {
+            let isi = (step - self.last[i]) as f64;
+            self.sum[i] += isi;
+            self.sumsq[i] += isi * isi;
+        }
+        self.count[i] += 1;
+        self.last[i] = step;
+    }
+    /// Mean over neurons with at least three spikes of std(ISI)/mean(ISI); None if none has.
+    pub fn mean_cv(&self) -> Option<f64> {
+        let (mut acc, mut k) = (0.0, 0usize);
+        for i in 0..self.count.len() {
+            let m = self.count[i] as f64 - 1.0;
+            if m >= 2.0 {
+                let mean = self.sum[i] / m;
+                let var = (self.sumsq[i] / m - mean * mean).max(0.0);
+                acc += var.sqrt() / mean;
+                k += 1;
+            }
+        }
+        (k > 0).then(|| acc / k as f64)
+    }
+}
+
+/// Everything recorded for one population.
+pub struct PopulationRecorder {
+    trials: usize,
+    n: usize,
+    ranges: Vec<(usize, usize)>,
+    spikes: Option<NpyStream>,
+    counts: NpyStream,
+    /// Spike count over all neurons and trials.
+    pub total: u64,
+    /// ISI statistics of every (trial, neuron).
+    pub isi: IsiStats,
+}
+
+impl PopulationRecorder {
+    /// Files `<name>_spikes.npy` (u32 rows of step, trial, neuron) when `ranges` is not empty,
+    /// and `<name>_counts.npy` (u32 spike count per step, all neurons and trials).
+    pub fn create(dir: &Path, name: &str, trials: usize, n: usize, ranges: &[(usize, usize)]) -> Result<Self> {
+        let spikes = if ranges.is_empty() {
+            None
+        } else {
+            Some(NpyStream::create(&dir.join(format!("{name}_spikes.npy")), "<u4", &[3])?)
+        };
+        Ok(PopulationRecorder {
+            trials,
+            n,
+            ranges: ranges.to_vec(),
+            spikes,
+            counts: NpyStream::create(&dir.join(format!("{name}_counts.npy")), "<u4", &[])?,
+            total: 0,
+            isi: IsiStats::new(trials * n),
+        })
+    }
+
+    /// Take the spike words of steps `step0 ..` (`[t][B][W]`).
+    pub fn push(&mut self, step0: u64, words: &[u32]) -> Result<()> {
+        let w = words_per_trial(self.n);
+        let fw = self.trials * w;
+        let steps = words.len() / fw;
+        let mut events: Vec<u32> = Vec::new();
+        let mut counts: Vec<u32> = Vec::with_capacity(steps);
+        for t in 0..steps {
+            let step = step0 + t as u64;
+            let mut c = 0u32;
+            for b in 0..self.trials {
+                let row = &words[t * fw + b * w..t * fw + (b + 1) * w];
+                for i in bits_to_indices(row) {
+                    let i = i as usize;
+                    c += 1;
+                    self.isi.spike(b * self.n + i, step);
+                    if self.spikes.is_some() && self.ranges.iter().any(|&(a, z)| i >= a && i < z) {
+                        events.extend_from_slice(&[step as u32, b as u32, i as u32]);
+                    }
+                }
+            }
+            counts.push(c);
+            self.total += c as u64;
+        }
+        self.counts
+            .append(bytemuck::cast_slice(&counts), steps as u64)?;
+        if let Some(s) = &mut self.spikes {
+            s.append(bytemuck::cast_slice(&events), (events.len() / 3) as u64)?;
+        }
+        Ok(())
+    }
+
+    /// Commit every file.
+    pub fn commit(&mut self) -> Result<()> {
+        self.counts.commit()?;
+        if let Some(s) = &mut self.spikes {
+            s.commit()?;
+        }
+        Ok(())
+    }
+}
+
+/// Sampled traces of one population: `<name>_v.npy` `[S][B][len(v)]`, `<name>_theta.npy`
+/// `[S][B][len(theta)][K]` and `<name>_trace_steps.npy` `[S]` (the step after which each
+/// sample was taken).
+pub struct TraceRecorder {
+    v_idx: Vec<usize>,
+    th_idx: Vec<usize>,
+    k: usize,
+    n: usize,
+    trials: usize,
+    v: Option<NpyStream>,
+    theta: Option<NpyStream>,
+    steps: NpyStream,
+}
+
+impl TraceRecorder {
+    /// None when nothing is sampled.
+    pub fn create(
+        dir: &Path,
+        name: &str,
+        trials: usize,
+        n: usize,
+        k: usize,
+        v_idx: &[usize],
+        th_idx: &[usize],
+    ) -> Result<Option<Self>> {
+        if v_idx.is_empty() && th_idx.is_empty() {
+            return Ok(None);
+        }
+        let v = (!v_idx.is_empty())
+            .then(|| NpyStream::create(&dir.join(format!("{name}_v.npy")), "<f4", &[trials, v_idx.len()]))
+            .transpose()?;
+        let theta = (!th_idx.is_empty())
+            .then(|| {
+                NpyStream::create(
+                    &dir.join(format!("{name}_theta.npy")),
+                    "<f4",
+                    &[trials, th_idx.len(), k],
+                )
+            })
+            .transpose()?;
+        Ok(Some(TraceRecorder {
+            v_idx: v_idx.to_vec(),
+            th_idx: th_idx.to_vec(),
+            k,
+            n,
+            trials,
+            v,
+            theta,
+            steps: NpyStream::create(&dir.join(format!("{name}_trace_steps.npy")), "<u8", &[])?,
+        }))
+    }
+
+    /// Sample a state taken after `steps_done` steps.
+    pub fn sample(&mut self, steps_done: u64, st: &crate::State<f32>) -> Result<()> {
+        if let Some(s) = &mut self.v {
+            let mut row = Vec::with_capacity(self.trials * self.v_idx.len());
+            for b in 0..self.trials {
+                row.extend(self.v_idx.iter().map(|&i| st.v[b * self.n + i]));
+            }
+            s.append(bytemuck::cast_slice(&row), 1)?;
+        }
+        if let Some(s) = &mut self.theta {
+            let mut row = Vec::new();
+            for b in 0..self.trials {
+                for &i in &self.th_idx {
+                    let o = (b * self.n + i) * self.k;
+                    row.extend_from_slice(&st.theta[o..o + self.k]);
+                }
+            }
+            s.append(bytemuck::cast_slice(&row), 1)?;
+        }
+        self.steps.append(&steps_done.to_le_bytes(), 1)
+    }
+
+    /// Commit every file.
+    pub fn commit(&mut self) -> Result<()> {
+        self.steps.commit()?;
+        for s in [&mut self.v, &mut self.theta].into_iter().flatten() {
+            s.commit()?;
+        }
+        Ok(())
+    }
+}
+
+/// The per-population part of `summary.json`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PopulationSummary {
+    /// Name.
+    pub name: String,
+    /// Model.
+    pub model: String,
+    /// Neurons.
+    pub neurons: usize,
+    /// Trials.
+    pub trials: usize,
+    /// Spikes over all neurons and trials.
+    pub spike_count: u64,
+    /// Mean firing rate (Hz) over neurons, trials and the simulated time.
+    pub mean_rate_hz: f64,
+    /// Mean coefficient of variation of interspike intervals (neurons with ≥ 3 spikes).
+    pub cv_isi: Option<f64>,
+    /// Wall time this population's simulation took (s).
+    pub wall_time_s: f64,
+    /// Neuron updates (neurons × trials × steps) per wall-clock second.
+    pub neuron_updates_per_s: f64,
+}
+
+/// `summary.json`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Summary {
+    /// glifsim version.
+    pub glifsim: String,
+    /// "gpu" or "cpu".
+    pub backend: String,
+    /// Adapter name (or "cpu").
+    pub adapter: String,
+    /// Arithmetic mode.
+    pub arith: String,
+    /// Δt (ms).
+    pub dt: f64,
+    /// Steps completed.
+    pub steps: u64,
+    /// Steps asked for.
+    pub steps_requested: u64,
+    /// Whether the run finished.
+    pub complete: bool,
+    /// Why it stopped early, if it did.
+    pub stopped_because: Option<String>,
+    /// Total wall time (s).
+    pub wall_time_s: f64,
+    /// Populations.
+    pub populations: Vec<PopulationSummary>,
+}
+
+impl Summary {
+    /// Write `summary.json` atomically (temporary file, then rename).
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let path = dir.join("summary.json");
+        let tmp = dir.join("summary.json.tmp");
+        let text = serde_json::to_string_pretty(self).expect("summary serialises");
+        std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+    }
+    /// Read `summary.json`.
+    pub fn read(dir: &Path) -> Result<Summary> {
+        let path = dir.join("summary.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        serde_json::from_str(&text).map_err(|e| Error::format(&path, e.to_string()))
+    }
+}
+
+/// Read a u32 NPY file of any shape (for plots and tests).
+pub fn read_npy_u32(path: &Path) -> Result<(Vec<u64>, Vec<u32>)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let npy = npyz::NpyFile::new(&bytes[..])
+        .map_err(|e| Error::format(path, format!("not a readable NPY file: {e}")))?;
+    let shape = npy.shape().to_vec();
+    let data = npy
+        .into_vec::<u32>()
+        .map_err(|e| Error::format(path, format!("expected uint32 data: {e}")))?;
+    Ok((shape, data))
+}

@@ -1,0 +1,543 @@
+//! Simulation spec files (TOML): populations, inputs, what to record.
+//!
+//! ```toml
+//! dt = 0.1          # ms
+//! duration = 500.0  # ms
+//! seed = 1
+//!
+//! [[population]]
+//! name = "exc"
+//! model = "LIF"     # LIF, GLIF1, ALIF, GLIF2
+//! neurons = 10000
+//! trials = 1
+//!
+//! [population.params]       # numbers, per-neuron lists, or { npy = "file.npy" }
+//! v_rest = -65.0
+//! v_reset = -70.0
+//! v_th = -50.0
+//! tau_m = { npy = "tau_m.npy" }
+//! t_ref = 2.0
+//!
+//! [population.input]        # every source is optional; they add up
+//! bias = 12.0
+//! noise = { mean = 0.0, std = 40.0 }   # per-step Gaussian white noise, seeded from `seed`
+//! schedule = [[100.0, 5.0], [300.0, 0.0]]  # (from time in ms, current in nA)
+//! npy = "current.npy"       # host array [T][N] or [T][B][N], float32 or float64
+//!
+//! [population.record]
+//! spikes = "all"            # "all", "none", or neuron ranges [[0, 100], [500, 600]]
+//! v = [0, 1, 2]             # neurons whose V is sampled
+//! theta = [0]               # neurons whose θ is sampled (ALIF, GLIF2)
+//! every = 10                # steps between samples
+//! ```
+//! Errors name the file, the line and column where TOML knows them, the field and what was
+//! expected.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::input::{Drive, Noise};
+use crate::model::{Model, Param, Population};
+
+/// A parsed spec file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Time step Δt (ms), shared by every population.
+    pub dt: f64,
+    /// Simulated time (ms).
+    pub duration: f64,
+    /// Seed of every noise generator (population i uses seed + i).
+    #[serde(default)]
+    pub seed: u64,
+    /// The populations.
+    #[serde(rename = "population")]
+    pub populations: Vec<PopulationSpec>,
+    /// Directory relative paths are resolved against (the spec file's).
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    /// The spec file's path, for messages.
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+/// One population in a spec.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PopulationSpec {
+    /// Name, used in output file names.
+    pub name: String,
+    /// Model.
+    pub model: Model,
+    /// Number of neurons.
+    pub neurons: usize,
+    /// Independent trials.
+    #[serde(default = "one")]
+    pub trials: usize,
+    /// Parameters.
+    #[serde(default)]
+    pub params: ParamsSpec,
+    /// Input sources.
+    #[serde(default)]
+    pub input: InputSpec,
+    /// What to record.
+    #[serde(default)]
+    pub record: RecordSpec,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// A parameter value in a spec: a number, a list of per-neuron values, or an NPY file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    /// One value for every neuron.
+    Number(f64),
+    /// One value per neuron.
+    List(Vec<f64>),
+    /// One value per neuron, from a 1-D NPY file (float32 or float64).
+    Npy {
+        /// Path, relative to the spec file.
+        npy: PathBuf,
+    },
+}
+
+/// Model parameters; which ones apply depends on the model.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParamsSpec {
+    /// V_rest (mV).
+    pub v_rest: Option<Value>,
+    /// V_reset (mV; LIF, GLIF1, ALIF).
+    pub v_reset: Option<Value>,
+    /// V_th (mV; LIF, GLIF1).
+    pub v_th: Option<Value>,
+    /// Θ_∞ (mV; ALIF, GLIF2).
+    pub theta_inf: Option<Value>,
+    /// t_ref (ms).
+    pub t_ref: Option<Value>,
+    /// τ_m (ms).
+    pub tau_m: Option<Value>,
+    /// R (MΩ).
+    pub resistance: Option<Value>,
+    /// m_v (GLIF2).
+    pub m_v: Option<Value>,
+    /// b_v (mV; GLIF2).
+    pub b_v: Option<Value>,
+    /// τ_k (ms; ALIF).
+    pub adapt_tau: Option<Vec<Value>>,
+    /// λ_k (1/ms; GLIF2).
+    pub adapt_rate: Option<Vec<Value>>,
+    /// d_k (mV).
+    pub adapt_increment: Option<Vec<Value>>,
+}
+
+/// Input sources of a population; they add up.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// Constant bias current (nA).
+    pub bias: Option<Value>,
+    /// Gaussian white noise.
+    pub noise: Option<NoiseSpec>,
+    /// Piecewise-constant current: (from time in ms, value in nA).
+    #[serde(default)]
+    pub schedule: Vec<(f64, f64)>,
+    /// Host array from an NPY file: [T][N] (every trial) or [T][B][N].
+    pub npy: Option<PathBuf>,
+}
+
+/// Noise parameters in a spec.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoiseSpec {
+    /// Mean (nA).
+    #[serde(default = "zero")]
+    pub mean: Value,
+    /// Standard deviation per step (nA).
+    pub std: Value,
+}
+
+fn zero() -> Value {
+    Value::Number(0.0)
+}
+
+/// Which spikes: all, none, or neuron ranges.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum SpikeSelection {
+    /// "all" or "none".
+    Word(String),
+    /// Half-open neuron ranges [start, end).
+    Ranges(Vec<(usize, usize)>),
+}
+
+impl Default for SpikeSelection {
+    fn default() -> Self {
+        SpikeSelection::Word("all".into())
+    }
+}
+
+/// What to record for a population.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSpec {
+    /// Spikes to write.
+    #[serde(default)]
+    pub spikes: SpikeSelection,
+    /// Neurons whose V is sampled.
+    #[serde(default)]
+    pub v: Vec<usize>,
+    /// Neurons whose θ components are sampled.
+    #[serde(default)]
+    pub theta: Vec<usize>,
+    /// Steps between samples (default 1).
+    pub every: Option<usize>,
+}
+
+/// A population ready to simulate.
+#[derive(Debug, Clone)]
+pub struct PreparedPopulation {
+    /// Name.
+    pub name: String,
+    /// The validated population.
+    pub pop: Population,
+    /// Trials.
+    pub trials: usize,
+    /// On-device input.
+    pub drive: Drive,
+    /// Host input, `[T][B][N]`, when an NPY file was given.
+    pub host_input: Option<Vec<f32>>,
+    /// Neuron ranges whose spikes are written (empty: none).
+    pub spike_ranges: Vec<(usize, usize)>,
+    /// Neurons whose V is sampled.
+    pub v: Vec<usize>,
+    /// Neurons whose θ is sampled.
+    pub theta: Vec<usize>,
+    /// Steps between samples.
+    pub every: usize,
+}
+
+impl Spec {
+    /// Read and check a spec file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Spec> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let mut spec = Spec::parse(&text, path)?;
+        spec.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(spec)
+    }
+
+    /// Parse spec text; `path` names it in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Spec> {
+        let mut spec: Spec = toml::from_str(text).map_err(|e| {
+            // toml's message already says "at line L, column C" and quotes the line.
+            Error::format(path, e.to_string().trim_end().to_string())
+        })?;
+        spec.path = path.to_path_buf();
+        spec.check()?;
+        Ok(spec)
+    }
+
+    fn err(&self, msg: impl Into<String>) -> Error {
+        Error::format(&self.path, msg)
+    }
+
+    fn check(&self) -> Result<()> {
+        if !(self.dt.is_finite() && self.dt > 0.0) {
+            return Err(self.err(format!("dt: expected a time step > 0 ms, got {}", self.dt)));
+        }
+        if !(self.duration.is_finite() && self.duration > 0.0) {
+            return Err(self.err(format!(
+                "duration: expected a simulated time > 0 ms, got {}",
+                self.duration
+            )));
+        }
+        if self.populations.is_empty() {
+            return Err(self.err("expected at least one [[population]]"));
+        }
+        let mut names = std::collections::HashSet::new();
+        for p in &self.populations {
+            if !names.insert(&p.name) {
+                return Err(self.err(format!("population '{}' appears twice", p.name)));
+            }
+            if p.name.is_empty()
+                || !p
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(self.err(format!(
+                    "population name '{}': expected letters, digits, '_' or '-' (it names output files)",
+                    p.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Number of steps: ⌈duration / dt⌉ (rounded to the nearest step when within 1e-9).
+    pub fn steps(&self) -> usize {
+        let x = self.duration / self.dt;
+        let r = x.round();
+        if (x - r).abs() < 1e-9 * r.max(1.0) {
+            r as usize
+        } else {
+            x.ceil() as usize
+        }
+    }
+
+    /// Load parameter files and build every population (validating the parameters).
+    pub fn prepare(&self) -> Result<Vec<PreparedPopulation>> {
+        let steps = self.steps();
+        self.populations
+            .iter()
+            .enumerate()
+            .map(|(i, p)| self.prepare_one(i, p, steps))
+            .collect()
+    }
+
+    fn value(&self, pop: &str, field: &str, v: &Value, n: usize) -> Result<Param> {
+        Ok(match v {
+            Value::Number(x) => Param::Uniform(*x),
+            Value::List(xs) => {
+                if xs.len() != n {
+                    return Err(self.err(format!(
+                        "population '{pop}', {field}: expected {n} values (one per neuron), got {}",
+                        xs.len()
+                    )));
+                }
+                Param::PerNeuron(xs.clone())
+            }
+            Value::Npy { npy } => {
+                let path = self.base_dir.join(npy);
+                let (shape, data) = read_npy_f64(&path)?;
+                if shape.len() != 1 || data.len() != n {
+                    return Err(Error::format(
+                        &path,
+                        format!(
+                            "population '{pop}', {field}: expected a 1-D array of {n} values, got shape {shape:?}"
+                        ),
+                    ));
+                }
+                Param::PerNeuron(data)
+            }
+        })
+    }
+
+    fn prepare_one(&self, idx: usize, p: &PopulationSpec, steps: usize) -> Result<PreparedPopulation> {
+        let n = p.neurons;
+        let name = &p.name;
+        let wrap = |e: Error| -> Error {
+            match e {
+                Error::Format { .. } | Error::Io { .. } => e,
+                other => self.err(format!("population '{name}': {other}")),
+            }
+        };
+        let pr = &p.params;
+        let val = |field: &str, v: &Option<Value>| -> Result<Option<Param>> {
+            v.as_ref().map(|v| self.value(name, field, v, n)).transpose()
+        };
+        let vals = |field: &str, v: &Option<Vec<Value>>| -> Result<Option<Vec<Param>>> {
+            v.as_ref()
+                .map(|vs| vs.iter().map(|v| self.value(name, field, v, n)).collect())
+                .transpose()
+        };
+        let mut b = Population::builder(p.model, n).dt(self.dt);
+        if let Some(x) = val("v_rest", &pr.v_rest)? {
+            b = b.v_rest(x);
+        }
+        if let Some(x) = val("v_reset", &pr.v_reset)? {
+            b = b.v_reset(x);
+        }
+        match (p.model.is_adaptive(), &pr.v_th, &pr.theta_inf) {
+            (true, Some(_), _) => {
+                return Err(self.err(format!(
+                    "population '{name}': {} uses theta_inf, not v_th",
+                    p.model
+                )))
+            }
+            (false, _, Some(_)) => {
+                return Err(self.err(format!(
+                    "population '{name}': {} uses v_th, not theta_inf",
+                    p.model
+                )))
+            }
+            _ => {}
+        }
+        if let Some(x) = val("v_th", &pr.v_th)? {
+            b = b.v_th(x);
+        }
+        if let Some(x) = val("theta_inf", &pr.theta_inf)? {
+            b = b.theta_inf(x);
+        }
+        if let Some(x) = val("t_ref", &pr.t_ref)? {
+            b = b.t_ref(x);
+        }
+        if let Some(x) = val("tau_m", &pr.tau_m)? {
+            b = b.tau_m(x);
+        }
+        if let Some(x) = val("resistance", &pr.resistance)? {
+            b = b.resistance(x);
+        }
+        if let Some(x) = val("m_v", &pr.m_v)? {
+            b = b.m_v(x);
+        }
+        if let Some(x) = val("b_v", &pr.b_v)? {
+            b = b.b_v(x);
+        }
+        match (vals("adapt_tau", &pr.adapt_tau)?, vals("adapt_rate", &pr.adapt_rate)?) {
+            (Some(_), Some(_)) => {
+                return Err(self.err(format!(
+                    "population '{name}': give adapt_tau (ALIF) or adapt_rate (GLIF2), not both"
+                )))
+            }
+            (Some(t), None) => b = b.adapt_time_constants(t),
+            (None, Some(r)) => b = b.adapt_rates(r),
+            (None, None) => {}
+        }
+        if let Some(d) = vals("adapt_increment", &pr.adapt_increment)? {
+            b = b.adapt_increments(d);
+        }
+        let pop = b.build().map_err(wrap)?;
+
+        let inp = &p.input;
+        let noise = match &inp.noise {
+            Some(z) => Some(Noise {
+                mean: self.value(name, "input.noise.mean", &z.mean, n)?,
+                std: self.value(name, "input.noise.std", &z.std, n)?,
+                seed: self.seed.wrapping_add(idx as u64),
+            }),
+            None => None,
+        };
+        let schedule = inp
+            .schedule
+            .iter()
+            .map(|&(t, v)| ((t / self.dt).round().max(0.0) as u64, v))
+            .collect();
+        let drive = Drive {
+            bias: val("input.bias", &inp.bias)?.unwrap_or_default(),
+            noise,
+            schedule,
+        };
+        drive.validate(n).map_err(wrap)?;
+        let host_input = match &inp.npy {
+            Some(f) => Some(self.host_input(name, &self.base_dir.join(f), steps, p.trials, n)?),
+            None => None,
+        };
+
+        let rec = &p.record;
+        let spike_ranges = match &rec.spikes {
+            SpikeSelection::Word(w) if w == "all" => vec![(0, n)],
+            SpikeSelection::Word(w) if w == "none" => vec![],
+            SpikeSelection::Word(w) => {
+                return Err(self.err(format!(
+                    "population '{name}', record.spikes: expected \"all\", \"none\" or ranges [[start, end], ...], got \"{w}\""
+                )))
+            }
+            SpikeSelection::Ranges(r) => {
+                for &(a, z) in r {
+                    if a >= z || z > n {
+                        return Err(self.err(format!(
+                            "population '{name}', record.spikes: range [{a}, {z}) is empty or beyond the {n} neurons"
+                        )));
+                    }
+                }
+                r.clone()
+            }
+        };
+        for (field, list) in [("record.v", &rec.v), ("record.theta", &rec.theta)] {
+            if let Some(&bad) = list.iter().find(|&&i| i >= n) {
+                return Err(self.err(format!(
+                    "population '{name}', {field}: neuron {bad} does not exist (the population has {n})"
+                )));
+            }
+        }
+        if !rec.theta.is_empty() && !p.model.is_adaptive() {
+            return Err(self.err(format!(
+                "population '{name}', record.theta: {} has no threshold components",
+                p.model
+            )));
+        }
+        let every = rec.every.unwrap_or(1);
+        if every == 0 {
+            return Err(self.err(format!("population '{name}', record.every: expected ≥ 1")));
+        }
+        if p.trials == 0 {
+            return Err(self.err(format!("population '{name}', trials: expected ≥ 1")));
+        }
+        Ok(PreparedPopulation {
+            name: name.clone(),
+            pop,
+            trials: p.trials,
+            drive,
+            host_input,
+            spike_ranges,
+            v: rec.v.clone(),
+            theta: rec.theta.clone(),
+            every,
+        })
+    }
+
+    fn host_input(&self, name: &str, path: &Path, steps: usize, trials: usize, n: usize) -> Result<Vec<f32>> {
+        let (shape, data) = read_npy_f64(path)?;
+        let ok = match shape.as_slice() {
+            [t, nn] => *t as usize >= steps && *nn as usize == n,
+            [t, b, nn] => *t as usize >= steps && *b as usize == trials && *nn as usize == n,
+            _ => false,
+        };
+        if !ok {
+            return Err(Error::format(
+                path,
+                format!(
+                    "population '{name}', input.npy: expected shape [T, {n}] or [T, {trials}, {n}] with T ≥ {steps} steps, got {shape:?}"
+                ),
+            ));
+        }
+        if let Some(i) = data.iter().position(|x| !x.is_finite()) {
+            return Err(Error::format(
+                path,
+                format!("population '{name}', input.npy: value at flat index {i} is not finite ({})", data[i]),
+            ));
+        }
+        let mut out = Vec::with_capacity(steps * trials * n);
+        for t in 0..steps {
+            if shape.len() == 2 {
+                for _ in 0..trials {
+                    out.extend(data[t * n..(t + 1) * n].iter().map(|&x| x as f32));
+                }
+            } else {
+                out.extend(data[t * trials * n..(t + 1) * trials * n].iter().map(|&x| x as f32));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Read an NPY array of float32 or float64 (C order) as f64, with its shape.
+pub fn read_npy_f64(path: &Path) -> Result<(Vec<u64>, Vec<f64>)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let npy = npyz::NpyFile::new(&bytes[..])
+        .map_err(|e| Error::format(path, format!("not a readable NPY file: {e}")))?;
+    let shape = npy.shape().to_vec();
+    if npy.order() != npyz::Order::C && shape.len() > 1 {
+        return Err(Error::format(path, "expected a C-order (row-major) array"));
+    }
+    let descr = npy.dtype().descr();
+    let data: Vec<f64> = match descr.as_str() {
+        "<f8" => npy.into_vec::<f64>(),
+        "<f4" => npy.into_vec::<f32>().map(|v| v.into_iter().map(f64::from).collect()),
+        other => {
+            return Err(Error::format(
+                path,
+                format!("expected float32 or float64 data, got dtype '{other}'"),
+            ))
+        }
+    }
+    .map_err(|e| Error::format(path, format!("truncated or malformed NPY data: {e}")))?;
+    Ok((shape, data))
+}

@@ -315,7 +315,8 @@ impl Spec {
             }
             Value::Npy { npy } => {
                 let path = self.base_dir.join(npy);
-                let (shape, data) = read_npy_f64(&path)?;
+                let (shape, data) = read_npy_f64(&path)
+                    .map_err(|e| self.err(format!("population '{pop}', {field}: {e}")))?;
                 if shape.len() != 1 || data.len() != n {
                     return Err(Error::format(
                         &path,
@@ -484,7 +485,8 @@ impl Spec {
     }
 
     fn host_input(&self, name: &str, path: &Path, steps: usize, trials: usize, n: usize) -> Result<Vec<f32>> {
-        let (shape, data) = read_npy_f64(path)?;
+        let (shape, data) = read_npy_f64(path)
+            .map_err(|e| self.err(format!("population '{name}', input.npy: {e}")))?;
         let ok = match shape.as_slice() {
             [t, nn] => *t as usize >= steps && *nn as usize == n,
             [t, b, nn] => *t as usize >= steps && *b as usize == trials && *nn as usize == n,
@@ -528,7 +530,7 @@ pub fn read_npy_f64(path: &Path) -> Result<(Vec<u64>, Vec<f64>)> {
         return Err(Error::format(path, "expected a C-order (row-major) array"));
     }
     let descr = npy.dtype().descr();
-    let data: Vec<f64> = match descr.as_str() {
+    let data: Vec<f64> = match descr.trim_matches('\'') {
         "<f8" => npy.into_vec::<f64>(),
         "<f4" => npy.into_vec::<f32>().map(|v| v.into_iter().map(f64::from).collect()),
         other => {

@@ -1,0 +1,347 @@
+//! The spec file, the recording and the command line, end to end.
+
+mod common;
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use glifsim::record::{read_npy_u32, NpyStream, Summary};
+use glifsim::run::{run_spec, RunOptions};
+use glifsim::spec::{read_npy_f64, Spec};
+use glifsim::{Backend, Error, Simulator, StepOptions};
+
+fn write_f32(path: &Path, shape: &[usize], data: &[f32]) {
+    let mut s = NpyStream::create(path, "<f4", &shape[1..]).unwrap();
+    s.append(bytemuck::cast_slice(data), shape[0] as u64).unwrap();
+    s.commit().unwrap();
+}
+
+const STEPS: usize = 400;
+const N_A: usize = 70;
+const N_B: usize = 45;
+
+/// A spec with two populations: LIF driven by an NPY host array, ALIF with per-neuron bias
+/// from NPY, noise and a schedule; two trials for ALIF.
+fn setup(dir: &Path) -> Spec {
+    let mut g = common::Rng(77);
+    write_f32(&dir.join("input.npy"), &[STEPS, N_A], &g.vec_f32(STEPS * N_A, 0.0, 40.0));
+    write_f32(&dir.join("bias.npy"), &[N_B], &g.vec_f32(N_B, 10.0, 20.0));
+    let text = format!(
+        r#"
+dt = 0.25
+duration = {}
+seed = 9
+
+[[population]]
+name = "a"
+model = "LIF"
+neurons = {N_A}
+[population.params]
+tau_m = 10.0
+t_ref = 1.0
+[population.input]
+npy = "input.npy"
+[population.record]
+spikes = [[0, 30], [50, 70]]
+v = [0, 3]
+every = 7
+
+[[population]]
+name = "b"
+model = "ALIF"
+neurons = {N_B}
+trials = 2
+[population.params]
+theta_inf = -52.0
+adapt_tau = [30.0, 200.0]
+adapt_increment = [1.0, 0.5]
+[population.input]
+bias = {{ npy = "bias.npy" }}
+noise = {{ mean = 1.0, std = 20.0 }}
+schedule = [[25.0, 5.0], [60.0, 0.0]]
+[population.record]
+theta = [1, 44]
+"#,
+        STEPS as f64 * 0.25
+    );
+    let path = dir.join("spec.toml");
+    std::fs::write(&path, text).unwrap();
+    Spec::load(&path).unwrap()
+}
+
+/// Run the spec's populations through the library directly, in one call each.
+fn direct(spec: &Spec, backend: Backend) -> Vec<(glifsim::SpikeRecord, glifsim::State<f32>)> {
+    spec.prepare()
+        .unwrap()
+        .into_iter()
+        .map(|p| {
+            let mut sim = Simulator::new(&p.pop, p.trials, backend).unwrap();
+            sim.set_drive(p.drive.clone()).unwrap();
+            let mut rec = glifsim::SpikeRecord::new(p.trials, p.pop.len());
+            match &p.host_input {
+                Some(x) => rec = sim.run(STEPS, x, StepOptions::default()).unwrap(),
+                None => sim
+                    .run_driven_with(STEPS, StepOptions::default(), |_, w| {
+                        rec.extend_words(w);
+                        Ok(())
+                    })
+                    .unwrap(),
+            }
+            (rec, sim.state().unwrap())
+        })
+        .collect()
+}
+
+fn end_to_end(backend: Backend) {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = setup(tmp.path());
+    let out = tmp.path().join("out");
+    let mut opts = RunOptions::new(&out);
+    opts.backend = backend;
+    let summary = run_spec(&spec, &opts, &mut |_, _| {}).unwrap();
+    assert!(summary.complete);
+    assert_eq!(summary.steps, STEPS as u64);
+    assert_eq!(summary.backend, if backend == Backend::Gpu { "gpu" } else { "cpu" });
+    let expect = direct(&spec, backend);
+
+    // Population a: spikes of neurons 0..30 and 50..70 only, as (step, trial, neuron).
+    let (shape, ev) = read_npy_u32(&out.join("a_spikes.npy")).unwrap();
+    assert_eq!(shape[1], 3);
+    let want: Vec<u32> = expect[0]
+        .0
+        .events()
+        .into_iter()
+        .filter(|&(_, _, n)| n < 30 || (50..70).contains(&n))
+        .flat_map(|(t, b, n)| [t, b, n])
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(ev, want, "a: recorded spikes differ from the library run");
+    // Population b: every spike of both trials.
+    let (_, ev) = read_npy_u32(&out.join("b_spikes.npy")).unwrap();
+    let want: Vec<u32> = expect[1].0.events().into_iter().flat_map(|(t, b, n)| [t, b, n]).collect();
+    assert_eq!(ev, want, "b: recorded spikes differ from the library run");
+    // Counts per step, and the summary's totals.
+    let (cshape, counts) = read_npy_u32(&out.join("b_counts.npy")).unwrap();
+    assert_eq!(cshape, vec![STEPS as u64]);
+    assert_eq!(counts.iter().map(|&c| c as u64).sum::<u64>(), expect[1].0.count());
+    assert_eq!(summary.populations[1].spike_count, expect[1].0.count());
+    let rate = expect[1].0.count() as f64 / (2.0 * N_B as f64 * STEPS as f64 * 0.25e-3);
+    assert!((summary.populations[1].mean_rate_hz - rate).abs() < 1e-9);
+    // Traces: V of neurons 0 and 3 every 7 steps, the last one equal to the direct run's state
+    // when the run ends on a sample.
+    let (vshape, v) = read_npy_f64(&out.join("a_v.npy")).unwrap();
+    let samples = STEPS / 7 + 1;
+    assert_eq!(vshape, vec![samples as u64, 1, 2]);
+    let (_, tsteps) = read_npy_u32_u64(&out.join("a_trace_steps.npy"));
+    assert_eq!(tsteps.len(), samples);
+    assert_eq!(tsteps[1], 7);
+    assert_eq!(v[0] as f32, -65.0);
+    // θ of neurons 1 and 44 in both trials, K = 2, sampled every step; last sample = final state.
+    let (tshape, th) = read_npy_f64(&out.join("b_theta.npy")).unwrap();
+    assert_eq!(tshape, vec![STEPS as u64 + 1, 2, 2, 2]);
+    let last = &th[th.len() - 8..];
+    let st = &expect[1].1;
+    let want_last: Vec<f64> = [(0, 1), (0, 44), (1, 1), (1, 44)]
+        .iter()
+        .flat_map(|&(b, i)| (0..2).map(move |k| (b, i, k)))
+        .map(|(b, i, k)| st.theta[(b * N_B + i) * 2 + k] as f64)
+        .collect();
+    assert_eq!(last, want_last.as_slice());
+    // The picture exists and has the documented size.
+    let png = std::fs::read(out.join("raster.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+    let w = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let h = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert_eq!((w, h), glifsim::plot::SIZE);
+    // `plot` redraws it from the files alone.
+    std::fs::remove_file(out.join("raster.png")).unwrap();
+    glifsim::plot::plot_dir(&out).unwrap();
+    assert!(out.join("raster.png").exists());
+}
+
+fn read_npy_u32_u64(path: &Path) -> (Vec<u64>, Vec<u64>) {
+    let bytes = std::fs::read(path).unwrap();
+    let npy = npyz::NpyFile::new(&bytes[..]).unwrap();
+    let shape = npy.shape().to_vec();
+    (shape, npy.into_vec::<u64>().unwrap())
+}
+
+#[test]
+fn run_end_to_end_cpu() {
+    end_to_end(Backend::Cpu);
+}
+
+#[test]
+fn run_end_to_end_gpu() {
+    if common::gpu().is_none() {
+        return;
+    }
+    end_to_end(Backend::Gpu);
+}
+
+#[test]
+fn interrupted_run_keeps_completed_steps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = setup(tmp.path());
+    let out = tmp.path().join("out");
+    let mut opts = RunOptions::new(&out);
+    opts.backend = Backend::Cpu;
+    let stop = opts.stop.clone();
+    // Stop as soon as 200 steps are done (the run goes in chunks of 7 steps here).
+    let summary = run_spec(&spec, &opts, &mut |done, _| {
+        if done >= 200 {
+            stop.store(true, Ordering::SeqCst);
+        }
+    })
+    .unwrap();
+    assert!(!summary.complete);
+    let done = summary.steps as usize;
+    assert!((200..207).contains(&done), "stopped at {done}");
+    assert!(summary.stopped_because.as_deref().unwrap().contains("interrupted"));
+    let on_disk = Summary::read(&out).unwrap();
+    assert_eq!(on_disk.steps, summary.steps);
+    // Every file opens and holds exactly the completed steps.
+    let (cshape, _) = read_npy_u32(&out.join("a_counts.npy")).unwrap();
+    assert_eq!(cshape, vec![done as u64]);
+    let (_, ev) = read_npy_u32(&out.join("b_spikes.npy")).unwrap();
+    let full = direct(&spec, Backend::Cpu);
+    let want: Vec<u32> = full[1]
+        .0
+        .events()
+        .into_iter()
+        .filter(|&(t, _, _)| (t as usize) < done)
+        .flat_map(|(t, b, n)| [t, b, n])
+        .collect();
+    assert_eq!(ev, want);
+    assert!(out.join("raster.png").exists());
+}
+
+#[test]
+fn interrupted_mid_chunk_file_still_opens() {
+    // A writer that dies between appending data and committing leaves a file whose header
+    // still describes only the committed rows.
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("x.npy");
+    let mut s = NpyStream::create(&p, "<u4", &[3]).unwrap();
+    s.append(bytemuck::cast_slice(&[1u32, 2, 3]), 1).unwrap();
+    s.commit().unwrap();
+    s.append(bytemuck::cast_slice(&[4u32, 5, 6]), 1).unwrap();
+    std::mem::forget(s); // no commit, no flush: as if the process had died
+    let (shape, data) = read_npy_u32(&p).unwrap();
+    assert_eq!(shape, vec![1, 3]);
+    assert_eq!(data, vec![1, 2, 3]);
+}
+
+fn parse_err(text: &str) -> String {
+    match Spec::parse(text, Path::new("bad.toml")).and_then(|s| s.prepare().map(|_| ())) {
+        Ok(()) => panic!("accepted:\n{text}"),
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(msg.starts_with("bad.toml"), "message does not name the file: {msg}");
+            msg
+        }
+    }
+}
+
+const GOOD: &str = "dt = 0.1\nduration = 10.0\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 4\n";
+
+#[test]
+fn spec_parses_every_field() {
+    let s = Spec::parse(GOOD, Path::new("good.toml")).unwrap();
+    assert_eq!(s.steps(), 100);
+    let p = &s.prepare().unwrap()[0];
+    assert_eq!(p.pop.len(), 4);
+    assert_eq!(p.spike_ranges, vec![(0, 4)]);
+    let text = format!("{GOOD}[population.params]\ntau_m = [10.0, 11.0, 12.0, 13.0]\nv_th = -45.0\n[population.input]\nbias = 3.0\nschedule = [[1.0, 2.0]]\n[population.record]\nspikes = \"none\"\nv = [3]\nevery = 5\n");
+    let p = &Spec::parse(&text, Path::new("good.toml")).unwrap().prepare().unwrap()[0];
+    assert_eq!(p.pop.tau_m().at(2), 12.0);
+    assert_eq!(p.pop.threshold().at(0), -45.0);
+    assert_eq!(p.drive.schedule, vec![(10, 2.0)]);
+    assert!(p.spike_ranges.is_empty());
+    assert_eq!((p.v.clone(), p.every), (vec![3], 5));
+}
+
+#[test]
+fn spec_errors_name_the_field_and_line() {
+    // TOML syntax: file, line and column.
+    let m = parse_err("dt = 0.1\nduration = = 3\n");
+    assert!(m.contains("line 2"), "{m}");
+    // Unknown field (a typo).
+    let m = parse_err(&format!("{GOOD}[population.params]\ntau_n = 3.0\n"));
+    assert!(m.contains("tau_n") && m.contains("line 8"), "{m}");
+    // Wrong type.
+    let m = parse_err("dt = \"fast\"\nduration = 1.0\n");
+    assert!(m.contains("dt") || m.contains("line 1"), "{m}");
+    // Missing required field.
+    let m = parse_err("duration = 1.0\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 4\n");
+    assert!(m.contains("dt"), "{m}");
+    // Unknown model.
+    let m = parse_err(&GOOD.replace("LIF", "HH"));
+    assert!(m.contains("HH") && m.contains("GLIF2"), "{m}");
+    // Invalid parameter value: names population and parameter.
+    let m = parse_err(&format!("{GOOD}[population.params]\ntau_m = -1.0\n"));
+    assert!(m.contains("'p'") && m.contains("tau_m") && m.contains("-1"), "{m}");
+    // Per-neuron list of the wrong length.
+    let m = parse_err(&format!("{GOOD}[population.params]\ntau_m = [1.0, 2.0]\n"));
+    assert!(m.contains("tau_m") && m.contains("expected 4"), "{m}");
+    // Missing NPY file names the path.
+    let m = parse_err(&format!("{GOOD}[population.input]\nnpy = \"nowhere.npy\"\n"));
+    assert!(m.contains("nowhere.npy"), "{m}");
+    // Record ranges and neurons out of bounds, θ on LIF, duplicate names, bad dt.
+    assert!(parse_err(&format!("{GOOD}[population.record]\nspikes = [[0, 9]]\n")).contains("[0, 9)"));
+    assert!(parse_err(&format!("{GOOD}[population.record]\nv = [4]\n")).contains("neuron 4"));
+    assert!(parse_err(&format!("{GOOD}[population.record]\ntheta = [0]\n")).contains("no threshold"));
+    assert!(parse_err(&format!("{GOOD}[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 1\n")).contains("twice"));
+    assert!(parse_err(&GOOD.replace("dt = 0.1", "dt = -0.1")).contains("dt"));
+    assert!(parse_err(&format!("{GOOD}[population.input]\nnoise = {{ std = -1.0 }}\n")).contains("std"));
+}
+
+#[test]
+fn malformed_npy_files_are_refused_with_their_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad.npy");
+    std::fs::write(&bad, b"\x93NUMPY garbage").unwrap();
+    let e = read_npy_f64(&bad).unwrap_err();
+    assert!(matches!(e, Error::Format { .. }) && e.to_string().contains("bad.npy"), "{e}");
+    // Truncated data.
+    write_f32(&tmp.path().join("t.npy"), &[10], &[1.0; 10]);
+    let bytes = std::fs::read(tmp.path().join("t.npy")).unwrap();
+    std::fs::write(tmp.path().join("t.npy"), &bytes[..bytes.len() - 8]).unwrap();
+    assert!(read_npy_f64(&tmp.path().join("t.npy")).is_err());
+    // Wrong shape for a host input.
+    write_f32(&tmp.path().join("in.npy"), &[5, 3], &[1.0; 15]);
+    std::fs::write(tmp.path().join("s.toml"), format!("{GOOD}[population.input]\nnpy = \"in.npy\"\n")).unwrap();
+    let e = Spec::load(tmp.path().join("s.toml")).unwrap().prepare().unwrap_err();
+    assert!(e.to_string().contains("in.npy") && e.to_string().contains("T ≥ 100"), "{e}");
+}
+
+#[test]
+fn binary_reports_a_bad_spec_and_fails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("bad.toml");
+    std::fs::write(&p, format!("{GOOD}[population.params]\ntau_m = 0.0\n")).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_glifsim"))
+        .args(["run", p.to_str().unwrap(), "--backend", "cpu", "--out"])
+        .arg(tmp.path().join("o"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml") && err.contains("tau_m"), "{err}");
+}
+
+#[test]
+fn binary_runs_a_spec_on_the_cpu() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("ok.toml");
+    std::fs::write(&p, format!("{GOOD}[population.input]\nbias = 100.0\n")).unwrap();
+    let o = tmp.path().join("o");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_glifsim"))
+        .args(["run", p.to_str().unwrap(), "--backend", "cpu", "--out", o.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = Summary::read(&o).unwrap();
+    assert!(s.populations[0].spike_count > 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("spikes"));
+}

@@ -6,13 +6,9 @@
 // true: GLIF2 voltage reset (V' − V_rest)·m_v + V_rest − b_v; false: ALIF, V ← V_reset.
 override GLIF2: bool = false;
 
-fn step_neuron(trial: u32, n: u32) -> bool {
-    let idx = trial * info.n + n;
-    let bn = info.trials * info.n;
-    let lock = (step_info.flags & FLAG_LOCK) != 0u;
-    let input = input_current(trial, n, idx);
-    let v = v_buf[idx];
-    let r = r_buf[idx];
+fn update_neuron(n: u32, input: f32, lock: bool, freeze: bool, st: ptr<function, NeuronState>) -> bool {
+    let v = (*st).v;
+    let r = (*st).r;
     let v_rest = param(SLOT_V_REST, n);
     let resistance = param(SLOT_RESISTANCE, n);
     // 1. Refractory countdown; the neuron is free when r reaches 0.
@@ -27,40 +23,36 @@ fn step_neuron(trial: u32, n: u32) -> bool {
     let v_star = fma(resistance, i_eff, c);
     let v_int = select(v_star, v, lock && !free);
     // 3. Threshold from θ before this step's update: (θ_1 + … + θ_K) + Θ_∞.
-    var sum = theta_buf[idx];
-    for (var k = 1u; k < info.k; k++) {
-        sum = sum + theta_buf[k * bn + idx];
+    var sum = (*st).th[0];
+    for (var k = 1u; k < K; k++) {
+        sum = sum + (*st).th[k];
     }
     let thr = sum + param(SLOT_THRESHOLD, n);
     // 4. Spike: free and V' ≥ Θ.
     let spike = free && v_int >= thr;
     // 5. Reset.
-    var r_out = r_new;
     if spike {
-        r_out = param(SLOT_T_REF, n);
+        (*st).r = param(SLOT_T_REF, n);
         if GLIF2 {
-            v_buf[idx] = fma(v_int - v_rest, param(SLOT_M_V, n), v_rest) - param(SLOT_B_V, n);
+            (*st).v = fma(v_int - v_rest, param(SLOT_M_V, n), v_rest) - param(SLOT_B_V, n);
         } else {
-            v_buf[idx] = param(SLOT_V_RESET, n);
+            (*st).v = param(SLOT_V_RESET, n);
         }
     } else {
-        v_buf[idx] = v_int;
-    }
-    if r_out != r {
-        r_buf[idx] = r_out;
+        (*st).r = r_new;
+        (*st).v = v_int;
     }
     // 6. Adaptation: held while the lock is on and r > 0, else decayed; then + d_k·s.
-    if (step_info.flags & FLAG_FREEZE) == 0u {
-        let hold = lock && r_out > 0.0;
+    if !freeze {
+        let hold = lock && (*st).r > 0.0;
         let s = select(0.0, 1.0, spike);
-        for (var k = 0u; k < info.k; k++) {
-            let ti = k * bn + idx;
-            let th = theta_buf[ti];
-            let ds = param(SLOT_DECAY_K + info.k + k, n) * s;
+        for (var k = 0u; k < K; k++) {
+            let th = (*st).th[k];
+            let ds = param(SLOT_DECAY_K + K + k, n) * s;
             if hold {
-                theta_buf[ti] = th + ds;
+                (*st).th[k] = th + ds;
             } else {
-                theta_buf[ti] = fma(th, param(SLOT_DECAY_K + k, n), ds);
+                (*st).th[k] = fma(th, param(SLOT_DECAY_K + k, n), ds);
             }
         }
     }

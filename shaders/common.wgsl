@@ -1,45 +1,65 @@
-// Shared by every step kernel: bindings, parameter access and the spike-word packing.
-// CPU twin: src/cpu.rs (`P::at` for `param`, the frame layout of src/frame.rs for `main`).
+// Shared by every step kernel: bindings, parameter access, the input current and the
+// spike-word packing. CPU twin: src/cpu.rs (`P::at` for `param`, the `current` lines of
+// `CpuSim::step_into` for `input_current`, the frame layout of src/frame.rs for `main`).
 //
 // One invocation per (trial, neuron). The shard's neurons are padded to a multiple of 32
 // (`n_pad`), so invocation `id` covers trial `id / n_pad`, neuron `id % n_pad`, and spike
 // word `id / 32` is word `trial * W + neuron / 32` of the [B][W] frame.
+//
+// One dispatch advances `count` steps with the neuron's state in registers: `count = 1` is the
+// per-step kernel, `count = T` the fused kernel. Both run exactly the same arithmetic.
+
+// --- Pipeline constants (fixed per population; see src/gpu/engine.rs `overrides`) ---
+override K: u32 = 0u;           // threshold components (≤ KMAX)
+override PN_MASK: u32 = 0u;     // bit s: parameter slot s has one value per neuron
+override STRIDE: u32 = 1u;      // length of a per-neuron parameter region
+override HOST_INPUT: bool = false;
+override NOISE: bool = false;
+
+const KMAX: u32 = 8u;
 
 struct Info {
     n: u32,            // neurons in this shard
     n_pad: u32,        // n rounded up to a multiple of 32
     trials: u32,       // B
-    k: u32,            // threshold components
     wg_x: u32,         // workgroups along x (dispatches are tiled in x and y)
     threads: u32,      // trials * n_pad
     words: u32,        // trials * n_pad / 32: spike words per step
     n0: u32,           // global index of the shard's first neuron (the noise counter)
-    dt: f32,
-    input_flags: u32,  // INPUT_HOST | INPUT_NOISE
     seed_lo: u32,
     seed_hi: u32,
-    // Parameter slot s: offset into `params` | (1 << 31) when it has one value per neuron.
-    slots: array<vec4<u32>, 12>,
+    dt: f32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+// Which steps this dispatch runs (dynamic offset: one per dispatch).
+struct Dispatch {
+    t0: u32,
+    count: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 struct StepInfo {
-    t: u32,       // step index inside the chunk: selects the input row and the spike row
     flags: u32,   // FLAG_LOCK | FLAG_FREEZE
     step_lo: u32, // global step index (the noise counter)
     step_hi: u32,
     sched: f32,   // the piecewise-constant drive at this step
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+}
+
+// The state of one neuron in one trial, held in registers across the steps of a dispatch.
+struct NeuronState {
+    v: f32,
+    r: f32,
+    th: array<f32, KMAX>,
 }
 
 const FLAG_LOCK: u32 = 1u;
 const FLAG_FREEZE: u32 = 2u;
-const INPUT_HOST: u32 = 1u;
-const INPUT_NOISE: u32 = 2u;
 const NOISE_CENTRE: f32 = 262140.0;
 
-// Parameter slots, in the order of `Population::param_list`.
+// Parameter slots, in the order of `Population::param_list` with the drive's two inserted.
 const SLOT_V_REST: u32 = 0u;
 const SLOT_V_RESET: u32 = 1u;
 const SLOT_THRESHOLD: u32 = 2u;
@@ -54,19 +74,22 @@ const SLOT_DECAY_K: u32 = 10u;      // + k
 // SLOT_INCREMENT_K = 10 + K + k
 
 @group(0) @binding(0) var<uniform> info: Info;
-@group(0) @binding(1) var<uniform> step_info: StepInfo;
+@group(0) @binding(1) var<uniform> dispatch: Dispatch;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read> inputs: array<f32>;      // [T][B][n]
 @group(0) @binding(4) var<storage, read_write> v_buf: array<f32>; // [B][n]
 @group(0) @binding(5) var<storage, read_write> r_buf: array<f32>; // [B][n]
 @group(0) @binding(6) var<storage, read_write> theta_buf: array<f32>; // [K][B][n]
 @group(0) @binding(7) var<storage, read_write> spikes: array<u32>; // [T][B][W]
+@group(0) @binding(8) var<storage, read> steps: array<StepInfo>;  // [T]
 
+// Parameter `slot` of neuron `n`. Slots are laid out in order, a per-neuron one taking STRIDE
+// values and a uniform one a single value; with constant `slot` this folds to one load.
 // CPU twin: `P::at`.
 fn param(slot: u32, n: u32) -> f32 {
-    let s = info.slots[slot / 4u][slot % 4u];
-    let off = s & 0x7fffffffu;
-    if (s >> 31u) == 1u {
+    let before = countOneBits(PN_MASK & ((1u << slot) - 1u));
+    let off = slot + before * (STRIDE - 1u);
+    if ((PN_MASK >> slot) & 1u) == 1u {
         return params[off + n];
     }
     return params[off];
@@ -103,17 +126,17 @@ fn philox(ctr: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
     return c;
 }
 
-// The input current: (host + (bias + mean)) + schedule, plus noise.
+// The input current of step t: (host + (bias + mean)) + schedule, plus noise.
 // CPU twin: the `current` lines of `CpuSim::step_into` and `noise_draw` in src/input.rs.
-fn input_current(trial: u32, n: u32, idx: u32) -> f32 {
+fn input_current(trial: u32, n: u32, idx: u32, t: u32, si: StepInfo) -> f32 {
     var host = 0.0;
-    if (info.input_flags & INPUT_HOST) != 0u {
-        host = inputs[step_info.t * info.trials * info.n + idx];
+    if HOST_INPUT {
+        host = inputs[t * info.trials * info.n + idx];
     }
-    var current = (host + param(SLOT_OFFSET, n)) + step_info.sched;
-    if (info.input_flags & INPUT_NOISE) != 0u {
+    var current = (host + param(SLOT_OFFSET, n)) + si.sched;
+    if NOISE {
         let w = philox(
-            vec4<u32>(info.n0 + n, trial, step_info.step_lo, step_info.step_hi),
+            vec4<u32>(info.n0 + n, trial, si.step_lo, si.step_hi),
             vec2<u32>(info.seed_lo, info.seed_hi),
         );
         let s = (w.x & 0xffffu) + (w.x >> 16u) + (w.y & 0xffffu) + (w.y >> 16u)
@@ -127,23 +150,56 @@ var<workgroup> wg_words: array<atomic<u32>, 8>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    if lid < 8u {
-        atomicStore(&wg_words[lid], 0u);
-    }
-    workgroupBarrier();
     let wg = wid.y * info.wg_x + wid.x;
     let id = wg * 256u + lid;
     let trial = id / info.n_pad;
     let n = id % info.n_pad;
-    if id < info.threads && n < info.n {
-        if step_neuron(trial, n) {
-            atomicOr(&wg_words[lid / 32u], 1u << (lid % 32u));
+    let live = id < info.threads && n < info.n;
+    let idx = trial * info.n + n;
+    let bn = info.trials * info.n;
+    // Load the state once.
+    var st: NeuronState;
+    if live {
+        st.v = v_buf[idx];
+        st.r = r_buf[idx];
+        for (var k = 0u; k < K; k++) {
+            st.th[k] = theta_buf[k * bn + idx];
         }
     }
+    let r_start = st.r;
+    if lid < 8u {
+        atomicStore(&wg_words[lid], 0u);
+    }
     workgroupBarrier();
-    // Each spike word is assembled in workgroup memory and written once.
     let word = wg * 8u + lid;
-    if lid < 8u && word < info.words {
-        spikes[step_info.t * info.words + word] = atomicLoad(&wg_words[lid]);
+    for (var t = dispatch.t0; t < dispatch.t0 + dispatch.count; t++) {
+        let si = steps[t];
+        if live {
+            let input = input_current(trial, n, idx, t, si);
+            let lock = (si.flags & FLAG_LOCK) != 0u;
+            let freeze = (si.flags & FLAG_FREEZE) != 0u;
+            if update_neuron(n, input, lock, freeze, &st) {
+                atomicOr(&wg_words[lid / 32u], 1u << (lid % 32u));
+            }
+        }
+        workgroupBarrier();
+        // Each spike word is assembled in workgroup memory and written once.
+        if lid < 8u {
+            if word < info.words {
+                spikes[t * info.words + word] = atomicLoad(&wg_words[lid]);
+            }
+            atomicStore(&wg_words[lid], 0u);
+        }
+        workgroupBarrier();
+    }
+    // Store the state once (r only where it changed: most neurons are not refractory).
+    if live {
+        v_buf[idx] = st.v;
+        if st.r != r_start {
+            r_buf[idx] = st.r;
+        }
+        for (var k = 0u; k < K; k++) {
+            theta_buf[k * bn + idx] = st.th[k];
+        }
     }
 }

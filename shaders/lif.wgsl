@@ -2,12 +2,9 @@
 // CPU twin: `update_neuron` in src/cpu.rs with `adaptive = false`; the numbered steps are those
 // of MODELS.md and of the CPU code. Every product that feeds a sum is one explicit fma().
 
-fn step_neuron(trial: u32, n: u32) -> bool {
-    let idx = trial * info.n + n;
-    let lock = (step_info.flags & FLAG_LOCK) != 0u;
-    let input = input_current(trial, n, idx);
-    let v = v_buf[idx];
-    let r = r_buf[idx];
+fn update_neuron(n: u32, input: f32, lock: bool, freeze: bool, st: ptr<function, NeuronState>) -> bool {
+    let v = (*st).v;
+    let r = (*st).r;
     let v_rest = param(SLOT_V_REST, n);
     let resistance = param(SLOT_RESISTANCE, n);
     // 1. Refractory countdown; the neuron is free when r reaches 0.
@@ -25,16 +22,13 @@ fn step_neuron(trial: u32, n: u32) -> bool {
     let thr = param(SLOT_THRESHOLD, n);
     // 4. Spike: free and V' ≥ Θ.
     let spike = free && v_int >= thr;
-    // 5. Reset. (r is written back only when it changed: most neurons are not refractory.)
-    var r_out = r_new;
+    // 5. Reset.
     if spike {
-        r_out = param(SLOT_T_REF, n);
-        v_buf[idx] = param(SLOT_V_RESET, n);
+        (*st).r = param(SLOT_T_REF, n);
+        (*st).v = param(SLOT_V_RESET, n);
     } else {
-        v_buf[idx] = v_int;
-    }
-    if r_out != r {
-        r_buf[idx] = r_out;
+        (*st).r = r_new;
+        (*st).v = v_int;
     }
     return spike;
 }

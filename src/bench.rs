@@ -42,6 +42,8 @@ pub struct BenchResult {
     pub copy_gb_s: f64,
     /// effective / copy.
     pub fraction_of_copy: f64,
+    /// GPU time per step from timestamp queries (µs), where the adapter has them.
+    pub gpu_us_per_step: Option<f64>,
     /// Device name.
     pub device: String,
 }
@@ -67,8 +69,13 @@ pub fn bench_population(model: Model, n: usize) -> Population {
     b.build().expect("benchmark parameters are valid")
 }
 
-fn bytes_per_update(pop: &Population, streamed: bool) -> f64 {
-    8.0 + 4.0 + 8.0 * pop.k() as f64 + if streamed { 4.0 } else { 0.0 } + 0.125
+/// Bytes a step must move per neuron: V, r and θ read and written once per dispatch (so
+/// divided by the steps a dispatch runs), the input read every step (streamed paths) and one
+/// spike bit.
+fn bytes_per_update(pop: &Population, streamed: bool, steps_per_dispatch: usize) -> f64 {
+    (8.0 + 4.0 + 8.0 * pop.k() as f64) / steps_per_dispatch as f64
+        + if streamed { 4.0 } else { 0.0 }
+        + 0.125
 }
 
 /// Device copy bandwidth, GB/s (read + write), from `reps` copies of a `bytes` buffer in one
@@ -141,6 +148,7 @@ fn result(
         effective_gb_s: eff,
         copy_gb_s: copy,
         fraction_of_copy: eff / copy,
+        gpu_us_per_step: None,
         device: device.into(),
     }
 }
@@ -162,17 +170,19 @@ pub fn bench_cpu(model: Model, n: usize, steps: usize, copy_gb_s: f64) -> Result
         sim.step(&input, opts)?;
     }
     let secs = t.elapsed().as_secs_f64();
-    Ok(result(model, "cpu", n, steps, secs, bytes_per_update(&pop, true), copy_gb_s, "cpu"))
+    Ok(result(model, "cpu", n, steps, secs, bytes_per_update(&pop, true, 1), copy_gb_s, "cpu"))
 }
 
-/// The GPU per-step kernel, with streamed input already in device memory (`noise = false`) or
-/// with on-GPU noise (`noise = true`); `steps` steps after a warm-up chunk.
+/// The GPU kernel, per step (`fused = false`: one dispatch per step) or fused (100 steps per
+/// dispatch, state in registers), with streamed input already in device memory
+/// (`noise = false`) or with on-GPU noise (`noise = true`); `steps` steps after a warm-up chunk.
 pub fn bench_gpu(
     ctx: &Arc<GpuContext>,
     model: Model,
     n: usize,
     steps: usize,
     noise: bool,
+    fused: bool,
     copy_gb_s: f64,
 ) -> Result<BenchResult> {
     let pop = bench_population(model, n);
@@ -192,6 +202,7 @@ pub fn bench_gpu(
     let gopts = GpuOptions {
         host_inputs: !noise,
         chunk_steps: 100,
+        fused,
         ..Default::default()
     };
     let mut sim = GpuSim::with_drive(ctx.clone(), &pop, 1, &drive, &gopts)?;
@@ -210,36 +221,127 @@ pub fn bench_gpu(
         sim.run_resident(steps, opts, |_, _| Ok(()))?;
     }
     let secs = t.elapsed().as_secs_f64();
-    let path = if noise { "gpu-step-noise" } else { "gpu-step" };
-    Ok(result(
+    let path = match (fused, noise) {
+        (false, false) => "gpu-step",
+        (false, true) => "gpu-step-noise",
+        (true, false) => "gpu-fused",
+        (true, true) => "gpu-fused-noise",
+    };
+    let gpu_time = if noise { None } else { sim.gpu_time_resident(chunk)? };
+    let mut r = result(
         model,
         path,
         n,
         steps,
         secs,
-        bytes_per_update(&pop, !noise),
+        bytes_per_update(&pop, !noise, if fused { chunk } else { 1 }),
         copy_gb_s,
         &ctx.adapter().name,
-    ))
+    );
+    r.gpu_us_per_step = gpu_time.map(|s| s / chunk as f64 * 1e6);
+    Ok(r)
 }
 
-/// Time one interactive step (upload one input row, compute, read back the bitmask) at `n`
-/// neurons: the median of `reps` steps, in µs.
+/// The reference kernel (`shaders/reference_axpy.wgsl`, 12 bytes per element) over `n`
+/// elements, `reps` dispatches in one pass: effective GB/s from timestamp queries (wall time
+/// where the adapter has none).
+pub fn reference_kernel_gb_s(ctx: &GpuContext, n: usize, reps: usize) -> Result<f64> {
+    use wgpu::BufferUsages as U;
+    let bytes = n as u64 * 4;
+    let x = ctx.buffer("ref x", bytes, U::STORAGE)?;
+    let y = ctx.buffer("ref y", bytes, U::STORAGE)?;
+    let module = ctx.shader("reference_axpy", crate::gpu::shaders::REFERENCE_AXPY)?;
+    let pipeline = ctx.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: Some("reference_axpy"),
+        layout: None,
+        module: &module,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    let bg = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &pipeline.get_bind_group_layout(0),
+        entries: &[
+            wgpu::BindGroupEntry { binding: 0, resource: x.as_entire_binding() },
+            wgpu::BindGroupEntry { binding: 1, resource: y.as_entire_binding() },
+        ],
+    });
+    let wgs = (n as u64).div_ceil(256);
+    let gx = wgs.min(ctx.limits().max_compute_workgroups_per_dimension as u64);
+    let gy = wgs.div_ceil(gx);
+    let ts = ctx.has_timestamps();
+    let qs = ts.then(|| {
+        ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: None,
+            ty: wgpu::QueryType::Timestamp,
+            count: 2,
+        })
+    });
+    let resolve = ctx.buffer("ref ts", 16, U::QUERY_RESOLVE | U::COPY_SRC)?;
+    let run = |reps: usize| -> Result<f64> {
+        let mut enc = ctx.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: None,
+                timestamp_writes: qs.as_ref().map(|q| wgpu::ComputePassTimestampWrites {
+                    query_set: q,
+                    beginning_of_pass_write_index: Some(0),
+                    end_of_pass_write_index: Some(1),
+                }),
+            });
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bg, &[]);
+            for _ in 0..reps {
+                pass.dispatch_workgroups(gx as u32, gy as u32, 1);
+            }
+        }
+        if let Some(q) = &qs {
+            enc.resolve_query_set(q, 0..2, &resolve, 0);
+        }
+        let t = Instant::now();
+        let idx = ctx.queue.submit([enc.finish()]);
+        ctx.wait(Some(idx))?;
+        let wall = t.elapsed().as_secs_f64();
+        if ts {
+            let raw = ctx.read_buffer(&resolve, 16)?;
+            let t: &[u64] = bytemuck::cast_slice(&raw);
+            Ok(t[1].wrapping_sub(t[0]) as f64 * ctx.queue.get_timestamp_period() as f64 * 1e-9)
+        } else {
+            Ok(wall)
+        }
+    };
+    run(2)?;
+    let secs = run(reps)?;
+    Ok(12.0 * n as f64 * reps as f64 / secs / 1e9)
+}
+
+/// Time one interactive step at `n` LIF neurons driven on the device (bias and noise): submit,
+/// compute, read back the bitmask. The median of `reps` steps, in µs.
 pub fn interactive_step_us(ctx: &Arc<GpuContext>, n: usize, reps: usize) -> Result<f64> {
     let pop = bench_population(Model::Lif, n);
-    let mut sim = GpuSim::new(ctx.clone(), &pop, 1)?;
-    let input = vec![16.0f32; n];
-    let opts = StepOptions {
-        check_input: false,
+    let drive = Drive {
+        bias: 14.0.into(),
+        noise: Some(Noise {
+            mean: 0.0.into(),
+            std: 40.0.into(),
+            seed: 1,
+        }),
+        schedule: vec![],
+    };
+    let gopts = GpuOptions {
+        host_inputs: false,
         ..Default::default()
     };
+    let mut sim = GpuSim::with_drive(ctx.clone(), &pop, 1, &drive, &gopts)?;
+    let opts = StepOptions::default();
     for _ in 0..5 {
-        sim.step(&input, opts)?;
+        sim.step_driven(opts)?;
     }
     let mut times: Vec<f64> = (0..reps)
         .map(|_| {
             let t = Instant::now();
-            sim.step(&input, opts).map(|_| t.elapsed().as_secs_f64() * 1e6)
+            sim.step_driven(opts).map(|_| t.elapsed().as_secs_f64() * 1e6)
         })
         .collect::<Result<_>>()?;
     times.sort_by(f64::total_cmp);
@@ -249,18 +351,19 @@ pub fn interactive_step_us(ctx: &Arc<GpuContext>, n: usize, reps: usize) -> Resu
 /// Print results as an aligned table.
 pub fn print_table(results: &[BenchResult]) {
     println!(
-        "{:<6} {:<15} {:>11} {:>7} {:>12} {:>11} {:>8} {:>10} {:>10} {:>7}  device",
-        "model", "path", "neurons", "steps", "updates/s", "µs/step", "B/upd", "GB/s", "copy GB/s", "of copy"
+        "{:<6} {:<15} {:>11} {:>7} {:>12} {:>11} {:>11} {:>8} {:>10} {:>10} {:>7}  device",
+        "model", "path", "neurons", "steps", "updates/s", "µs/step", "GPU µs/step", "B/upd", "GB/s", "copy GB/s", "of copy"
     );
     for r in results {
         println!(
-            "{:<6} {:<15} {:>11} {:>7} {:>12.3e} {:>11.1} {:>8.3} {:>10.1} {:>10.1} {:>6.1}%  {}",
+            "{:<6} {:<15} {:>11} {:>7} {:>12.3e} {:>11.1} {:>11} {:>8.3} {:>10.1} {:>10.1} {:>6.1}%  {}",
             r.model,
             r.path,
             r.neurons,
             r.steps,
             r.updates_per_s,
             r.us_per_step,
+            r.gpu_us_per_step.map_or("-".into(), |u| format!("{u:.1}")),
             r.bytes_per_update,
             r.effective_gb_s,
             r.copy_gb_s,

@@ -69,8 +69,9 @@ enum Command {
         /// Population sizes.
         #[arg(long, value_delimiter = ',', default_value = "1000000")]
         sizes: Vec<usize>,
-        /// Paths: cpu, gpu (per-step kernel, streamed input), gpu-noise (per-step, on-GPU noise).
-        #[arg(long, value_delimiter = ',', default_value = "cpu,gpu,gpu-noise")]
+        /// Paths: cpu, gpu (one dispatch per step, streamed input), gpu-noise (one dispatch per
+        /// step, on-GPU noise), gpu-fused and gpu-fused-noise (100 steps per dispatch).
+        #[arg(long, value_delimiter = ',', default_value = "cpu,gpu,gpu-noise,gpu-fused,gpu-fused-noise")]
         paths: Vec<String>,
         /// Steps timed per configuration (GPU); the CPU path times a tenth of them.
         #[arg(long, default_value_t = 1000)]
@@ -136,7 +137,7 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
         Command::Bench { models, sizes, paths, steps, interactive, json } => {
             let want = |p: &str| paths.iter().any(|x| x == p);
             let mut results: Vec<BenchResult> = Vec::new();
-            let ctx = if want("gpu") || want("gpu-noise") || interactive {
+            let ctx = if paths.iter().any(|p| p.starts_with("gpu")) || interactive {
                 match GpuContext::new() {
                     Ok(c) => Some(Arc::new(c)),
                     Err(e) => {
@@ -159,8 +160,12 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
             if let Some(b) = cpu_copy {
                 println!("CPU copy bandwidth: {b:.1} GB/s ({} threads)", rayon::current_num_threads());
             }
-            if let Some(b) = gpu_copy {
+            if let (Some(b), Some(c)) = (gpu_copy, &ctx) {
                 println!("GPU copy bandwidth: {b:.1} GB/s");
+                for &n in &sizes {
+                    let r = bench::reference_kernel_gb_s(c, n.min(256 << 20), 100)?;
+                    println!("reference kernel y = fma(y, a, x), {n} elements: {r:.1} GB/s ({:.3e} elements/s)", r * 1e9 / 12.0);
+                }
             }
             for &n in &sizes {
                 for &m in &models {
@@ -168,11 +173,15 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
                         results.push(bench::bench_cpu(m, n, (steps / 10).max(1), b)?);
                     }
                     if let (Some(c), Some(b)) = (&ctx, gpu_copy) {
-                        if want("gpu") {
-                            results.push(bench::bench_gpu(c, m, n, steps, false, b)?);
-                        }
-                        if want("gpu-noise") {
-                            results.push(bench::bench_gpu(c, m, n, steps, true, b)?);
+                        for (name, noise, fused) in [
+                            ("gpu", false, false),
+                            ("gpu-noise", true, false),
+                            ("gpu-fused", false, true),
+                            ("gpu-fused-noise", true, true),
+                        ] {
+                            if want(name) {
+                                results.push(bench::bench_gpu(c, m, n, steps, noise, fused, b)?);
+                            }
                         }
                     }
                 }
@@ -180,7 +189,7 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
             bench::print_table(&results);
             if let (true, Some(c)) = (interactive, &ctx) {
                 let us = bench::interactive_step_us(c, 1_000_000, 50)?;
-                println!("interactive step (upload, compute, read back) at 1M LIF neurons: {us:.1} µs (median of 50)");
+                println!("interactive step (submit, compute, read back the bitmask; on-device drive) at 1M LIF neurons: {us:.1} µs (median of 50)");
             }
             if let Some(path) = json {
                 let text = serde_json::to_string_pretty(&results).expect("results serialise");

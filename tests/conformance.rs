@@ -149,6 +149,7 @@ fn main() {
                 if f.dtype != "float32" {
                     continue;
                 }
+                eprintln!("conformance (GPU): {}", path.display());
                 let (errs, nt) = run_gpu(&ctx, &f);
                 for e in errs.iter().take(10) {
                     eprintln!("GPU MISMATCH {e}");

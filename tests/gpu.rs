@@ -21,6 +21,11 @@ fn compare(pop: &Population, trials: usize, steps: usize, opts: StepOptions, gop
     let gs = g.run(steps, &inputs, opts).unwrap();
     let cs = c.run(steps, &inputs, opts).unwrap();
     assert!(cs.count() > 0, "test is too weak: no spikes");
+    // The per-step kernel (one dispatch per step) and the fused one agree bit for bit.
+    let other = GpuOptions { fused: !gopts.fused, ..gopts.clone() };
+    let mut g2 = GpuSim::with_options(ctx.clone(), pop, trials, &other).unwrap();
+    assert_eq!(g2.run(steps, &inputs, opts).unwrap(), gs, "{}: fused and per-step kernels differ", pop.model());
+    assert_state_eq("fused vs per-step", &g2.state().unwrap(), &g.state().unwrap());
     for t in 0..steps {
         assert_eq!(gs.frame(t), cs.frame(t), "{} step {t}: spikes differ (opts {opts:?})", pop.model());
     }
@@ -168,7 +173,7 @@ fn on_device_drive_equals_cpu_bit_for_bit() {
             schedule: vec![(50, 10.0), (120, -3.0)],
         };
         // Split shards so the noise counter's global neuron index is exercised too.
-        let gopts = GpuOptions { max_shard_neurons: Some(256), chunk_steps: 33, host_inputs: false };
+        let gopts = GpuOptions { max_shard_neurons: Some(256), chunk_steps: 33, host_inputs: false, fused: true };
         let mut g = GpuSim::with_drive(ctx.clone(), &pop, 2, &drive, &gopts).unwrap();
         let mut c = CpuSim::<f32>::new(&pop, 2, ctx.arith()).unwrap();
         c.set_drive(drive.clone()).unwrap();

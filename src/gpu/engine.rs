@@ -18,12 +18,12 @@ use crate::model::{Model, Population};
 use crate::state::{State, StepOptions};
 
 const WORKGROUP: u64 = 256;
-/// Bytes between per-step uniforms (the largest min_uniform_buffer_offset_alignment allowed).
-const STEP_STRIDE: u64 = 256;
-/// Parameter slots the uniform table holds (10 fixed + 2·K).
-const MAX_SLOTS: usize = 48;
-/// The most threshold components the GPU path supports.
-pub const MAX_K: usize = (MAX_SLOTS - 10) / 2;
+/// Bytes between per-dispatch uniforms (the largest min_uniform_buffer_offset_alignment).
+const DISPATCH_STRIDE: u64 = 256;
+/// Largest spike buffer of one chunk (per shard), bytes.
+const SPIKE_CHUNK_BYTES: u64 = 256 << 20;
+/// The most threshold components the GPU path supports (θ is held in registers).
+pub const MAX_K: usize = 8;
 
 /// Tuning knobs of the GPU engine.
 #[derive(Debug, Clone)]
@@ -36,6 +36,9 @@ pub struct GpuOptions {
     /// Allocate the `[T][B][N]` buffer for host-streamed inputs (default true). Runs driven only
     /// by a [`Drive`] can turn it off to save 4·T·B·N bytes.
     pub host_inputs: bool,
+    /// Advance a whole chunk of steps per dispatch with the state in registers (default true).
+    /// False records one dispatch per step; both give identical results.
+    pub fused: bool,
 }
 
 impl Default for GpuOptions {
@@ -44,6 +47,7 @@ impl Default for GpuOptions {
             chunk_steps: 100,
             max_shard_neurons: None,
             host_inputs: true,
+            fused: true,
         }
     }
 }
@@ -54,27 +58,32 @@ struct Info {
     n: u32,
     n_pad: u32,
     trials: u32,
-    k: u32,
     wg_x: u32,
     threads: u32,
     words: u32,
     n0: u32,
-    dt: f32,
-    input_flags: u32,
     seed_lo: u32,
     seed_hi: u32,
-    slots: [u32; MAX_SLOTS],
+    dt: f32,
+    _pad: [u32; 2],
+}
+
+/// Which steps one dispatch runs; one per dispatch, at a dynamic offset.
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct DispatchInfo {
+    t0: u32,
+    count: u32,
+    _pad: [u32; 2],
 }
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct StepInfo {
-    t: u32,
     flags: u32,
     step_lo: u32,
     step_hi: u32,
     sched: f32,
-    _pad: [u32; 3],
 }
 
 struct Shard {
@@ -130,6 +139,7 @@ pub struct GpuSim {
     trials: usize,
     shards: Vec<Shard>,
     pipeline: wgpu::ComputePipeline,
+    dispatch_buf: wgpu::Buffer,
     steps_buf: wgpu::Buffer,
     chunk: usize,
     steps: u64,
@@ -193,6 +203,8 @@ impl GpuSim {
         let per_neuron_bytes = 4 * (trials as u64) * (k.max(1) as u64);
         let per_neuron_slots = slots_list.iter().filter(|(_, p)| p.is_per_neuron()).count();
         let mut shard_max = max_bind / per_neuron_bytes.max(4 * per_neuron_slots as u64);
+        // Invocation indices are u32 in the shader: keep B · n_pad below 2³¹.
+        shard_max = shard_max.min((1u64 << 31) / trials as u64);
         if let Some(m) = opts.max_shard_neurons {
             shard_max = shard_max.min(m as u64);
         }
@@ -205,6 +217,9 @@ impl GpuSim {
         if opts.host_inputs {
             chunk = chunk.min(max_bind / (4 * (trials * largest) as u64)).max(1);
         }
+        // Spike rows of one chunk (and each of its two staging copies) stay within 256 MiB.
+        let row_bytes = (trials * words_per_trial(largest) * 4) as u64;
+        chunk = chunk.min((SPIKE_CHUNK_BYTES / row_bytes).max(1));
         let chunk = chunk as usize;
         let needed: u64 = (0..nshards)
             .map(|s| shard_bytes(shard_max.min(n - s * shard_max), trials, k, per_neuron_slots, chunk))
@@ -213,6 +228,25 @@ impl GpuSim {
             "GPU population: {n} neurons × {trials} trials in {nshards} shard(s) of ≤ {shard_max}, {chunk} steps per chunk, {needed} bytes"
         );
 
+        // Pipeline constants: the parameter layout, K and the input kinds are fixed per
+        // population, so the driver folds every parameter lookup to one load.
+        let pn_mask: u32 = slots_list
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, p))| p.is_per_neuron())
+            .map(|(i, _)| 1u32 << i)
+            .sum();
+        let stride = if pn_mask == 0 { 1 } else { shard_max };
+        let mut constants: Vec<(&str, f64)> = vec![
+            ("K", k as f64),
+            ("PN_MASK", pn_mask as f64),
+            ("STRIDE", stride as f64),
+            ("HOST_INPUT", if opts.host_inputs { 1.0 } else { 0.0 }),
+            ("NOISE", if drive.noise.is_some() { 1.0 } else { 0.0 }),
+        ];
+        if pop.model().is_adaptive() {
+            constants.push(("GLIF2", if pop.model() == Model::Glif2 { 1.0 } else { 0.0 }));
+        }
         let module = ctx.shader(pop.model().name(), &shaders::step_source(pop.model()))?;
         let layout = bind_group_layout(&ctx.device);
         let pl = ctx
@@ -222,11 +256,6 @@ impl GpuSim {
                 bind_group_layouts: &[Some(&layout)],
                 immediate_size: 0,
             });
-        let constants: Vec<(&str, f64)> = if pop.model().is_adaptive() {
-            vec![("GLIF2", if pop.model() == Model::Glif2 { 1.0 } else { 0.0 })]
-        } else {
-            vec![]
-        };
         let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let pipeline = ctx
             .device
@@ -244,19 +273,29 @@ impl GpuSim {
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Device(format!("step pipeline: {e}")));
         }
+        use wgpu::BufferUsages as U;
+        let dispatch_buf = ctx.buffer(
+            "dispatch uniforms",
+            DISPATCH_STRIDE * chunk as u64,
+            U::UNIFORM | U::COPY_DST,
+        )?;
         let steps_buf = ctx.buffer(
-            "step uniforms",
-            STEP_STRIDE * chunk as u64,
-            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            "step infos",
+            (std::mem::size_of::<StepInfo>() * chunk) as u64,
+            U::STORAGE | U::COPY_DST,
         )?;
 
         let mut shards = Vec::with_capacity(nshards);
         for s in 0..nshards {
             let n0 = s * shard_max;
             let ns = shard_max.min(n - n0);
-            let shard = make_shard(
-                &ctx, pop, trials, n0, ns, chunk, &layout, &steps_buf, &slots_list, drive, opts,
-            )
+            let bufs = SharedBuffers {
+                layout: &layout,
+                dispatch: &dispatch_buf,
+                steps: &steps_buf,
+                stride,
+            };
+            let shard = make_shard(&ctx, pop, trials, n0, ns, chunk, &bufs, &slots_list, drive, opts)
             .map_err(|e| match e {
                 Error::Device(msg) if msg.contains("out of device memory") => Error::TooLarge {
                     needed,
@@ -273,6 +312,7 @@ impl GpuSim {
             trials,
             shards,
             pipeline,
+            dispatch_buf,
             steps_buf,
             chunk,
             steps: 0,
@@ -316,6 +356,12 @@ impl GpuSim {
     pub fn step(&mut self, input: &[f32], opts: StepOptions) -> Result<SpikeFrame> {
         let rec = self.run(1, input, opts)?;
         Ok(rec.frame(0))
+    }
+
+    /// One step driven by the drive alone (no host input): submit, compute, read back the
+    /// bitmask. The interactive path when inputs live on the device.
+    pub fn step_driven(&mut self, opts: StepOptions) -> Result<SpikeFrame> {
+        Ok(self.run_driven(1, opts)?.frame(0))
     }
 
     /// Run `steps` steps with inputs `[T][B][N]`; returns the spikes `[T][B][W]`.
@@ -444,35 +490,9 @@ impl GpuSim {
                         self.ctx.queue.submit([enc.finish()]);
                     }
                 }
-                let base = start + t0 as u64;
-                let uni: Vec<u8> = (0..tc)
-                    .flat_map(|t| {
-                        let step = base + t as u64;
-                        let mut b = bytemuck::bytes_of(&StepInfo {
-                            t: t as u32,
-                            flags,
-                            step_lo: step as u32,
-                            step_hi: (step >> 32) as u32,
-                            sched: self.drive.schedule_at(step) as f32,
-                            _pad: [0; 3],
-                        })
-                        .to_vec();
-                        b.resize(STEP_STRIDE as usize, 0);
-                        b
-                    })
-                    .collect();
-                self.ctx.queue.write_buffer(&self.steps_buf, 0, &uni);
+                self.write_step_uniforms(start + t0 as u64, tc, flags);
                 let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-                {
-                    let mut pass = enc.begin_compute_pass(&Default::default());
-                    pass.set_pipeline(&self.pipeline);
-                    for t in 0..tc {
-                        for sh in &self.shards {
-                            pass.set_bind_group(0, &sh.bind_group, &[(t as u64 * STEP_STRIDE) as u32]);
-                            pass.dispatch_workgroups(sh.dispatch.0, sh.dispatch.1, 1);
-                        }
-                    }
-                }
+                self.encode_steps(&mut enc, tc, None);
                 for sh in &self.shards {
                     let bytes = (tc * self.trials * sh.w * 4) as u64;
                     enc.copy_buffer_to_buffer(&sh.spikes, 0, &sh.staging[c % 2], 0, bytes);
@@ -502,6 +522,87 @@ impl GpuSim {
             pending = this;
         }
         self.ctx.take_error()
+    }
+
+    /// Step infos of `tc` steps starting at global step `base`, and the dispatch table: one
+    /// entry `{0, tc}` when fused, else `{t, 1}` for every step.
+    fn write_step_uniforms(&self, base: u64, tc: usize, flags: u32) {
+        let infos: Vec<StepInfo> = (0..tc)
+            .map(|t| {
+                let step = base + t as u64;
+                StepInfo {
+                    flags,
+                    step_lo: step as u32,
+                    step_hi: (step >> 32) as u32,
+                    sched: self.drive.schedule_at(step) as f32,
+                }
+            })
+            .collect();
+        self.ctx
+            .queue
+            .write_buffer(&self.steps_buf, 0, bytemuck::cast_slice(&infos));
+        let entries: Vec<(u32, u32)> = if self.opts.fused {
+            vec![(0, tc as u32)]
+        } else {
+            (0..tc as u32).map(|t| (t, 1)).collect()
+        };
+        let mut bytes = vec![0u8; entries.len() * DISPATCH_STRIDE as usize];
+        for (i, &(t0, count)) in entries.iter().enumerate() {
+            let d = DispatchInfo {
+                t0,
+                count,
+                _pad: [0; 2],
+            };
+            let o = i * DISPATCH_STRIDE as usize;
+            bytes[o..o + 16].copy_from_slice(bytemuck::bytes_of(&d));
+        }
+        self.ctx.queue.write_buffer(&self.dispatch_buf, 0, &bytes);
+    }
+
+    /// One compute pass over `tc` steps: one dispatch per shard (fused) or per step and shard.
+    fn encode_steps(&self, enc: &mut wgpu::CommandEncoder, tc: usize, ts: Option<&wgpu::QuerySet>) {
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some("steps"),
+            timestamp_writes: ts.map(|q| wgpu::ComputePassTimestampWrites {
+                query_set: q,
+                beginning_of_pass_write_index: Some(0),
+                end_of_pass_write_index: Some(1),
+            }),
+        });
+        pass.set_pipeline(&self.pipeline);
+        let dispatches = if self.opts.fused { 1 } else { tc };
+        for d in 0..dispatches {
+            for sh in &self.shards {
+                pass.set_bind_group(0, &sh.bind_group, &[(d as u64 * DISPATCH_STRIDE) as u32]);
+                pass.dispatch_workgroups(sh.dispatch.0, sh.dispatch.1, 1);
+            }
+        }
+    }
+
+    /// GPU time (s) of one pass of `steps` (≤ chunk) steps on resident inputs, from timestamp
+    /// queries; `None` when the adapter has none. The state advances by `steps` steps.
+    pub fn gpu_time_resident(&mut self, steps: usize) -> Result<Option<f64>> {
+        if !self.ctx.has_timestamps() {
+            return Ok(None);
+        }
+        let tc = steps.min(self.chunk);
+        let qs = self.ctx.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("timestamps"),
+            ty: wgpu::QueryType::Timestamp,
+            count: 2,
+        });
+        use wgpu::BufferUsages as U;
+        let resolve = self.ctx.buffer("timestamps", 16, U::QUERY_RESOLVE | U::COPY_SRC)?;
+        self.write_step_uniforms(self.steps, tc, 1);
+        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
+        self.encode_steps(&mut enc, tc, Some(&qs));
+        enc.resolve_query_set(&qs, 0..2, &resolve, 0);
+        self.ctx.queue.submit([enc.finish()]);
+        let raw = self.ctx.read_buffer(&resolve, 16)?;
+        let t: &[u64] = bytemuck::cast_slice(&raw);
+        self.steps += tc as u64;
+        let ns = t[1].wrapping_sub(t[0]) as f64 * self.ctx.queue.get_timestamp_period() as f64;
+        Ok(Some(ns * 1e-9 * steps as f64 / tc as f64))
     }
 
     fn upload_inputs(&self, inputs: &[f32], tc: usize) {
@@ -618,8 +719,18 @@ fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
             storage(5, false),
             storage(6, false),
             storage(7, false),
+            storage(8, true),
         ],
     })
+}
+
+/// Buffers and layout every shard binds.
+struct SharedBuffers<'a> {
+    layout: &'a wgpu::BindGroupLayout,
+    dispatch: &'a wgpu::Buffer,
+    steps: &'a wgpu::Buffer,
+    /// Length of a per-neuron parameter region (the largest shard).
+    stride: usize,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -630,8 +741,7 @@ fn make_shard(
     n0: usize,
     ns: usize,
     chunk: usize,
-    layout: &wgpu::BindGroupLayout,
-    steps_buf: &wgpu::Buffer,
+    shared: &SharedBuffers<'_>,
     slots_list: &[(&'static str, &crate::Param)],
     drive: &Drive,
     opts: &GpuOptions,
@@ -641,17 +751,16 @@ fn make_shard(
     let n_pad = ns.next_multiple_of(32);
     let w = n_pad / 32;
     let bn = (trials * ns) as u64;
-    // Parameters: one value, or this shard's N values, each rounded once to f32.
+    // Parameters, each rounded once to f32: one value, or a region of `stride` values holding
+    // this shard's neurons (the layout `param()` in shaders/common.wgsl computes).
     let mut params: Vec<f32> = Vec::new();
-    let mut slots = [0u32; MAX_SLOTS];
-    for (i, (_, p)) in slots_list.iter().enumerate() {
-        let off = params.len() as u32;
+    for (_, p) in slots_list {
         if p.is_per_neuron() {
+            let start = params.len();
             params.extend(p.values()[n0..n0 + ns].iter().map(|&x| x as f32));
-            slots[i] = off | (1 << 31);
+            params.resize(start + shared.stride, 0.0);
         } else {
             params.push(p.at(0) as f32);
-            slots[i] = off;
         }
     }
     let threads = (trials * n_pad) as u64;
@@ -670,16 +779,14 @@ fn make_shard(
         n: ns as u32,
         n_pad: n_pad as u32,
         trials: trials as u32,
-        k: k as u32,
         wg_x: wg_x as u32,
         threads: threads as u32,
         words: (trials * w) as u32,
         n0: n0 as u32,
-        dt: pop.dt() as f32,
-        input_flags: u32::from(opts.host_inputs) | (u32::from(drive.noise.is_some()) << 1),
         seed_lo: drive.seed() as u32,
         seed_hi: (drive.seed() >> 32) as u32,
-        slots,
+        dt: pop.dt() as f32,
+        _pad: [0; 2],
     };
     let info_buf = ctx.buffer("info", std::mem::size_of::<Info>() as u64, U::UNIFORM | U::COPY_DST)?;
     ctx.queue.write_buffer(&info_buf, 0, bytemuck::bytes_of(&info));
@@ -703,46 +810,32 @@ fn make_shard(
         .map(|i| pop.v_rest().at(n0 + i % ns) as f32)
         .collect();
     ctx.queue.write_buffer(&v, 0, bytemuck::cast_slice(&v0));
+    fn whole(binding: u32, b: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
+        wgpu::BindGroupEntry {
+            binding,
+            resource: b.as_entire_binding(),
+        }
+    }
     let bind_group = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
         label: Some("step"),
-        layout,
+        layout: shared.layout,
         entries: &[
-            wgpu::BindGroupEntry {
-                binding: 0,
-                resource: info_buf.as_entire_binding(),
-            },
+            whole(0, &info_buf),
             wgpu::BindGroupEntry {
                 binding: 1,
                 resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer: steps_buf,
+                    buffer: shared.dispatch,
                     offset: 0,
-                    size: std::num::NonZeroU64::new(std::mem::size_of::<StepInfo>() as u64),
+                    size: std::num::NonZeroU64::new(std::mem::size_of::<DispatchInfo>() as u64),
                 }),
             },
-            wgpu::BindGroupEntry {
-                binding: 2,
-                resource: params_buf.as_entire_binding(),
-            },
-            wgpu::BindGroupEntry {
-                binding: 3,
-                resource: inputs.as_entire_binding(),
-            },
-            wgpu::BindGroupEntry {
-                binding: 4,
-                resource: v.as_entire_binding(),
-            },
-            wgpu::BindGroupEntry {
-                binding: 5,
-                resource: r.as_entire_binding(),
-            },
-            wgpu::BindGroupEntry {
-                binding: 6,
-                resource: theta.as_entire_binding(),
-            },
-            wgpu::BindGroupEntry {
-                binding: 7,
-                resource: spikes.as_entire_binding(),
-            },
+            whole(2, &params_buf),
+            whole(3, &inputs),
+            whole(4, &v),
+            whole(5, &r),
+            whole(6, &theta),
+            whole(7, &spikes),
+            whole(8, shared.steps),
         ],
     });
     Ok(Shard {

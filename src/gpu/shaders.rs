@@ -14,3 +14,5 @@ pub fn step_source(model: crate::Model) -> String {
     let body = if model.is_adaptive() { ADAPTIVE } else { LIF };
     format!("{COMMON}\n{body}")
 }
+/// The bandwidth reference kernel of `glifsim bench`.
+pub const REFERENCE_AXPY: &str = include_str!("../../shaders/reference_axpy.wgsl");

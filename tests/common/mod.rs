@@ -223,7 +223,9 @@ impl Fixture {
 
 /// Every `*.json` fixture: the shipped ones, plus `GLIFSIM_FIXTURES_DIR` if set.
 pub fn fixture_files() -> Vec<PathBuf> {
-    let mut dirs = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/inferno")];
+    // At run time cargo sets CARGO_MANIFEST_DIR; a copied test binary can be pointed at a tree.
+    let root = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    let mut dirs = vec![PathBuf::from(root).join("tests/fixtures/inferno")];
     if let Ok(extra) = std::env::var("GLIFSIM_FIXTURES_DIR") {
         dirs.push(PathBuf::from(extra));
     }

@@ -8,6 +8,9 @@
 //
 // One dispatch advances `count` steps with the neuron's state in registers: `count = 1` is the
 // per-step kernel, `count = T` the fused kernel. Both run exactly the same arithmetic.
+// The entry point `main` is in main_workgroup.wgsl (spike words built with workgroup atomics,
+// any adapter) or main_ballot.wgsl (one subgroupBallot per word, where the adapter's subgroups
+// are 32 invocations laid out along the local index; checked at device creation).
 
 // --- Pipeline constants (fixed per population; see src/gpu/engine.rs `overrides`) ---
 override K: u32 = 0u;           // threshold components (≤ KMAX)
@@ -126,13 +129,17 @@ fn philox(ctr: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
     return c;
 }
 
-// The input current of step t: (host + (bias + mean)) + schedule, plus noise.
-// CPU twin: the `current` lines of `CpuSim::step_into` and `noise_draw` in src/input.rs.
-fn input_current(trial: u32, n: u32, idx: u32, t: u32, si: StepInfo) -> f32 {
-    var host = 0.0;
+// The host-streamed input of step t (0 without host input).
+fn host_input(idx: u32, t: u32) -> f32 {
     if HOST_INPUT {
-        host = inputs[t * info.trials * info.n + idx];
+        return inputs[t * info.trials * info.n + idx];
     }
+    return 0.0;
+}
+
+// The input current of a step: (host + (bias + mean)) + schedule, plus noise.
+// CPU twin: the `current` lines of `CpuSim::step_into` and `noise_draw` in src/input.rs.
+fn input_current(trial: u32, n: u32, host: f32, si: StepInfo) -> f32 {
     var current = (host + param(SLOT_OFFSET, n)) + si.sched;
     if NOISE {
         let w = philox(
@@ -144,62 +151,4 @@ fn input_current(trial: u32, n: u32, idx: u32, t: u32, si: StepInfo) -> f32 {
         current = fma(f32(s) - NOISE_CENTRE, param(SLOT_GAIN, n), current);
     }
     return current;
-}
-
-var<workgroup> wg_words: array<atomic<u32>, 8>;
-
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let wg = wid.y * info.wg_x + wid.x;
-    let id = wg * 256u + lid;
-    let trial = id / info.n_pad;
-    let n = id % info.n_pad;
-    let live = id < info.threads && n < info.n;
-    let idx = trial * info.n + n;
-    let bn = info.trials * info.n;
-    // Load the state once.
-    var st: NeuronState;
-    if live {
-        st.v = v_buf[idx];
-        st.r = r_buf[idx];
-        for (var k = 0u; k < K; k++) {
-            st.th[k] = theta_buf[k * bn + idx];
-        }
-    }
-    let r_start = st.r;
-    if lid < 8u {
-        atomicStore(&wg_words[lid], 0u);
-    }
-    workgroupBarrier();
-    let word = wg * 8u + lid;
-    for (var t = dispatch.t0; t < dispatch.t0 + dispatch.count; t++) {
-        let si = steps[t];
-        if live {
-            let input = input_current(trial, n, idx, t, si);
-            let lock = (si.flags & FLAG_LOCK) != 0u;
-            let freeze = (si.flags & FLAG_FREEZE) != 0u;
-            if update_neuron(n, input, lock, freeze, &st) {
-                atomicOr(&wg_words[lid / 32u], 1u << (lid % 32u));
-            }
-        }
-        workgroupBarrier();
-        // Each spike word is assembled in workgroup memory and written once.
-        if lid < 8u {
-            if word < info.words {
-                spikes[t * info.words + word] = atomicLoad(&wg_words[lid]);
-            }
-            atomicStore(&wg_words[lid], 0u);
-        }
-        workgroupBarrier();
-    }
-    // Store the state once (r only where it changed: most neurons are not refractory).
-    if live {
-        v_buf[idx] = st.v;
-        if st.r != r_start {
-            r_buf[idx] = st.r;
-        }
-        for (var k = 0u; k < K; k++) {
-            theta_buf[k * bn + idx] = st.th[k];
-        }
-    }
 }

@@ -227,7 +227,7 @@ pub fn bench_gpu(
         (true, false) => "gpu-fused",
         (true, true) => "gpu-fused-noise",
     };
-    let gpu_time = if noise { None } else { sim.gpu_time_resident(chunk)? };
+    let gpu_time = sim.gpu_time_resident(chunk)?;
     let mut r = result(
         model,
         path,

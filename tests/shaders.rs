@@ -5,7 +5,12 @@ use glifsim::Model;
 
 fn validate(name: &str, src: &str) {
     let module = naga::front::wgsl::parse_str(src).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
-    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::empty())
+    let caps = if src.contains("subgroup") {
+        naga::valid::Capabilities::SUBGROUP
+    } else {
+        naga::valid::Capabilities::empty()
+    };
+    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
         .validate(&module)
         .unwrap_or_else(|e| panic!("{name}: {e:?}"));
 }
@@ -13,8 +18,11 @@ fn validate(name: &str, src: &str) {
 #[test]
 fn every_shader_validates() {
     for model in [Model::Lif, Model::Alif] {
-        validate(model.name(), &shaders::step_source(model));
+        for ballot in [false, true] {
+            validate(&format!("{model} ballot={ballot}"), &shaders::step_source(model, ballot));
+        }
     }
+    validate("probe_subgroups", shaders::PROBE_SUBGROUPS);
     validate("calibrate", shaders::CALIBRATE);
     validate("reference_axpy", shaders::REFERENCE_AXPY);
 }
@@ -23,7 +31,16 @@ fn every_shader_validates() {
 fn every_shader_file_is_used() {
     // A shader file that is not embedded would go unvalidated.
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");
-    let embedded = [shaders::COMMON, shaders::LIF, shaders::ADAPTIVE, shaders::CALIBRATE, shaders::REFERENCE_AXPY];
+    let embedded = [
+        shaders::COMMON,
+        shaders::LIF,
+        shaders::ADAPTIVE,
+        shaders::CALIBRATE,
+        shaders::REFERENCE_AXPY,
+        shaders::MAIN_WORKGROUP,
+        shaders::MAIN_BALLOT,
+        shaders::PROBE_SUBGROUPS,
+    ];
     for e in std::fs::read_dir(dir).unwrap() {
         let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
         assert!(embedded.contains(&text.as_str()), "shader file not embedded and validated");
@@ -32,7 +49,16 @@ fn every_shader_file_is_used() {
 
 #[test]
 fn no_exp_in_any_shader() {
-    for src in [shaders::COMMON, shaders::LIF, shaders::ADAPTIVE, shaders::CALIBRATE, shaders::REFERENCE_AXPY] {
+    for src in [
+        shaders::COMMON,
+        shaders::LIF,
+        shaders::ADAPTIVE,
+        shaders::CALIBRATE,
+        shaders::REFERENCE_AXPY,
+        shaders::MAIN_WORKGROUP,
+        shaders::MAIN_BALLOT,
+        shaders::PROBE_SUBGROUPS,
+    ] {
         assert!(!src.contains("exp("), "shaders must not evaluate exp(): factors come from the host");
     }
 }

@@ -102,6 +102,7 @@ pub struct GpuContext {
     limits: wgpu::Limits,
     features: wgpu::Features,
     arith: Arith,
+    ballot: bool,
     error: Arc<Mutex<Option<String>>>,
 }
 
@@ -157,7 +158,8 @@ impl GpuContext {
         let summary = AdapterSummary::of(&adapter);
         // The adapter's own limits: the defaults cap a storage binding at 128 MiB.
         let limits = adapter.limits();
-        let features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
+        let features =
+            adapter.features() & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("glifsim"),
             required_features: features,
@@ -187,10 +189,20 @@ impl GpuContext {
             limits,
             features,
             arith: Arith::Separate,
+            ballot: false,
             error,
         };
         ctx.arith = ctx.calibrate()?;
-        log::info!("GPU adapter: {} — fma() is {}", ctx.summary, ctx.arith);
+        ctx.ballot = ctx.probe_ballot().unwrap_or_else(|e| {
+            log::warn!("subgroup probe failed ({e}); building spike words with workgroup atomics");
+            false
+        });
+        log::info!(
+            "GPU adapter: {} — fma() is {}; spike words by {}",
+            ctx.summary,
+            ctx.arith,
+            if ctx.ballot { "subgroup ballot" } else { "workgroup atomics" }
+        );
         Ok(ctx)
     }
 
@@ -209,6 +221,11 @@ impl GpuContext {
     /// How this adapter evaluates `fma()`: the CPU path in this mode reproduces it bit for bit.
     pub fn arith(&self) -> Arith {
         self.arith
+    }
+    /// Whether the step kernel builds spike words with `subgroupBallot` (32-wide subgroups
+    /// laid out along the local index) rather than workgroup atomics and barriers.
+    pub fn uses_ballot(&self) -> bool {
+        self.ballot
     }
     /// The wgpu device.
     pub fn device(&self) -> &wgpu::Device {
@@ -299,6 +316,50 @@ impl GpuContext {
             return Err(Error::Device(format!("shader {label}: {e}")));
         }
         Ok(m)
+    }
+
+    /// Run `shaders/probe_subgroups.wgsl`: true when every invocation of a 256-wide workgroup
+    /// sits in a 32-wide subgroup at lane `index % 32`. `GLIFSIM_NO_BALLOT=1` forces false.
+    fn probe_ballot(&self) -> Result<bool> {
+        if !self.features.contains(wgpu::Features::SUBGROUP)
+            || std::env::var("GLIFSIM_NO_BALLOT").is_ok_and(|v| v == "1")
+        {
+            return Ok(false);
+        }
+        let buf = self.buffer(
+            "probe",
+            256 * 4,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        )?;
+        let module = self.shader("probe_subgroups", crate::gpu::shaders::PROBE_SUBGROUPS)?;
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some("probe_subgroups"),
+                layout: None,
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: None,
+            });
+        let bg = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: buf.as_entire_binding(),
+            }],
+        });
+        let mut enc = self.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bg, &[]);
+            pass.dispatch_workgroups(1, 1, 1);
+        }
+        self.queue.submit([enc.finish()]);
+        let out: Vec<u32> = bytemuck::pod_collect_to_vec(&self.read_buffer(&buf, 1024)?);
+        Ok(out.iter().all(|&x| x == 32))
     }
 
     /// Run `shaders/calibrate.wgsl` on values where one rounding and two differ.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::frame::{words_per_trial, SpikeFrame, SpikeRecord};
-use crate::gpu::context::{map_read, GpuContext};
+use crate::gpu::context::GpuContext;
 use crate::gpu::shaders;
 use crate::input::{check_input, Drive};
 use crate::model::{Model, Population};
@@ -139,8 +139,8 @@ pub struct GpuSim {
     trials: usize,
     shards: Vec<Shard>,
     pipeline: wgpu::ComputePipeline,
-    dispatch_buf: wgpu::Buffer,
-    steps_buf: wgpu::Buffer,
+    ctrl_buf: wgpu::Buffer,
+    disp_off: u64,
     chunk: usize,
     steps: u64,
     drive: Drive,
@@ -247,7 +247,10 @@ impl GpuSim {
         if pop.model().is_adaptive() {
             constants.push(("GLIF2", if pop.model() == Model::Glif2 { 1.0 } else { 0.0 }));
         }
-        let module = ctx.shader(pop.model().name(), &shaders::step_source(pop.model()))?;
+        let module = ctx.shader(
+            pop.model().name(),
+            &shaders::step_source(pop.model(), ctx.uses_ballot()),
+        )?;
         let layout = bind_group_layout(&ctx.device);
         let pl = ctx
             .device
@@ -273,16 +276,15 @@ impl GpuSim {
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Device(format!("step pipeline: {e}")));
         }
+        // One control buffer, written once per chunk: the step infos [chunk] at offset 0,
+        // then the dispatch table (one entry per dispatch, DISPATCH_STRIDE apart).
         use wgpu::BufferUsages as U;
-        let dispatch_buf = ctx.buffer(
-            "dispatch uniforms",
-            DISPATCH_STRIDE * chunk as u64,
-            U::UNIFORM | U::COPY_DST,
-        )?;
-        let steps_buf = ctx.buffer(
-            "step infos",
-            (std::mem::size_of::<StepInfo>() * chunk) as u64,
-            U::STORAGE | U::COPY_DST,
+        let steps_bytes = (std::mem::size_of::<StepInfo>() * chunk) as u64;
+        let disp_off = steps_bytes.next_multiple_of(DISPATCH_STRIDE);
+        let ctrl_buf = ctx.buffer(
+            "control",
+            disp_off + DISPATCH_STRIDE * chunk as u64,
+            U::UNIFORM | U::STORAGE | U::COPY_DST,
         )?;
 
         let mut shards = Vec::with_capacity(nshards);
@@ -291,8 +293,9 @@ impl GpuSim {
             let ns = shard_max.min(n - n0);
             let bufs = SharedBuffers {
                 layout: &layout,
-                dispatch: &dispatch_buf,
-                steps: &steps_buf,
+                ctrl: &ctrl_buf,
+                steps_bytes,
+                disp_off,
                 stride,
             };
             let shard = make_shard(&ctx, pop, trials, n0, ns, chunk, &bufs, &slots_list, drive, opts)
@@ -312,8 +315,8 @@ impl GpuSim {
             trials,
             shards,
             pipeline,
-            dispatch_buf,
-            steps_buf,
+            ctrl_buf,
+            disp_off,
             chunk,
             steps: 0,
             drive: drive.clone(),
@@ -504,20 +507,50 @@ impl GpuSim {
             }
             // While chunk c runs, read back chunk c − 1.
             if let Some((slot, pt0, ptc, idx)) = pending.take() {
-                out.clear();
-                out.resize(ptc * fw, 0);
-                for sh in &self.shards {
-                    let bytes = (ptc * self.trials * sh.w * 4) as u64;
-                    let data = map_read(&self.ctx, &sh.staging[slot], bytes, Some(idx.clone()))?;
-                    let words: &[u32] = bytemuck::cast_slice(&data);
-                    let w0 = sh.n0 / 32;
-                    for row in 0..ptc * self.trials {
-                        out[row * w + w0..row * w + w0 + sh.w]
-                            .copy_from_slice(&words[row * sh.w..(row + 1) * sh.w]);
-                    }
+                let slices: Vec<wgpu::BufferSlice<'_>> = self
+                    .shards
+                    .iter()
+                    .map(|sh| sh.staging[slot].slice(..(ptc * self.trials * sh.w * 4) as u64))
+                    .collect();
+                let (tx, rx) = std::sync::mpsc::channel();
+                for s in &slices {
+                    let tx = tx.clone();
+                    s.map_async(wgpu::MapMode::Read, move |r| {
+                        let _ = tx.send(r);
+                    });
                 }
+                drop(tx);
+                self.ctx.wait(Some(idx))?;
+                for r in rx.iter() {
+                    r.map_err(|e| Error::Device(format!("mapping spike readback: {e}")))?;
+                }
+                let views = slices
+                    .iter()
+                    .map(|s| s.get_mapped_range())
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| Error::Device(format!("reading spike readback: {e:?}")))?;
                 self.steps += ptc as u64;
-                sink(pt0, &out)?;
+                let res = if self.shards.len() == 1 {
+                    // One shard: its rows are the frame layout already; no copy.
+                    sink(pt0, bytemuck::cast_slice(&views[0]))
+                } else {
+                    out.clear();
+                    out.resize(ptc * fw, 0);
+                    for (sh, view) in self.shards.iter().zip(&views) {
+                        let words: &[u32] = bytemuck::cast_slice(view);
+                        let w0 = sh.n0 / 32;
+                        for row in 0..ptc * self.trials {
+                            out[row * w + w0..row * w + w0 + sh.w]
+                                .copy_from_slice(&words[row * sh.w..(row + 1) * sh.w]);
+                        }
+                    }
+                    sink(pt0, &out)
+                };
+                drop(views);
+                for sh in &self.shards {
+                    sh.staging[slot].unmap();
+                }
+                res?;
             }
             pending = this;
         }
@@ -525,38 +558,36 @@ impl GpuSim {
     }
 
     /// Step infos of `tc` steps starting at global step `base`, and the dispatch table: one
-    /// entry `{0, tc}` when fused, else `{t, 1}` for every step.
+    /// entry `{0, tc}` when fused, else `{t, 1}` for every step. One write.
     fn write_step_uniforms(&self, base: u64, tc: usize, flags: u32) {
-        let infos: Vec<StepInfo> = (0..tc)
-            .map(|t| {
-                let step = base + t as u64;
-                StepInfo {
-                    flags,
-                    step_lo: step as u32,
-                    step_hi: (step >> 32) as u32,
-                    sched: self.drive.schedule_at(step) as f32,
-                }
-            })
-            .collect();
-        self.ctx
-            .queue
-            .write_buffer(&self.steps_buf, 0, bytemuck::cast_slice(&infos));
         let entries: Vec<(u32, u32)> = if self.opts.fused {
             vec![(0, tc as u32)]
         } else {
             (0..tc as u32).map(|t| (t, 1)).collect()
         };
-        let mut bytes = vec![0u8; entries.len() * DISPATCH_STRIDE as usize];
+        let len = self.disp_off as usize + entries.len() * DISPATCH_STRIDE as usize;
+        let mut bytes = vec![0u8; len];
+        for t in 0..tc {
+            let step = base + t as u64;
+            let si = StepInfo {
+                flags,
+                step_lo: step as u32,
+                step_hi: (step >> 32) as u32,
+                sched: self.drive.schedule_at(step) as f32,
+            };
+            let o = t * std::mem::size_of::<StepInfo>();
+            bytes[o..o + 16].copy_from_slice(bytemuck::bytes_of(&si));
+        }
         for (i, &(t0, count)) in entries.iter().enumerate() {
             let d = DispatchInfo {
                 t0,
                 count,
                 _pad: [0; 2],
             };
-            let o = i * DISPATCH_STRIDE as usize;
+            let o = self.disp_off as usize + i * DISPATCH_STRIDE as usize;
             bytes[o..o + 16].copy_from_slice(bytemuck::bytes_of(&d));
         }
-        self.ctx.queue.write_buffer(&self.dispatch_buf, 0, &bytes);
+        self.ctx.queue.write_buffer(&self.ctrl_buf, 0, &bytes);
     }
 
     /// One compute pass over `tc` steps: one dispatch per shard (fused) or per step and shard.
@@ -727,8 +758,9 @@ fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
 /// Buffers and layout every shard binds.
 struct SharedBuffers<'a> {
     layout: &'a wgpu::BindGroupLayout,
-    dispatch: &'a wgpu::Buffer,
-    steps: &'a wgpu::Buffer,
+    ctrl: &'a wgpu::Buffer,
+    steps_bytes: u64,
+    disp_off: u64,
     /// Length of a per-neuron parameter region (the largest shard).
     stride: usize,
 }
@@ -824,8 +856,8 @@ fn make_shard(
             wgpu::BindGroupEntry {
                 binding: 1,
                 resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer: shared.dispatch,
-                    offset: 0,
+                    buffer: shared.ctrl,
+                    offset: shared.disp_off,
                     size: std::num::NonZeroU64::new(std::mem::size_of::<DispatchInfo>() as u64),
                 }),
             },
@@ -835,7 +867,14 @@ fn make_shard(
             whole(5, &r),
             whole(6, &theta),
             whole(7, &spikes),
-            whole(8, shared.steps),
+            wgpu::BindGroupEntry {
+                binding: 8,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: shared.ctrl,
+                    offset: 0,
+                    size: std::num::NonZeroU64::new(shared.steps_bytes),
+                }),
+            },
         ],
     });
     Ok(Shard {

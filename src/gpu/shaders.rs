@@ -9,10 +9,20 @@ pub const ADAPTIVE: &str = include_str!("../../shaders/adaptive.wgsl");
 /// The arithmetic-mode probe.
 pub const CALIBRATE: &str = include_str!("../../shaders/calibrate.wgsl");
 
-/// The full source of the step kernel for `model`: the common prelude plus the model's file.
-pub fn step_source(model: crate::Model) -> String {
+/// Entry point building spike words in workgroup memory (any adapter).
+pub const MAIN_WORKGROUP: &str = include_str!("../../shaders/main_workgroup.wgsl");
+/// Entry point building spike words with subgroupBallot (32-wide subgroups).
+pub const MAIN_BALLOT: &str = include_str!("../../shaders/main_ballot.wgsl");
+/// The subgroup layout probe.
+pub const PROBE_SUBGROUPS: &str = include_str!("../../shaders/probe_subgroups.wgsl");
+
+/// The full source of the step kernel for `model`: the common prelude, the model's file and
+/// an entry point (`ballot`: the subgroupBallot one, which needs `Features::SUBGROUP`; naga
+/// gates subgroup operations by that feature rather than by an `enable` directive).
+pub fn step_source(model: crate::Model, ballot: bool) -> String {
     let body = if model.is_adaptive() { ADAPTIVE } else { LIF };
-    format!("{COMMON}\n{body}")
+    let main = if ballot { MAIN_BALLOT } else { MAIN_WORKGROUP };
+    format!("{COMMON}\n{body}\n{main}")
 }
 /// The bandwidth reference kernel of `glifsim bench`.
 pub const REFERENCE_AXPY: &str = include_str!("../../shaders/reference_axpy.wgsl");

@@ -1,0 +1,58 @@
+// The step kernel's entry point, building each spike word with one subgroupBallot: no
+// workgroup memory, no barriers. Used only where subgroups are 32 invocations laid out along
+// the local index (probed at device creation, src/gpu/context.rs). Included after common.wgsl
+// and the model's file; CPU twin of the word layout: src/frame.rs.
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let wg = wid.y * info.wg_x + wid.x;
+    let id = wg * 256u + lid;
+    let trial = id / info.n_pad;
+    let n = id % info.n_pad;
+    let live = id < info.threads && n < info.n;
+    let idx = trial * info.n + n;
+    let bn = info.trials * info.n;
+    // Load the state once.
+    var st: NeuronState;
+    var next_host = 0.0;
+    if live {
+        st.v = v_buf[idx];
+        st.r = r_buf[idx];
+        for (var k = 0u; k < K; k++) {
+            st.th[k] = theta_buf[k * bn + idx];
+        }
+        next_host = host_input(idx, dispatch.t0);
+    }
+    let r_start = st.r;
+    let word = wg * 8u + lid / 32u;
+    let end = dispatch.t0 + dispatch.count;
+    for (var t = dispatch.t0; t < end; t++) {
+        let si = steps[t];
+        var spike = false;
+        if live {
+            // The next step's input is loaded before this step's arithmetic (prefetch).
+            let host = next_host;
+            if t + 1u < end {
+                next_host = host_input(idx, t + 1u);
+            }
+            let input = input_current(trial, n, host, si);
+            let lock = (si.flags & FLAG_LOCK) != 0u;
+            let freeze = (si.flags & FLAG_FREEZE) != 0u;
+            spike = update_neuron(n, input, lock, freeze, &st);
+        }
+        let bits = subgroupBallot(spike).x;
+        if lid % 32u == 0u && word < info.words {
+            spikes[t * info.words + word] = bits;
+        }
+    }
+    // Store the state once (r only where it changed: most neurons are not refractory).
+    if live {
+        v_buf[idx] = st.v;
+        if st.r != r_start {
+            r_buf[idx] = st.r;
+        }
+        for (var k = 0u; k < K; k++) {
+            theta_buf[k * bn + idx] = st.th[k];
+        }
+    }
+}

@@ -18,6 +18,7 @@ override PN_MASK: u32 = 0u;     // bit s: parameter slot s has one value per neu
 override STRIDE: u32 = 1u;      // length of a per-neuron parameter region
 override HOST_INPUT: bool = false;
 override NOISE: bool = false;
+override HAS_SCHED: bool = false; // a piecewise-constant drive is set: read `sched`
 
 const KMAX: u32 = 8u;
 
@@ -36,17 +37,22 @@ struct Info {
     _pad1: u32,
 }
 
-// Which steps this dispatch runs (dynamic offset: one per dispatch).
+// Which steps this dispatch runs (dynamic offset: one per dispatch). Step t of the chunk is
+// global step base + t (the noise counter).
 struct Dispatch {
     t0: u32,
     count: u32,
+    flags: u32,   // FLAG_LOCK | FLAG_FREEZE
+    base_lo: u32,
+    base_hi: u32,
     _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
+// What varies from step to step, computed once per step.
 struct StepInfo {
-    flags: u32,   // FLAG_LOCK | FLAG_FREEZE
-    step_lo: u32, // global step index (the noise counter)
+    step_lo: u32,
     step_hi: u32,
     sched: f32,   // the piecewise-constant drive at this step
 }
@@ -84,7 +90,7 @@ const SLOT_DECAY_K: u32 = 10u;      // + k
 @group(0) @binding(5) var<storage, read_write> r_buf: array<f32>; // [B][n]
 @group(0) @binding(6) var<storage, read_write> theta_buf: array<f32>; // [K][B][n]
 @group(0) @binding(7) var<storage, read_write> spikes: array<u32>; // [T][B][W]
-@group(0) @binding(8) var<storage, read> steps: array<StepInfo>;  // [T]
+@group(0) @binding(8) var<storage, read> sched: array<f32>;       // [T], when HAS_SCHED
 
 // Parameter `slot` of neuron `n`. Slots are laid out in order, a per-neuron one taking STRIDE
 // values and a uniform one a single value; with constant `slot` this folds to one load.
@@ -96,22 +102,6 @@ fn param(slot: u32, n: u32) -> f32 {
         return params[off + n];
     }
     return params[off];
-}
-
-// (hi, lo) of the 64-bit product a·b, from 16-bit halves (WGSL has no 64-bit integers).
-// CPU twin: the u64 products in `philox4x32_10`, src/input.rs.
-fn mulhilo(a: u32, b: u32) -> vec2<u32> {
-    let a_lo = a & 0xffffu;
-    let a_hi = a >> 16u;
-    let b_lo = b & 0xffffu;
-    let b_hi = b >> 16u;
-    let ll = a_lo * b_lo;
-    let lh = a_lo * b_hi;
-    let hl = a_hi * b_lo;
-    let hh = a_hi * b_hi;
-    let mid = (ll >> 16u) + (lh & 0xffffu) + (hl & 0xffffu);
-    let hi = hh + (lh >> 16u) + (hl >> 16u) + (mid >> 16u);
-    return vec2<u32>(hi, a * b);
 }
 
 // Philox4x32-10. CPU twin: `philox4x32_10`, src/input.rs.
@@ -127,6 +117,18 @@ fn philox(ctr: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
         c = vec4<u32>(p1.x ^ c.y ^ k.x, p1.y, p0.x ^ c.w ^ k.y, p0.y);
     }
     return c;
+}
+
+// Global step index and schedule value of chunk step t.
+fn step_info(t: u32) -> StepInfo {
+    var si: StepInfo;
+    si.step_lo = dispatch.base_lo + t;
+    si.step_hi = dispatch.base_hi + select(0u, 1u, si.step_lo < dispatch.base_lo);
+    si.sched = 0.0;
+    if HAS_SCHED {
+        si.sched = sched[t];
+    }
+    return si;
 }
 
 // The host-streamed input of step t (0 without host input).

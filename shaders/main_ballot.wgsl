@@ -27,7 +27,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let word = wg * 8u + lid / 32u;
     let end = dispatch.t0 + dispatch.count;
     for (var t = dispatch.t0; t < end; t++) {
-        let si = steps[t];
+        let si = step_info(t);
         var spike = false;
         if live {
             // The next step's input is loaded before this step's arithmetic (prefetch).
@@ -36,8 +36,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
                 next_host = host_input(idx, t + 1u);
             }
             let input = input_current(trial, n, host, si);
-            let lock = (si.flags & FLAG_LOCK) != 0u;
-            let freeze = (si.flags & FLAG_FREEZE) != 0u;
+            let lock = (dispatch.flags & FLAG_LOCK) != 0u;
+            let freeze = (dispatch.flags & FLAG_FREEZE) != 0u;
             spike = update_neuron(n, input, lock, freeze, &st);
         }
         let bits = subgroupBallot(spike).x;

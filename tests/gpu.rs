@@ -173,7 +173,7 @@ fn on_device_drive_equals_cpu_bit_for_bit() {
             schedule: vec![(50, 10.0), (120, -3.0)],
         };
         // Split shards so the noise counter's global neuron index is exercised too.
-        let gopts = GpuOptions { max_shard_neurons: Some(256), chunk_steps: 33, host_inputs: false, fused: true };
+        let gopts = GpuOptions { max_shard_neurons: Some(256), chunk_steps: 33, host_inputs: false, ..Default::default() };
         let mut g = GpuSim::with_drive(ctx.clone(), &pop, 2, &drive, &gopts).unwrap();
         let mut c = CpuSim::<f32>::new(&pop, 2, ctx.arith()).unwrap();
         c.set_drive(drive.clone()).unwrap();
@@ -190,5 +190,34 @@ fn on_device_drive_equals_cpu_bit_for_bit() {
         let a = g2.run(40, &inputs, StepOptions::default()).unwrap();
         let b = c.run(40, &inputs, StepOptions::default()).unwrap();
         assert_eq!(a, b, "{model}: host + drive differs");
+    }
+}
+
+#[test]
+fn portable_kernel_variants_equal_the_fast_ones() {
+    use glifsim::input::{Drive, Noise};
+    let Some(ctx) = gpu() else { return };
+    eprintln!(
+        "adapter {}: ballot {}, int64 {}",
+        ctx.adapter().name,
+        ctx.uses_ballot(),
+        ctx.has_int64()
+    );
+    for model in [Model::Lif, Model::Alif] {
+        let n = 999;
+        let pop = hetero_population(model, n, 31);
+        let drive = Drive {
+            bias: 12.0.into(),
+            noise: Some(Noise { mean: 0.0.into(), std: 30.0.into(), seed: 5 }),
+            schedule: vec![(30, 4.0)],
+        };
+        let fast = GpuOptions { host_inputs: false, ..Default::default() };
+        let portable = GpuOptions { portable: true, ..fast.clone() };
+        let mut a = GpuSim::with_drive(ctx.clone(), &pop, 2, &drive, &fast).unwrap();
+        let mut b = GpuSim::with_drive(ctx.clone(), &pop, 2, &drive, &portable).unwrap();
+        let ra = a.run_driven(120, StepOptions::default()).unwrap();
+        assert!(ra.count() > 50);
+        assert_eq!(ra, b.run_driven(120, StepOptions::default()).unwrap(), "{model}");
+        assert_state_eq("portable", &a.state().unwrap(), &b.state().unwrap());
     }
 }

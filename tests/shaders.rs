@@ -5,11 +5,13 @@ use glifsim::Model;
 
 fn validate(name: &str, src: &str) {
     let module = naga::front::wgsl::parse_str(src).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
-    let caps = if src.contains("subgroup") {
-        naga::valid::Capabilities::SUBGROUP
-    } else {
-        naga::valid::Capabilities::empty()
-    };
+    let mut caps = naga::valid::Capabilities::empty();
+    if src.contains("subgroup") {
+        caps |= naga::valid::Capabilities::SUBGROUP;
+    }
+    if src.contains("u64") {
+        caps |= naga::valid::Capabilities::SHADER_INT64;
+    }
     naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
         .validate(&module)
         .unwrap_or_else(|e| panic!("{name}: {e:?}"));
@@ -19,7 +21,10 @@ fn validate(name: &str, src: &str) {
 fn every_shader_validates() {
     for model in [Model::Lif, Model::Alif] {
         for ballot in [false, true] {
-            validate(&format!("{model} ballot={ballot}"), &shaders::step_source(model, ballot));
+            for int64 in [false, true] {
+                let src = shaders::step_source(model, ballot, int64);
+                validate(&format!("{model} ballot={ballot} int64={int64}"), &src);
+            }
         }
     }
     validate("probe_subgroups", shaders::PROBE_SUBGROUPS);
@@ -40,6 +45,8 @@ fn every_shader_file_is_used() {
         shaders::MAIN_WORKGROUP,
         shaders::MAIN_BALLOT,
         shaders::PROBE_SUBGROUPS,
+        shaders::MULHILO_U32,
+        shaders::MULHILO_U64,
     ];
     for e in std::fs::read_dir(dir).unwrap() {
         let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
@@ -58,6 +65,8 @@ fn no_exp_in_any_shader() {
         shaders::MAIN_WORKGROUP,
         shaders::MAIN_BALLOT,
         shaders::PROBE_SUBGROUPS,
+        shaders::MULHILO_U32,
+        shaders::MULHILO_U64,
     ] {
         assert!(!src.contains("exp("), "shaders must not evaluate exp(): factors come from the host");
     }

@@ -158,8 +158,10 @@ impl GpuContext {
         let summary = AdapterSummary::of(&adapter);
         // The adapter's own limits: the defaults cap a storage binding at 128 MiB.
         let limits = adapter.limits();
-        let features =
-            adapter.features() & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP);
+        let features = adapter.features()
+            & (wgpu::Features::TIMESTAMP_QUERY
+                | wgpu::Features::SUBGROUP
+                | wgpu::Features::SHADER_INT64);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("glifsim"),
             required_features: features,
@@ -226,6 +228,12 @@ impl GpuContext {
     /// laid out along the local index) rather than workgroup atomics and barriers.
     pub fn uses_ballot(&self) -> bool {
         self.ballot
+    }
+    /// Whether shaders may use 64-bit integers (Philox's multiply in one instruction).
+    /// `GLIFSIM_NO_INT64=1` turns it off.
+    pub fn has_int64(&self) -> bool {
+        self.features.contains(wgpu::Features::SHADER_INT64)
+            && !std::env::var("GLIFSIM_NO_INT64").is_ok_and(|v| v == "1")
     }
     /// The wgpu device.
     pub fn device(&self) -> &wgpu::Device {

@@ -39,6 +39,10 @@ pub struct GpuOptions {
     /// Advance a whole chunk of steps per dispatch with the state in registers (default true).
     /// False records one dispatch per step; both give identical results.
     pub fused: bool,
+    /// Use only core-WGSL kernel variants (spike words by workgroup atomics, Philox's multiply
+    /// from 16-bit halves) even where the adapter offers subgroups and 64-bit integers. The
+    /// results are identical; this exists to test that and to work around driver bugs.
+    pub portable: bool,
 }
 
 impl Default for GpuOptions {
@@ -48,6 +52,7 @@ impl Default for GpuOptions {
             max_shard_neurons: None,
             host_inputs: true,
             fused: true,
+            portable: false,
         }
     }
 }
@@ -68,22 +73,17 @@ struct Info {
     _pad: [u32; 2],
 }
 
-/// Which steps one dispatch runs; one per dispatch, at a dynamic offset.
+/// Which steps one dispatch runs; one per dispatch, at a dynamic offset. Chunk step t is
+/// global step base + t.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct DispatchInfo {
     t0: u32,
     count: u32,
-    _pad: [u32; 2],
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct StepInfo {
     flags: u32,
-    step_lo: u32,
-    step_hi: u32,
-    sched: f32,
+    base_lo: u32,
+    base_hi: u32,
+    _pad: [u32; 3],
 }
 
 struct Shard {
@@ -243,13 +243,18 @@ impl GpuSim {
             ("STRIDE", stride as f64),
             ("HOST_INPUT", if opts.host_inputs { 1.0 } else { 0.0 }),
             ("NOISE", if drive.noise.is_some() { 1.0 } else { 0.0 }),
+            ("HAS_SCHED", if drive.schedule.is_empty() { 0.0 } else { 1.0 }),
         ];
         if pop.model().is_adaptive() {
             constants.push(("GLIF2", if pop.model() == Model::Glif2 { 1.0 } else { 0.0 }));
         }
         let module = ctx.shader(
             pop.model().name(),
-            &shaders::step_source(pop.model(), ctx.uses_ballot()),
+            &shaders::step_source(
+                pop.model(),
+                ctx.uses_ballot() && !opts.portable,
+                ctx.has_int64() && !opts.portable,
+            ),
         )?;
         let layout = bind_group_layout(&ctx.device);
         let pl = ctx
@@ -276,10 +281,10 @@ impl GpuSim {
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Device(format!("step pipeline: {e}")));
         }
-        // One control buffer, written once per chunk: the step infos [chunk] at offset 0,
+        // One control buffer, written once per chunk: the schedule values [chunk] at offset 0,
         // then the dispatch table (one entry per dispatch, DISPATCH_STRIDE apart).
         use wgpu::BufferUsages as U;
-        let steps_bytes = (std::mem::size_of::<StepInfo>() * chunk) as u64;
+        let steps_bytes = (4 * chunk) as u64;
         let disp_off = steps_bytes.next_multiple_of(DISPATCH_STRIDE);
         let ctrl_buf = ctx.buffer(
             "control",
@@ -557,8 +562,9 @@ impl GpuSim {
         self.ctx.take_error()
     }
 
-    /// Step infos of `tc` steps starting at global step `base`, and the dispatch table: one
-    /// entry `{0, tc}` when fused, else `{t, 1}` for every step. One write.
+    /// The schedule values of `tc` steps starting at global step `base` (when there is a
+    /// schedule), and the dispatch table: one entry `{0, tc}` when fused, else `{t, 1}` for
+    /// every step. One write.
     fn write_step_uniforms(&self, base: u64, tc: usize, flags: u32) {
         let entries: Vec<(u32, u32)> = if self.opts.fused {
             vec![(0, tc as u32)]
@@ -567,25 +573,23 @@ impl GpuSim {
         };
         let len = self.disp_off as usize + entries.len() * DISPATCH_STRIDE as usize;
         let mut bytes = vec![0u8; len];
-        for t in 0..tc {
-            let step = base + t as u64;
-            let si = StepInfo {
-                flags,
-                step_lo: step as u32,
-                step_hi: (step >> 32) as u32,
-                sched: self.drive.schedule_at(step) as f32,
-            };
-            let o = t * std::mem::size_of::<StepInfo>();
-            bytes[o..o + 16].copy_from_slice(bytemuck::bytes_of(&si));
+        if !self.drive.schedule.is_empty() {
+            for t in 0..tc {
+                let v = self.drive.schedule_at(base + t as u64) as f32;
+                bytes[4 * t..4 * t + 4].copy_from_slice(&v.to_le_bytes());
+            }
         }
         for (i, &(t0, count)) in entries.iter().enumerate() {
             let d = DispatchInfo {
                 t0,
                 count,
-                _pad: [0; 2],
+                flags,
+                base_lo: base as u32,
+                base_hi: (base >> 32) as u32,
+                _pad: [0; 3],
             };
             let o = self.disp_off as usize + i * DISPATCH_STRIDE as usize;
-            bytes[o..o + 16].copy_from_slice(bytemuck::bytes_of(&d));
+            bytes[o..o + std::mem::size_of::<DispatchInfo>()].copy_from_slice(bytemuck::bytes_of(&d));
         }
         self.ctx.queue.write_buffer(&self.ctrl_buf, 0, &bytes);
     }

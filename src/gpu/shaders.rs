@@ -13,16 +13,22 @@ pub const CALIBRATE: &str = include_str!("../../shaders/calibrate.wgsl");
 pub const MAIN_WORKGROUP: &str = include_str!("../../shaders/main_workgroup.wgsl");
 /// Entry point building spike words with subgroupBallot (32-wide subgroups).
 pub const MAIN_BALLOT: &str = include_str!("../../shaders/main_ballot.wgsl");
+/// Philox's 32×32→64 multiply from 16-bit halves (any adapter).
+pub const MULHILO_U32: &str = include_str!("../../shaders/mulhilo_u32.wgsl");
+/// Philox's 32×32→64 multiply with 64-bit integers (`Features::SHADER_INT64`).
+pub const MULHILO_U64: &str = include_str!("../../shaders/mulhilo_u64.wgsl");
 /// The subgroup layout probe.
 pub const PROBE_SUBGROUPS: &str = include_str!("../../shaders/probe_subgroups.wgsl");
 
 /// The full source of the step kernel for `model`: the common prelude, the model's file and
 /// an entry point (`ballot`: the subgroupBallot one, which needs `Features::SUBGROUP`; naga
 /// gates subgroup operations by that feature rather than by an `enable` directive).
-pub fn step_source(model: crate::Model, ballot: bool) -> String {
+/// `int64`: Philox's multiply in 64-bit integers (`Features::SHADER_INT64`).
+pub fn step_source(model: crate::Model, ballot: bool, int64: bool) -> String {
     let body = if model.is_adaptive() { ADAPTIVE } else { LIF };
     let main = if ballot { MAIN_BALLOT } else { MAIN_WORKGROUP };
-    format!("{COMMON}\n{body}\n{main}")
+    let mul = if int64 { MULHILO_U64 } else { MULHILO_U32 };
+    format!("{COMMON}\n{mul}\n{body}\n{main}")
 }
 /// The bandwidth reference kernel of `glifsim bench`.
 pub const REFERENCE_AXPY: &str = include_str!("../../shaders/reference_axpy.wgsl");

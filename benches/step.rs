@@ -1,1 +1,60 @@
-fn main(){}
+//! Criterion benchmarks small enough for CI's lavapipe: one step of 100,000 neurons on the CPU
+//! path, and a 10-step chunk on the GPU path (per-step and fused) when an adapter exists.
+//! `glifsim bench` measures the large configurations and bandwidth.
+
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use glifsim::gpu::{GpuContext, GpuOptions, GpuSim};
+use glifsim::{Arith, CpuSim, Model, StepOptions};
+
+const N: usize = 100_000;
+
+fn cpu(c: &mut Criterion) {
+    let mut g = c.benchmark_group("cpu");
+    g.throughput(Throughput::Elements(N as u64));
+    for model in [Model::Lif, Model::Alif, Model::Glif2] {
+        let pop = glifsim::bench::bench_population(model, N);
+        let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate).unwrap();
+        let input = vec![16.0f32; N];
+        g.bench_function(model.name(), |b| {
+            b.iter(|| sim.step(&input, StepOptions::default()).unwrap())
+        });
+    }
+    g.finish();
+}
+
+fn gpu(c: &mut Criterion) {
+    let Ok(ctx) = GpuContext::new() else {
+        eprintln!("no GPU adapter: GPU benchmarks skipped");
+        return;
+    };
+    let ctx = Arc::new(ctx);
+    let mut g = c.benchmark_group(format!("gpu/{}", ctx.adapter().name));
+    g.throughput(Throughput::Elements(10 * N as u64));
+    for fused in [false, true] {
+        let pop = glifsim::bench::bench_population(Model::Lif, N);
+        let opts = GpuOptions {
+            fused,
+            ..Default::default()
+        };
+        let mut sim = GpuSim::with_options(ctx.clone(), &pop, 1, &opts).unwrap();
+        let input = vec![16.0f32; 10 * N];
+        let name = if fused {
+            "LIF 10 steps fused"
+        } else {
+            "LIF 10 steps per-step"
+        };
+        g.bench_function(name, |b| {
+            b.iter(|| sim.run(10, &input, StepOptions::default()).unwrap())
+        });
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(10);
+    targets = cpu, gpu
+}
+criterion_main!(benches);

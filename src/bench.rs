@@ -170,7 +170,16 @@ pub fn bench_cpu(model: Model, n: usize, steps: usize, copy_gb_s: f64) -> Result
         sim.step(&input, opts)?;
     }
     let secs = t.elapsed().as_secs_f64();
-    Ok(result(model, "cpu", n, steps, secs, bytes_per_update(&pop, true, 1), copy_gb_s, "cpu"))
+    Ok(result(
+        model,
+        "cpu",
+        n,
+        steps,
+        secs,
+        bytes_per_update(&pop, true, 1),
+        copy_gb_s,
+        "cpu",
+    ))
 }
 
 /// The GPU kernel, per step (`fused = false`: one dispatch per step) or fused (100 steps per
@@ -251,20 +260,28 @@ pub fn reference_kernel_gb_s(ctx: &GpuContext, n: usize, reps: usize) -> Result<
     let x = ctx.buffer("ref x", bytes, U::STORAGE)?;
     let y = ctx.buffer("ref y", bytes, U::STORAGE)?;
     let module = ctx.shader("reference_axpy", crate::gpu::shaders::REFERENCE_AXPY)?;
-    let pipeline = ctx.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label: Some("reference_axpy"),
-        layout: None,
-        module: &module,
-        entry_point: Some("main"),
-        compilation_options: Default::default(),
-        cache: None,
-    });
+    let pipeline = ctx
+        .device
+        .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("reference_axpy"),
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
     let bg = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
         label: None,
         layout: &pipeline.get_bind_group_layout(0),
         entries: &[
-            wgpu::BindGroupEntry { binding: 0, resource: x.as_entire_binding() },
-            wgpu::BindGroupEntry { binding: 1, resource: y.as_entire_binding() },
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: x.as_entire_binding(),
+            },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: y.as_entire_binding(),
+            },
         ],
     });
     let wgs = (n as u64).div_ceil(256);
@@ -341,7 +358,8 @@ pub fn interactive_step_us(ctx: &Arc<GpuContext>, n: usize, reps: usize) -> Resu
     let mut times: Vec<f64> = (0..reps)
         .map(|_| {
             let t = Instant::now();
-            sim.step_driven(opts).map(|_| t.elapsed().as_secs_f64() * 1e6)
+            sim.step_driven(opts)
+                .map(|_| t.elapsed().as_secs_f64() * 1e6)
         })
         .collect::<Result<_>>()?;
     times.sort_by(f64::total_cmp);
@@ -352,7 +370,17 @@ pub fn interactive_step_us(ctx: &Arc<GpuContext>, n: usize, reps: usize) -> Resu
 pub fn print_table(results: &[BenchResult]) {
     println!(
         "{:<6} {:<15} {:>11} {:>7} {:>12} {:>11} {:>11} {:>8} {:>10} {:>10} {:>7}  device",
-        "model", "path", "neurons", "steps", "updates/s", "µs/step", "GPU µs/step", "B/upd", "GB/s", "copy GB/s", "of copy"
+        "model",
+        "path",
+        "neurons",
+        "steps",
+        "updates/s",
+        "µs/step",
+        "GPU µs/step",
+        "B/upd",
+        "GB/s",
+        "copy GB/s",
+        "of copy"
     );
     for r in results {
         println!(

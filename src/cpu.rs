@@ -136,7 +136,11 @@ pub fn update_neuron<R: Real>(
     let b = arith.fma(-p.resistance, i_eff, a);
     let c = arith.fma(b, p.decay_m, p.v_rest);
     let v_star = arith.fma(p.resistance, i_eff, c);
-    let v_int = if opts.refrac_lock && !free { *v } else { v_star };
+    let v_int = if opts.refrac_lock && !free {
+        *v
+    } else {
+        v_star
+    };
     // 3. Threshold from θ before this step's update.
     let mut thr = p.threshold;
     if p.adaptive {
@@ -164,12 +168,12 @@ pub fn update_neuron<R: Real>(
     if p.adaptive && !opts.freeze_adaptation {
         let hold = opts.refrac_lock && *r > R::ZERO;
         let s = if spike { R::ONE } else { R::ZERO };
-        for k in 0..theta.len() {
+        for (k, th) in theta.iter_mut().enumerate() {
             let ds = p.increment_k[k] * s;
-            theta[k] = if hold {
-                theta[k] + ds
+            *th = if hold {
+                *th + ds
             } else {
-                arith.fma(theta[k], p.decay_k[k], ds)
+                arith.fma(*th, p.decay_k[k], ds)
             };
         }
     }
@@ -182,7 +186,7 @@ pub fn update_neuron<R: Real>(
 /// use glifsim::{Arith, CpuSim, Model, Population, StepOptions};
 /// let pop = Population::builder(Model::Lif, 64).build()?;
 /// let mut sim = CpuSim::<f32>::new(&pop, 2, Arith::Separate)?;
-/// let input = vec![20.0f32; 2 * 64];
+/// let input = vec![30.0f32; 2 * 64];
 /// let mut spikes = 0;
 /// for _ in 0..200 {
 ///     spikes += sim.step(&input, StepOptions::default())?.count();

@@ -4,6 +4,10 @@
 //! through wgpu compute shaders, with a CPU reference path in f32 and f64 that the GPU path is
 //! held to bit for bit. The semantics are those of `MODELS.md` (shipped in `docs/MODELS.md`).
 //!
+//! Start with [`Population::builder`], then [`Simulator`] (either path), [`CpuSim`] or
+//! [`gpu::GpuSim`]; [`input::Drive`] puts inputs on the device; [`spec`] and [`run`] drive the
+//! command line.
+//!
 //! ```
 //! use glifsim::{Arith, CpuSim, Model, Population, StepOptions};
 //! let pop = Population::builder(Model::Lif, 1000).dt(0.1).tau_m(20.0).build()?;
@@ -37,3 +41,8 @@ pub use model::{Adaptation, Model, Param, Population, PopulationBuilder};
 pub use real::{Arith, Real};
 pub use sim::{Backend, Simulator};
 pub use state::{State, StepOptions};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

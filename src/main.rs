@@ -14,7 +14,11 @@ use glifsim::spec::Spec;
 use glifsim::{Backend, Model};
 
 #[derive(Parser)]
-#[command(name = "glifsim", version, about = "Large populations of linear integrate-and-fire neurons on any GPU")]
+#[command(
+    name = "glifsim",
+    version,
+    about = "Large populations of linear integrate-and-fire neurons on any GPU"
+)]
 struct Cli {
     /// More log output (-v info, -vv debug); RUST_LOG also works.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -71,7 +75,11 @@ enum Command {
         sizes: Vec<usize>,
         /// Paths: cpu, gpu (one dispatch per step, streamed input), gpu-noise (one dispatch per
         /// step, on-GPU noise), gpu-fused and gpu-fused-noise (100 steps per dispatch).
-        #[arg(long, value_delimiter = ',', default_value = "cpu,gpu,gpu-noise,gpu-fused,gpu-fused-noise")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "cpu,gpu,gpu-noise,gpu-fused,gpu-fused-noise"
+        )]
         paths: Vec<String>,
         /// Steps timed per configuration (GPU); the CPU path times a tenth of them.
         #[arg(long, default_value_t = 1000)]
@@ -104,11 +112,21 @@ fn main() -> ExitCode {
 
 fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
     match cli.command {
-        Command::Run { spec, backend, out, no_plot } => {
+        Command::Run {
+            spec,
+            backend,
+            out,
+            no_plot,
+        } => {
             let spec = Spec::load(&spec)?;
             run(&spec, backend, out, !no_plot)
         }
-        Command::Demo { backend, out, neurons, duration } => {
+        Command::Demo {
+            backend,
+            out,
+            neurons,
+            duration,
+        } => {
             let on_cpu_device = match backend {
                 Backend::Cpu => true,
                 _ => list_adapters().iter().all(|a| a.device_type == "Cpu"),
@@ -122,7 +140,9 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
         Command::Adapters => {
             let list = list_adapters();
             if list.is_empty() {
-                println!("no adapters found (on Linux: apt-get install mesa-vulkan-drivers libvulkan1)");
+                println!(
+                    "no adapters found (on Linux: apt-get install mesa-vulkan-drivers libvulkan1)"
+                );
             }
             for a in list {
                 println!("{a}");
@@ -134,7 +154,14 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
             println!("wrote {}", p.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { models, sizes, paths, steps, interactive, json } => {
+        Command::Bench {
+            models,
+            sizes,
+            paths,
+            steps,
+            interactive,
+            json,
+        } => {
             let want = |p: &str| paths.iter().any(|x| x == p);
             let mut results: Vec<BenchResult> = Vec::new();
             let ctx = if paths.iter().any(|p| p.starts_with("gpu")) || interactive {
@@ -149,16 +176,24 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
                 None
             };
             let max = sizes.iter().copied().max().unwrap_or(1 << 20);
-            let cpu_copy = want("cpu").then(|| bench::cpu_copy_bandwidth((max * 16).clamp(64 << 20, 1 << 30), 5));
+            let cpu_copy = want("cpu")
+                .then(|| bench::cpu_copy_bandwidth((max * 16).clamp(64 << 20, 1 << 30), 5));
             let gpu_copy = match &ctx {
-                Some(c) => Some(bench::gpu_copy_bandwidth(c, (max as u64 * 16).clamp(64 << 20, 1 << 30), 20)?),
+                Some(c) => Some(bench::gpu_copy_bandwidth(
+                    c,
+                    (max as u64 * 16).clamp(64 << 20, 1 << 30),
+                    20,
+                )?),
                 None => None,
             };
             if let Some(c) = &ctx {
                 println!("adapter: {} (fma {})", c.adapter(), c.arith());
             }
             if let Some(b) = cpu_copy {
-                println!("CPU copy bandwidth: {b:.1} GB/s ({} threads)", rayon::current_num_threads());
+                println!(
+                    "CPU copy bandwidth: {b:.1} GB/s ({} threads)",
+                    rayon::current_num_threads()
+                );
             }
             if let (Some(b), Some(c)) = (gpu_copy, &ctx) {
                 println!("GPU copy bandwidth: {b:.1} GB/s");
@@ -193,7 +228,10 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
             }
             if let Some(path) = json {
                 let text = serde_json::to_string_pretty(&results).expect("results serialise");
-                std::fs::write(&path, text).map_err(|e| glifsim::Error::Io { path: path.clone(), source: e })?;
+                std::fs::write(&path, text).map_err(|e| glifsim::Error::Io {
+                    path: path.clone(),
+                    source: e,
+                })?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -250,13 +288,21 @@ fn run(spec: &Spec, backend: Backend, out: PathBuf, plot: bool) -> glifsim::Resu
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
-            eprintln!("the files in {} hold every completed step (see summary.json)", out.display());
+            eprintln!(
+                "the files in {} hold every completed step (see summary.json)",
+                out.display()
+            );
             return Ok(ExitCode::FAILURE);
         }
     };
     println!(
         "{} on {} (fma {}): {} of {} steps in {:.2} s",
-        summary.backend, summary.adapter, summary.arith, summary.steps, summary.steps_requested, summary.wall_time_s
+        summary.backend,
+        summary.adapter,
+        summary.arith,
+        summary.steps,
+        summary.steps_requested,
+        summary.wall_time_s
     );
     for p in &summary.populations {
         println!(
@@ -271,9 +317,16 @@ fn run(spec: &Spec, backend: Backend, out: PathBuf, plot: bool) -> glifsim::Resu
             p.neuron_updates_per_s
         );
     }
-    println!("wrote {}/summary.json and {}/raster.png", out.display(), out.display());
+    println!(
+        "wrote {}/summary.json and {}/raster.png",
+        out.display(),
+        out.display()
+    );
     if let Some(why) = &summary.stopped_because {
-        eprintln!("stopped early: {why}; the files in {} hold every completed step", out.display());
+        eprintln!(
+            "stopped early: {why}; the files in {} hold every completed step",
+            out.display()
+        );
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)

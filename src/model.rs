@@ -421,7 +421,9 @@ impl PopulationBuilder {
         let n = self.n;
         let model = self.model;
         if n == 0 {
-            return Err(Error::Usage("a population needs at least one neuron".into()));
+            return Err(Error::Usage(
+                "a population needs at least one neuron".into(),
+            ));
         }
         if !(self.dt.is_finite() && self.dt > 0.0) {
             return Err(invalid("dt", None, self.dt, "Δt must be finite and > 0"));
@@ -452,7 +454,12 @@ impl PopulationBuilder {
         check("threshold", &self.threshold, &any, "")?;
         check("t_ref", &self.t_ref, &|x| x >= 0.0, "t_ref must be ≥ 0")?;
         check("tau_m", &self.tau_m, &|x| x > 0.0, "τ_m must be > 0")?;
-        check("resistance", &self.resistance, &|x| x != 0.0, "R must be ≠ 0")?;
+        check(
+            "resistance",
+            &self.resistance,
+            &|x| x != 0.0,
+            "R must be ≠ 0",
+        )?;
 
         let th_name = if model.is_adaptive() {
             "theta_inf"
@@ -462,9 +469,9 @@ impl PopulationBuilder {
         // V_rest < threshold, for every model.
         for i in 0..n {
             let (vr, th) = (self.v_rest.at(i), self.threshold.at(i));
-            if !(vr < th) {
-                let idx = (self.v_rest.is_per_neuron() || self.threshold.is_per_neuron())
-                    .then_some(i);
+            if vr >= th {
+                let idx =
+                    (self.v_rest.is_per_neuron() || self.threshold.is_per_neuron()).then_some(i);
                 return Err(invalid(
                     "v_rest",
                     idx,
@@ -482,16 +489,14 @@ impl PopulationBuilder {
                 if self.m_v.is_some() || self.b_v.is_some() {
                     return Err(Error::Parameter {
                         name: if self.m_v.is_some() { "m_v" } else { "b_v" },
-                        reason: format!(
-                            "{model} resets to V_reset; m_v and b_v belong to GLIF2"
-                        ),
+                        reason: format!("{model} resets to V_reset; m_v and b_v belong to GLIF2"),
                     });
                 }
                 let v_reset = self.v_reset.unwrap_or((-70.0).into());
                 check("v_reset", &v_reset, &any, "")?;
                 for i in 0..n {
                     let (vr, th) = (v_reset.at(i), self.threshold.at(i));
-                    if !(vr < th) {
+                    if vr >= th {
                         let idx = (v_reset.is_per_neuron() || self.threshold.is_per_neuron())
                             .then_some(i);
                         return Err(invalid(

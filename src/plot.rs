@@ -56,7 +56,11 @@ pub fn plot_dir(dir: &Path) -> Result<std::path::PathBuf> {
             for e in ev.chunks_exact(3) {
                 let (step, trial, n) = (e[0] as u64, e[1], e[2] as usize);
                 if trial == 0 && n % stride == 0 && step < steps {
-                    points.push((pi, step as f64 * summary.dt, (rows_total + n / stride) as f64));
+                    points.push((
+                        pi,
+                        step as f64 * summary.dt,
+                        (rows_total + n / stride) as f64,
+                    ));
                 }
             }
         }

@@ -156,11 +156,21 @@ pub struct PopulationRecorder {
 impl PopulationRecorder {
     /// Files `<name>_spikes.npy` (u32 rows of step, trial, neuron) when `ranges` is not empty,
     /// and `<name>_counts.npy` (u32 spike count per step, all neurons and trials).
-    pub fn create(dir: &Path, name: &str, trials: usize, n: usize, ranges: &[(usize, usize)]) -> Result<Self> {
+    pub fn create(
+        dir: &Path,
+        name: &str,
+        trials: usize,
+        n: usize,
+        ranges: &[(usize, usize)],
+    ) -> Result<Self> {
         let spikes = if ranges.is_empty() {
             None
         } else {
-            Some(NpyStream::create(&dir.join(format!("{name}_spikes.npy")), "<u4", &[3])?)
+            Some(NpyStream::create(
+                &dir.join(format!("{name}_spikes.npy")),
+                "<u4",
+                &[3],
+            )?)
         };
         Ok(PopulationRecorder {
             trials,
@@ -244,7 +254,13 @@ impl TraceRecorder {
             return Ok(None);
         }
         let v = (!v_idx.is_empty())
-            .then(|| NpyStream::create(&dir.join(format!("{name}_v.npy")), "<f4", &[trials, v_idx.len()]))
+            .then(|| {
+                NpyStream::create(
+                    &dir.join(format!("{name}_v.npy")),
+                    "<f4",
+                    &[trials, v_idx.len()],
+                )
+            })
             .transpose()?;
         let theta = (!th_idx.is_empty())
             .then(|| {

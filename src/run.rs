@@ -65,7 +65,11 @@ fn gcd(a: usize, b: usize) -> usize {
 /// A run stopped by `opts.stop` returns its summary with `complete = false`; a run stopped by
 /// an error writes its summary (saying where and why it stopped) and returns the error. Either
 /// way every file holds every completed step.
-pub fn run_spec(spec: &Spec, opts: &RunOptions, progress: &mut dyn FnMut(u64, u64)) -> Result<Summary> {
+pub fn run_spec(
+    spec: &Spec,
+    opts: &RunOptions,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Summary> {
     let prepared = spec.prepare()?;
     let dir = &opts.out_dir;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
@@ -94,8 +98,22 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions, progress: &mut dyn FnMut(u64, u6
     let mut recs = Vec::new();
     let mut traces = Vec::new();
     for p in &prepared {
-        recs.push(PopulationRecorder::create(dir, &p.name, p.trials, p.pop.len(), &p.spike_ranges)?);
-        traces.push(TraceRecorder::create(dir, &p.name, p.trials, p.pop.len(), p.pop.k(), &p.v, &p.theta)?);
+        recs.push(PopulationRecorder::create(
+            dir,
+            &p.name,
+            p.trials,
+            p.pop.len(),
+            &p.spike_ranges,
+        )?);
+        traces.push(TraceRecorder::create(
+            dir,
+            &p.name,
+            p.trials,
+            p.pop.len(),
+            p.pop.k(),
+            &p.v,
+            &p.theta,
+        )?);
     }
     let total = spec.steps() as u64;
     let mut seg = 100usize;
@@ -127,13 +145,20 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions, progress: &mut dyn FnMut(u64, u6
                 Some(x) => {
                     let per = p.trials * p.pop.len();
                     let slice = &x[done as usize * per..(done as usize + n) * per];
-                    sims[i].run_with(n, slice, StepOptions::default(), |t, w| rec.push(base + t as u64, w))
+                    sims[i].run_with(n, slice, StepOptions::default(), |t, w| {
+                        rec.push(base + t as u64, w)
+                    })
                 }
-                None => sims[i].run_driven_with(n, StepOptions::default(), |t, w| rec.push(base + t as u64, w)),
+                None => sims[i].run_driven_with(n, StepOptions::default(), |t, w| {
+                    rec.push(base + t as u64, w)
+                }),
             };
             walls[i] += t0.elapsed().as_secs_f64();
             if let Err(e) = res {
-                stopped = Some(format!("error in population '{}' after step {done}: {e}", p.name));
+                stopped = Some(format!(
+                    "error in population '{}' after step {done}: {e}",
+                    p.name
+                ));
                 error = Some(e);
                 break 'outer;
             }
@@ -182,7 +207,11 @@ pub fn run_spec(spec: &Spec, opts: &RunOptions, progress: &mut dyn FnMut(u64, u6
                     neurons: p.pop.len(),
                     trials: p.trials,
                     spike_count: r.total,
-                    mean_rate_hz: if secs > 0.0 { r.total as f64 / (nt * secs) } else { 0.0 },
+                    mean_rate_hz: if secs > 0.0 {
+                        r.total as f64 / (nt * secs)
+                    } else {
+                        0.0
+                    },
                     cv_isi: r.isi.mean_cv(),
                     wall_time_s: w,
                     neuron_updates_per_s: if w > 0.0 { nt * done as f64 / w } else { 0.0 },

@@ -7,7 +7,17 @@ use crate::gpu::{GpuContext, GpuOptions, GpuSim};
 use crate::{Arith, CpuSim, Population, SpikeFrame, SpikeRecord, State, StepOptions};
 
 /// Which path to run on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// The GPU when an adapter exists, else the CPU path (with a warning).
@@ -32,6 +42,7 @@ pub enum Backend {
 /// # Ok::<(), glifsim::Error>(())
 /// ```
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per population, never moved in a hot loop
 pub enum Simulator {
     /// The CPU reference path in f32.
     Cpu(CpuSim<f32>),
@@ -65,7 +76,9 @@ impl Simulator {
         trials: usize,
         opts: &GpuOptions,
     ) -> Result<Self> {
-        Ok(Simulator::Gpu(GpuSim::with_options(ctx, pop, trials, opts)?))
+        Ok(Simulator::Gpu(GpuSim::with_options(
+            ctx, pop, trials, opts,
+        )?))
     }
 
     /// A CPU simulator in the same arithmetic mode and state as `self`.

@@ -330,7 +330,12 @@ impl Spec {
         })
     }
 
-    fn prepare_one(&self, idx: usize, p: &PopulationSpec, steps: usize) -> Result<PreparedPopulation> {
+    fn prepare_one(
+        &self,
+        idx: usize,
+        p: &PopulationSpec,
+        steps: usize,
+    ) -> Result<PreparedPopulation> {
         let n = p.neurons;
         let name = &p.name;
         let wrap = |e: Error| -> Error {
@@ -341,7 +346,9 @@ impl Spec {
         };
         let pr = &p.params;
         let val = |field: &str, v: &Option<Value>| -> Result<Option<Param>> {
-            v.as_ref().map(|v| self.value(name, field, v, n)).transpose()
+            v.as_ref()
+                .map(|v| self.value(name, field, v, n))
+                .transpose()
         };
         let vals = |field: &str, v: &Option<Vec<Value>>| -> Result<Option<Vec<Param>>> {
             v.as_ref()
@@ -391,7 +398,10 @@ impl Spec {
         if let Some(x) = val("b_v", &pr.b_v)? {
             b = b.b_v(x);
         }
-        match (vals("adapt_tau", &pr.adapt_tau)?, vals("adapt_rate", &pr.adapt_rate)?) {
+        match (
+            vals("adapt_tau", &pr.adapt_tau)?,
+            vals("adapt_rate", &pr.adapt_rate)?,
+        ) {
             (Some(_), Some(_)) => {
                 return Err(self.err(format!(
                     "population '{name}': give adapt_tau (ALIF) or adapt_rate (GLIF2), not both"
@@ -484,7 +494,14 @@ impl Spec {
         })
     }
 
-    fn host_input(&self, name: &str, path: &Path, steps: usize, trials: usize, n: usize) -> Result<Vec<f32>> {
+    fn host_input(
+        &self,
+        name: &str,
+        path: &Path,
+        steps: usize,
+        trials: usize,
+        n: usize,
+    ) -> Result<Vec<f32>> {
         let (shape, data) = read_npy_f64(path)
             .map_err(|e| self.err(format!("population '{name}', input.npy: {e}")))?;
         let ok = match shape.as_slice() {
@@ -503,7 +520,10 @@ impl Spec {
         if let Some(i) = data.iter().position(|x| !x.is_finite()) {
             return Err(Error::format(
                 path,
-                format!("population '{name}', input.npy: value at flat index {i} is not finite ({})", data[i]),
+                format!(
+                    "population '{name}', input.npy: value at flat index {i} is not finite ({})",
+                    data[i]
+                ),
             ));
         }
         let mut out = Vec::with_capacity(steps * trials * n);
@@ -513,7 +533,11 @@ impl Spec {
                     out.extend(data[t * n..(t + 1) * n].iter().map(|&x| x as f32));
                 }
             } else {
-                out.extend(data[t * trials * n..(t + 1) * trials * n].iter().map(|&x| x as f32));
+                out.extend(
+                    data[t * trials * n..(t + 1) * trials * n]
+                        .iter()
+                        .map(|&x| x as f32),
+                );
             }
         }
         Ok(out)
@@ -532,7 +556,9 @@ pub fn read_npy_f64(path: &Path) -> Result<(Vec<u64>, Vec<f64>)> {
     let descr = npy.dtype().descr();
     let data: Vec<f64> = match descr.trim_matches('\'') {
         "<f8" => npy.into_vec::<f64>(),
-        "<f4" => npy.into_vec::<f32>().map(|v| v.into_iter().map(f64::from).collect()),
+        "<f4" => npy
+            .into_vec::<f32>()
+            .map(|v| v.into_iter().map(f64::from).collect()),
         other => {
             return Err(Error::format(
                 path,

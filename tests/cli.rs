@@ -12,7 +12,8 @@ use glifsim::{Backend, Error, Simulator, StepOptions};
 
 fn write_f32(path: &Path, shape: &[usize], data: &[f32]) {
     let mut s = NpyStream::create(path, "<f4", &shape[1..]).unwrap();
-    s.append(bytemuck::cast_slice(data), shape[0] as u64).unwrap();
+    s.append(bytemuck::cast_slice(data), shape[0] as u64)
+        .unwrap();
     s.commit().unwrap();
 }
 
@@ -24,7 +25,11 @@ const N_B: usize = 45;
 /// from NPY, noise and a schedule; two trials for ALIF.
 fn setup(dir: &Path) -> Spec {
     let mut g = common::Rng(77);
-    write_f32(&dir.join("input.npy"), &[STEPS, N_A], &g.vec_f32(STEPS * N_A, 0.0, 40.0));
+    write_f32(
+        &dir.join("input.npy"),
+        &[STEPS, N_A],
+        &g.vec_f32(STEPS * N_A, 0.0, 40.0),
+    );
     write_f32(&dir.join("bias.npy"), &[N_B], &g.vec_f32(N_B, 10.0, 20.0));
     let text = format!(
         r#"
@@ -101,7 +106,14 @@ fn end_to_end(backend: Backend) {
     let summary = run_spec(&spec, &opts, &mut |_, _| {}).unwrap();
     assert!(summary.complete);
     assert_eq!(summary.steps, STEPS as u64);
-    assert_eq!(summary.backend, if backend == Backend::Gpu { "gpu" } else { "cpu" });
+    assert_eq!(
+        summary.backend,
+        if backend == Backend::Gpu {
+            "gpu"
+        } else {
+            "cpu"
+        }
+    );
     let expect = direct(&spec, backend);
 
     // Population a: spikes of neurons 0..30 and 50..70 only, as (step, trial, neuron).
@@ -118,12 +130,20 @@ fn end_to_end(backend: Backend) {
     assert_eq!(ev, want, "a: recorded spikes differ from the library run");
     // Population b: every spike of both trials.
     let (_, ev) = read_npy_u32(&out.join("b_spikes.npy")).unwrap();
-    let want: Vec<u32> = expect[1].0.events().into_iter().flat_map(|(t, b, n)| [t, b, n]).collect();
+    let want: Vec<u32> = expect[1]
+        .0
+        .events()
+        .into_iter()
+        .flat_map(|(t, b, n)| [t, b, n])
+        .collect();
     assert_eq!(ev, want, "b: recorded spikes differ from the library run");
     // Counts per step, and the summary's totals.
     let (cshape, counts) = read_npy_u32(&out.join("b_counts.npy")).unwrap();
     assert_eq!(cshape, vec![STEPS as u64]);
-    assert_eq!(counts.iter().map(|&c| c as u64).sum::<u64>(), expect[1].0.count());
+    assert_eq!(
+        counts.iter().map(|&c| c as u64).sum::<u64>(),
+        expect[1].0.count()
+    );
     assert_eq!(summary.populations[1].spike_count, expect[1].0.count());
     let rate = expect[1].0.count() as f64 / (2.0 * N_B as f64 * STEPS as f64 * 0.25e-3);
     assert!((summary.populations[1].mean_rate_hz - rate).abs() < 1e-9);
@@ -197,7 +217,11 @@ fn interrupted_run_keeps_completed_steps() {
     assert!(!summary.complete);
     let done = summary.steps as usize;
     assert!((200..207).contains(&done), "stopped at {done}");
-    assert!(summary.stopped_because.as_deref().unwrap().contains("interrupted"));
+    assert!(summary
+        .stopped_because
+        .as_deref()
+        .unwrap()
+        .contains("interrupted"));
     let on_disk = Summary::read(&out).unwrap();
     assert_eq!(on_disk.steps, summary.steps);
     // Every file opens and holds exactly the completed steps.
@@ -237,13 +261,17 @@ fn parse_err(text: &str) -> String {
         Ok(()) => panic!("accepted:\n{text}"),
         Err(e) => {
             let msg = e.to_string();
-            assert!(msg.starts_with("bad.toml"), "message does not name the file: {msg}");
+            assert!(
+                msg.starts_with("bad.toml"),
+                "message does not name the file: {msg}"
+            );
             msg
         }
     }
 }
 
-const GOOD: &str = "dt = 0.1\nduration = 10.0\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 4\n";
+const GOOD: &str =
+    "dt = 0.1\nduration = 10.0\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 4\n";
 
 #[test]
 fn spec_parses_every_field() {
@@ -253,7 +281,10 @@ fn spec_parses_every_field() {
     assert_eq!(p.pop.len(), 4);
     assert_eq!(p.spike_ranges, vec![(0, 4)]);
     let text = format!("{GOOD}[population.params]\ntau_m = [10.0, 11.0, 12.0, 13.0]\nv_th = -45.0\n[population.input]\nbias = 3.0\nschedule = [[1.0, 2.0]]\n[population.record]\nspikes = \"none\"\nv = [3]\nevery = 5\n");
-    let p = &Spec::parse(&text, Path::new("good.toml")).unwrap().prepare().unwrap()[0];
+    let p = &Spec::parse(&text, Path::new("good.toml"))
+        .unwrap()
+        .prepare()
+        .unwrap()[0];
     assert_eq!(p.pop.tau_m().at(2), 12.0);
     assert_eq!(p.pop.threshold().at(0), -45.0);
     assert_eq!(p.drive.schedule, vec![(10, 2.0)]);
@@ -273,27 +304,43 @@ fn spec_errors_name_the_field_and_line() {
     let m = parse_err("dt = \"fast\"\nduration = 1.0\n");
     assert!(m.contains("dt") || m.contains("line 1"), "{m}");
     // Missing required field.
-    let m = parse_err("duration = 1.0\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 4\n");
+    let m =
+        parse_err("duration = 1.0\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 4\n");
     assert!(m.contains("dt"), "{m}");
     // Unknown model.
     let m = parse_err(&GOOD.replace("LIF", "HH"));
     assert!(m.contains("HH") && m.contains("GLIF2"), "{m}");
     // Invalid parameter value: names population and parameter.
     let m = parse_err(&format!("{GOOD}[population.params]\ntau_m = -1.0\n"));
-    assert!(m.contains("'p'") && m.contains("tau_m") && m.contains("-1"), "{m}");
+    assert!(
+        m.contains("'p'") && m.contains("tau_m") && m.contains("-1"),
+        "{m}"
+    );
     // Per-neuron list of the wrong length.
     let m = parse_err(&format!("{GOOD}[population.params]\ntau_m = [1.0, 2.0]\n"));
     assert!(m.contains("tau_m") && m.contains("expected 4"), "{m}");
     // Missing NPY file names the path.
-    let m = parse_err(&format!("{GOOD}[population.input]\nnpy = \"nowhere.npy\"\n"));
+    let m = parse_err(&format!(
+        "{GOOD}[population.input]\nnpy = \"nowhere.npy\"\n"
+    ));
     assert!(m.contains("nowhere.npy"), "{m}");
     // Record ranges and neurons out of bounds, θ on LIF, duplicate names, bad dt.
-    assert!(parse_err(&format!("{GOOD}[population.record]\nspikes = [[0, 9]]\n")).contains("[0, 9)"));
+    assert!(
+        parse_err(&format!("{GOOD}[population.record]\nspikes = [[0, 9]]\n")).contains("[0, 9)")
+    );
     assert!(parse_err(&format!("{GOOD}[population.record]\nv = [4]\n")).contains("neuron 4"));
-    assert!(parse_err(&format!("{GOOD}[population.record]\ntheta = [0]\n")).contains("no threshold"));
-    assert!(parse_err(&format!("{GOOD}[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 1\n")).contains("twice"));
+    assert!(
+        parse_err(&format!("{GOOD}[population.record]\ntheta = [0]\n")).contains("no threshold")
+    );
+    assert!(parse_err(&format!(
+        "{GOOD}[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 1\n"
+    ))
+    .contains("twice"));
     assert!(parse_err(&GOOD.replace("dt = 0.1", "dt = -0.1")).contains("dt"));
-    assert!(parse_err(&format!("{GOOD}[population.input]\nnoise = {{ std = -1.0 }}\n")).contains("std"));
+    assert!(parse_err(&format!(
+        "{GOOD}[population.input]\nnoise = {{ std = -1.0 }}\n"
+    ))
+    .contains("std"));
 }
 
 #[test]
@@ -302,7 +349,10 @@ fn malformed_npy_files_are_refused_with_their_path() {
     let bad = tmp.path().join("bad.npy");
     std::fs::write(&bad, b"\x93NUMPY garbage").unwrap();
     let e = read_npy_f64(&bad).unwrap_err();
-    assert!(matches!(e, Error::Format { .. }) && e.to_string().contains("bad.npy"), "{e}");
+    assert!(
+        matches!(e, Error::Format { .. }) && e.to_string().contains("bad.npy"),
+        "{e}"
+    );
     // Truncated data.
     write_f32(&tmp.path().join("t.npy"), &[10], &[1.0; 10]);
     let bytes = std::fs::read(tmp.path().join("t.npy")).unwrap();
@@ -310,9 +360,19 @@ fn malformed_npy_files_are_refused_with_their_path() {
     assert!(read_npy_f64(&tmp.path().join("t.npy")).is_err());
     // Wrong shape for a host input.
     write_f32(&tmp.path().join("in.npy"), &[5, 3], &[1.0; 15]);
-    std::fs::write(tmp.path().join("s.toml"), format!("{GOOD}[population.input]\nnpy = \"in.npy\"\n")).unwrap();
-    let e = Spec::load(tmp.path().join("s.toml")).unwrap().prepare().unwrap_err();
-    assert!(e.to_string().contains("in.npy") && e.to_string().contains("T ≥ 100"), "{e}");
+    std::fs::write(
+        tmp.path().join("s.toml"),
+        format!("{GOOD}[population.input]\nnpy = \"in.npy\"\n"),
+    )
+    .unwrap();
+    let e = Spec::load(tmp.path().join("s.toml"))
+        .unwrap()
+        .prepare()
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("in.npy") && e.to_string().contains("T ≥ 100"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -337,10 +397,21 @@ fn binary_runs_a_spec_on_the_cpu() {
     std::fs::write(&p, format!("{GOOD}[population.input]\nbias = 100.0\n")).unwrap();
     let o = tmp.path().join("o");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_glifsim"))
-        .args(["run", p.to_str().unwrap(), "--backend", "cpu", "--out", o.to_str().unwrap()])
+        .args([
+            "run",
+            p.to_str().unwrap(),
+            "--backend",
+            "cpu",
+            "--out",
+            o.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let s = Summary::read(&o).unwrap();
     assert!(s.populations[0].spike_count > 0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("spikes"));

@@ -50,7 +50,10 @@ fn run_gpu(ctx: &std::sync::Arc<GpuContext>, f: &Fixture) -> (Vec<String>, usize
             let before = cpu.state();
             let cf = cpu.step(inp, f.opts).unwrap();
             if cf != frame || st != cpu.state() {
-                errs.push(format!("{}: step {t}: GPU differs from the fused CPU path", f.path.display()));
+                errs.push(format!(
+                    "{}: step {t}: GPU differs from the fused CPU path",
+                    f.path.display()
+                ));
             }
             let _ = before;
             near_threshold += f.check_step(t, &frame, &st, false).len();
@@ -70,7 +73,8 @@ fn fused_near_threshold(f: &Fixture) -> (usize, usize, Vec<String>) {
     let per = f.trials * n;
     let (mut diffs, mut bad) = (0, Vec::new());
     for t in 0..f.steps {
-        sim.set_state(f.state_after::<f32>(t.checked_sub(1))).unwrap();
+        sim.set_state(f.state_after::<f32>(t.checked_sub(1)))
+            .unwrap();
         let frame = sim.step(&inputs[t * per..(t + 1) * per], f.opts).unwrap();
         let st = sim.state();
         for b in 0..f.trials {
@@ -81,7 +85,11 @@ fn fused_near_threshold(f: &Fixture) -> (usize, usize, Vec<String>) {
                 }
                 diffs += 1;
                 // The side that did not spike kept its tested voltage V'.
-                let v_tested = if expected { st.v[b * n + i] } else { f.voltage[t * per + b * n + i] as f32 };
+                let v_tested = if expected {
+                    st.v[b * n + i]
+                } else {
+                    f.voltage[t * per + b * n + i] as f32
+                };
                 let theta = f.theta_used(t, i) as f32;
                 let ulp = f32::EPSILON * theta.abs().max(v_tested.abs());
                 if (v_tested - theta).abs() > ULPS * ulp {

@@ -26,11 +26,20 @@ fn lif_rate_matches_closed_form_interspike_interval() {
     let (dt, tau, v_rest, v_reset, v_th, t_ref, res) = (0.1, 20.0, -65.0, -70.0, -50.0, 2.0, 1.5);
     for i_in in [12.0, 15.0, 25.0, 60.0] {
         let pop = Population::builder(Model::Lif, 1)
-            .dt(dt).tau_m(tau).v_rest(v_rest).v_reset(v_reset).v_th(v_th).t_ref(t_ref).resistance(res)
-            .build().unwrap();
+            .dt(dt)
+            .tau_m(tau)
+            .v_rest(v_rest)
+            .v_reset(v_reset)
+            .v_th(v_th)
+            .t_ref(t_ref)
+            .resistance(res)
+            .build()
+            .unwrap();
         let mut sim = CpuSim::<f64>::new(&pop, 1, Arith::Separate).unwrap();
         let steps = 20_000;
-        let rec = sim.run(steps, &vec![i_in; steps], StepOptions::default()).unwrap();
+        let rec = sim
+            .run(steps, &vec![i_in; steps], StepOptions::default())
+            .unwrap();
         let times: Vec<usize> = (0..steps).filter(|&t| rec.frame(t).get(0, 0)).collect();
         let ri = res * i_in;
         let free_steps = |v0: f64| ((v0 - v_rest - ri) / (v_th - v_rest - ri)).ln() / (dt / tau);
@@ -41,8 +50,12 @@ fn lif_rate_matches_closed_form_interspike_interval() {
             assert_eq!(w[1] - w[0], isi, "I = {i_in}: interspike interval");
         }
         let rate_hz = 1000.0 / (isi as f64 * dt);
-        let sim_rate = (times.len() - 1) as f64 / ((times[times.len() - 1] - times[0]) as f64 * dt / 1000.0);
-        assert!((rate_hz - sim_rate).abs() < 1e-9 * rate_hz, "rate {sim_rate} vs {rate_hz}");
+        let sim_rate =
+            (times.len() - 1) as f64 / ((times[times.len() - 1] - times[0]) as f64 * dt / 1000.0);
+        assert!(
+            (rate_hz - sim_rate).abs() < 1e-9 * rate_hz,
+            "rate {sim_rate} vs {rate_hz}"
+        );
     }
 }
 
@@ -50,7 +63,11 @@ fn lif_rate_matches_closed_form_interspike_interval() {
 fn refractory_counting_follows_the_precision() {
     // t_ref = 1.0, Δt = 0.1 holds 10 steps in f32 but 11 in f64 (MODELS.md).
     fn held<R: glifsim::Real>() -> usize {
-        let pop = Population::builder(Model::Lif, 1).dt(0.1).t_ref(1.0).build().unwrap();
+        let pop = Population::builder(Model::Lif, 1)
+            .dt(0.1)
+            .t_ref(1.0)
+            .build()
+            .unwrap();
         let mut sim = CpuSim::<R>::new(&pop, 1, Arith::Separate).unwrap();
         let mut st = sim.state();
         st.r[0] = R::from_f64(1.0);
@@ -69,11 +86,18 @@ fn refractory_counting_follows_the_precision() {
 #[test]
 fn subthreshold_input_converges_to_rest_plus_ri() {
     let pop = Population::builder(Model::Lif, 3)
-        .dt(0.5).tau_m(10.0).v_rest(-65.0).v_th(-50.0).resistance(Param::PerNeuron(vec![1.0, 2.0, 0.5]))
-        .build().unwrap();
+        .dt(0.5)
+        .tau_m(10.0)
+        .v_rest(-65.0)
+        .v_th(-50.0)
+        .resistance(Param::PerNeuron(vec![1.0, 2.0, 0.5]))
+        .build()
+        .unwrap();
     let mut sim = CpuSim::<f64>::new(&pop, 1, Arith::Separate).unwrap();
     let i = [10.0, 5.0, -20.0];
-    let rec = sim.run(2000, &i.repeat(2000), StepOptions::default()).unwrap();
+    let rec = sim
+        .run(2000, &i.repeat(2000), StepOptions::default())
+        .unwrap();
     assert_eq!(rec.count(), 0);
     for (n, (&v, r)) in sim.v().iter().zip([1.0, 2.0, 0.5]).enumerate() {
         let expect = -65.0 + r * i[n];
@@ -102,13 +126,20 @@ fn trials_are_independent_permuting_trials_permutes_results() {
         assert!(ra.count() > 0);
         for t in 0..steps {
             for (dst, &src) in perm.iter().enumerate() {
-                assert_eq!(ra.frame(t).indices(src), rc.frame(t).indices(dst), "{model} step {t}");
+                assert_eq!(
+                    ra.frame(t).indices(src),
+                    rc.frame(t).indices(dst),
+                    "{model} step {t}"
+                );
             }
         }
         let k = pop.k();
         for (dst, &src) in perm.iter().enumerate() {
             assert_eq!(a.v()[src * n..(src + 1) * n], c.v()[dst * n..(dst + 1) * n]);
-            assert_eq!(a.theta()[src * n * k..(src + 1) * n * k], c.theta()[dst * n * k..(dst + 1) * n * k]);
+            assert_eq!(
+                a.theta()[src * n * k..(src + 1) * n * k],
+                c.theta()[dst * n * k..(dst + 1) * n * k]
+            );
         }
     }
 }
@@ -126,8 +157,12 @@ fn per_neuron_parameters_equal_one_neuron_at_a_time() {
         for i in 0..n {
             let at = |p: &Param| p.at(i);
             let mut b = Population::builder(model, 1)
-                .dt(pop.dt()).v_rest(at(pop.v_rest())).theta_inf(at(pop.threshold()))
-                .t_ref(at(pop.t_ref())).tau_m(at(pop.tau_m())).resistance(at(pop.resistance()));
+                .dt(pop.dt())
+                .v_rest(at(pop.v_rest()))
+                .theta_inf(at(pop.threshold()))
+                .t_ref(at(pop.t_ref()))
+                .tau_m(at(pop.tau_m()))
+                .resistance(at(pop.resistance()));
             match model {
                 Model::Glif2 => b = b.m_v(at(pop.m_v())).b_v(at(pop.b_v())),
                 _ => b = b.v_reset(at(pop.v_reset())),
@@ -142,7 +177,11 @@ fn per_neuron_parameters_equal_one_neuron_at_a_time() {
             let my: Vec<f32> = (0..steps).map(|t| inputs[t * n + i]).collect();
             let r1 = one.run(steps, &my, StepOptions::default()).unwrap();
             for t in 0..steps {
-                assert_eq!(r1.frame(t).get(0, 0), rec.frame(t).get(0, i), "{model} neuron {i} step {t}");
+                assert_eq!(
+                    r1.frame(t).get(0, 0),
+                    rec.frame(t).get(0, i),
+                    "{model} neuron {i} step {t}"
+                );
             }
             assert_eq!(one.v()[0].to_bits(), all.v()[i].to_bits());
         }
@@ -161,7 +200,9 @@ fn parallel_blocks_equal_single_thread() {
     assert!(rec.count() > 0);
     let mut small = CpuSim::<f32>::new(&pop, 1, Arith::Separate).unwrap();
     for t in 0..steps {
-        let f = small.step(&inputs[t * n..(t + 1) * n], StepOptions::default()).unwrap();
+        let f = small
+            .step(&inputs[t * n..(t + 1) * n], StepOptions::default())
+            .unwrap();
         assert_eq!(f, rec.frame(t));
     }
 }
@@ -178,23 +219,57 @@ fn non_finite_or_misshapen_input_is_rejected_and_state_kept() {
         Err(Error::NonFinite { index: 13, .. }) => {}
         other => panic!("expected NonFinite at 13, got {other:?}"),
     }
-    assert!(matches!(sim.step(&[1.0; 19], StepOptions::default()), Err(Error::Length { expected: 20, got: 19, .. })));
+    assert!(matches!(
+        sim.step(&[1.0; 19], StepOptions::default()),
+        Err(Error::Length {
+            expected: 20,
+            got: 19,
+            ..
+        })
+    ));
     assert_eq!(sim.state(), before);
     assert_eq!(sim.steps_done(), 10);
 }
 
 #[test]
 fn validation_names_the_parameter_and_value() {
-    let e = Population::builder(Model::Lif, 3).v_th(Param::PerNeuron(vec![-50.0, -70.0, -50.0])).build().unwrap_err();
+    let e = Population::builder(Model::Lif, 3)
+        .v_th(Param::PerNeuron(vec![-50.0, -70.0, -50.0]))
+        .build()
+        .unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("v_rest") && msg.contains("[1]"), "{msg}");
-    let e = Population::builder(Model::Alif, 3).adapt_time_constants(vec![1.0.into(), (-2.0).into()])
-        .adapt_increments(vec![1.0.into(), 1.0.into()]).build().unwrap_err();
-    assert!(e.to_string().contains("adapt_tau") && e.to_string().contains("-2"), "{e}");
-    let e = Population::builder(Model::Glif2, 3).adapt_rates(vec![1.0.into()]).adapt_increments(vec![1.0.into()]).m_v(1.0).build().unwrap_err();
+    let e = Population::builder(Model::Alif, 3)
+        .adapt_time_constants(vec![1.0.into(), (-2.0).into()])
+        .adapt_increments(vec![1.0.into(), 1.0.into()])
+        .build()
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("adapt_tau") && e.to_string().contains("-2"),
+        "{e}"
+    );
+    let e = Population::builder(Model::Glif2, 3)
+        .adapt_rates(vec![1.0.into()])
+        .adapt_increments(vec![1.0.into()])
+        .m_v(1.0)
+        .build()
+        .unwrap_err();
     assert!(e.to_string().contains("b_v"), "{e}");
-    let e = Population::builder(Model::Lif, 3).v_rest(Param::PerNeuron(vec![1.0; 2])).build().unwrap_err();
-    assert!(matches!(e, Error::Length { expected: 3, got: 2, .. }), "{e}");
+    let e = Population::builder(Model::Lif, 3)
+        .v_rest(Param::PerNeuron(vec![1.0; 2]))
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Length {
+                expected: 3,
+                got: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 /// A valid parameter set of `model` from random draws.
@@ -210,7 +285,9 @@ fn valid(model: Model, x: &[f64]) -> glifsim::PopulationBuilder {
         b = b.v_reset(-90.0 + 20.0 * x[6]);
     }
     match model {
-        Model::Alif => b.adapt_time_constants(vec![(1.0 + 100.0 * x[7]).into()]).adapt_increments(vec![(5.0 * x[8]).into()]),
+        Model::Alif => b
+            .adapt_time_constants(vec![(1.0 + 100.0 * x[7]).into()])
+            .adapt_increments(vec![(5.0 * x[8]).into()]),
         Model::Glif2 => b
             .adapt_rates(vec![(0.01 + x[7]).into()])
             .adapt_increments(vec![(5.0 * x[8]).into()])
@@ -221,7 +298,12 @@ fn valid(model: Model, x: &[f64]) -> glifsim::PopulationBuilder {
 }
 
 fn any_model() -> impl Strategy<Value = Model> {
-    prop_oneof![Just(Model::Lif), Just(Model::Glif1), Just(Model::Alif), Just(Model::Glif2)]
+    prop_oneof![
+        Just(Model::Lif),
+        Just(Model::Glif1),
+        Just(Model::Alif),
+        Just(Model::Glif2)
+    ]
 }
 
 proptest! {
@@ -280,15 +362,26 @@ proptest! {
 fn philox_known_answers_and_noise_statistics() {
     use glifsim::input::{noise_draw, noise_gain, philox4x32_10};
     // Random123's published known-answer vectors for philox4x32-10.
-    assert_eq!(philox4x32_10([0; 4], [0; 2]), [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
-    assert_eq!(philox4x32_10([u32::MAX; 4], [u32::MAX; 2]), [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]);
     assert_eq!(
-        philox4x32_10([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0]),
+        philox4x32_10([0; 4], [0; 2]),
+        [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]
+    );
+    assert_eq!(
+        philox4x32_10([u32::MAX; 4], [u32::MAX; 2]),
+        [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]
+    );
+    assert_eq!(
+        philox4x32_10(
+            [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
+            [0xa4093822, 0x299f31d0]
+        ),
         [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]
     );
     // The scaled draw has mean 0 and variance 1, and neighbouring counters are uncorrelated.
     let g = noise_gain(1.0);
-    let xs: Vec<f64> = (0..200_000u32).map(|i| noise_draw(7, i % 1000, 0, (i / 1000) as u64) as f64 * g).collect();
+    let xs: Vec<f64> = (0..200_000u32)
+        .map(|i| noise_draw(7, i % 1000, 0, (i / 1000) as u64) as f64 * g)
+        .collect();
     let mean = xs.iter().sum::<f64>() / xs.len() as f64;
     let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / xs.len() as f64;
     let corr = xs.windows(2).map(|w| w[0] * w[1]).sum::<f64>() / xs.len() as f64;
@@ -296,7 +389,8 @@ fn philox_known_answers_and_noise_statistics() {
     assert!((var - 1.0).abs() < 0.01, "variance {var}");
     assert!(corr.abs() < 0.01, "lag-1 correlation {corr}");
     // Excess kurtosis of a sum of 8 uniforms is −1.2/8 = −0.15.
-    let kurt = xs.iter().map(|x| (x - mean).powi(4)).sum::<f64>() / xs.len() as f64 / var.powi(2) - 3.0;
+    let kurt =
+        xs.iter().map(|x| (x - mean).powi(4)).sum::<f64>() / xs.len() as f64 / var.powi(2) - 3.0;
     assert!((kurt + 0.15).abs() < 0.05, "kurtosis {kurt}");
 }
 
@@ -306,21 +400,34 @@ fn drive_is_added_as_documented() {
     // A constant bias is the same as the same host input.
     let pop = hetero_population(Model::Alif, 50, 4);
     let mut a = CpuSim::<f32>::new(&pop, 1, Arith::Separate).unwrap();
-    a.set_drive(Drive { bias: 20.0.into(), ..Default::default() }).unwrap();
+    a.set_drive(Drive {
+        bias: 20.0.into(),
+        ..Default::default()
+    })
+    .unwrap();
     let mut b = CpuSim::<f32>::new(&pop, 1, Arith::Separate).unwrap();
     let ra = a.run_driven(300, StepOptions::default()).unwrap();
-    let rb = b.run(300, &vec![20.0; 300 * 50], StepOptions::default()).unwrap();
+    let rb = b
+        .run(300, &vec![20.0; 300 * 50], StepOptions::default())
+        .unwrap();
     assert!(ra.count() > 0);
     assert_eq!(ra, rb);
     // A schedule switches the same current on at step 100.
     let mut c = CpuSim::<f32>::new(&pop, 1, Arith::Separate).unwrap();
-    c.set_drive(Drive { schedule: vec![(100, 20.0)], ..Default::default() }).unwrap();
+    c.set_drive(Drive {
+        schedule: vec![(100, 20.0)],
+        ..Default::default()
+    })
+    .unwrap();
     let rc = c.run_driven(300, StepOptions::default()).unwrap();
     let mut d = CpuSim::<f32>::new(&pop, 1, Arith::Separate).unwrap();
     let mut inp = vec![0.0; 100 * 50];
     inp.extend(vec![20.0; 200 * 50]);
     assert_eq!(rc, d.run(300, &inp, StepOptions::default()).unwrap());
     // Bad drives are refused.
-    let bad = Drive { bias: glifsim::Param::PerNeuron(vec![1.0; 3]), ..Default::default() };
+    let bad = Drive {
+        bias: glifsim::Param::PerNeuron(vec![1.0; 3]),
+        ..Default::default()
+    };
     assert!(matches!(c.set_drive(bad), Err(Error::Length { .. })));
 }

@@ -12,7 +12,14 @@ const MODELS: [Model; 4] = [Model::Lif, Model::Glif1, Model::Alif, Model::Glif2]
 
 /// Run `steps` steps on both paths with the same random inputs (strong enough that neurons
 /// fire and go refractory), comparing spikes every step and the full state at the end.
-fn compare(pop: &Population, trials: usize, steps: usize, opts: StepOptions, gopts: &GpuOptions, seed: u64) {
+fn compare(
+    pop: &Population,
+    trials: usize,
+    steps: usize,
+    opts: StepOptions,
+    gopts: &GpuOptions,
+    seed: u64,
+) {
     let Some(ctx) = gpu() else { return };
     let mut g = GpuSim::with_options(ctx.clone(), pop, trials, gopts).unwrap();
     let mut c = CpuSim::<f32>::new(pop, trials, ctx.arith()).unwrap();
@@ -22,14 +29,35 @@ fn compare(pop: &Population, trials: usize, steps: usize, opts: StepOptions, gop
     let cs = c.run(steps, &inputs, opts).unwrap();
     assert!(cs.count() > 0, "test is too weak: no spikes");
     // The per-step kernel (one dispatch per step) and the fused one agree bit for bit.
-    let other = GpuOptions { fused: !gopts.fused, ..gopts.clone() };
+    let other = GpuOptions {
+        fused: !gopts.fused,
+        ..gopts.clone()
+    };
     let mut g2 = GpuSim::with_options(ctx.clone(), pop, trials, &other).unwrap();
-    assert_eq!(g2.run(steps, &inputs, opts).unwrap(), gs, "{}: fused and per-step kernels differ", pop.model());
-    assert_state_eq("fused vs per-step", &g2.state().unwrap(), &g.state().unwrap());
+    assert_eq!(
+        g2.run(steps, &inputs, opts).unwrap(),
+        gs,
+        "{}: fused and per-step kernels differ",
+        pop.model()
+    );
+    assert_state_eq(
+        "fused vs per-step",
+        &g2.state().unwrap(),
+        &g.state().unwrap(),
+    );
     for t in 0..steps {
-        assert_eq!(gs.frame(t), cs.frame(t), "{} step {t}: spikes differ (opts {opts:?})", pop.model());
+        assert_eq!(
+            gs.frame(t),
+            cs.frame(t),
+            "{} step {t}: spikes differ (opts {opts:?})",
+            pop.model()
+        );
     }
-    assert_state_eq(&format!("{} after {steps} steps", pop.model()), &g.state().unwrap(), &c.state());
+    assert_state_eq(
+        &format!("{} after {steps} steps", pop.model()),
+        &g.state().unwrap(),
+        &c.state(),
+    );
 }
 
 #[test]
@@ -39,7 +67,11 @@ fn gpu_equals_cpu_every_model_lock_and_freeze() {
         let pop = hetero_population(model, 1000, 11 + i as u64);
         for lock in [true, false] {
             for freeze in [false, true] {
-                let opts = StepOptions { refrac_lock: lock, freeze_adaptation: freeze, check_input: true };
+                let opts = StepOptions {
+                    refrac_lock: lock,
+                    freeze_adaptation: freeze,
+                    check_input: true,
+                };
                 compare(&pop, 3, 150, opts, &GpuOptions::default(), 7);
             }
         }
@@ -52,12 +84,21 @@ fn uniform_parameters_and_odd_sizes() {
         for n in [1usize, 31, 33, 257] {
             let mut b = Population::builder(model, n).dt(0.1);
             if model.is_adaptive() {
-                b = b.adapt_time_constants(vec![20.0.into()]).adapt_increments(vec![2.0.into()]);
+                b = b
+                    .adapt_time_constants(vec![20.0.into()])
+                    .adapt_increments(vec![2.0.into()]);
                 if model == Model::Glif2 {
                     b = b.adapt_rates(vec![0.05.into()]).m_v(0.5).b_v(4.0);
                 }
             }
-            compare(&b.build().unwrap(), 2, 300, StepOptions::default(), &GpuOptions::default(), n as u64);
+            compare(
+                &b.build().unwrap(),
+                2,
+                300,
+                StepOptions::default(),
+                &GpuOptions::default(),
+                n as u64,
+            );
         }
     }
 }
@@ -67,7 +108,11 @@ fn splitting_across_buffers_equals_one_buffer() {
     let Some(ctx) = gpu() else { return };
     for model in [Model::Lif, Model::Glif2] {
         let pop = hetero_population(model, 1000, 5);
-        let split = GpuOptions { max_shard_neurons: Some(256), chunk_steps: 7, ..Default::default() };
+        let split = GpuOptions {
+            max_shard_neurons: Some(256),
+            chunk_steps: 7,
+            ..Default::default()
+        };
         let mut one = GpuSim::new(ctx.clone(), &pop, 2).unwrap();
         let mut many = GpuSim::with_options(ctx.clone(), &pop, 2, &split).unwrap();
         assert_eq!(one.shard_count(), 1);
@@ -84,6 +129,42 @@ fn splitting_across_buffers_equals_one_buffer() {
 }
 
 #[test]
+fn per_neuron_parameters_at_the_binding_limit() {
+    // One per-neuron parameter over as many neurons as one binding holds: the parameter
+    // region must be sized by the population, not by the largest possible shard, and the
+    // population must split where the parameters no longer fit one binding.
+    let Some(ctx) = gpu() else { return };
+    let max = ctx.limits().max_storage_buffer_binding_size as usize / 4;
+    for n in [10_000, max - 100, max + 1000] {
+        let taus: Vec<f64> = (0..n).map(|i| 10.0 + (i % 7) as f64).collect();
+        let pop = Population::builder(Model::Lif, n)
+            .tau_m(glifsim::Param::PerNeuron(taus))
+            .build()
+            .unwrap();
+        let opts = GpuOptions {
+            host_inputs: false,
+            ..Default::default()
+        };
+        let drive = glifsim::input::Drive {
+            bias: 40.0.into(),
+            ..Default::default()
+        };
+        let mut g = GpuSim::with_drive(ctx.clone(), &pop, 1, &drive, &opts).unwrap();
+        let mut c = CpuSim::<f32>::new(&pop, 1, ctx.arith()).unwrap();
+        c.set_drive(drive).unwrap();
+        let steps = if n > 100_000 { 2 } else { 60 };
+        assert_eq!(
+            g.run_driven(steps, StepOptions::default()).unwrap(),
+            c.run_driven(steps, StepOptions::default()).unwrap(),
+            "n = {n}"
+        );
+        if n > max {
+            assert!(g.shard_count() > 1, "n = {n} should need two shards");
+        }
+    }
+}
+
+#[test]
 fn dispatch_tiling_past_65535_workgroups() {
     let Some(ctx) = gpu() else { return };
     // 17M neuron-trials = 66,407 workgroups of 256: the dispatch must be tiled in y.
@@ -93,7 +174,9 @@ fn dispatch_tiling_past_65535_workgroups() {
     for model in MODELS {
         let mut b = Population::builder(model, n).dt(0.5);
         if model.is_adaptive() {
-            b = b.adapt_time_constants(vec![20.0.into()]).adapt_increments(vec![2.0.into()]);
+            b = b
+                .adapt_time_constants(vec![20.0.into()])
+                .adapt_increments(vec![2.0.into()]);
             if model == Model::Glif2 {
                 b = b.adapt_rates(vec![0.05.into()]).m_v(0.5).b_v(4.0);
             }
@@ -102,15 +185,23 @@ fn dispatch_tiling_past_65535_workgroups() {
         let mut g = GpuSim::new(ctx.clone(), &pop, 1).unwrap();
         if g.shard_count() > 1 {
             // A driver whose binding limit forces a split would not tile; it must not here.
-            panic!("{model}: population split into {} shards; tiling not exercised", g.shard_count());
+            panic!(
+                "{model}: population split into {} shards; tiling not exercised",
+                g.shard_count()
+            );
         }
         let mut c = CpuSim::<f32>::new(&pop, 1, ctx.arith()).unwrap();
         // Inputs ramp over neurons so that spikes occur everywhere, including the last tile.
         let steps = 2;
-        let inputs: Vec<f32> = (0..steps * n).map(|i| 20.0 + 400.0 * ((i % n) as f32 / n as f32)).collect();
+        let inputs: Vec<f32> = (0..steps * n)
+            .map(|i| 20.0 + 400.0 * ((i % n) as f32 / n as f32))
+            .collect();
         let gs = g.run(steps, &inputs, StepOptions::default()).unwrap();
         let cs = c.run(steps, &inputs, StepOptions::default()).unwrap();
-        assert!(cs.frame(steps - 1).get(0, n - 1), "last neuron should spike");
+        assert!(
+            cs.frame(steps - 1).get(0, n - 1),
+            "last neuron should spike"
+        );
         assert!(cs.count() > 1000);
         assert_eq!(gs, cs, "{model}: tiled dispatch differs");
         assert_state_eq(&format!("{model} tiled"), &g.state().unwrap(), &c.state());
@@ -126,7 +217,9 @@ fn single_steps_equal_a_run_and_state_round_trips() {
     let ra = a.run(30, &inputs, StepOptions::default()).unwrap();
     let mut b = GpuSim::new(ctx.clone(), &pop, 1).unwrap();
     for t in 0..30 {
-        let f = b.step(&inputs[t * 300..(t + 1) * 300], StepOptions::default()).unwrap();
+        let f = b
+            .step(&inputs[t * 300..(t + 1) * 300], StepOptions::default())
+            .unwrap();
         assert_eq!(f, ra.frame(t));
     }
     assert_eq!(b.steps_done(), 30);
@@ -155,7 +248,10 @@ fn bad_input_is_rejected_and_changes_nothing() {
         Err(glifsim::Error::NonFinite { index, .. }) => assert_eq!(index, 321),
         other => panic!("expected NonFinite, got {other:?}"),
     }
-    assert!(matches!(g.run(5, &[1.0; 10], StepOptions::default()), Err(glifsim::Error::Length { .. })));
+    assert!(matches!(
+        g.run(5, &[1.0; 10], StepOptions::default()),
+        Err(glifsim::Error::Length { .. })
+    ));
     assert_eq!(g.steps_done(), 5);
     assert_state_eq("after rejected input", &g.state().unwrap(), &before);
 }
@@ -169,11 +265,20 @@ fn on_device_drive_equals_cpu_bit_for_bit() {
         let pop = hetero_population(model, n, 21);
         let drive = Drive {
             bias: glifsim::Param::PerNeuron(Rng(2).vec_f64(n, 5.0, 15.0)),
-            noise: Some(Noise { mean: 3.0.into(), std: 8.0.into(), seed: 0xDEAD_BEEF_0000_0001 }),
+            noise: Some(Noise {
+                mean: 3.0.into(),
+                std: 8.0.into(),
+                seed: 0xDEAD_BEEF_0000_0001,
+            }),
             schedule: vec![(50, 10.0), (120, -3.0)],
         };
         // Split shards so the noise counter's global neuron index is exercised too.
-        let gopts = GpuOptions { max_shard_neurons: Some(256), chunk_steps: 33, host_inputs: false, ..Default::default() };
+        let gopts = GpuOptions {
+            max_shard_neurons: Some(256),
+            chunk_steps: 33,
+            host_inputs: false,
+            ..Default::default()
+        };
         let mut g = GpuSim::with_drive(ctx.clone(), &pop, 2, &drive, &gopts).unwrap();
         let mut c = CpuSim::<f32>::new(&pop, 2, ctx.arith()).unwrap();
         c.set_drive(drive.clone()).unwrap();
@@ -183,7 +288,8 @@ fn on_device_drive_equals_cpu_bit_for_bit() {
         assert_eq!(gs, cs, "{model}: driven run differs");
         assert_state_eq("driven", &g.state().unwrap(), &c.state());
         // Host input plus drive, continuing from step 200 (the noise counter continues too).
-        let mut g2 = GpuSim::with_drive(ctx.clone(), &pop, 2, &drive, &GpuOptions::default()).unwrap();
+        let mut g2 =
+            GpuSim::with_drive(ctx.clone(), &pop, 2, &drive, &GpuOptions::default()).unwrap();
         g2.set_state(&c.state()).unwrap();
         g2.set_steps_done(200);
         let inputs = Rng(8).vec_f32(40 * 2 * n, -5.0, 5.0);
@@ -208,16 +314,30 @@ fn portable_kernel_variants_equal_the_fast_ones() {
         let pop = hetero_population(model, n, 31);
         let drive = Drive {
             bias: 12.0.into(),
-            noise: Some(Noise { mean: 0.0.into(), std: 30.0.into(), seed: 5 }),
+            noise: Some(Noise {
+                mean: 0.0.into(),
+                std: 30.0.into(),
+                seed: 5,
+            }),
             schedule: vec![(30, 4.0)],
         };
-        let fast = GpuOptions { host_inputs: false, ..Default::default() };
-        let portable = GpuOptions { portable: true, ..fast.clone() };
+        let fast = GpuOptions {
+            host_inputs: false,
+            ..Default::default()
+        };
+        let portable = GpuOptions {
+            portable: true,
+            ..fast.clone()
+        };
         let mut a = GpuSim::with_drive(ctx.clone(), &pop, 2, &drive, &fast).unwrap();
         let mut b = GpuSim::with_drive(ctx.clone(), &pop, 2, &drive, &portable).unwrap();
         let ra = a.run_driven(120, StepOptions::default()).unwrap();
         assert!(ra.count() > 50);
-        assert_eq!(ra, b.run_driven(120, StepOptions::default()).unwrap(), "{model}");
+        assert_eq!(
+            ra,
+            b.run_driven(120, StepOptions::default()).unwrap(),
+            "{model}"
+        );
         assert_state_eq("portable", &a.state().unwrap(), &b.state().unwrap());
     }
 }

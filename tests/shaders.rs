@@ -4,7 +4,8 @@ use glifsim::gpu::shaders;
 use glifsim::Model;
 
 fn validate(name: &str, src: &str) {
-    let module = naga::front::wgsl::parse_str(src).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
+    let module = naga::front::wgsl::parse_str(src)
+        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
     let mut caps = naga::valid::Capabilities::empty();
     if src.contains("subgroup") {
         caps |= naga::valid::Capabilities::SUBGROUP;
@@ -50,7 +51,10 @@ fn every_shader_file_is_used() {
     ];
     for e in std::fs::read_dir(dir).unwrap() {
         let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
-        assert!(embedded.contains(&text.as_str()), "shader file not embedded and validated");
+        assert!(
+            embedded.contains(&text.as_str()),
+            "shader file not embedded and validated"
+        );
     }
 }
 
@@ -68,6 +72,9 @@ fn no_exp_in_any_shader() {
         shaders::MULHILO_U32,
         shaders::MULHILO_U64,
     ] {
-        assert!(!src.contains("exp("), "shaders must not evaluate exp(): factors come from the host");
+        assert!(
+            !src.contains("exp("),
+            "shaders must not evaluate exp(): factors come from the host"
+        );
     }
 }

@@ -38,7 +38,7 @@ impl AdapterSummary {
             backend: format!("{:?}", i.backend),
             device_type: format!("{:?}", i.device_type),
             driver: format!("{} {}", i.driver, i.driver_info).trim().to_string(),
-            max_storage_binding: l.max_storage_buffer_binding_size as u64,
+            max_storage_binding: l.max_storage_buffer_binding_size,
             max_buffer: l.max_buffer_size,
             max_workgroups_per_dim: l.max_compute_workgroups_per_dimension,
             timestamps: a.features().contains(wgpu::Features::TIMESTAMP_QUERY),
@@ -203,7 +203,11 @@ impl GpuContext {
             "GPU adapter: {} — fma() is {}; spike words by {}",
             ctx.summary,
             ctx.arith,
-            if ctx.ballot { "subgroup ballot" } else { "workgroup atomics" }
+            if ctx.ballot {
+                "subgroup ballot"
+            } else {
+                "workgroup atomics"
+            }
         );
         Ok(ctx)
     }
@@ -379,9 +383,12 @@ impl GpuContext {
         let buf = self.buffer(
             "calibrate",
             16,
-            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+            wgpu::BufferUsages::STORAGE
+                | wgpu::BufferUsages::COPY_SRC
+                | wgpu::BufferUsages::COPY_DST,
         )?;
-        self.queue.write_buffer(&buf, 0, bytemuck::cast_slice(&data));
+        self.queue
+            .write_buffer(&buf, 0, bytemuck::cast_slice(&data));
         let module = self.shader("calibrate", crate::gpu::shaders::CALIBRATE)?;
         let pipeline = self
             .device

@@ -194,7 +194,7 @@ impl GpuSim {
             )));
         }
         let lim = ctx.limits();
-        let max_bind = (lim.max_storage_buffer_binding_size as u64).min(lim.max_buffer_size);
+        let max_bind = lim.max_storage_buffer_binding_size.min(lim.max_buffer_size);
         let (offset, gain) = (drive.offset(pop.len()), drive.gain());
         let mut slots_list = pop.param_list();
         slots_list.insert(8, ("offset", &offset));
@@ -202,7 +202,12 @@ impl GpuSim {
         // Largest shard: every per-shard binding of one step must fit one binding.
         let per_neuron_bytes = 4 * (trials as u64) * (k.max(1) as u64);
         let per_neuron_slots = slots_list.iter().filter(|(_, p)| p.is_per_neuron()).count();
-        let mut shard_max = max_bind / per_neuron_bytes.max(4 * per_neuron_slots as u64);
+        let mut shard_max = max_bind / per_neuron_bytes;
+        if per_neuron_slots > 0 {
+            // params: each per-neuron slot takes a region of one shard's length.
+            let room = max_bind / 4 - slots_list.len() as u64;
+            shard_max = shard_max.min(room / per_neuron_slots as u64);
+        }
         // Invocation indices are u32 in the shader: keep B · n_pad below 2³¹.
         shard_max = shard_max.min((1u64 << 31) / trials as u64);
         if let Some(m) = opts.max_shard_neurons {
@@ -219,10 +224,18 @@ impl GpuSim {
         }
         // Spike rows of one chunk (and each of its two staging copies) stay within 256 MiB.
         let row_bytes = (trials * words_per_trial(largest) * 4) as u64;
-        chunk = chunk.min((SPIKE_CHUNK_BYTES / row_bytes).max(1));
+        chunk = chunk.min((SPIKE_CHUNK_BYTES.min(max_bind) / row_bytes).max(1));
         let chunk = chunk as usize;
         let needed: u64 = (0..nshards)
-            .map(|s| shard_bytes(shard_max.min(n - s * shard_max), trials, k, per_neuron_slots, chunk))
+            .map(|s| {
+                shard_bytes(
+                    shard_max.min(n - s * shard_max),
+                    trials,
+                    k,
+                    per_neuron_slots,
+                    chunk,
+                )
+            })
             .sum();
         log::debug!(
             "GPU population: {n} neurons × {trials} trials in {nshards} shard(s) of ≤ {shard_max}, {chunk} steps per chunk, {needed} bytes"
@@ -236,17 +249,27 @@ impl GpuSim {
             .filter(|(_, (_, p))| p.is_per_neuron())
             .map(|(i, _)| 1u32 << i)
             .sum();
-        let stride = if pn_mask == 0 { 1 } else { shard_max };
+        let stride = if pn_mask == 0 { 1 } else { largest };
         let mut constants: Vec<(&str, f64)> = vec![
             ("K", k as f64),
             ("PN_MASK", pn_mask as f64),
             ("STRIDE", stride as f64),
             ("HOST_INPUT", if opts.host_inputs { 1.0 } else { 0.0 }),
             ("NOISE", if drive.noise.is_some() { 1.0 } else { 0.0 }),
-            ("HAS_SCHED", if drive.schedule.is_empty() { 0.0 } else { 1.0 }),
+            (
+                "HAS_SCHED",
+                if drive.schedule.is_empty() { 0.0 } else { 1.0 },
+            ),
         ];
         if pop.model().is_adaptive() {
-            constants.push(("GLIF2", if pop.model() == Model::Glif2 { 1.0 } else { 0.0 }));
+            constants.push((
+                "GLIF2",
+                if pop.model() == Model::Glif2 {
+                    1.0
+                } else {
+                    0.0
+                },
+            ));
         }
         let module = ctx.shader(
             pop.model().name(),
@@ -303,7 +326,18 @@ impl GpuSim {
                 disp_off,
                 stride,
             };
-            let shard = make_shard(&ctx, pop, trials, n0, ns, chunk, &bufs, &slots_list, drive, opts)
+            let shard = make_shard(
+                &ctx,
+                pop,
+                trials,
+                n0,
+                ns,
+                chunk,
+                &bufs,
+                &slots_list,
+                drive,
+                opts,
+            )
             .map_err(|e| match e {
                 Error::Device(msg) if msg.contains("out of device memory") => Error::TooLarge {
                     needed,
@@ -414,7 +448,8 @@ impl GpuSim {
     pub fn set_drive(&mut self, drive: Drive) -> Result<()> {
         drive.validate(self.pop.len())?;
         let state = self.state()?;
-        let mut new = Self::with_drive(self.ctx.clone(), &self.pop, self.trials, &drive, &self.opts)?;
+        let mut new =
+            Self::with_drive(self.ctx.clone(), &self.pop, self.trials, &drive, &self.opts)?;
         new.set_state(&state)?;
         new.steps = self.steps;
         *self = new;
@@ -465,18 +500,16 @@ impl GpuSim {
             Feed::Host(x) => Some(x),
             _ => None,
         };
-        match inputs {
-            Some(x) => {
-                if !self.opts.host_inputs {
-                    return Err(Error::Usage(
-                        "this GPU simulator was built with host_inputs = false".into(),
-                    ));
-                }
-                check_input("inputs", x, steps * bn, opts.check_input)?;
+        if let Some(x) = inputs {
+            if !self.opts.host_inputs {
+                return Err(Error::Usage(
+                    "this GPU simulator was built with host_inputs = false".into(),
+                ));
             }
-            None => {}
+            check_input("inputs", x, steps * bn, opts.check_input)?;
         }
-        let flags = if opts.refrac_lock { 1 } else { 0 } | if opts.freeze_adaptation { 2 } else { 0 };
+        let flags =
+            if opts.refrac_lock { 1 } else { 0 } | if opts.freeze_adaptation { 2 } else { 0 };
         let w = words_per_trial(n);
         let fw = self.trials * w;
         let start = self.steps;
@@ -589,7 +622,8 @@ impl GpuSim {
                 _pad: [0; 3],
             };
             let o = self.disp_off as usize + i * DISPATCH_STRIDE as usize;
-            bytes[o..o + std::mem::size_of::<DispatchInfo>()].copy_from_slice(bytemuck::bytes_of(&d));
+            bytes[o..o + std::mem::size_of::<DispatchInfo>()]
+                .copy_from_slice(bytemuck::bytes_of(&d));
         }
         self.ctx.queue.write_buffer(&self.ctrl_buf, 0, &bytes);
     }
@@ -627,7 +661,9 @@ impl GpuSim {
             count: 2,
         });
         use wgpu::BufferUsages as U;
-        let resolve = self.ctx.buffer("timestamps", 16, U::QUERY_RESOLVE | U::COPY_SRC)?;
+        let resolve = self
+            .ctx
+            .buffer("timestamps", 16, U::QUERY_RESOLVE | U::COPY_SRC)?;
         self.write_step_uniforms(self.steps, tc, 1);
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
         self.encode_steps(&mut enc, tc, Some(&qs));
@@ -678,8 +714,9 @@ impl GpuSim {
                     .copy_from_slice(&r[t * sh.n..(t + 1) * sh.n]);
             }
             if k > 0 {
-                let th: Vec<f32> =
-                    bytemuck::pod_collect_to_vec(&self.ctx.read_buffer(&sh.theta, bytes * k as u64)?);
+                let th: Vec<f32> = bytemuck::pod_collect_to_vec(
+                    &self.ctx.read_buffer(&sh.theta, bytes * k as u64)?,
+                );
                 for kk in 0..k {
                     for t in 0..b {
                         for i in 0..sh.n {
@@ -703,8 +740,12 @@ impl GpuSim {
                 v.extend_from_slice(&s.v[t * n + sh.n0..t * n + sh.n0 + sh.n]);
                 r.extend_from_slice(&s.r[t * n + sh.n0..t * n + sh.n0 + sh.n]);
             }
-            self.ctx.queue.write_buffer(&sh.v, 0, bytemuck::cast_slice(&v));
-            self.ctx.queue.write_buffer(&sh.r, 0, bytemuck::cast_slice(&r));
+            self.ctx
+                .queue
+                .write_buffer(&sh.v, 0, bytemuck::cast_slice(&v));
+            self.ctx
+                .queue
+                .write_buffer(&sh.r, 0, bytemuck::cast_slice(&r));
             if k > 0 {
                 let mut th = vec![0f32; k * b * sh.n];
                 for kk in 0..k {
@@ -714,7 +755,9 @@ impl GpuSim {
                         }
                     }
                 }
-                self.ctx.queue.write_buffer(&sh.theta, 0, bytemuck::cast_slice(&th));
+                self.ctx
+                    .queue
+                    .write_buffer(&sh.theta, 0, bytemuck::cast_slice(&th));
             }
         }
         self.ctx.queue.submit([]);
@@ -824,8 +867,13 @@ fn make_shard(
         dt: pop.dt() as f32,
         _pad: [0; 2],
     };
-    let info_buf = ctx.buffer("info", std::mem::size_of::<Info>() as u64, U::UNIFORM | U::COPY_DST)?;
-    ctx.queue.write_buffer(&info_buf, 0, bytemuck::bytes_of(&info));
+    let info_buf = ctx.buffer(
+        "info",
+        std::mem::size_of::<Info>() as u64,
+        U::UNIFORM | U::COPY_DST,
+    )?;
+    ctx.queue
+        .write_buffer(&info_buf, 0, bytemuck::bytes_of(&info));
     let params_buf = ctx.buffer("params", params.len() as u64 * 4, U::STORAGE | U::COPY_DST)?;
     ctx.queue
         .write_buffer(&params_buf, 0, bytemuck::cast_slice(&params));
@@ -833,7 +881,11 @@ fn make_shard(
     let v = ctx.buffer("v", bn * 4, state_usage)?;
     let r = ctx.buffer("r", bn * 4, state_usage)?;
     let theta = ctx.buffer("theta", bn * 4 * k.max(1) as u64, state_usage)?;
-    let input_bytes = if opts.host_inputs { bn * 4 * chunk as u64 } else { 4 };
+    let input_bytes = if opts.host_inputs {
+        bn * 4 * chunk as u64
+    } else {
+        4
+    };
     let inputs = ctx.buffer("inputs", input_bytes, U::STORAGE | U::COPY_DST)?;
     let spike_bytes = (trials * w * 4 * chunk) as u64;
     let spikes = ctx.buffer("spikes", spike_bytes, U::STORAGE | U::COPY_SRC)?;

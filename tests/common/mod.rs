@@ -60,7 +60,9 @@ impl Fixture {
         let mut k = 0;
         match model {
             Model::Lif | Model::Glif1 => {
-                b = b.v_reset(num("reset_v").unwrap()).v_th(num("thresh_v").unwrap());
+                b = b
+                    .v_reset(num("reset_v").unwrap())
+                    .v_th(num("thresh_v").unwrap());
             }
             Model::Alif | Model::Glif2 => {
                 if model == Model::Alif {
@@ -224,7 +226,8 @@ impl Fixture {
 /// Every `*.json` fixture: the shipped ones, plus `GLIFSIM_FIXTURES_DIR` if set.
 pub fn fixture_files() -> Vec<PathBuf> {
     // At run time cargo sets CARGO_MANIFEST_DIR; a copied test binary can be pointed at a tree.
-    let root = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    let root =
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
     let mut dirs = vec![PathBuf::from(root).join("tests/fixtures/inferno")];
     if let Ok(extra) = std::env::var("GLIFSIM_FIXTURES_DIR") {
         dirs.push(PathBuf::from(extra));
@@ -328,14 +331,23 @@ pub fn hetero_population(model: Model, n: usize, seed: u64) -> Population {
 /// Bit-level equality of two f32 slices; returns the first differing index.
 pub fn first_diff(a: &[f32], b: &[f32]) -> Option<usize> {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).position(|(x, y)| x.to_bits() != y.to_bits())
+    a.iter()
+        .zip(b)
+        .position(|(x, y)| x.to_bits() != y.to_bits())
 }
 
 /// Assert two states are bit-identical, naming the first difference.
 pub fn assert_state_eq(what: &str, a: &State<f32>, b: &State<f32>) {
-    for (name, x, y) in [("v", &a.v, &b.v), ("r", &a.r, &b.r), ("theta", &a.theta, &b.theta)] {
+    for (name, x, y) in [
+        ("v", &a.v, &b.v),
+        ("r", &a.r, &b.r),
+        ("theta", &a.theta, &b.theta),
+    ] {
         if let Some(i) = first_diff(x, y) {
-            panic!("{what}: state.{name}[{i}] differs: {:e} vs {:e}", x[i], y[i]);
+            panic!(
+                "{what}: state.{name}[{i}] differs: {:e} vs {:e}",
+                x[i], y[i]
+            );
         }
     }
 }

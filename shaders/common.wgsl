@@ -13,8 +13,11 @@
 // are 32 invocations laid out along the local index; checked at device creation).
 
 // --- Pipeline constants (fixed per population; see src/gpu/engine.rs `overrides`) ---
-override K: u32 = 0u;           // threshold components (≤ KMAX)
+override K: u32 = 0u;           // spike-triggered threshold components θ_k
+override J: u32 = 0u;           // after-spike currents (GLIF3–5)
+override NC: u32 = 0u;          // state components per neuron: K + J (+1 for θ_v), ≤ KMAX
 override PN_MASK: u32 = 0u;     // bit s: parameter slot s has one value per neuron
+override PN_MASK_HI: u32 = 0u;  // the same for slots 32..63
 override STRIDE: u32 = 1u;      // length of a per-neuron parameter region
 override HOST_INPUT: bool = false;
 override NOISE: bool = false;
@@ -58,6 +61,7 @@ struct StepInfo {
 }
 
 // The state of one neuron in one trial, held in registers across the steps of a dispatch.
+// th holds the components θ_1..θ_K, I_1..I_J, θ_v (CPU twin: the `comps` of `update_neuron`).
 struct NeuronState {
     v: f32,
     r: f32,
@@ -88,7 +92,7 @@ const SLOT_DECAY_K: u32 = 10u;      // + k
 @group(0) @binding(3) var<storage, read> inputs: array<f32>;      // [T][B][n]
 @group(0) @binding(4) var<storage, read_write> v_buf: array<f32>; // [B][n]
 @group(0) @binding(5) var<storage, read_write> r_buf: array<f32>; // [B][n]
-@group(0) @binding(6) var<storage, read_write> theta_buf: array<f32>; // [K][B][n]
+@group(0) @binding(6) var<storage, read_write> theta_buf: array<f32>; // [NC][B][n]
 @group(0) @binding(7) var<storage, read_write> spikes: array<u32>; // [T][B][W]
 @group(0) @binding(8) var<storage, read> sched: array<f32>;       // [T], when HAS_SCHED
 
@@ -96,9 +100,17 @@ const SLOT_DECAY_K: u32 = 10u;      // + k
 // values and a uniform one a single value; with constant `slot` this folds to one load.
 // CPU twin: `P::at`.
 fn param(slot: u32, n: u32) -> f32 {
-    let before = countOneBits(PN_MASK & ((1u << slot) - 1u));
+    var before: u32;
+    var per_neuron: bool;
+    if slot < 32u {
+        before = countOneBits(PN_MASK & ((1u << slot) - 1u));
+        per_neuron = ((PN_MASK >> slot) & 1u) == 1u;
+    } else {
+        before = countOneBits(PN_MASK) + countOneBits(PN_MASK_HI & ((1u << (slot - 32u)) - 1u));
+        per_neuron = ((PN_MASK_HI >> (slot - 32u)) & 1u) == 1u;
+    }
     let off = slot + before * (STRIDE - 1u);
-    if ((PN_MASK >> slot) & 1u) == 1u {
+    if per_neuron {
         return params[off + n];
     }
     return params[off];

@@ -18,7 +18,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if live {
         st.v = v_buf[idx];
         st.r = r_buf[idx];
-        for (var k = 0u; k < K; k++) {
+        for (var k = 0u; k < NC; k++) {
             st.th[k] = theta_buf[k * bn + idx];
         }
         next_host = host_input(idx, dispatch.t0);
@@ -51,7 +51,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         if st.r != r_start {
             r_buf[idx] = st.r;
         }
-        for (var k = 0u; k < K; k++) {
+        for (var k = 0u; k < NC; k++) {
             theta_buf[k * bn + idx] = st.th[k];
         }
     }

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::frame::{words_per_trial, SpikeFrame, SpikeRecord};
 use crate::input::{check_input, noise_draw, Drive};
-use crate::model::{Model, Param, Population};
+use crate::model::{Param, Population};
 use crate::state::{State, StepOptions};
 use crate::{Arith, Real};
 
@@ -48,6 +48,7 @@ impl<R: Real> P<R> {
 struct Params<R> {
     glif2: bool,
     adaptive: bool,
+    thv: bool,
     dt: R,
     v_rest: P<R>,
     v_reset: P<R>,
@@ -59,13 +60,22 @@ struct Params<R> {
     b_v: P<R>,
     decay_k: Vec<P<R>>,
     increment_k: Vec<P<R>>,
+    asc_decay: Vec<P<R>>,
+    asc_gain: Vec<P<R>>,
+    asc_keep: Vec<P<R>>,
+    asc_amp: Vec<P<R>>,
+    thv_decay: P<R>,
+    thv_u: P<R>,
+    thv_w: P<R>,
+    thv_asc: Vec<P<R>>,
 }
 
 impl<R: Real> Params<R> {
     fn new(pop: &Population) -> Self {
         Params {
-            glif2: pop.model == Model::Glif2,
+            glif2: pop.model.has_glif_reset(),
             adaptive: pop.model.is_adaptive(),
+            thv: pop.model.has_theta_v(),
             dt: R::from_f64(pop.dt),
             v_rest: P::new(&pop.v_rest),
             v_reset: P::new(&pop.v_reset),
@@ -77,6 +87,14 @@ impl<R: Real> Params<R> {
             b_v: P::new(&pop.b_v),
             decay_k: pop.decay_k.iter().map(P::new).collect(),
             increment_k: pop.increment_k.iter().map(P::new).collect(),
+            asc_decay: pop.asc_decay.iter().map(P::new).collect(),
+            asc_gain: pop.asc_gain.iter().map(P::new).collect(),
+            asc_keep: pop.asc.iter().map(|a| P::new(&a.keep)).collect(),
+            asc_amp: pop.asc.iter().map(|a| P::new(&a.amp)).collect(),
+            thv_decay: P::new(&pop.thv_decay),
+            thv_u: P::new(&pop.thv_u),
+            thv_w: P::new(&pop.thv_w),
+            thv_asc: pop.thv_asc.iter().map(P::new).collect(),
         }
     }
 }
@@ -102,20 +120,46 @@ pub struct NeuronParams<'a, R> {
     pub m_v: R,
     /// b_v (GLIF2).
     pub b_v: R,
-    /// GLIF2 voltage reset instead of V_reset.
+    /// GLIF2 voltage reset instead of V_reset (GLIF2, GLIF4, GLIF5).
     pub glif2: bool,
-    /// Whether the model has θ components.
+    /// Whether the model has θ_k components.
     pub adaptive: bool,
     /// e_k of this neuron (K values).
     pub decay_k: &'a [R],
     /// d_k of this neuron (K values).
     pub increment_k: &'a [R],
+    /// After-spike currents (J values each): decay g_j, voltage gain c_j, kept fraction f_j,
+    /// amplitude δI_j.
+    pub asc_decay: &'a [R],
+    /// See `asc_decay`.
+    pub asc_gain: &'a [R],
+    /// See `asc_decay`.
+    pub asc_keep: &'a [R],
+    /// See `asc_decay`.
+    pub asc_amp: &'a [R],
+    /// GLIF5: θ_v's decay h and its couplings to u, w = R·Ĩ and each I_j (`None` otherwise).
+    pub thv: Option<ThetaV<'a, R>>,
+}
+
+/// The θ_v coefficients of one neuron (GLIF5).
+#[derive(Debug, Clone, Copy)]
+pub struct ThetaV<'a, R> {
+    /// h = exp(−b_v Δt).
+    pub decay: R,
+    /// ∂θ_v'/∂u.
+    pub u: R,
+    /// ∂θ_v'/∂w.
+    pub w: R,
+    /// ∂θ_v'/∂I_j.
+    pub asc: &'a [R],
 }
 
 /// One step of one neuron in one trial, exactly as `MODELS.md` orders it.
 ///
-/// `theta` holds this neuron's K components and is updated in place. Returns the spike bit.
-/// The WGSL twin is `update_neuron` in `shaders/step.wgsl`.
+/// `comps` holds this neuron's extra state, updated in place: θ_1..θ_K, then the after-spike
+/// currents I_1..I_J, then θ_v (GLIF5). Returns the spike bit. The WGSL twins are
+/// `update_neuron` in `shaders/lif.wgsl` (LIF, GLIF1), `shaders/adaptive.wgsl` (ALIF, GLIF2)
+/// and `shaders/glif.wgsl` (GLIF3–5).
 #[inline(always)]
 pub fn update_neuron<R: Real>(
     p: &NeuronParams<'_, R>,
@@ -124,24 +168,28 @@ pub fn update_neuron<R: Real>(
     input: R,
     v: &mut R,
     r: &mut R,
-    theta: &mut [R],
+    comps: &mut [R],
 ) -> bool {
+    let k = p.decay_k.len();
+    let j = p.asc_gain.len();
+    let (theta, rest) = comps.split_at_mut(k);
+    let (asc, thv) = rest.split_at_mut(j);
     // 1. Refractory countdown; the neuron is free when r reaches 0.
     let r_dec = *r - p.dt;
     let r_new = if r_dec > R::ZERO { r_dec } else { R::ZERO };
     let free = r_new == R::ZERO;
-    // 2. Integration, V* = ((((V − V_rest) − R·Ĩ)·e_m) + V_rest) + R·Ĩ.
+    // 2. Integration, V* = ((((V − V_rest) − R·Ĩ)·e_m) + V_rest) + R·Ĩ, then + c_j·I_j for each
+    //    after-spike current (GLIF3–5, exact integration).
     let i_eff = if free { input } else { R::ZERO };
     let a = *v - p.v_rest;
     let b = arith.fma(-p.resistance, i_eff, a);
     let c = arith.fma(b, p.decay_m, p.v_rest);
-    let v_star = arith.fma(p.resistance, i_eff, c);
-    let v_int = if opts.refrac_lock && !free {
-        *v
-    } else {
-        v_star
-    };
-    // 3. Threshold from θ before this step's update.
+    let mut v_star = arith.fma(p.resistance, i_eff, c);
+    for (gain, &current) in p.asc_gain.iter().zip(asc.iter()) {
+        v_star = arith.fma(*gain, current, v_star);
+    }
+    let v_int = if opts.refrac_lock && !free { *v } else { v_star };
+    // 3. Threshold from the start of the step: ((θ_1 + … + θ_K) + Θ_∞) + θ_v.
     let mut thr = p.threshold;
     if p.adaptive {
         let mut sum = theta[0];
@@ -149,6 +197,9 @@ pub fn update_neuron<R: Real>(
             sum = sum + t;
         }
         thr = sum + p.threshold;
+    }
+    if p.thv.is_some() {
+        thr = thr + thv[0];
     }
     // 4. Spike: free and V' ≥ Θ.
     let spike = free && v_int >= thr;
@@ -165,17 +216,40 @@ pub fn update_neuron<R: Real>(
         *v = v_int;
     }
     // 6. Adaptation: held while the lock is on and r > 0, else decayed; then + d_k·s.
+    let hold = opts.refrac_lock && *r > R::ZERO;
+    let s = if spike { R::ONE } else { R::ZERO };
     if p.adaptive && !opts.freeze_adaptation {
-        let hold = opts.refrac_lock && *r > R::ZERO;
-        let s = if spike { R::ONE } else { R::ZERO };
-        for (k, th) in theta.iter_mut().enumerate() {
-            let ds = p.increment_k[k] * s;
+        for (kk, th) in theta.iter_mut().enumerate() {
+            let ds = p.increment_k[kk] * s;
             *th = if hold {
                 *th + ds
             } else {
-                arith.fma(*th, p.decay_k[k], ds)
+                arith.fma(*th, p.decay_k[kk], ds)
             };
         }
+    }
+    // 7. θ_v (GLIF5), integrated exactly from the start-of-step u, w = R·Ĩ and I_j; held like θ.
+    if let Some(q) = &p.thv {
+        if !opts.freeze_adaptation && !hold {
+            let w = p.resistance * i_eff;
+            let mut acc = thv[0] * q.decay;
+            acc = arith.fma(a, q.u, acc);
+            acc = arith.fma(w, q.w, acc);
+            for (coef, &current) in q.asc.iter().zip(asc.iter()) {
+                acc = arith.fma(*coef, current, acc);
+            }
+            thv[0] = acc;
+        }
+    }
+    // 8. After-spike currents: held while the lock is on and r > 0, else decayed; on a spike
+    //    I_j ← f_j·I_j + δI_j.
+    for jj in 0..j {
+        let held = if hold { asc[jj] } else { asc[jj] * p.asc_decay[jj] };
+        asc[jj] = if spike {
+            arith.fma(p.asc_keep[jj], held, p.asc_amp[jj])
+        } else {
+            held
+        };
     }
     spike
 }
@@ -227,7 +301,7 @@ impl<R: Real> CpuSim<R> {
             params,
             v,
             r: vec![R::ZERO; trials * n],
-            theta: vec![R::ZERO; trials * n * pop.k()],
+            theta: vec![R::ZERO; trials * n * pop.components()],
             steps: 0,
             drive: Drive::default(),
             offset: P::new(&0.0.into()),
@@ -279,11 +353,15 @@ impl<R: Real> CpuSim<R> {
     }
     /// A copy of the whole state.
     pub fn state(&self) -> State<R> {
-        State {
-            v: self.v.clone(),
-            r: self.r.clone(),
-            theta: self.theta.clone(),
-        }
+        let p = &self.pop;
+        State::from_components(
+            self.v.clone(),
+            self.r.clone(),
+            &self.theta,
+            p.k(),
+            p.j(),
+            p.model.has_theta_v(),
+        )
     }
     /// Borrow V, `[B][N]`.
     pub fn v(&self) -> &[R] {
@@ -293,16 +371,18 @@ impl<R: Real> CpuSim<R> {
     pub fn r(&self) -> &[R] {
         &self.r
     }
-    /// Borrow θ, `[B][N][K]`.
+    /// Borrow the extra state components, `[B][N][C]`: θ_1..θ_K, I_1..I_J, θ_v. For LIF,
+    /// ALIF and GLIF2 this is θ, `[B][N][K]`.
     pub fn theta(&self) -> &[R] {
         &self.theta
     }
     /// Replace the whole state (shapes and finiteness are checked first).
     pub fn set_state(&mut self, s: State<R>) -> Result<()> {
-        s.check(self.trials, self.pop.n, self.pop.k())?;
+        let p = &self.pop;
+        s.check(self.trials, p)?;
+        self.theta = s.to_components(p.k(), p.j(), p.model.has_theta_v());
         self.v = s.v;
         self.r = s.r;
-        self.theta = s.theta;
         Ok(())
     }
     /// Set the step counter (used when restoring a saved run).
@@ -388,7 +468,8 @@ impl<R: Real> CpuSim<R> {
         let noise = self.drive.noise.is_some();
         let seed = self.drive.seed();
         let (offset, gain) = (&self.offset, &self.gain);
-        let k = self.pop.k();
+        let (k, jn) = (self.pop.k(), self.pop.j());
+        let comps = self.pop.components();
         let w = words_per_trial(n);
         let params = &self.params;
         let arith = self.arith;
@@ -401,14 +482,28 @@ impl<R: Real> CpuSim<R> {
                          th: &mut [R],
                          inp: Option<&[R]>,
                          wd: &mut [u32]| {
-            let mut dk = vec![R::ZERO; k];
-            let mut ik = vec![R::ZERO; k];
+            // Per-neuron gathers of the K- and J-indexed parameters.
+            let gather = |list: &[P<R>], out: &mut Vec<R>, nn: usize| {
+                out.clear();
+                out.extend(list.iter().map(|p| p.at(nn)));
+            };
+            let (mut dk, mut ik) = (Vec::with_capacity(k), Vec::with_capacity(k));
+            let (mut ad, mut ag, mut af, mut aa, mut ta) = (
+                Vec::with_capacity(jn),
+                Vec::with_capacity(jn),
+                Vec::with_capacity(jn),
+                Vec::with_capacity(jn),
+                Vec::with_capacity(jn),
+            );
             for j in 0..v.len() {
                 let nn = n0 + j;
-                for kk in 0..k {
-                    dk[kk] = params.decay_k[kk].at(nn);
-                    ik[kk] = params.increment_k[kk].at(nn);
-                }
+                gather(&params.decay_k, &mut dk, nn);
+                gather(&params.increment_k, &mut ik, nn);
+                gather(&params.asc_decay, &mut ad, nn);
+                gather(&params.asc_gain, &mut ag, nn);
+                gather(&params.asc_keep, &mut af, nn);
+                gather(&params.asc_amp, &mut aa, nn);
+                gather(&params.thv_asc, &mut ta, nn);
                 let p = NeuronParams {
                     dt: params.dt,
                     v_rest: params.v_rest.at(nn),
@@ -423,6 +518,16 @@ impl<R: Real> CpuSim<R> {
                     adaptive: params.adaptive,
                     decay_k: &dk,
                     increment_k: &ik,
+                    asc_decay: &ad,
+                    asc_gain: &ag,
+                    asc_keep: &af,
+                    asc_amp: &aa,
+                    thv: params.thv.then(|| ThetaV {
+                        decay: params.thv_decay.at(nn),
+                        u: params.thv_u.at(nn),
+                        w: params.thv_w.at(nn),
+                        asc: &ta,
+                    }),
                 };
                 // The input current: (host + (bias + mean)) + schedule, plus noise.
                 // WGSL twin: `input_current` in shaders/common.wgsl.
@@ -439,7 +544,7 @@ impl<R: Real> CpuSim<R> {
                     current,
                     &mut v[j],
                     &mut r[j],
-                    &mut th[j * k..(j + 1) * k],
+                    &mut th[j * comps..(j + 1) * comps],
                 );
                 if s {
                     wd[j / 32] |= 1 << (j % 32);
@@ -450,7 +555,7 @@ impl<R: Real> CpuSim<R> {
         for b in 0..self.trials {
             let v = &mut self.v[b * n..(b + 1) * n];
             let r = &mut self.r[b * n..(b + 1) * n];
-            let th = &mut self.theta[b * n * k..(b + 1) * n * k];
+            let th = &mut self.theta[b * n * comps..(b + 1) * n * comps];
             let inp = input.map(|x| &x[b * n..(b + 1) * n]);
             let wd = &mut words[b * w..(b + 1) * w];
             if parallel {
@@ -459,7 +564,7 @@ impl<R: Real> CpuSim<R> {
                 let mut th_blocks: Vec<&mut [R]> = Vec::with_capacity(nblocks);
                 let mut rest = th;
                 for i in 0..nblocks {
-                    let len = (block.min(n - i * block)) * k;
+                    let len = (block.min(n - i * block)) * comps;
                     let (head, tail) = rest.split_at_mut(len);
                     th_blocks.push(head);
                     rest = tail;

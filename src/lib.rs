@@ -27,6 +27,7 @@ pub mod gpu;
 pub mod input;
 pub mod model;
 pub mod plot;
+pub mod propagator;
 pub mod real;
 pub mod record;
 pub mod run;
@@ -37,7 +38,9 @@ pub mod state;
 pub use cpu::CpuSim;
 pub use error::{Error, Result};
 pub use frame::{SpikeFrame, SpikeRecord};
-pub use model::{Adaptation, Model, Param, Population, PopulationBuilder};
+pub use model::{
+    Adaptation, AfterSpikeCurrent, Model, Param, Population, PopulationBuilder, VoltageThreshold,
+};
 pub use real::{Arith, Real};
 pub use sim::{Backend, Simulator};
 pub use state::{State, StepOptions};

@@ -20,20 +20,42 @@ pub enum Model {
     /// LIF with threshold components decaying at rates λ_k and a voltage reset
     /// `V ← (V' − V_rest)·m_v + V_rest − b_v`.
     Glif2,
+    /// LIF plus J after-spike currents, integrated exactly.
+    Glif3,
+    /// GLIF2 plus after-spike currents.
+    Glif4,
+    /// GLIF4 plus the voltage-dependent threshold component θ_v.
+    Glif5,
 }
 
 impl Model {
-    /// Whether the model has threshold adaptation (θ_k state).
+    /// Whether the model has spike-triggered threshold components θ_k (ALIF, GLIF2, GLIF4, GLIF5).
     pub fn is_adaptive(self) -> bool {
-        matches!(self, Model::Alif | Model::Glif2)
+        matches!(self, Model::Alif | Model::Glif2 | Model::Glif4 | Model::Glif5)
     }
-    /// The canonical name (`LIF`, `GLIF1`, `ALIF`, `GLIF2`).
+    /// Whether the voltage resets by `(V' − V_rest)·m_v + V_rest − b_v` (GLIF2, GLIF4, GLIF5)
+    /// rather than to V_reset.
+    pub fn has_glif_reset(self) -> bool {
+        matches!(self, Model::Glif2 | Model::Glif4 | Model::Glif5)
+    }
+    /// Whether the model has after-spike currents (GLIF3, GLIF4, GLIF5).
+    pub fn has_asc(self) -> bool {
+        matches!(self, Model::Glif3 | Model::Glif4 | Model::Glif5)
+    }
+    /// Whether the model has the voltage-dependent threshold component θ_v (GLIF5).
+    pub fn has_theta_v(self) -> bool {
+        self == Model::Glif5
+    }
+    /// The canonical name (`LIF`, `GLIF1`, `ALIF`, `GLIF2`, `GLIF3`, `GLIF4`, `GLIF5`).
     pub fn name(self) -> &'static str {
         match self {
             Model::Lif => "LIF",
             Model::Glif1 => "GLIF1",
             Model::Alif => "ALIF",
             Model::Glif2 => "GLIF2",
+            Model::Glif3 => "GLIF3",
+            Model::Glif4 => "GLIF4",
+            Model::Glif5 => "GLIF5",
         }
     }
 }
@@ -53,8 +75,11 @@ impl std::str::FromStr for Model {
             "GLIF1" => Ok(Model::Glif1),
             "ALIF" => Ok(Model::Alif),
             "GLIF2" => Ok(Model::Glif2),
+            "GLIF3" => Ok(Model::Glif3),
+            "GLIF4" => Ok(Model::Glif4),
+            "GLIF5" => Ok(Model::Glif5),
             other => Err(Error::Usage(format!(
-                "unknown model '{other}': expected LIF, GLIF1, ALIF or GLIF2"
+                "unknown model '{other}': expected LIF, GLIF1, ALIF, GLIF2, GLIF3, GLIF4 or GLIF5"
             ))),
         }
     }
@@ -162,6 +187,26 @@ impl Adaptation {
     }
 }
 
+/// One after-spike current of GLIF3–5: `dI/dt = −k·I`, and on a spike `I ← f·I + δI`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AfterSpikeCurrent {
+    /// Decay rate k_j (1/ms), > 0.
+    pub rate: Param,
+    /// Amplitude δI_j added on a spike (nA).
+    pub amp: Param,
+    /// Fraction f_j of the current kept on a spike (AllenSDK's `asc_r`; usually 1).
+    pub keep: Param,
+}
+
+/// The voltage-dependent threshold component of GLIF5: `dθ_v/dt = a_v·(V − V_rest) − b_v·θ_v`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoltageThreshold {
+    /// Coupling a_v (1/ms).
+    pub a: Param,
+    /// Decay rate b_v (1/ms), > 0.
+    pub b: Param,
+}
+
 /// A validated population description: model, size and parameters, with the decay factors
 /// already computed in f64.
 ///
@@ -196,6 +241,17 @@ pub struct Population {
     pub(crate) decay_k: Vec<Param>,
     /// d_k, K entries.
     pub(crate) increment_k: Vec<Param>,
+    /// After-spike currents (GLIF3–5), J entries.
+    pub(crate) asc: Vec<AfterSpikeCurrent>,
+    /// The voltage-dependent threshold (GLIF5).
+    pub(crate) theta_v: Option<VoltageThreshold>,
+    /// Exact-integration coefficients (GLIF3–5), in f64: see [`crate::propagator`].
+    pub(crate) asc_gain: Vec<Param>,
+    pub(crate) asc_decay: Vec<Param>,
+    pub(crate) thv_decay: Param,
+    pub(crate) thv_u: Param,
+    pub(crate) thv_w: Param,
+    pub(crate) thv_asc: Vec<Param>,
 }
 
 impl Population {
@@ -215,9 +271,33 @@ impl Population {
     pub fn is_empty(&self) -> bool {
         self.n == 0
     }
-    /// Number of threshold components K (0 for LIF/GLIF1).
+    /// Number of spike-triggered threshold components K (0 for LIF, GLIF1, GLIF3).
     pub fn k(&self) -> usize {
         self.decay_k.len()
+    }
+    /// Number of after-spike currents J (GLIF3–5).
+    pub fn j(&self) -> usize {
+        self.asc.len()
+    }
+    /// Number of threshold values of a neuron in [`crate::State::theta`]: K, plus θ_v for GLIF5.
+    pub fn theta_len(&self) -> usize {
+        self.k() + usize::from(self.theta_v.is_some())
+    }
+    /// Number of extra state components per neuron: θ_1..θ_K, I_1..I_J, θ_v.
+    pub(crate) fn components(&self) -> usize {
+        self.k() + self.j() + usize::from(self.theta_v.is_some())
+    }
+    /// After-spike currents.
+    pub fn after_spike_currents(&self) -> &[AfterSpikeCurrent] {
+        &self.asc
+    }
+    /// The GLIF5 voltage-dependent threshold.
+    pub fn voltage_threshold(&self) -> Option<&VoltageThreshold> {
+        self.theta_v.as_ref()
+    }
+    /// Exact-integration coefficient ∂V'/∂I_j of each after-spike current, in f64.
+    pub fn asc_gain(&self) -> &[Param] {
+        &self.asc_gain
     }
     /// The time step Δt in ms.
     pub fn dt(&self) -> f64 {
@@ -286,6 +366,25 @@ impl Population {
         for p in &self.increment_k {
             v.push(("increment_k", p));
         }
+        for (name, list) in [("asc_decay", &self.asc_decay), ("asc_gain", &self.asc_gain)] {
+            for p in list {
+                v.push((name, p));
+            }
+        }
+        for a in &self.asc {
+            v.push(("asc_keep", &a.keep));
+        }
+        for a in &self.asc {
+            v.push(("asc_amp", &a.amp));
+        }
+        if self.theta_v.is_some() {
+            v.push(("thv_decay", &self.thv_decay));
+            v.push(("thv_u", &self.thv_u));
+            v.push(("thv_w", &self.thv_w));
+            for p in &self.thv_asc {
+                v.push(("thv_asc", p));
+            }
+        }
         v
     }
 }
@@ -319,6 +418,8 @@ pub struct PopulationBuilder {
     b_v: Option<Param>,
     adaptation: Option<Adaptation>,
     increments: Option<Vec<Param>>,
+    asc: Option<Vec<AfterSpikeCurrent>>,
+    theta_v: Option<VoltageThreshold>,
 }
 
 impl PopulationBuilder {
@@ -338,7 +439,22 @@ impl PopulationBuilder {
             b_v: None,
             adaptation: None,
             increments: None,
+            asc: None,
+            theta_v: None,
         }
+    }
+    /// After-spike currents (GLIF3, GLIF4, GLIF5).
+    pub fn after_spike_currents(mut self, asc: Vec<AfterSpikeCurrent>) -> Self {
+        self.asc = Some(asc);
+        self
+    }
+    /// The voltage-dependent threshold of GLIF5: coupling a_v (1/ms) and decay rate b_v (1/ms).
+    pub fn voltage_threshold(mut self, a: impl Into<Param>, b: impl Into<Param>) -> Self {
+        self.theta_v = Some(VoltageThreshold {
+            a: a.into(),
+            b: b.into(),
+        });
+        self
     }
     /// Time step Δt (ms).
     pub fn dt(mut self, dt: f64) -> Self {
@@ -485,7 +601,7 @@ impl PopulationBuilder {
         }
 
         let (v_reset, m_v, b_v) = match model {
-            Model::Lif | Model::Glif1 | Model::Alif => {
+            Model::Lif | Model::Glif1 | Model::Alif | Model::Glif3 => {
                 if self.m_v.is_some() || self.b_v.is_some() {
                     return Err(Error::Parameter {
                         name: if self.m_v.is_some() { "m_v" } else { "b_v" },
@@ -512,20 +628,20 @@ impl PopulationBuilder {
                 }
                 (v_reset, Param::Uniform(0.0), Param::Uniform(0.0))
             }
-            Model::Glif2 => {
+            Model::Glif2 | Model::Glif4 | Model::Glif5 => {
                 if self.v_reset.is_some() {
                     return Err(Error::Parameter {
                         name: "v_reset",
-                        reason: "GLIF2 resets by (V' − V_rest)·m_v + V_rest − b_v; set m_v and b_v instead of v_reset".into(),
+                        reason: format!("{model} resets by (V' − V_rest)·m_v + V_rest − b_v; set m_v and b_v instead of v_reset"),
                     });
                 }
                 let m_v = self.m_v.ok_or(Error::Parameter {
                     name: "m_v",
-                    reason: "GLIF2 needs the voltage-reset multiplier m_v".into(),
+                    reason: format!("{model} needs the voltage-reset multiplier m_v"),
                 })?;
                 let b_v = self.b_v.ok_or(Error::Parameter {
                     name: "b_v",
-                    reason: "GLIF2 needs the voltage-reset offset b_v (mV)".into(),
+                    reason: format!("{model} needs the voltage-reset offset b_v (mV)"),
                 })?;
                 check("m_v", &m_v, &any, "")?;
                 check("b_v", &b_v, &any, "")?;
@@ -592,14 +708,59 @@ impl PopulationBuilder {
             if self.adaptation.is_some() || self.increments.is_some() {
                 return Err(Error::Parameter {
                     name: "adaptation",
-                    reason: format!("{model} has no threshold adaptation; use ALIF or GLIF2"),
+                    reason: format!("{model} has no threshold adaptation; use ALIF, GLIF2, GLIF4 or GLIF5"),
                 });
             }
             (Vec::new(), Vec::new())
         };
 
+        // After-spike currents and the voltage threshold.
+        let asc = match (model.has_asc(), self.asc) {
+            (true, a) => a.unwrap_or_default(),
+            (false, Some(_)) => {
+                return Err(Error::Parameter {
+                    name: "after_spike_currents",
+                    reason: format!("{model} has no after-spike currents; use GLIF3, GLIF4 or GLIF5"),
+                })
+            }
+            (false, None) => Vec::new(),
+        };
+        for a in &asc {
+            check("asc_rate", &a.rate, &|x| x > 0.0, "k_j must be > 0")?;
+            check("asc_amp", &a.amp, &any, "")?;
+            check("asc_keep", &a.keep, &any, "")?;
+        }
+        let theta_v = match (model.has_theta_v(), self.theta_v) {
+            (true, Some(t)) => {
+                check("theta_v_a", &t.a, &any, "")?;
+                check("theta_v_b", &t.b, &|x| x > 0.0, "b_v must be > 0")?;
+                Some(t)
+            }
+            (true, None) => {
+                return Err(Error::Parameter {
+                    name: "voltage_threshold",
+                    reason: "GLIF5 needs the voltage-dependent threshold (a_v, b_v)".into(),
+                })
+            }
+            (false, Some(_)) => {
+                return Err(Error::Parameter {
+                    name: "voltage_threshold",
+                    reason: format!("{model} has no voltage-dependent threshold; use GLIF5"),
+                })
+            }
+            (false, None) => None,
+        };
+
         let dt = self.dt;
         let decay_m = self.tau_m.map(|tau| (-dt / tau).exp());
+        let coeffs = glif_coefficients(
+            n,
+            dt,
+            &self.tau_m,
+            &self.resistance,
+            &asc,
+            theta_v.as_ref(),
+        );
         Ok(Population {
             model,
             n,
@@ -615,8 +776,64 @@ impl PopulationBuilder {
             decay_m,
             decay_k,
             increment_k,
+            asc,
+            theta_v,
+            asc_gain: coeffs.0,
+            asc_decay: coeffs.1,
+            thv_decay: coeffs.2,
+            thv_u: coeffs.3,
+            thv_w: coeffs.4,
+            thv_asc: coeffs.5,
         })
     }
+}
+
+type GlifCoefficients = (Vec<Param>, Vec<Param>, Param, Param, Param, Vec<Param>);
+
+/// The exact-integration coefficients of every neuron (one set when nothing they depend on
+/// varies across neurons), as per-coefficient [`Param`]s.
+fn glif_coefficients(
+    n: usize,
+    dt: f64,
+    tau_m: &Param,
+    resistance: &Param,
+    asc: &[AfterSpikeCurrent],
+    theta_v: Option<&VoltageThreshold>,
+) -> GlifCoefficients {
+    use rayon::prelude::*;
+    let j = asc.len();
+    if j == 0 && theta_v.is_none() {
+        return (vec![], vec![], 0.0.into(), 0.0.into(), 0.0.into(), vec![]);
+    }
+    let per_neuron = tau_m.is_per_neuron()
+        || resistance.is_per_neuron()
+        || asc.iter().any(|a| a.rate.is_per_neuron())
+        || theta_v.is_some_and(|t| t.a.is_per_neuron() || t.b.is_per_neuron());
+    let one = |i: usize| {
+        let k: Vec<f64> = asc.iter().map(|a| a.rate.at(i)).collect();
+        let (a_v, b_v) = theta_v.map_or((0.0, 1.0), |t| (t.a.at(i), t.b.at(i)));
+        crate::propagator::coefficients(dt, tau_m.at(i), resistance.at(i), &k, a_v, b_v)
+    };
+    let all: Vec<crate::propagator::Coefficients> = if per_neuron {
+        (0..n).into_par_iter().map(one).collect()
+    } else {
+        vec![one(0)]
+    };
+    let column = |f: &dyn Fn(&crate::propagator::Coefficients) -> f64| -> Param {
+        if per_neuron {
+            Param::PerNeuron(all.iter().map(f).collect())
+        } else {
+            Param::Uniform(f(&all[0]))
+        }
+    };
+    (
+        (0..j).map(|i| column(&|c| c.asc_gain[i])).collect(),
+        (0..j).map(|i| column(&|c| c.asc_decay[i])).collect(),
+        column(&|c| c.thv_decay),
+        column(&|c| c.thv_u),
+        column(&|c| c.thv_w),
+        (0..j).map(|i| column(&|c| c.thv_asc[i])).collect(),
+    )
 }
 
 fn invalid(name: &'static str, index: Option<usize>, value: f64, rule: &str) -> Error {

@@ -30,26 +30,30 @@ impl Default for StepOptions {
 
 /// The whole dynamic state of a population: B trials × N neurons.
 ///
-/// Layouts: `v` and `r` are `[B][N]`; `theta` is `[B][N][K]` (K threshold components of each
-/// neuron side by side; empty for LIF).
-#[derive(Debug, Clone, PartialEq)]
+/// Layouts: `v` and `r` are `[B][N]`; `theta` is `[B][N][K]`, the K spike-triggered threshold
+/// components of each neuron side by side, followed for GLIF5 by θ_v (so `[B][N][K+1]`; empty
+/// for LIF); `asc` is `[B][N][J]`, the after-spike currents of GLIF3–5 (empty otherwise).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct State<R> {
     /// Membrane potential V (mV).
     pub v: Vec<R>,
     /// Refractory time remaining r (ms).
     pub r: Vec<R>,
-    /// Threshold components θ_k (mV), `[B][N][K]`.
+    /// Threshold components θ_k (and θ_v for GLIF5), mV.
     pub theta: Vec<R>,
+    /// After-spike currents I_j (nA).
+    pub asc: Vec<R>,
 }
 
 impl<R: crate::Real> State<R> {
-    /// Check shapes against B, N, K and that every value is finite; returns a message on error.
-    pub(crate) fn check(&self, trials: usize, n: usize, k: usize) -> crate::Result<()> {
-        let bn = trials * n;
+    /// Check shapes against B and the population, and that every value is finite.
+    pub(crate) fn check(&self, trials: usize, pop: &crate::Population) -> crate::Result<()> {
+        let bn = trials * pop.len();
         for (what, arr, len) in [
             ("state.v", &self.v, bn),
             ("state.r", &self.r, bn),
-            ("state.theta", &self.theta, bn * k),
+            ("state.theta", &self.theta, bn * pop.theta_len()),
+            ("state.asc", &self.asc, bn * pop.j()),
         ] {
             if arr.len() != len {
                 return Err(crate::Error::Length {
@@ -69,5 +73,40 @@ impl<R: crate::Real> State<R> {
             });
         }
         Ok(())
+    }
+}
+
+impl<R: Copy> State<R> {
+    /// Gather per-neuron components `[B·N][C]` (θ_1..θ_K, I_1..I_J, θ_v) into this layout.
+    pub(crate) fn from_components(v: Vec<R>, r: Vec<R>, comps: &[R], k: usize, j: usize, thv: bool) -> Self {
+        let c = k + j + usize::from(thv);
+        let bn = v.len();
+        let tl = k + usize::from(thv);
+        let mut theta = Vec::with_capacity(bn * tl);
+        let mut asc = Vec::with_capacity(bn * j);
+        for i in 0..bn {
+            let x = &comps[i * c..(i + 1) * c];
+            theta.extend_from_slice(&x[..k]);
+            if thv {
+                theta.push(x[k + j]);
+            }
+            asc.extend_from_slice(&x[k..k + j]);
+        }
+        State { v, r, theta, asc }
+    }
+    /// Scatter into per-neuron components `[B·N][C]`.
+    pub(crate) fn to_components(&self, k: usize, j: usize, thv: bool) -> Vec<R> {
+        let c = k + j + usize::from(thv);
+        let tl = k + usize::from(thv);
+        let bn = self.v.len();
+        let mut out = Vec::with_capacity(bn * c);
+        for i in 0..bn {
+            out.extend_from_slice(&self.theta[i * tl..i * tl + k]);
+            out.extend_from_slice(&self.asc[i * j..(i + 1) * j]);
+            if thv {
+                out.push(self.theta[i * tl + k]);
+            }
+        }
+        out
     }
 }

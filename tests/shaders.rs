@@ -20,7 +20,7 @@ fn validate(name: &str, src: &str) {
 
 #[test]
 fn every_shader_validates() {
-    for model in [Model::Lif, Model::Alif] {
+    for model in [Model::Lif, Model::Alif, Model::Glif5] {
         for ballot in [false, true] {
             for int64 in [false, true] {
                 let src = shaders::step_source(model, ballot, int64);
@@ -41,6 +41,7 @@ fn every_shader_file_is_used() {
         shaders::COMMON,
         shaders::LIF,
         shaders::ADAPTIVE,
+        shaders::GLIF,
         shaders::CALIBRATE,
         shaders::REFERENCE_AXPY,
         shaders::MAIN_WORKGROUP,
@@ -64,6 +65,7 @@ fn no_exp_in_any_shader() {
         shaders::COMMON,
         shaders::LIF,
         shaders::ADAPTIVE,
+        shaders::GLIF,
         shaders::CALIBRATE,
         shaders::REFERENCE_AXPY,
         shaders::MAIN_WORKGROUP,

@@ -188,9 +188,10 @@ impl GpuSim {
             return Err(Error::Usage("trials must be ≥ 1".into()));
         }
         let k = pop.k();
-        if k > MAX_K {
+        let comps = pop.components();
+        if comps > MAX_K {
             return Err(Error::Usage(format!(
-                "the GPU path supports at most {MAX_K} threshold components, got {k}"
+                "the GPU path holds at most {MAX_K} state components per neuron (θ_k, after-spike currents, θ_v); this population has {comps}"
             )));
         }
         let lim = ctx.limits();
@@ -200,7 +201,7 @@ impl GpuSim {
         slots_list.insert(8, ("offset", &offset));
         slots_list.insert(9, ("gain", &gain));
         // Largest shard: every per-shard binding of one step must fit one binding.
-        let per_neuron_bytes = 4 * (trials as u64) * (k.max(1) as u64);
+        let per_neuron_bytes = 4 * (trials as u64) * (comps.max(1) as u64);
         let per_neuron_slots = slots_list.iter().filter(|(_, p)| p.is_per_neuron()).count();
         let mut shard_max = max_bind / per_neuron_bytes;
         if per_neuron_slots > 0 {
@@ -243,16 +244,25 @@ impl GpuSim {
 
         // Pipeline constants: the parameter layout, K and the input kinds are fixed per
         // population, so the driver folds every parameter lookup to one load.
-        let pn_mask: u32 = slots_list
+        let pn_mask: u64 = slots_list
             .iter()
             .enumerate()
             .filter(|(_, (_, p))| p.is_per_neuron())
-            .map(|(i, _)| 1u32 << i)
+            .map(|(i, _)| 1u64 << i)
             .sum();
+        if slots_list.len() > 64 {
+            return Err(Error::Usage(format!(
+                "the GPU path supports at most 64 parameter slots, this population has {}",
+                slots_list.len()
+            )));
+        }
         let stride = if pn_mask == 0 { 1 } else { largest };
         let mut constants: Vec<(&str, f64)> = vec![
             ("K", k as f64),
-            ("PN_MASK", pn_mask as f64),
+            ("J", pop.j() as f64),
+            ("NC", comps as f64),
+            ("PN_MASK", (pn_mask & 0xffff_ffff) as f64),
+            ("PN_MASK_HI", (pn_mask >> 32) as f64),
             ("STRIDE", stride as f64),
             ("HOST_INPUT", if opts.host_inputs { 1.0 } else { 0.0 }),
             ("NOISE", if drive.noise.is_some() { 1.0 } else { 0.0 }),
@@ -695,44 +705,46 @@ impl GpuSim {
         }
     }
 
-    /// Read the whole state back (`v`, `r` as `[B][N]`, θ as `[B][N][K]`).
+    /// Read the whole state back (layouts of [`State`]).
     pub fn state(&self) -> Result<State<f32>> {
-        let (n, k, b) = (self.pop.len(), self.pop.k(), self.trials);
-        let mut st = State {
-            v: vec![0.0; b * n],
-            r: vec![0.0; b * n],
-            theta: vec![0.0; b * n * k],
-        };
+        let (n, b) = (self.pop.len(), self.trials);
+        let c = self.pop.components();
+        let mut v = vec![0.0; b * n];
+        let mut r = vec![0.0; b * n];
+        let mut comps = vec![0.0f32; b * n * c];
         for sh in &self.shards {
             let bytes = (b * sh.n * 4) as u64;
-            let v: Vec<f32> = bytemuck::pod_collect_to_vec(&self.ctx.read_buffer(&sh.v, bytes)?);
-            let r: Vec<f32> = bytemuck::pod_collect_to_vec(&self.ctx.read_buffer(&sh.r, bytes)?);
+            let sv: Vec<f32> = bytemuck::pod_collect_to_vec(&self.ctx.read_buffer(&sh.v, bytes)?);
+            let sr: Vec<f32> = bytemuck::pod_collect_to_vec(&self.ctx.read_buffer(&sh.r, bytes)?);
             for t in 0..b {
-                st.v[t * n + sh.n0..t * n + sh.n0 + sh.n]
-                    .copy_from_slice(&v[t * sh.n..(t + 1) * sh.n]);
-                st.r[t * n + sh.n0..t * n + sh.n0 + sh.n]
-                    .copy_from_slice(&r[t * sh.n..(t + 1) * sh.n]);
+                v[t * n + sh.n0..t * n + sh.n0 + sh.n].copy_from_slice(&sv[t * sh.n..(t + 1) * sh.n]);
+                r[t * n + sh.n0..t * n + sh.n0 + sh.n].copy_from_slice(&sr[t * sh.n..(t + 1) * sh.n]);
             }
-            if k > 0 {
+            if c > 0 {
+                // Device layout [C][B][n]; host components [B·N][C].
                 let th: Vec<f32> = bytemuck::pod_collect_to_vec(
-                    &self.ctx.read_buffer(&sh.theta, bytes * k as u64)?,
+                    &self.ctx.read_buffer(&sh.theta, bytes * c as u64)?,
                 );
-                for kk in 0..k {
+                for cc in 0..c {
                     for t in 0..b {
                         for i in 0..sh.n {
-                            st.theta[(t * n + sh.n0 + i) * k + kk] = th[(kk * b + t) * sh.n + i];
+                            comps[(t * n + sh.n0 + i) * c + cc] = th[(cc * b + t) * sh.n + i];
                         }
                     }
                 }
             }
         }
-        Ok(st)
+        let p = &self.pop;
+        Ok(State::from_components(v, r, &comps, p.k(), p.j(), p.model().has_theta_v()))
     }
 
     /// Replace the whole state (checked first; on error nothing changes).
     pub fn set_state(&mut self, s: &State<f32>) -> Result<()> {
-        let (n, k, b) = (self.pop.len(), self.pop.k(), self.trials);
-        s.check(b, n, k)?;
+        let (n, b) = (self.pop.len(), self.trials);
+        let c = self.pop.components();
+        s.check(b, &self.pop)?;
+        let p = &self.pop;
+        let comps = s.to_components(p.k(), p.j(), p.model().has_theta_v());
         for sh in &self.shards {
             let mut v = Vec::with_capacity(b * sh.n);
             let mut r = Vec::with_capacity(b * sh.n);
@@ -746,12 +758,12 @@ impl GpuSim {
             self.ctx
                 .queue
                 .write_buffer(&sh.r, 0, bytemuck::cast_slice(&r));
-            if k > 0 {
-                let mut th = vec![0f32; k * b * sh.n];
-                for kk in 0..k {
+            if c > 0 {
+                let mut th = vec![0f32; c * b * sh.n];
+                for cc in 0..c {
                     for t in 0..b {
                         for i in 0..sh.n {
-                            th[(kk * b + t) * sh.n + i] = s.theta[(t * n + sh.n0 + i) * k + kk];
+                            th[(cc * b + t) * sh.n + i] = comps[(t * n + sh.n0 + i) * c + cc];
                         }
                     }
                 }
@@ -826,7 +838,7 @@ fn make_shard(
     opts: &GpuOptions,
 ) -> Result<Shard> {
     use wgpu::BufferUsages as U;
-    let k = pop.k();
+    let comps = pop.components();
     let n_pad = ns.next_multiple_of(32);
     let w = n_pad / 32;
     let bn = (trials * ns) as u64;
@@ -880,7 +892,7 @@ fn make_shard(
     let state_usage = U::STORAGE | U::COPY_DST | U::COPY_SRC;
     let v = ctx.buffer("v", bn * 4, state_usage)?;
     let r = ctx.buffer("r", bn * 4, state_usage)?;
-    let theta = ctx.buffer("theta", bn * 4 * k.max(1) as u64, state_usage)?;
+    let theta = ctx.buffer("theta", bn * 4 * comps.max(1) as u64, state_usage)?;
     let input_bytes = if opts.host_inputs {
         bn * 4 * chunk as u64
     } else {

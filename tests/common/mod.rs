@@ -64,6 +64,9 @@ impl Fixture {
                     .v_reset(num("reset_v").unwrap())
                     .v_th(num("thresh_v").unwrap());
             }
+            Model::Glif3 | Model::Glif4 | Model::Glif5 => {
+                panic!("{}: the Inferno fixtures have no {model}", path.display())
+            }
             Model::Alif | Model::Glif2 => {
                 if model == Model::Alif {
                     b = b.v_reset(num("reset_v").unwrap());
@@ -119,6 +122,7 @@ impl Fixture {
                 v: list(&init["voltage"]),
                 r: list(&init["refrac"]),
                 theta: theta0,
+                asc: vec![],
             },
             spikes: list(&j["spikes"]).into_iter().map(|x| x != 0.0).collect(),
             voltage: list(&j["voltage"]),
@@ -142,6 +146,7 @@ impl Fixture {
                 .as_ref()
                 .map(|th| c(&th[t * bn * k..(t + 1) * bn * k]))
                 .unwrap_or_default(),
+            asc: vec![],
         }
     }
 
@@ -159,6 +164,7 @@ impl Fixture {
             v: c(&self.initial.v),
             r: c(&self.initial.r),
             theta: c(&self.initial.theta),
+            asc: vec![],
         }
     }
 
@@ -282,7 +288,8 @@ impl Rng {
     }
 }
 
-/// A population of `model` with every parameter per neuron (random, valid).
+/// A population of `model` with every parameter per neuron (random, valid); GLIF3–5 get two
+/// after-spike currents (and θ_v for GLIF5).
 pub fn hetero_population(model: Model, n: usize, seed: u64) -> Population {
     let mut g = Rng(seed);
     let mut b = Population::builder(model, n)
@@ -309,6 +316,39 @@ pub fn hetero_population(model: Model, n: usize, seed: u64) -> Population {
                     Param::PerNeuron(g.vec_f64(n, 0.5, 3.0)),
                     Param::PerNeuron(g.vec_f64(n, 0.0, 0.5)),
                 ]);
+        }
+        Model::Glif3 | Model::Glif4 | Model::Glif5 => {
+            let asc = vec![
+                glifsim::AfterSpikeCurrent {
+                    rate: Param::PerNeuron(g.vec_f64(n, 0.002, 0.01)),
+                    amp: Param::PerNeuron(g.vec_f64(n, -0.5, 0.0)),
+                    keep: 1.0.into(),
+                },
+                glifsim::AfterSpikeCurrent {
+                    rate: Param::PerNeuron(g.vec_f64(n, 0.05, 0.2)),
+                    amp: Param::PerNeuron(g.vec_f64(n, -3.0, 1.0)),
+                    keep: Param::PerNeuron(g.vec_f64(n, 0.5, 1.0)),
+                },
+            ];
+            b = b.after_spike_currents(asc);
+            if model == Model::Glif3 {
+                b = b
+                    .v_reset(Param::PerNeuron(g.vec_f64(n, -80.0, -70.0)))
+                    .v_th(Param::PerNeuron(g.vec_f64(n, -55.0, -45.0)));
+            } else {
+                b = b
+                    .theta_inf(Param::PerNeuron(g.vec_f64(n, -55.0, -45.0)))
+                    .m_v(Param::PerNeuron(g.vec_f64(n, 0.0, 0.8)))
+                    .b_v(Param::PerNeuron(g.vec_f64(n, 1.0, 8.0)))
+                    .adapt_rates(vec![Param::PerNeuron(g.vec_f64(n, 0.005, 0.05))])
+                    .adapt_increments(vec![Param::PerNeuron(g.vec_f64(n, 0.2, 2.0))]);
+            }
+            if model == Model::Glif5 {
+                b = b.voltage_threshold(
+                    Param::PerNeuron(g.vec_f64(n, 0.001, 0.01)),
+                    Param::PerNeuron(g.vec_f64(n, 0.05, 0.2)),
+                );
+            }
         }
         Model::Glif2 => {
             b = b

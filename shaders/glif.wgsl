@@ -1,0 +1,102 @@
+// GLIF3, GLIF4, GLIF5: one step of one neuron in one trial, with K threshold components
+// (GLIF4, GLIF5), J after-spike currents and, for GLIF5, the voltage-dependent threshold θ_v,
+// integrated exactly with coefficients computed on the host (src/propagator.rs).
+// CPU twin: `update_neuron` in src/cpu.rs; the numbered steps are the same. Every product that
+// feeds a sum is one explicit fma().
+
+// true: GLIF2 voltage reset (GLIF4, GLIF5); false: V ← V_reset (GLIF3).
+override GLIF2: bool = false;
+// true: GLIF5's θ_v, the last state component.
+override THETA_V: bool = false;
+
+// Parameter slots after the θ_k ones (order of `Population::param_list`).
+fn slot_asc_decay(j: u32) -> u32 { return SLOT_DECAY_K + 2u * K + j; }
+fn slot_asc_gain(j: u32) -> u32 { return SLOT_DECAY_K + 2u * K + J + j; }
+fn slot_asc_keep(j: u32) -> u32 { return SLOT_DECAY_K + 2u * K + 2u * J + j; }
+fn slot_asc_amp(j: u32) -> u32 { return SLOT_DECAY_K + 2u * K + 3u * J + j; }
+fn slot_thv(i: u32) -> u32 { return SLOT_DECAY_K + 2u * K + 4u * J + i; } // decay, u, w, then I_j
+
+fn update_neuron(n: u32, input: f32, lock: bool, freeze: bool, st: ptr<function, NeuronState>) -> bool {
+    let v = (*st).v;
+    let r = (*st).r;
+    let v_rest = param(SLOT_V_REST, n);
+    let resistance = param(SLOT_RESISTANCE, n);
+    // 1. Refractory countdown; the neuron is free when r reaches 0.
+    let r_dec = r - info.dt;
+    let r_new = select(0.0, r_dec, r_dec > 0.0);
+    let free = r_new == 0.0;
+    // 2. Integration, V* = ((((V − V_rest) − R·Ĩ)·e_m) + V_rest) + R·Ĩ, then + c_j·I_j.
+    let i_eff = select(0.0, input, free);
+    let a = v - v_rest;
+    let b = fma(-resistance, i_eff, a);
+    let c = fma(b, param(SLOT_DECAY_M, n), v_rest);
+    var v_star = fma(resistance, i_eff, c);
+    for (var j = 0u; j < J; j++) {
+        v_star = fma(param(slot_asc_gain(j), n), (*st).th[K + j], v_star);
+    }
+    let v_int = select(v_star, v, lock && !free);
+    // 3. Threshold from the start of the step: ((θ_1 + … + θ_K) + Θ_∞) + θ_v.
+    var thr = param(SLOT_THRESHOLD, n);
+    if K > 0u {
+        var sum = (*st).th[0];
+        for (var k = 1u; k < K; k++) {
+            sum = sum + (*st).th[k];
+        }
+        thr = sum + thr;
+    }
+    if THETA_V {
+        thr = thr + (*st).th[K + J];
+    }
+    // 4. Spike: free and V' ≥ Θ.
+    let spike = free && v_int >= thr;
+    // 5. Reset.
+    if spike {
+        (*st).r = param(SLOT_T_REF, n);
+        if GLIF2 {
+            (*st).v = fma(v_int - v_rest, param(SLOT_M_V, n), v_rest) - param(SLOT_B_V, n);
+        } else {
+            (*st).v = param(SLOT_V_RESET, n);
+        }
+    } else {
+        (*st).r = r_new;
+        (*st).v = v_int;
+    }
+    // 6. Adaptation: held while the lock is on and r > 0, else decayed; then + d_k·s.
+    let hold = lock && (*st).r > 0.0;
+    let s = select(0.0, 1.0, spike);
+    if !freeze {
+        for (var k = 0u; k < K; k++) {
+            let th = (*st).th[k];
+            let ds = param(SLOT_DECAY_K + K + k, n) * s;
+            if hold {
+                (*st).th[k] = th + ds;
+            } else {
+                (*st).th[k] = fma(th, param(SLOT_DECAY_K + k, n), ds);
+            }
+        }
+    }
+    // 7. θ_v (GLIF5), integrated exactly from the start-of-step u, w = R·Ĩ and I_j; held like θ.
+    if THETA_V && !freeze && !hold {
+        let w = resistance * i_eff;
+        var acc = (*st).th[K + J] * param(slot_thv(0u), n);
+        acc = fma(a, param(slot_thv(1u), n), acc);
+        acc = fma(w, param(slot_thv(2u), n), acc);
+        for (var j = 0u; j < J; j++) {
+            acc = fma(param(slot_thv(3u + j), n), (*st).th[K + j], acc);
+        }
+        (*st).th[K + J] = acc;
+    }
+    // 8. After-spike currents: held while the lock is on and r > 0, else decayed; on a spike
+    //    I_j ← f_j·I_j + δI_j.
+    for (var j = 0u; j < J; j++) {
+        var held = (*st).th[K + j];
+        if !hold {
+            held = held * param(slot_asc_decay(j), n);
+        }
+        if spike {
+            held = fma(param(slot_asc_keep(j), n), held, param(slot_asc_amp(j), n));
+        }
+        (*st).th[K + j] = held;
+    }
+    return spike;
+}

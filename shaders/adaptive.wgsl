@@ -47,8 +47,12 @@ fn update_neuron(n: u32, input: f32, lock: bool, freeze: bool, st: ptr<function,
         let hold = lock && (*st).r > 0.0;
         let s = select(0.0, 1.0, spike);
         for (var k = 0u; k < K; k++) {
-            let th = (*st).th[k];
             let ds = param(SLOT_DECAY_K + K + k, n) * s;
+            // A spike first scales the component by r_k (1 by default: no change).
+            var th = (*st).th[k];
+            if spike {
+                th = th * param(SLOT_DECAY_K + 2u * K + k, n);
+            }
             if hold {
                 (*st).th[k] = th + ds;
             } else {

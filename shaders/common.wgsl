@@ -84,7 +84,7 @@ const SLOT_B_V: u32 = 7u;
 const SLOT_OFFSET: u32 = 8u;        // drive: bias + noise mean
 const SLOT_GAIN: u32 = 9u;          // drive: noise gain
 const SLOT_DECAY_K: u32 = 10u;      // + k
-// SLOT_INCREMENT_K = 10 + K + k
+// SLOT_INCREMENT_K = 10 + K + k, SLOT_KEEP_K = 10 + 2K + k (θ_k's spike reset factor r_k)
 
 @group(0) @binding(0) var<uniform> info: Info;
 @group(0) @binding(1) var<uniform> dispatch: Dispatch;

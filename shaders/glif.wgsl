@@ -10,11 +10,12 @@ override GLIF2: bool = false;
 override THETA_V: bool = false;
 
 // Parameter slots after the θ_k ones (order of `Population::param_list`).
-fn slot_asc_decay(j: u32) -> u32 { return SLOT_DECAY_K + 2u * K + j; }
-fn slot_asc_gain(j: u32) -> u32 { return SLOT_DECAY_K + 2u * K + J + j; }
-fn slot_asc_keep(j: u32) -> u32 { return SLOT_DECAY_K + 2u * K + 2u * J + j; }
-fn slot_asc_amp(j: u32) -> u32 { return SLOT_DECAY_K + 2u * K + 3u * J + j; }
-fn slot_thv(i: u32) -> u32 { return SLOT_DECAY_K + 2u * K + 4u * J + i; } // decay, u, w, then I_j
+// θ_k: decay at SLOT_DECAY_K + k, increment at + K + k, reset factor at + 2K + k.
+fn slot_asc_decay(j: u32) -> u32 { return SLOT_DECAY_K + 3u * K + j; }
+fn slot_asc_gain(j: u32) -> u32 { return SLOT_DECAY_K + 3u * K + J + j; }
+fn slot_asc_keep(j: u32) -> u32 { return SLOT_DECAY_K + 3u * K + 2u * J + j; }
+fn slot_asc_amp(j: u32) -> u32 { return SLOT_DECAY_K + 3u * K + 3u * J + j; }
+fn slot_thv(i: u32) -> u32 { return SLOT_DECAY_K + 3u * K + 4u * J + i; } // decay, u, w, then I_j
 
 fn update_neuron(n: u32, input: f32, lock: bool, freeze: bool, st: ptr<function, NeuronState>) -> bool {
     let v = (*st).v;
@@ -66,8 +67,12 @@ fn update_neuron(n: u32, input: f32, lock: bool, freeze: bool, st: ptr<function,
     let s = select(0.0, 1.0, spike);
     if !freeze {
         for (var k = 0u; k < K; k++) {
-            let th = (*st).th[k];
             let ds = param(SLOT_DECAY_K + K + k, n) * s;
+            // A spike first scales the component by r_k (1 by default: no change).
+            var th = (*st).th[k];
+            if spike {
+                th = th * param(SLOT_DECAY_K + 2u * K + k, n);
+            }
             if hold {
                 (*st).th[k] = th + ds;
             } else {

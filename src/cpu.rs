@@ -60,6 +60,7 @@ struct Params<R> {
     b_v: P<R>,
     decay_k: Vec<P<R>>,
     increment_k: Vec<P<R>>,
+    keep_k: Vec<P<R>>,
     asc_decay: Vec<P<R>>,
     asc_gain: Vec<P<R>>,
     asc_keep: Vec<P<R>>,
@@ -87,6 +88,7 @@ impl<R: Real> Params<R> {
             b_v: P::new(&pop.b_v),
             decay_k: pop.decay_k.iter().map(P::new).collect(),
             increment_k: pop.increment_k.iter().map(P::new).collect(),
+            keep_k: pop.keep_k.iter().map(P::new).collect(),
             asc_decay: pop.asc_decay.iter().map(P::new).collect(),
             asc_gain: pop.asc_gain.iter().map(P::new).collect(),
             asc_keep: pop.asc.iter().map(|a| P::new(&a.keep)).collect(),
@@ -128,6 +130,8 @@ pub struct NeuronParams<'a, R> {
     pub decay_k: &'a [R],
     /// d_k of this neuron (K values).
     pub increment_k: &'a [R],
+    /// r_k of this neuron (K values): θ_k ← r_k·θ_k on a spike.
+    pub keep_k: &'a [R],
     /// After-spike currents (J values each): decay g_j, voltage gain c_j, kept fraction f_j,
     /// amplitude δI_j.
     pub asc_decay: &'a [R],
@@ -171,9 +175,8 @@ pub fn update_neuron<R: Real>(
     comps: &mut [R],
 ) -> bool {
     let k = p.decay_k.len();
-    let j = p.asc_gain.len();
     let (theta, rest) = comps.split_at_mut(k);
-    let (asc, thv) = rest.split_at_mut(j);
+    let (asc, thv) = rest.split_at_mut(p.asc_gain.len());
     // 1. Refractory countdown; the neuron is free when r reaches 0.
     let r_dec = *r - p.dt;
     let r_new = if r_dec > R::ZERO { r_dec } else { R::ZERO };
@@ -188,7 +191,11 @@ pub fn update_neuron<R: Real>(
     for (gain, &current) in p.asc_gain.iter().zip(asc.iter()) {
         v_star = arith.fma(*gain, current, v_star);
     }
-    let v_int = if opts.refrac_lock && !free { *v } else { v_star };
+    let v_int = if opts.refrac_lock && !free {
+        *v
+    } else {
+        v_star
+    };
     // 3. Threshold from the start of the step: ((θ_1 + … + θ_K) + Θ_∞) + θ_v.
     let mut thr = p.threshold;
     if p.adaptive {
@@ -221,10 +228,12 @@ pub fn update_neuron<R: Real>(
     if p.adaptive && !opts.freeze_adaptation {
         for (kk, th) in theta.iter_mut().enumerate() {
             let ds = p.increment_k[kk] * s;
+            // A spike first scales the component by r_k (1 by default: no change).
+            let th0 = if spike { *th * p.keep_k[kk] } else { *th };
             *th = if hold {
-                *th + ds
+                th0 + ds
             } else {
-                arith.fma(*th, p.decay_k[kk], ds)
+                arith.fma(th0, p.decay_k[kk], ds)
             };
         }
     }
@@ -243,9 +252,13 @@ pub fn update_neuron<R: Real>(
     }
     // 8. After-spike currents: held while the lock is on and r > 0, else decayed; on a spike
     //    I_j ← f_j·I_j + δI_j.
-    for jj in 0..j {
-        let held = if hold { asc[jj] } else { asc[jj] * p.asc_decay[jj] };
-        asc[jj] = if spike {
+    for (jj, current) in asc.iter_mut().enumerate() {
+        let held = if hold {
+            *current
+        } else {
+            *current * p.asc_decay[jj]
+        };
+        *current = if spike {
             arith.fma(p.asc_keep[jj], held, p.asc_amp[jj])
         } else {
             held
@@ -487,7 +500,11 @@ impl<R: Real> CpuSim<R> {
                 out.clear();
                 out.extend(list.iter().map(|p| p.at(nn)));
             };
-            let (mut dk, mut ik) = (Vec::with_capacity(k), Vec::with_capacity(k));
+            let (mut dk, mut ik, mut rk) = (
+                Vec::with_capacity(k),
+                Vec::with_capacity(k),
+                Vec::with_capacity(k),
+            );
             let (mut ad, mut ag, mut af, mut aa, mut ta) = (
                 Vec::with_capacity(jn),
                 Vec::with_capacity(jn),
@@ -499,6 +516,7 @@ impl<R: Real> CpuSim<R> {
                 let nn = n0 + j;
                 gather(&params.decay_k, &mut dk, nn);
                 gather(&params.increment_k, &mut ik, nn);
+                gather(&params.keep_k, &mut rk, nn);
                 gather(&params.asc_decay, &mut ad, nn);
                 gather(&params.asc_gain, &mut ag, nn);
                 gather(&params.asc_keep, &mut af, nn);
@@ -518,6 +536,7 @@ impl<R: Real> CpuSim<R> {
                     adaptive: params.adaptive,
                     decay_k: &dk,
                     increment_k: &ik,
+                    keep_k: &rk,
                     asc_decay: &ad,
                     asc_gain: &ag,
                     asc_keep: &af,

@@ -19,6 +19,7 @@
 
 #![warn(missing_docs)]
 
+pub mod allen;
 pub mod bench;
 pub mod cpu;
 pub mod error;

@@ -31,7 +31,10 @@ pub enum Model {
 impl Model {
     /// Whether the model has spike-triggered threshold components θ_k (ALIF, GLIF2, GLIF4, GLIF5).
     pub fn is_adaptive(self) -> bool {
-        matches!(self, Model::Alif | Model::Glif2 | Model::Glif4 | Model::Glif5)
+        matches!(
+            self,
+            Model::Alif | Model::Glif2 | Model::Glif4 | Model::Glif5
+        )
     }
     /// Whether the voltage resets by `(V' − V_rest)·m_v + V_rest − b_v` (GLIF2, GLIF4, GLIF5)
     /// rather than to V_reset.
@@ -241,6 +244,8 @@ pub struct Population {
     pub(crate) decay_k: Vec<Param>,
     /// d_k, K entries.
     pub(crate) increment_k: Vec<Param>,
+    /// r_k: the factor θ_k is multiplied by on a spike, before the step's update (default 1).
+    pub(crate) keep_k: Vec<Param>,
     /// After-spike currents (GLIF3–5), J entries.
     pub(crate) asc: Vec<AfterSpikeCurrent>,
     /// The voltage-dependent threshold (GLIF5).
@@ -347,6 +352,10 @@ impl Population {
     pub fn increment_k(&self) -> &[Param] {
         &self.increment_k
     }
+    /// Spike reset factors r_k of the threshold components (1 unless set).
+    pub fn keep_k(&self) -> &[Param] {
+        &self.keep_k
+    }
     /// Every parameter as (name, value), in a fixed order; the GPU path uploads them in this
     /// order and the CPU path reads them by name.
     pub(crate) fn param_list(&self) -> Vec<(&'static str, &Param)> {
@@ -365,6 +374,9 @@ impl Population {
         }
         for p in &self.increment_k {
             v.push(("increment_k", p));
+        }
+        for p in &self.keep_k {
+            v.push(("keep_k", p));
         }
         for (name, list) in [("asc_decay", &self.asc_decay), ("asc_gain", &self.asc_gain)] {
             for p in list {
@@ -420,6 +432,7 @@ pub struct PopulationBuilder {
     increments: Option<Vec<Param>>,
     asc: Option<Vec<AfterSpikeCurrent>>,
     theta_v: Option<VoltageThreshold>,
+    keep_k: Option<Vec<Param>>,
 }
 
 impl PopulationBuilder {
@@ -441,7 +454,15 @@ impl PopulationBuilder {
             increments: None,
             asc: None,
             theta_v: None,
+            keep_k: None,
         }
+    }
+    /// Spike reset factors r_k of the threshold components: on a spike θ_k ← r_k·θ_k before
+    /// the step's decay and increment (default 1, which is `MODELS.md`'s rule). AllenSDK
+    /// advances the old component through the spike cut; [`crate::allen`] sets r_k for that.
+    pub fn adapt_reset_factors(mut self, r: Vec<Param>) -> Self {
+        self.keep_k = Some(r);
+        self
     }
     /// After-spike currents (GLIF3, GLIF4, GLIF5).
     pub fn after_spike_currents(mut self, asc: Vec<AfterSpikeCurrent>) -> Self {
@@ -649,7 +670,7 @@ impl PopulationBuilder {
             }
         };
 
-        let (decay_k, increment_k) = if model.is_adaptive() {
+        let (decay_k, increment_k, keep_k) = if model.is_adaptive() {
             let a = self.adaptation.ok_or(Error::Parameter {
                 name: "adaptation",
                 reason: format!(
@@ -677,6 +698,17 @@ impl PopulationBuilder {
             for p in &inc {
                 check("adapt_increment", p, &any, "")?;
             }
+            let keep = self.keep_k.unwrap_or_else(|| vec![Param::Uniform(1.0); k]);
+            if keep.len() != k {
+                return Err(Error::Length {
+                    what: "adapt_reset_factors (one r_k per adaptation component)".into(),
+                    expected: k,
+                    got: keep.len(),
+                });
+            }
+            for p in &keep {
+                check("adapt_reset_factor", p, &any, "")?;
+            }
             let dt = self.dt;
             let decay: Vec<Param> = match &a {
                 Adaptation::TimeConstants(v) => {
@@ -703,15 +735,23 @@ impl PopulationBuilder {
                     v.clone()
                 }
             };
-            (decay, inc)
+            (decay, inc, keep)
         } else {
             if self.adaptation.is_some() || self.increments.is_some() {
                 return Err(Error::Parameter {
                     name: "adaptation",
-                    reason: format!("{model} has no threshold adaptation; use ALIF, GLIF2, GLIF4 or GLIF5"),
+                    reason: format!(
+                        "{model} has no threshold adaptation; use ALIF, GLIF2, GLIF4 or GLIF5"
+                    ),
                 });
             }
-            (Vec::new(), Vec::new())
+            if self.keep_k.is_some() {
+                return Err(Error::Parameter {
+                    name: "adapt_reset_factors",
+                    reason: format!("{model} has no threshold adaptation"),
+                });
+            }
+            (Vec::new(), Vec::new(), Vec::new())
         };
 
         // After-spike currents and the voltage threshold.
@@ -720,7 +760,9 @@ impl PopulationBuilder {
             (false, Some(_)) => {
                 return Err(Error::Parameter {
                     name: "after_spike_currents",
-                    reason: format!("{model} has no after-spike currents; use GLIF3, GLIF4 or GLIF5"),
+                    reason: format!(
+                        "{model} has no after-spike currents; use GLIF3, GLIF4 or GLIF5"
+                    ),
                 })
             }
             (false, None) => Vec::new(),
@@ -753,14 +795,8 @@ impl PopulationBuilder {
 
         let dt = self.dt;
         let decay_m = self.tau_m.map(|tau| (-dt / tau).exp());
-        let coeffs = glif_coefficients(
-            n,
-            dt,
-            &self.tau_m,
-            &self.resistance,
-            &asc,
-            theta_v.as_ref(),
-        );
+        let coeffs =
+            glif_coefficients(n, dt, &self.tau_m, &self.resistance, &asc, theta_v.as_ref());
         Ok(Population {
             model,
             n,
@@ -776,6 +812,7 @@ impl PopulationBuilder {
             decay_m,
             decay_k,
             increment_k,
+            keep_k,
             asc,
             theta_v,
             asc_gain: coeffs.0,

@@ -159,6 +159,10 @@ mod tests {
         let c = coefficients(dt, tau, r, &[k], 0.0, 1.0);
         let (e, g) = ((-dt / tau).exp(), (-k * dt).exp());
         let closed = r / (1.0 - k * tau) * (g - e);
-        assert!((c.asc_gain[0] - closed).abs() < 1e-12 * closed.abs(), "{} vs {closed}", c.asc_gain[0]);
+        assert!(
+            (c.asc_gain[0] - closed).abs() < 1e-12 * closed.abs(),
+            "{} vs {closed}",
+            c.asc_gain[0]
+        );
     }
 }

@@ -78,7 +78,14 @@ impl<R: crate::Real> State<R> {
 
 impl<R: Copy> State<R> {
     /// Gather per-neuron components `[B·N][C]` (θ_1..θ_K, I_1..I_J, θ_v) into this layout.
-    pub(crate) fn from_components(v: Vec<R>, r: Vec<R>, comps: &[R], k: usize, j: usize, thv: bool) -> Self {
+    pub(crate) fn from_components(
+        v: Vec<R>,
+        r: Vec<R>,
+        comps: &[R],
+        k: usize,
+        j: usize,
+        thv: bool,
+    ) -> Self {
         let c = k + j + usize::from(thv);
         let bn = v.len();
         let tl = k + usize::from(thv);

@@ -14,7 +14,7 @@ use crate::frame::{words_per_trial, SpikeFrame, SpikeRecord};
 use crate::gpu::context::GpuContext;
 use crate::gpu::shaders;
 use crate::input::{check_input, Drive};
-use crate::model::{Model, Population};
+use crate::model::Population;
 use crate::state::{State, StepOptions};
 
 const WORKGROUP: u64 = 256;
@@ -232,7 +232,7 @@ impl GpuSim {
                 shard_bytes(
                     shard_max.min(n - s * shard_max),
                     trials,
-                    k,
+                    comps,
                     per_neuron_slots,
                     chunk,
                 )
@@ -271,15 +271,14 @@ impl GpuSim {
                 if drive.schedule.is_empty() { 0.0 } else { 1.0 },
             ),
         ];
-        if pop.model().is_adaptive() {
-            constants.push((
-                "GLIF2",
-                if pop.model() == Model::Glif2 {
-                    1.0
-                } else {
-                    0.0
-                },
-            ));
+        let model = pop.model();
+        if model.is_adaptive() || model.has_asc() {
+            let glif2 = if model.has_glif_reset() { 1.0 } else { 0.0 };
+            constants.push(("GLIF2", glif2));
+        }
+        if model.has_asc() {
+            let thv = if model.has_theta_v() { 1.0 } else { 0.0 };
+            constants.push(("THETA_V", thv));
         }
         let module = ctx.shader(
             pop.model().name(),
@@ -717,8 +716,10 @@ impl GpuSim {
             let sv: Vec<f32> = bytemuck::pod_collect_to_vec(&self.ctx.read_buffer(&sh.v, bytes)?);
             let sr: Vec<f32> = bytemuck::pod_collect_to_vec(&self.ctx.read_buffer(&sh.r, bytes)?);
             for t in 0..b {
-                v[t * n + sh.n0..t * n + sh.n0 + sh.n].copy_from_slice(&sv[t * sh.n..(t + 1) * sh.n]);
-                r[t * n + sh.n0..t * n + sh.n0 + sh.n].copy_from_slice(&sr[t * sh.n..(t + 1) * sh.n]);
+                v[t * n + sh.n0..t * n + sh.n0 + sh.n]
+                    .copy_from_slice(&sv[t * sh.n..(t + 1) * sh.n]);
+                r[t * n + sh.n0..t * n + sh.n0 + sh.n]
+                    .copy_from_slice(&sr[t * sh.n..(t + 1) * sh.n]);
             }
             if c > 0 {
                 // Device layout [C][B][n]; host components [B·N][C].
@@ -735,7 +736,14 @@ impl GpuSim {
             }
         }
         let p = &self.pop;
-        Ok(State::from_components(v, r, &comps, p.k(), p.j(), p.model().has_theta_v()))
+        Ok(State::from_components(
+            v,
+            r,
+            &comps,
+            p.k(),
+            p.j(),
+            p.model().has_theta_v(),
+        ))
     }
 
     /// Replace the whole state (checked first; on error nothing changes).

@@ -48,7 +48,8 @@ pub struct BenchResult {
     pub device: String,
 }
 
-/// A benchmark population: K = 1 for the adaptive models.
+/// A benchmark population: K = 1 for the adaptive models, J = 2 after-spike currents for
+/// GLIF3–5.
 pub fn bench_population(model: Model, n: usize) -> Population {
     let mut b = Population::builder(model, n).dt(0.1);
     match model {
@@ -57,7 +58,7 @@ pub fn bench_population(model: Model, n: usize) -> Population {
                 .adapt_time_constants(vec![100.0.into()])
                 .adapt_increments(vec![1.0.into()])
         }
-        Model::Glif2 => {
+        Model::Glif2 | Model::Glif4 | Model::Glif5 => {
             b = b
                 .adapt_rates(vec![0.01.into()])
                 .adapt_increments(vec![1.0.into()])
@@ -66,14 +67,32 @@ pub fn bench_population(model: Model, n: usize) -> Population {
         }
         _ => {}
     }
+    if model.has_asc() {
+        b = b.after_spike_currents(vec![
+            crate::AfterSpikeCurrent {
+                rate: 0.01.into(),
+                amp: (-0.5).into(),
+                keep: 1.0.into(),
+            },
+            crate::AfterSpikeCurrent {
+                rate: 0.2.into(),
+                amp: 1.0.into(),
+                keep: 1.0.into(),
+            },
+        ]);
+    }
+    if model == Model::Glif5 {
+        b = b.voltage_threshold(0.005, 0.1);
+    }
     b.build().expect("benchmark parameters are valid")
 }
 
-/// Bytes a step must move per neuron: V, r and θ read and written once per dispatch (so
+/// Bytes a step must move per neuron: V, r and the θ/current components read and written
+/// once per dispatch (so
 /// divided by the steps a dispatch runs), the input read every step (streamed paths) and one
 /// spike bit.
 fn bytes_per_update(pop: &Population, streamed: bool, steps_per_dispatch: usize) -> f64 {
-    (8.0 + 4.0 + 8.0 * pop.k() as f64) / steps_per_dispatch as f64
+    (8.0 + 4.0 + 8.0 * pop.components() as f64) / steps_per_dispatch as f64
         + if streamed { 4.0 } else { 0.0 }
         + 0.125
 }

@@ -289,7 +289,7 @@ impl Population {
         self.k() + usize::from(self.theta_v.is_some())
     }
     /// Number of extra state components per neuron: θ_1..θ_K, I_1..I_J, θ_v.
-    pub(crate) fn components(&self) -> usize {
+    pub fn components(&self) -> usize {
         self.k() + self.j() + usize::from(self.theta_v.is_some())
     }
     /// After-spike currents.

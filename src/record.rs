@@ -226,33 +226,48 @@ impl PopulationRecorder {
 }
 
 /// Sampled traces of one population: `<name>_v.npy` `[S][B][len(v)]`, `<name>_theta.npy`
-/// `[S][B][len(theta)][K]` and `<name>_trace_steps.npy` `[S]` (the step after which each
-/// sample was taken).
+/// `[S][B][len(theta)][K(+1)]`, `<name>_asc.npy` `[S][B][len(asc)][J]` and
+/// `<name>_trace_steps.npy` `[S]` (the step after which each sample was taken).
 pub struct TraceRecorder {
     v_idx: Vec<usize>,
     th_idx: Vec<usize>,
+    asc_idx: Vec<usize>,
     k: usize,
+    j: usize,
     n: usize,
     trials: usize,
     v: Option<NpyStream>,
     theta: Option<NpyStream>,
+    asc: Option<NpyStream>,
     steps: NpyStream,
 }
 
 impl TraceRecorder {
-    /// None when nothing is sampled.
+    /// None when nothing is sampled. `k` is the θ values per neuron, `j` the currents.
+    #[allow(clippy::too_many_arguments)]
     pub fn create(
         dir: &Path,
         name: &str,
         trials: usize,
         n: usize,
         k: usize,
+        j: usize,
         v_idx: &[usize],
         th_idx: &[usize],
+        asc_idx: &[usize],
     ) -> Result<Option<Self>> {
-        if v_idx.is_empty() && th_idx.is_empty() {
+        if v_idx.is_empty() && th_idx.is_empty() && asc_idx.is_empty() {
             return Ok(None);
         }
+        let asc = (!asc_idx.is_empty())
+            .then(|| {
+                NpyStream::create(
+                    &dir.join(format!("{name}_asc.npy")),
+                    "<f4",
+                    &[trials, asc_idx.len(), j],
+                )
+            })
+            .transpose()?;
         let v = (!v_idx.is_empty())
             .then(|| {
                 NpyStream::create(
@@ -274,11 +289,14 @@ impl TraceRecorder {
         Ok(Some(TraceRecorder {
             v_idx: v_idx.to_vec(),
             th_idx: th_idx.to_vec(),
+            asc_idx: asc_idx.to_vec(),
             k,
+            j,
             n,
             trials,
             v,
             theta,
+            asc,
             steps: NpyStream::create(&dir.join(format!("{name}_trace_steps.npy")), "<u8", &[])?,
         }))
     }
@@ -302,13 +320,26 @@ impl TraceRecorder {
             }
             s.append(bytemuck::cast_slice(&row), 1)?;
         }
+        if let Some(s) = &mut self.asc {
+            let mut row = Vec::new();
+            for b in 0..self.trials {
+                for &i in &self.asc_idx {
+                    let o = (b * self.n + i) * self.j;
+                    row.extend_from_slice(&st.asc[o..o + self.j]);
+                }
+            }
+            s.append(bytemuck::cast_slice(&row), 1)?;
+        }
         self.steps.append(&steps_done.to_le_bytes(), 1)
     }
 
     /// Commit every file.
     pub fn commit(&mut self) -> Result<()> {
         self.steps.commit()?;
-        for s in [&mut self.v, &mut self.theta].into_iter().flatten() {
+        for s in [&mut self.v, &mut self.theta, &mut self.asc]
+            .into_iter()
+            .flatten()
+        {
             s.commit()?;
         }
         Ok(())

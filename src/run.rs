@@ -110,9 +110,11 @@ pub fn run_spec(
             &p.name,
             p.trials,
             p.pop.len(),
-            p.pop.k(),
+            p.pop.theta_len(),
+            p.pop.j(),
             &p.v,
             &p.theta,
+            &p.asc,
         )?);
     }
     let total = spec.steps() as u64;

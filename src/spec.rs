@@ -7,7 +7,7 @@
 //!
 //! [[population]]
 //! name = "exc"
-//! model = "LIF"     # LIF, GLIF1, ALIF, GLIF2
+//! model = "LIF"     # LIF, GLIF1, ALIF, GLIF2, GLIF3, GLIF4, GLIF5
 //! neurons = 10000
 //! trials = 1
 //!
@@ -17,6 +17,8 @@
 //! v_th = -50.0
 //! tau_m = { npy = "tau_m.npy" }
 //! t_ref = 2.0
+//! # ALIF: theta_inf, adapt_tau = [...], adapt_increment = [...]; GLIF2: adapt_rate, m_v, b_v;
+//! # GLIF3-5: asc_rate = [...], asc_amp = [...], asc_keep = [...]; GLIF5: theta_v_a, theta_v_b
 //!
 //! [population.input]        # every source is optional; they add up
 //! bias = 12.0
@@ -27,7 +29,8 @@
 //! [population.record]
 //! spikes = "all"            # "all", "none", or neuron ranges [[0, 100], [500, 600]]
 //! v = [0, 1, 2]             # neurons whose V is sampled
-//! theta = [0]               # neurons whose θ is sampled (ALIF, GLIF2)
+//! theta = [0]               # neurons whose θ is sampled (ALIF, GLIF2, GLIF4, GLIF5)
+//! asc = [0]                 # neurons whose after-spike currents are sampled (GLIF3-5)
 //! every = 10                # steps between samples
 //! ```
 //! Errors name the file, the line and column where TOML knows them, the field and what was
@@ -134,6 +137,18 @@ pub struct ParamsSpec {
     pub adapt_rate: Option<Vec<Value>>,
     /// d_k (mV).
     pub adapt_increment: Option<Vec<Value>>,
+    /// r_k, the spike reset factors of the threshold components (default 1).
+    pub adapt_reset: Option<Vec<Value>>,
+    /// After-spike current decay rates k_j (1/ms; GLIF3–5).
+    pub asc_rate: Option<Vec<Value>>,
+    /// After-spike current amplitudes δI_j (nA).
+    pub asc_amp: Option<Vec<Value>>,
+    /// Fractions f_j of each current kept on a spike (default 1).
+    pub asc_keep: Option<Vec<Value>>,
+    /// GLIF5 voltage-threshold coupling a_v (1/ms).
+    pub theta_v_a: Option<Value>,
+    /// GLIF5 voltage-threshold decay rate b_v (1/ms).
+    pub theta_v_b: Option<Value>,
 }
 
 /// Input sources of a population; they add up.
@@ -195,6 +210,9 @@ pub struct RecordSpec {
     /// Neurons whose θ components are sampled.
     #[serde(default)]
     pub theta: Vec<usize>,
+    /// Neurons whose after-spike currents are sampled (GLIF3–5).
+    #[serde(default)]
+    pub asc: Vec<usize>,
     /// Steps between samples (default 1).
     pub every: Option<usize>,
 }
@@ -218,6 +236,8 @@ pub struct PreparedPopulation {
     pub v: Vec<usize>,
     /// Neurons whose θ is sampled.
     pub theta: Vec<usize>,
+    /// Neurons whose after-spike currents are sampled.
+    pub asc: Vec<usize>,
     /// Steps between samples.
     pub every: usize,
 }
@@ -414,6 +434,51 @@ impl Spec {
         if let Some(d) = vals("adapt_increment", &pr.adapt_increment)? {
             b = b.adapt_increments(d);
         }
+        if let Some(r) = vals("adapt_reset", &pr.adapt_reset)? {
+            b = b.adapt_reset_factors(r);
+        }
+        match (vals("asc_rate", &pr.asc_rate)?, vals("asc_amp", &pr.asc_amp)?) {
+            (Some(rates), Some(amps)) => {
+                if rates.len() != amps.len() {
+                    return Err(self.err(format!(
+                        "population '{name}': asc_rate has {} entries but asc_amp has {}",
+                        rates.len(),
+                        amps.len()
+                    )));
+                }
+                let keep = vals("asc_keep", &pr.asc_keep)?
+                    .unwrap_or_else(|| vec![Param::Uniform(1.0); rates.len()]);
+                if keep.len() != rates.len() {
+                    return Err(self.err(format!(
+                        "population '{name}': asc_keep has {} entries, expected {}",
+                        keep.len(),
+                        rates.len()
+                    )));
+                }
+                let asc = rates
+                    .into_iter()
+                    .zip(amps)
+                    .zip(keep)
+                    .map(|((rate, amp), keep)| crate::AfterSpikeCurrent { rate, amp, keep })
+                    .collect();
+                b = b.after_spike_currents(asc);
+            }
+            (None, None) => {}
+            _ => {
+                return Err(self.err(format!(
+                    "population '{name}': after-spike currents need both asc_rate and asc_amp"
+                )))
+            }
+        }
+        match (val("theta_v_a", &pr.theta_v_a)?, val("theta_v_b", &pr.theta_v_b)?) {
+            (Some(a), Some(bv)) => b = b.voltage_threshold(a, bv),
+            (None, None) => {}
+            _ => {
+                return Err(self.err(format!(
+                    "population '{name}': the voltage threshold needs both theta_v_a and theta_v_b"
+                )))
+            }
+        }
         let pop = b.build().map_err(wrap)?;
 
         let inp = &p.input;
@@ -461,14 +526,24 @@ impl Spec {
                 r.clone()
             }
         };
-        for (field, list) in [("record.v", &rec.v), ("record.theta", &rec.theta)] {
+        for (field, list) in [
+            ("record.v", &rec.v),
+            ("record.theta", &rec.theta),
+            ("record.asc", &rec.asc),
+        ] {
             if let Some(&bad) = list.iter().find(|&&i| i >= n) {
                 return Err(self.err(format!(
                     "population '{name}', {field}: neuron {bad} does not exist (the population has {n})"
                 )));
             }
         }
-        if !rec.theta.is_empty() && !p.model.is_adaptive() {
+        if !rec.asc.is_empty() && !p.model.has_asc() {
+            return Err(self.err(format!(
+                "population '{name}', record.asc: {} has no after-spike currents",
+                p.model
+            )));
+        }
+        if !rec.theta.is_empty() && !p.model.is_adaptive() && !p.model.has_theta_v() {
             return Err(self.err(format!(
                 "population '{name}', record.theta: {} has no threshold components",
                 p.model
@@ -490,6 +565,7 @@ impl Spec {
             spike_ranges,
             v: rec.v.clone(),
             theta: rec.theta.clone(),
+            asc: rec.asc.clone(),
             every,
         })
     }

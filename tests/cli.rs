@@ -76,6 +76,7 @@ theta = [1, 44]
 
 /// Run the spec's populations through the library directly, in one call each.
 fn direct(spec: &Spec, backend: Backend) -> Vec<(glifsim::SpikeRecord, glifsim::State<f32>)> {
+    let steps = spec.steps();
     spec.prepare()
         .unwrap()
         .into_iter()
@@ -84,9 +85,9 @@ fn direct(spec: &Spec, backend: Backend) -> Vec<(glifsim::SpikeRecord, glifsim::
             sim.set_drive(p.drive.clone()).unwrap();
             let mut rec = glifsim::SpikeRecord::new(p.trials, p.pop.len());
             match &p.host_input {
-                Some(x) => rec = sim.run(STEPS, x, StepOptions::default()).unwrap(),
+                Some(x) => rec = sim.run(steps, x, StepOptions::default()).unwrap(),
                 None => sim
-                    .run_driven_with(STEPS, StepOptions::default(), |_, w| {
+                    .run_driven_with(steps, StepOptions::default(), |_, w| {
                         rec.extend_words(w);
                         Ok(())
                     })
@@ -415,4 +416,32 @@ fn binary_runs_a_spec_on_the_cpu() {
     let s = Summary::read(&o).unwrap();
     assert!(s.populations[0].spike_count > 0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("spikes"));
+}
+
+#[test]
+fn glif5_spec_runs_and_records_currents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = "dt = 0.1\nduration = 50.0\n[[population]]\nname = \"g5\"\nmodel = \"GLIF5\"\nneurons = 20\n\
+        [population.params]\ntheta_inf = -50.0\nm_v = 0.5\nb_v = 3.0\nadapt_rate = [0.05]\nadapt_increment = [1.0]\n\
+        asc_rate = [0.01, 0.2]\nasc_amp = [-0.5, 1.0]\ntheta_v_a = 0.005\ntheta_v_b = 0.1\n\
+        [population.input]\nbias = 25.0\n[population.record]\nasc = [0, 19]\ntheta = [3]\nevery = 500\n";
+    let p = tmp.path().join("g5.toml");
+    std::fs::write(&p, text).unwrap();
+    let spec = Spec::load(&p).unwrap();
+    let out = tmp.path().join("o");
+    let mut opts = RunOptions::new(&out);
+    opts.backend = Backend::Cpu;
+    let s = run_spec(&spec, &opts, &mut |_, _| {}).unwrap();
+    assert!(s.populations[0].spike_count > 0);
+    let (shape, asc) = read_npy_f64(&out.join("g5_asc.npy")).unwrap();
+    assert_eq!(shape, vec![2, 1, 2, 2]); // samples at steps 0 and 500; trial; neurons; J
+    let expect = direct(&spec, Backend::Cpu);
+    let st = &expect[0].1;
+    let want: Vec<f64> = [0usize, 19].iter().flat_map(|&i| st.asc[i * 2..i * 2 + 2].iter().map(|&x| x as f64)).collect();
+    assert_eq!(&asc[4..], want.as_slice());
+    let (tshape, _) = read_npy_f64(&out.join("g5_theta.npy")).unwrap();
+    assert_eq!(tshape, vec![2, 1, 1, 2]); // θ_1 and θ_v
+    // Missing halves of a pair are named.
+    let bad = text.replace("asc_amp = [-0.5, 1.0]\n", "");
+    assert!(Spec::parse(&bad, Path::new("b.toml")).unwrap().prepare().unwrap_err().to_string().contains("asc_amp"));
 }

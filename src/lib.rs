@@ -21,6 +21,7 @@
 
 pub mod allen;
 pub mod bench;
+pub mod checkpoint;
 pub mod cpu;
 pub mod error;
 pub mod frame;

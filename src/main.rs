@@ -9,7 +9,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use glifsim::bench::{self, BenchResult};
 use glifsim::gpu::{list_adapters, GpuContext};
-use glifsim::run::{demo_spec, run_spec, RunOptions};
+use glifsim::run::{demo_spec, resume, run_spec, RunOptions};
 use glifsim::spec::Spec;
 use glifsim::{Backend, Model};
 
@@ -42,6 +42,20 @@ enum Command {
         /// Do not draw raster.png.
         #[arg(long)]
         no_plot: bool,
+        /// Write DIR/checkpoint.glifsim every N steps (and on Ctrl-C).
+        #[arg(long, value_name = "N")]
+        checkpoint_every: Option<u64>,
+    },
+    /// Continue an interrupted run from the checkpoint in its output directory.
+    Resume {
+        /// The output directory of the interrupted run.
+        dir: PathBuf,
+        /// Which path to continue on (either path restores either's checkpoint).
+        #[arg(long, value_enum, default_value_t = Backend::Auto)]
+        backend: Backend,
+        /// Keep writing checkpoints every N steps.
+        #[arg(long, value_name = "N")]
+        checkpoint_every: Option<u64>,
     },
     /// A million LIF neurons with noisy drive (fewer on the CPU path); writes the raster.
     Demo {
@@ -117,9 +131,24 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
             backend,
             out,
             no_plot,
+            checkpoint_every,
         } => {
             let spec = Spec::load(&spec)?;
-            run(&spec, backend, out, !no_plot)
+            let mut opts = RunOptions::new(&out);
+            opts.backend = backend;
+            opts.plot = !no_plot;
+            opts.checkpoint_every = checkpoint_every;
+            run(Job::Fresh(&spec), opts)
+        }
+        Command::Resume {
+            dir,
+            backend,
+            checkpoint_every,
+        } => {
+            let mut opts = RunOptions::new(&dir);
+            opts.backend = backend;
+            opts.checkpoint_every = checkpoint_every;
+            run(Job::Resume, opts)
         }
         Command::Demo {
             backend,
@@ -135,7 +164,9 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
             if neurons.is_none() && on_cpu_device {
                 eprintln!("note: no hardware GPU found; the demo is sized down to {n} neurons (--neurons to change)");
             }
-            run(&demo_spec(n, duration, 1), backend, out, true)
+            let mut opts = RunOptions::new(&out);
+            opts.backend = backend;
+            run(Job::Fresh(&demo_spec(n, duration, 1)), opts)
         }
         Command::Adapters => {
             let list = list_adapters();
@@ -238,10 +269,14 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
     }
 }
 
-fn run(spec: &Spec, backend: Backend, out: PathBuf, plot: bool) -> glifsim::Result<ExitCode> {
-    let mut opts = RunOptions::new(&out);
-    opts.backend = backend;
-    opts.plot = plot;
+/// A fresh run of a spec, or the continuation of one from its checkpoint.
+enum Job<'a> {
+    Fresh(&'a Spec),
+    Resume,
+}
+
+fn run(job: Job<'_>, opts: RunOptions) -> glifsim::Result<ExitCode> {
+    let out = opts.out_dir.clone();
     let stop = opts.stop.clone();
     let _ = ctrlc::set_handler(move || {
         if stop.swap(true, Ordering::SeqCst) {
@@ -249,11 +284,9 @@ fn run(spec: &Spec, backend: Backend, out: PathBuf, plot: bool) -> glifsim::Resu
         }
         eprintln!("\nstopping after the current chunk (Ctrl-C again to quit at once)");
     });
-    let total = spec.steps() as u64;
-    let n: usize = spec.populations.iter().map(|p| p.neurons * p.trials).sum();
     let tty = std::io::stderr().is_terminal();
     let bar = tty.then(|| {
-        let b = indicatif::ProgressBar::new(total);
+        let b = indicatif::ProgressBar::new(0);
         b.set_style(
             indicatif::ProgressStyle::with_template(
                 "{bar:40.cyan/blue} {pos}/{len} steps  {per_sec}  eta {eta}  {msg}",
@@ -266,6 +299,7 @@ fn run(spec: &Spec, backend: Backend, out: PathBuf, plot: bool) -> glifsim::Resu
     let mut last_decile = 0;
     let mut progress = |done: u64, total: u64| {
         if let Some(b) = &bar {
+            b.set_length(total);
             b.set_position(done);
         } else {
             let decile = done * 10 / total.max(1);
@@ -273,14 +307,17 @@ fn run(spec: &Spec, backend: Backend, out: PathBuf, plot: bool) -> glifsim::Resu
                 last_decile = decile;
                 let secs = started.elapsed().as_secs_f64();
                 eprintln!(
-                    "glifsim: {done}/{total} steps ({:.0}%), {:.3e} neuron-updates/s",
+                    "glifsim: {done}/{total} steps ({:.0}%), {:.1} s",
                     100.0 * done as f64 / total as f64,
-                    (n as f64 * done as f64) / secs
+                    secs
                 );
             }
         }
     };
-    let result = run_spec(spec, &opts, &mut progress);
+    let result = match job {
+        Job::Fresh(spec) => run_spec(spec, &opts, &mut progress),
+        Job::Resume => resume(&opts, &mut progress),
+    };
     if let Some(b) = &bar {
         b.finish_and_clear();
     }

@@ -356,6 +356,27 @@ impl Population {
     pub fn keep_k(&self) -> &[Param] {
         &self.keep_k
     }
+    /// A 64-bit fingerprint (FNV-1a) of the model, size, Δt and every parameter value, used to
+    /// check that a checkpoint is restored into the population it was taken from.
+    pub fn fingerprint(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut eat = |x: u64| {
+            for b in x.to_le_bytes() {
+                h ^= b as u64;
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        eat(self.model as u64);
+        eat(self.n as u64);
+        eat(self.dt.to_bits());
+        for (_, p) in self.param_list() {
+            eat(p.values().len() as u64);
+            for v in p.values() {
+                eat(v.to_bits());
+            }
+        }
+        h
+    }
     /// Every parameter as (name, value), in a fixed order; the GPU path uploads them in this
     /// order and the CPU path reads them by name.
     pub(crate) fn param_list(&self) -> Vec<(&'static str, &Param)> {

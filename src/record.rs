@@ -70,6 +70,45 @@ impl NpyStream {
         Ok(())
     }
 
+    /// Reopen an existing stream written by [`NpyStream::create`], keeping its first `rows`
+    /// rows (anything after them is cut off) and appending from there.
+    pub fn reopen(
+        path: &Path,
+        descr: &'static str,
+        row_shape: &[usize],
+        rows: u64,
+    ) -> Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        let item = match descr {
+            "<u4" | "<f4" => 4,
+            "<u8" | "<f8" => 8,
+            other => return Err(Error::format(path, format!("unsupported dtype {other}"))),
+        };
+        let row_bytes = item * row_shape.iter().product::<usize>() as u64;
+        let want = HEADER_LEN as u64 + rows * row_bytes;
+        let have = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        if have < want {
+            return Err(Error::format(
+                path,
+                format!("holds {have} bytes, fewer than the {rows} rows the checkpoint recorded"),
+            ));
+        }
+        file.set_len(want).map_err(|e| Error::io(path, e))?;
+        let mut s = NpyStream {
+            file: BufWriter::new(file),
+            path: path.to_path_buf(),
+            descr,
+            row_shape: row_shape.to_vec(),
+            rows,
+        };
+        s.write_header()?;
+        Ok(s)
+    }
+
     /// Append rows (raw little-endian bytes of whole rows).
     pub fn append(&mut self, bytes: &[u8], rows: u64) -> Result<()> {
         self.file
@@ -95,7 +134,7 @@ impl NpyStream {
 }
 
 /// Per-neuron interspike-interval statistics, for the coefficient of variation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IsiStats {
     last: Vec<u64>,
     count: Vec<u32>,
@@ -112,6 +151,25 @@ impl IsiStats {
             sum: vec![0.0; len],
             sumsq: vec![0.0; len],
         }
+    }
+    /// The raw arrays (last spike step, spike count, sum and sum of squares of intervals).
+    pub fn parts(&self) -> (&[u64], &[u32], &[f64], &[f64]) {
+        (&self.last, &self.count, &self.sum, &self.sumsq)
+    }
+    /// Rebuild from [`Self::parts`]; None when the lengths differ.
+    pub fn from_parts(
+        last: Vec<u64>,
+        count: Vec<u32>,
+        sum: Vec<f64>,
+        sumsq: Vec<f64>,
+    ) -> Option<Self> {
+        let n = last.len();
+        (count.len() == n && sum.len() == n && sumsq.len() == n).then_some(IsiStats {
+            last,
+            count,
+            sum,
+            sumsq,
+        })
     }
     /// A spike of pair `i` at global step `step`.
     #[inline]
@@ -181,6 +239,44 @@ impl PopulationRecorder {
             total: 0,
             isi: IsiStats::new(trials * n),
         })
+    }
+
+    /// Reopen a recording at a checkpoint: files cut back to the checkpoint's rows, counts and
+    /// statistics restored.
+    pub fn reopen(
+        dir: &Path,
+        name: &str,
+        trials: usize,
+        n: usize,
+        ranges: &[(usize, usize)],
+        steps: u64,
+        pos: &crate::checkpoint::RecorderPosition,
+        isi: IsiStats,
+    ) -> Result<Self> {
+        let spikes = if ranges.is_empty() {
+            None
+        } else {
+            Some(NpyStream::reopen(
+                &dir.join(format!("{name}_spikes.npy")),
+                "<u4",
+                &[3],
+                pos.spike_rows,
+            )?)
+        };
+        Ok(PopulationRecorder {
+            trials,
+            n,
+            ranges: ranges.to_vec(),
+            spikes,
+            counts: NpyStream::reopen(&dir.join(format!("{name}_counts.npy")), "<u4", &[], steps)?,
+            total: pos.total,
+            isi,
+        })
+    }
+
+    /// Rows written to the spikes file.
+    pub fn spike_rows(&self) -> u64 {
+        self.spikes.as_ref().map_or(0, |s| s.rows())
     }
 
     /// Take the spike words of steps `step0 ..` (`[t][B][W]`).
@@ -299,6 +395,64 @@ impl TraceRecorder {
             asc,
             steps: NpyStream::create(&dir.join(format!("{name}_trace_steps.npy")), "<u8", &[])?,
         }))
+    }
+
+    /// Reopen traces at a checkpoint, keeping their first `rows` samples.
+    #[allow(clippy::too_many_arguments)]
+    pub fn reopen(
+        dir: &Path,
+        name: &str,
+        trials: usize,
+        n: usize,
+        k: usize,
+        j: usize,
+        v_idx: &[usize],
+        th_idx: &[usize],
+        asc_idx: &[usize],
+        rows: u64,
+    ) -> Result<Option<Self>> {
+        if v_idx.is_empty() && th_idx.is_empty() && asc_idx.is_empty() {
+            return Ok(None);
+        }
+        let open = |file: String, descr: &'static str, shape: &[usize]| {
+            NpyStream::reopen(&dir.join(file), descr, shape, rows)
+        };
+        Ok(Some(TraceRecorder {
+            v_idx: v_idx.to_vec(),
+            th_idx: th_idx.to_vec(),
+            asc_idx: asc_idx.to_vec(),
+            k,
+            j,
+            n,
+            trials,
+            v: (!v_idx.is_empty())
+                .then(|| open(format!("{name}_v.npy"), "<f4", &[trials, v_idx.len()]))
+                .transpose()?,
+            theta: (!th_idx.is_empty())
+                .then(|| {
+                    open(
+                        format!("{name}_theta.npy"),
+                        "<f4",
+                        &[trials, th_idx.len(), k],
+                    )
+                })
+                .transpose()?,
+            asc: (!asc_idx.is_empty())
+                .then(|| {
+                    open(
+                        format!("{name}_asc.npy"),
+                        "<f4",
+                        &[trials, asc_idx.len(), j],
+                    )
+                })
+                .transpose()?,
+            steps: open(format!("{name}_trace_steps.npy"), "<u8", &[])?,
+        }))
+    }
+
+    /// Samples written.
+    pub fn rows(&self) -> u64 {
+        self.steps.rows()
     }
 
     /// Sample a state taken after `steps_done` steps.

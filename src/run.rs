@@ -6,9 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::checkpoint::{self, Checkpoint, RecorderPosition};
 use crate::error::{Error, Result};
 use crate::gpu::{GpuContext, GpuOptions};
 use crate::record::{PopulationRecorder, PopulationSummary, Summary, TraceRecorder};
+use crate::spec::PreparedPopulation;
 use crate::spec::{Spec, Value};
 use crate::{Backend, Simulator, StepOptions};
 
@@ -23,16 +25,22 @@ pub struct RunOptions {
     pub stop: Arc<AtomicBool>,
     /// Draw `raster.png` at the end.
     pub plot: bool,
+    /// Write `checkpoint.glifsim` in the output directory every this many steps.
+    pub checkpoint_every: Option<u64>,
+    /// Fault injection for tests: fail as a lost device would once this many steps are done.
+    pub inject_fault_after: Option<u64>,
 }
 
 impl RunOptions {
-    /// Defaults: auto backend, plot on.
+    /// Defaults: auto backend, plot on, no checkpoints.
     pub fn new(out_dir: impl Into<PathBuf>) -> Self {
         RunOptions {
             backend: Backend::Auto,
             out_dir: out_dir.into(),
             stop: Arc::new(AtomicBool::new(false)),
             plot: true,
+            checkpoint_every: None,
+            inject_fault_after: None,
         }
     }
 }
@@ -61,10 +69,45 @@ fn gcd(a: usize, b: usize) -> usize {
     }
 }
 
+/// Everything a run holds between segments.
+struct Run<'a> {
+    spec: &'a Spec,
+    prepared: Vec<PreparedPopulation>,
+    ctx: Option<Arc<GpuContext>>,
+    sims: Vec<Simulator>,
+    recs: Vec<PopulationRecorder>,
+    traces: Vec<Option<TraceRecorder>>,
+}
+
+fn build_sims(
+    prepared: &[PreparedPopulation],
+    ctx: &Option<Arc<GpuContext>>,
+) -> Result<Vec<Simulator>> {
+    prepared
+        .iter()
+        .map(|p| {
+            let mut sim = match ctx {
+                Some(c) => Simulator::on_gpu(
+                    c.clone(),
+                    &p.pop,
+                    p.trials,
+                    &GpuOptions {
+                        host_inputs: p.host_input.is_some(),
+                        ..Default::default()
+                    },
+                )?,
+                None => Simulator::new(&p.pop, p.trials, Backend::Cpu)?,
+            };
+            sim.set_drive(p.drive.clone())?;
+            Ok(sim)
+        })
+        .collect()
+}
+
 /// Run `spec`, writing into `opts.out_dir`; `progress(done, total)` is called after every chunk.
 /// A run stopped by `opts.stop` returns its summary with `complete = false`; a run stopped by
-/// an error writes its summary (saying where and why it stopped) and returns the error. Either
-/// way every file holds every completed step.
+/// an error writes its summary (saying where and why it stopped, and where the last checkpoint
+/// is) and returns the error. Either way every file holds every completed step.
 pub fn run_spec(
     spec: &Spec,
     opts: &RunOptions,
@@ -73,28 +116,10 @@ pub fn run_spec(
     let prepared = spec.prepare()?;
     let dir = &opts.out_dir;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    // A stale checkpoint from an earlier run in this directory must not be resumed by mistake.
+    let _ = std::fs::remove_file(dir.join(checkpoint::FILE_NAME));
     let ctx = open_context(opts.backend)?;
-    let mut sims = Vec::new();
-    for p in &prepared {
-        let mut sim = match &ctx {
-            Some(c) => Simulator::on_gpu(
-                c.clone(),
-                &p.pop,
-                p.trials,
-                &GpuOptions {
-                    host_inputs: p.host_input.is_some(),
-                    ..Default::default()
-                },
-            )?,
-            None => Simulator::new(&p.pop, p.trials, Backend::Cpu)?,
-        };
-        sim.set_drive(p.drive.clone())?;
-        sims.push(sim);
-    }
-    let (backend, adapter, arith) = match &ctx {
-        Some(c) => ("gpu", c.adapter().name.clone(), c.arith()),
-        None => ("cpu", "cpu".to_string(), crate::Arith::Separate),
-    };
+    let sims = build_sims(&prepared, &ctx)?;
     let mut recs = Vec::new();
     let mut traces = Vec::new();
     for p in &prepared {
@@ -117,119 +142,285 @@ pub fn run_spec(
             &p.asc,
         )?);
     }
-    let total = spec.steps() as u64;
-    let mut seg = 100usize;
-    for (p, t) in prepared.iter().zip(&traces) {
-        if t.is_some() {
-            seg = gcd(seg, p.every);
-        }
-    }
-    let mut walls = vec![0.0f64; prepared.len()];
-    let start = Instant::now();
-    let mut done = 0u64;
-    let mut stopped: Option<String> = None;
-    let mut error: Option<Error> = None;
+    let mut run = Run {
+        spec,
+        prepared,
+        ctx,
+        sims,
+        recs,
+        traces,
+    };
     // Sample the initial state too.
-    for (i, t) in traces.iter_mut().enumerate() {
-        if let Some(t) = t {
-            let st = sims[i].state()?;
+    for i in 0..run.sims.len() {
+        if let Some(t) = &mut run.traces[i] {
+            let st = run.sims[i].state()?;
             t.sample(0, &st)?;
             t.commit()?;
         }
     }
-    'outer: while done < total {
-        let n = (seg as u64).min(total - done) as usize;
-        for (i, p) in prepared.iter().enumerate() {
-            let t0 = Instant::now();
-            let rec = &mut recs[i];
-            let base = done;
-            let res = match &p.host_input {
-                Some(x) => {
-                    let per = p.trials * p.pop.len();
-                    let slice = &x[done as usize * per..(done as usize + n) * per];
-                    sims[i].run_with(n, slice, StepOptions::default(), |t, w| {
-                        rec.push(base + t as u64, w)
-                    })
+    run.go(0, opts, progress)
+}
+
+/// Continue the run whose output directory `dir` holds a checkpoint: the simulators are rebuilt
+/// from the saved spec on `opts.backend` (either path), restored, and the recordings cut back
+/// to the checkpoint and continued. `opts.out_dir` must be `dir`.
+pub fn resume(opts: &RunOptions, progress: &mut dyn FnMut(u64, u64)) -> Result<Summary> {
+    let dir = &opts.out_dir;
+    let path = dir.join(checkpoint::FILE_NAME);
+    let ck = Checkpoint::read(&path)?;
+    let spec_json = ck.meta.spec.clone().ok_or_else(|| {
+        Error::format(
+            &path,
+            "checkpoint holds no spec: it was not written by `glifsim run`",
+        )
+    })?;
+    let mut spec: Spec = serde_json::from_value(spec_json)
+        .map_err(|e| Error::format(&path, format!("checkpoint spec: {e}")))?;
+    spec.base_dir = ck.meta.spec_dir.clone().unwrap_or_default();
+    spec.path = path.clone();
+    let prepared = spec.prepare()?;
+    if prepared.len() != ck.meta.populations.len() {
+        return Err(Error::format(
+            &path,
+            "checkpoint population count does not match its spec",
+        ));
+    }
+    let ctx = open_context(opts.backend)?;
+    let mut sims = build_sims(&prepared, &ctx)?;
+    let steps = ck.meta.steps;
+    let mut recs = Vec::new();
+    let mut traces = Vec::new();
+    for (i, p) in prepared.iter().enumerate() {
+        ck.restore(i, &mut sims[i])?;
+        let m = &ck.meta.populations[i];
+        let pos = m.recorder.as_ref().ok_or_else(|| {
+            Error::format(
+                &path,
+                format!("population '{}' has no recording position", m.name),
+            )
+        })?;
+        let isi = ck.isi[i].clone().ok_or_else(|| {
+            Error::format(
+                &path,
+                format!("population '{}' has no spike statistics", m.name),
+            )
+        })?;
+        recs.push(PopulationRecorder::reopen(
+            dir,
+            &p.name,
+            p.trials,
+            p.pop.len(),
+            &p.spike_ranges,
+            steps,
+            pos,
+            isi,
+        )?);
+        traces.push(TraceRecorder::reopen(
+            dir,
+            &p.name,
+            p.trials,
+            p.pop.len(),
+            p.pop.theta_len(),
+            p.pop.j(),
+            &p.v,
+            &p.theta,
+            &p.asc,
+            pos.trace_rows,
+        )?);
+    }
+    let mut run = Run {
+        spec: &spec,
+        prepared,
+        ctx,
+        sims,
+        recs,
+        traces,
+    };
+    run.go(steps, opts, progress)
+}
+
+impl Run<'_> {
+    fn checkpoint(&self, done: u64, dir: &Path) -> Result<()> {
+        let named: Vec<(&str, &Simulator)> = self
+            .prepared
+            .iter()
+            .zip(&self.sims)
+            .map(|(p, s)| (p.name.as_str(), s))
+            .collect();
+        let mut ck = Checkpoint::capture(&named)?;
+        ck.meta.steps = done;
+        ck.meta.spec = Some(serde_json::to_value(self.spec).expect("spec serialises"));
+        ck.meta.spec_dir = Some(
+            std::fs::canonicalize(&self.spec.base_dir)
+                .unwrap_or_else(|_| self.spec.base_dir.clone()),
+        );
+        for (i, m) in ck.meta.populations.iter_mut().enumerate() {
+            m.recorder = Some(RecorderPosition {
+                spike_rows: self.recs[i].spike_rows(),
+                trace_rows: self.traces[i].as_ref().map_or(0, |t| t.rows()),
+                total: self.recs[i].total,
+            });
+        }
+        ck.isi = self.recs.iter().map(|r| Some(r.isi.clone())).collect();
+        ck.write_atomic(&dir.join(checkpoint::FILE_NAME))
+    }
+
+    fn go(
+        &mut self,
+        start_step: u64,
+        opts: &RunOptions,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Summary> {
+        let dir = &opts.out_dir;
+        let total = self.spec.steps() as u64;
+        let mut seg = 100usize;
+        for (p, t) in self.prepared.iter().zip(&self.traces) {
+            if t.is_some() {
+                seg = gcd(seg, p.every);
+            }
+        }
+        if let Some(every) = opts.checkpoint_every {
+            seg = gcd(seg, every.max(1) as usize);
+        }
+        let mut walls = vec![0.0f64; self.prepared.len()];
+        let started = Instant::now();
+        let mut done = start_step;
+        let mut stopped: Option<String> = None;
+        let mut error: Option<Error> = None;
+        let mut ck_note = String::new();
+        let mut last_checkpoint: Option<u64> = (start_step > 0).then_some(start_step);
+        'outer: while done < total {
+            let n = (seg as u64).min(total - done) as usize;
+            if opts.inject_fault_after.is_some_and(|f| done >= f) {
+                error = Some(Error::Device("device lost (injected fault)".into()));
+            }
+            for (i, p) in self.prepared.iter().enumerate() {
+                if error.is_some() {
+                    break;
                 }
-                None => sims[i].run_driven_with(n, StepOptions::default(), |t, w| {
-                    rec.push(base + t as u64, w)
-                }),
-            };
-            walls[i] += t0.elapsed().as_secs_f64();
-            if let Err(e) = res {
-                stopped = Some(format!(
-                    "error in population '{}' after step {done}: {e}",
-                    p.name
-                ));
-                error = Some(e);
+                let t0 = Instant::now();
+                let rec = &mut self.recs[i];
+                let base = done;
+                let res = match &p.host_input {
+                    Some(x) => {
+                        let per = p.trials * p.pop.len();
+                        let slice = &x[done as usize * per..(done as usize + n) * per];
+                        self.sims[i].run_with(n, slice, StepOptions::default(), |t, w| {
+                            rec.push(base + t as u64, w)
+                        })
+                    }
+                    None => self.sims[i].run_driven_with(n, StepOptions::default(), |t, w| {
+                        rec.push(base + t as u64, w)
+                    }),
+                };
+                walls[i] += t0.elapsed().as_secs_f64();
+                if let Err(e) = res {
+                    error = Some(e);
+                }
+            }
+            if let Some(e) = &error {
+                ck_note = match last_checkpoint {
+                    Some(s) => format!(
+                        "the last checkpoint is {} at step {s}; continue with `glifsim resume {}`",
+                        dir.join(checkpoint::FILE_NAME).display(),
+                        dir.display()
+                    ),
+                    None => "no checkpoint was written (use --checkpoint-every N)".to_string(),
+                };
+                stopped = Some(format!("error after step {done}: {e}; {ck_note}"));
                 break 'outer;
             }
-        }
-        done += n as u64;
-        for (i, p) in prepared.iter().enumerate() {
-            if let Some(t) = &mut traces[i] {
-                if done % p.every as u64 == 0 {
-                    let st = sims[i].state()?;
-                    t.sample(done, &st)?;
+            done += n as u64;
+            for (i, p) in self.prepared.iter().enumerate() {
+                if let Some(t) = &mut self.traces[i] {
+                    if done % p.every as u64 == 0 {
+                        let st = self.sims[i].state()?;
+                        t.sample(done, &st)?;
+                    }
+                    t.commit()?;
                 }
-                t.commit()?;
+                self.recs[i].commit()?;
             }
-            recs[i].commit()?;
-        }
-        progress(done, total);
-        if opts.stop.load(Ordering::SeqCst) && done < total {
-            stopped = Some(format!("interrupted after {done} of {total} steps"));
-            break;
-        }
-    }
-    for r in &mut recs {
-        r.commit()?;
-    }
-    let secs = done as f64 * spec.dt / 1000.0;
-    let summary = Summary {
-        glifsim: env!("CARGO_PKG_VERSION").to_string(),
-        backend: backend.into(),
-        adapter,
-        arith: arith.to_string(),
-        dt: spec.dt,
-        steps: done,
-        steps_requested: total,
-        complete: done == total && error.is_none(),
-        stopped_because: stopped,
-        wall_time_s: start.elapsed().as_secs_f64(),
-        populations: prepared
-            .iter()
-            .zip(&recs)
-            .zip(&walls)
-            .map(|((p, r), &w)| {
-                let nt = (p.pop.len() * p.trials) as f64;
-                PopulationSummary {
-                    name: p.name.clone(),
-                    model: p.pop.model().name().into(),
-                    neurons: p.pop.len(),
-                    trials: p.trials,
-                    spike_count: r.total,
-                    mean_rate_hz: if secs > 0.0 {
-                        r.total as f64 / (nt * secs)
-                    } else {
-                        0.0
-                    },
-                    cv_isi: r.isi.mean_cv(),
-                    wall_time_s: w,
-                    neuron_updates_per_s: if w > 0.0 { nt * done as f64 / w } else { 0.0 },
+            if opts
+                .checkpoint_every
+                .is_some_and(|every| done % every.max(1) == 0)
+                && done < total
+            {
+                self.checkpoint(done, dir)?;
+                last_checkpoint = Some(done);
+            }
+            progress(done, total);
+            if opts.stop.load(Ordering::SeqCst) && done < total {
+                if opts.checkpoint_every.is_some() {
+                    self.checkpoint(done, dir)?;
                 }
-            })
-            .collect(),
-    };
-    summary.write(dir)?;
-    if opts.plot && done > 0 {
-        if let Err(e) = crate::plot::plot_dir(dir) {
-            eprintln!("warning: raster not drawn: {e}");
+                stopped = Some(format!("interrupted after {done} of {total} steps"));
+                break;
+            }
         }
-    }
-    match error {
-        Some(e) => Err(e),
-        None => Ok(summary),
+        for r in &mut self.recs {
+            r.commit()?;
+        }
+        let (backend, adapter, arith) = match &self.ctx {
+            Some(c) => ("gpu", c.adapter().name.clone(), c.arith()),
+            None => ("cpu", "cpu".to_string(), crate::Arith::Separate),
+        };
+        let secs = done as f64 * self.spec.dt / 1000.0;
+        let ran = (done - start_step) as f64;
+        let summary = Summary {
+            glifsim: env!("CARGO_PKG_VERSION").to_string(),
+            backend: backend.into(),
+            adapter,
+            arith: arith.to_string(),
+            dt: self.spec.dt,
+            steps: done,
+            steps_requested: total,
+            complete: done == total && error.is_none(),
+            stopped_because: stopped.clone(),
+            wall_time_s: started.elapsed().as_secs_f64(),
+            populations: self
+                .prepared
+                .iter()
+                .zip(&self.recs)
+                .zip(&walls)
+                .map(|((p, r), &w)| {
+                    let nt = (p.pop.len() * p.trials) as f64;
+                    PopulationSummary {
+                        name: p.name.clone(),
+                        model: p.pop.model().name().into(),
+                        neurons: p.pop.len(),
+                        trials: p.trials,
+                        spike_count: r.total,
+                        mean_rate_hz: if secs > 0.0 {
+                            r.total as f64 / (nt * secs)
+                        } else {
+                            0.0
+                        },
+                        cv_isi: r.isi.mean_cv(),
+                        wall_time_s: w,
+                        neuron_updates_per_s: if w > 0.0 { nt * ran / w } else { 0.0 },
+                    }
+                })
+                .collect(),
+        };
+        summary.write(dir)?;
+        if opts.plot && done > 0 {
+            if let Err(e) = crate::plot::plot_dir(dir) {
+                eprintln!("warning: raster not drawn: {e}");
+            }
+        }
+        if done == total && error.is_none() {
+            // A finished run has nothing to resume.
+            let _ = std::fs::remove_file(dir.join(checkpoint::FILE_NAME));
+        }
+        match error {
+            Some(Error::Device(msg)) => Err(Error::Device(format!(
+                "{msg} (after step {done}; the files in {} hold every completed step); {ck_note}",
+                dir.display()
+            ))),
+            Some(e) => Err(e),
+            None => Ok(summary),
+        }
     }
 }
 

@@ -162,6 +162,21 @@ impl Simulator {
             Simulator::Gpu(s) => s.set_drive(drive),
         }
     }
+    /// The drive.
+    pub fn drive(&self) -> &crate::input::Drive {
+        match self {
+            Simulator::Cpu(s) => s.drive(),
+            Simulator::Gpu(s) => s.drive(),
+        }
+    }
+    /// Set the step counter (restoring a checkpoint): the noise generator and the schedule
+    /// continue from this step.
+    pub fn set_steps_done(&mut self, steps: u64) {
+        match self {
+            Simulator::Cpu(s) => s.set_steps_done(steps),
+            Simulator::Gpu(s) => s.set_steps_done(steps),
+        }
+    }
     /// `steps` steps driven by the drive alone, streaming spike words to `sink(t0, words)`.
     pub fn run_driven_with(
         &mut self,

@@ -45,7 +45,7 @@ use crate::input::{Drive, Noise};
 use crate::model::{Model, Param, Population};
 
 /// A parsed spec file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
     /// Time step Δt (ms), shared by every population.
@@ -67,7 +67,7 @@ pub struct Spec {
 }
 
 /// One population in a spec.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PopulationSpec {
     /// Name, used in output file names.
@@ -95,7 +95,7 @@ fn one() -> usize {
 }
 
 /// A parameter value in a spec: a number, a list of per-neuron values, or an NPY file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(untagged)]
 pub enum Value {
     /// One value for every neuron.
@@ -110,7 +110,7 @@ pub enum Value {
 }
 
 /// Model parameters; which ones apply depends on the model.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ParamsSpec {
     /// V_rest (mV).
@@ -152,7 +152,7 @@ pub struct ParamsSpec {
 }
 
 /// Input sources of a population; they add up.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputSpec {
     /// Constant bias current (nA).
@@ -167,7 +167,7 @@ pub struct InputSpec {
 }
 
 /// Noise parameters in a spec.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoiseSpec {
     /// Mean (nA).
@@ -182,7 +182,7 @@ fn zero() -> Value {
 }
 
 /// Which spikes: all, none, or neuron ranges.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum SpikeSelection {
     /// "all" or "none".
@@ -198,7 +198,7 @@ impl Default for SpikeSelection {
 }
 
 /// What to record for a population.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordSpec {
     /// Spikes to write.
@@ -437,7 +437,10 @@ impl Spec {
         if let Some(r) = vals("adapt_reset", &pr.adapt_reset)? {
             b = b.adapt_reset_factors(r);
         }
-        match (vals("asc_rate", &pr.asc_rate)?, vals("asc_amp", &pr.asc_amp)?) {
+        match (
+            vals("asc_rate", &pr.asc_rate)?,
+            vals("asc_amp", &pr.asc_amp)?,
+        ) {
             (Some(rates), Some(amps)) => {
                 if rates.len() != amps.len() {
                     return Err(self.err(format!(
@@ -470,7 +473,10 @@ impl Spec {
                 )))
             }
         }
-        match (val("theta_v_a", &pr.theta_v_a)?, val("theta_v_b", &pr.theta_v_b)?) {
+        match (
+            val("theta_v_a", &pr.theta_v_a)?,
+            val("theta_v_b", &pr.theta_v_b)?,
+        ) {
             (Some(a), Some(bv)) => b = b.voltage_threshold(a, bv),
             (None, None) => {}
             _ => {

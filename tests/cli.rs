@@ -437,11 +437,19 @@ fn glif5_spec_runs_and_records_currents() {
     assert_eq!(shape, vec![2, 1, 2, 2]); // samples at steps 0 and 500; trial; neurons; J
     let expect = direct(&spec, Backend::Cpu);
     let st = &expect[0].1;
-    let want: Vec<f64> = [0usize, 19].iter().flat_map(|&i| st.asc[i * 2..i * 2 + 2].iter().map(|&x| x as f64)).collect();
+    let want: Vec<f64> = [0usize, 19]
+        .iter()
+        .flat_map(|&i| st.asc[i * 2..i * 2 + 2].iter().map(|&x| x as f64))
+        .collect();
     assert_eq!(&asc[4..], want.as_slice());
     let (tshape, _) = read_npy_f64(&out.join("g5_theta.npy")).unwrap();
     assert_eq!(tshape, vec![2, 1, 1, 2]); // θ_1 and θ_v
-    // Missing halves of a pair are named.
+                                          // Missing halves of a pair are named.
     let bad = text.replace("asc_amp = [-0.5, 1.0]\n", "");
-    assert!(Spec::parse(&bad, Path::new("b.toml")).unwrap().prepare().unwrap_err().to_string().contains("asc_amp"));
+    assert!(Spec::parse(&bad, Path::new("b.toml"))
+        .unwrap()
+        .prepare()
+        .unwrap_err()
+        .to_string()
+        .contains("asc_amp"));
 }

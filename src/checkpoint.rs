@@ -1,0 +1,309 @@
+//! Checkpoints: the complete state of a simulation in one versioned, checksummed file.
+//!
+//! A checkpoint holds, for every population, its state (V, r, θ, after-spike currents), its
+//! drive, a fingerprint of its parameters, and (for runs of the command line) the spec and the
+//! recorders' positions, plus the step count. The step count is also the position of every
+//! input source: the schedule and the host arrays are indexed by step, and the noise
+//! generator is counter-based (Philox keyed by neuron, trial and step), so nothing else needs
+//! saving. The state is f32 on both paths, so a checkpoint taken on one path restores on the
+//! other.
+//!
+//! Layout: `GLIFCKPT` · version (u32) · metadata length (u64) · metadata (JSON) · payload length
+//! (u64) · payload (little-endian arrays) · CRC32 of everything before it (u32). Writing goes to
+//! a temporary file that is synced and then renamed over the old checkpoint, so a crash while
+//! writing leaves the previous checkpoint intact.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::input::Drive;
+use crate::record::IsiStats;
+use crate::{Simulator, State};
+
+/// File magic.
+pub const MAGIC: &[u8; 8] = b"GLIFCKPT";
+/// Format version this glifsim writes and reads.
+pub const VERSION: u32 = 1;
+/// The file name the command line uses inside an output directory.
+pub const FILE_NAME: &str = "checkpoint.glifsim";
+
+/// How far a population's recording had got.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RecorderPosition {
+    /// Rows of `<name>_spikes.npy`.
+    pub spike_rows: u64,
+    /// Rows of the trace files (samples).
+    pub trace_rows: u64,
+    /// Spikes counted so far.
+    pub total: u64,
+}
+
+/// Metadata of one population.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PopulationMeta {
+    /// Name.
+    pub name: String,
+    /// Model name.
+    pub model: String,
+    /// Neurons.
+    pub neurons: usize,
+    /// Trials.
+    pub trials: usize,
+    /// [`crate::Population::fingerprint`].
+    pub fingerprint: u64,
+    /// The drive.
+    pub drive: Drive,
+    /// Recording position (command-line runs).
+    pub recorder: Option<RecorderPosition>,
+}
+
+/// Checkpoint metadata.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Meta {
+    /// glifsim version that wrote it.
+    pub glifsim: String,
+    /// Steps completed.
+    pub steps: u64,
+    /// The spec of a command-line run, as JSON.
+    pub spec: Option<serde_json::Value>,
+    /// The directory the spec's relative paths resolve against.
+    pub spec_dir: Option<PathBuf>,
+    /// Populations, in order.
+    pub populations: Vec<PopulationMeta>,
+}
+
+/// A checkpoint in memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    /// Metadata.
+    pub meta: Meta,
+    /// State of every population.
+    pub states: Vec<State<f32>>,
+    /// Interspike statistics of every population (command-line runs).
+    pub isi: Vec<Option<IsiStats>>,
+}
+
+fn put_f32(out: &mut Vec<u8>, xs: &[f32]) {
+    out.extend_from_slice(&(xs.len() as u64).to_le_bytes());
+    out.extend_from_slice(bytemuck::cast_slice(xs));
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+    path: &'a Path,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8]> {
+        if self.data.len() - self.pos < n {
+            return Err(Error::format(self.path, "checkpoint is truncated"));
+        }
+        let s = &self.data[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+    }
+    fn vec<T: bytemuck::Pod>(&mut self) -> Result<Vec<T>> {
+        let n = self.u64()? as usize;
+        let bytes = n
+            .checked_mul(std::mem::size_of::<T>())
+            .ok_or_else(|| Error::format(self.path, "checkpoint array length is corrupt"))?;
+        Ok(bytemuck::pod_collect_to_vec(self.take(bytes)?))
+    }
+}
+
+impl Checkpoint {
+    /// Capture named simulators (library use). All must have taken the same number of steps.
+    pub fn capture(sims: &[(&str, &Simulator)]) -> Result<Self> {
+        let steps = sims.first().map_or(0, |(_, s)| s.steps_done());
+        if let Some((name, s)) = sims.iter().find(|(_, s)| s.steps_done() != steps) {
+            return Err(Error::Usage(format!(
+                "population '{name}' is at step {} but the first at step {steps}",
+                s.steps_done()
+            )));
+        }
+        let mut states = Vec::new();
+        let mut pops = Vec::new();
+        for (name, s) in sims {
+            states.push(s.state()?);
+            let p = s.population();
+            pops.push(PopulationMeta {
+                name: name.to_string(),
+                model: p.model().name().into(),
+                neurons: p.len(),
+                trials: s.trials(),
+                fingerprint: p.fingerprint(),
+                drive: s.drive().clone(),
+                recorder: None,
+            });
+        }
+        Ok(Checkpoint {
+            meta: Meta {
+                glifsim: env!("CARGO_PKG_VERSION").into(),
+                steps,
+                spec: None,
+                spec_dir: None,
+                populations: pops,
+            },
+            isi: vec![None; states.len()],
+            states,
+        })
+    }
+
+    /// Restore population `index` into `sim` (state, step count, drive), after checking that
+    /// it is the same population: model, size, trials and parameters. Nothing changes on error.
+    pub fn restore(&self, index: usize, sim: &mut Simulator) -> Result<()> {
+        let m = self
+            .meta
+            .populations
+            .get(index)
+            .ok_or_else(|| Error::Usage(format!("the checkpoint has no population {index}")))?;
+        let p = sim.population();
+        if m.model != p.model().name() || m.neurons != p.len() || m.trials != sim.trials() {
+            return Err(Error::Usage(format!(
+                "checkpoint population '{}' is {} × {} neurons × {} trials, the simulator {} × {} × {}",
+                m.name,
+                m.model,
+                m.neurons,
+                m.trials,
+                p.model(),
+                p.len(),
+                sim.trials()
+            )));
+        }
+        if m.fingerprint != p.fingerprint() {
+            return Err(Error::Usage(format!(
+                "checkpoint population '{}' was taken with other parameters (fingerprint {:016x}, simulator {:016x})",
+                m.name,
+                m.fingerprint,
+                p.fingerprint()
+            )));
+        }
+        m.drive.validate(p.len())?;
+        self.states[index].check(sim.trials(), p)?;
+        sim.set_drive(m.drive.clone())?;
+        sim.set_state(&self.states[index])?;
+        sim.set_steps_done(self.meta.steps);
+        Ok(())
+    }
+
+    /// Serialize.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let meta = serde_json::to_vec(&self.meta).expect("metadata serialises");
+        let mut payload = Vec::new();
+        for (st, isi) in self.states.iter().zip(&self.isi) {
+            for arr in [&st.v, &st.r, &st.theta, &st.asc] {
+                put_f32(&mut payload, arr);
+            }
+            match isi {
+                Some(s) => {
+                    payload.push(1);
+                    let (last, count, sum, sumsq) = s.parts();
+                    for (bytes, len) in [
+                        (bytemuck::cast_slice::<u64, u8>(last), last.len()),
+                        (bytemuck::cast_slice::<u32, u8>(count), count.len()),
+                        (bytemuck::cast_slice::<f64, u8>(sum), sum.len()),
+                        (bytemuck::cast_slice::<f64, u8>(sumsq), sumsq.len()),
+                    ] {
+                        payload.extend_from_slice(&(len as u64).to_le_bytes());
+                        payload.extend_from_slice(bytes);
+                    }
+                }
+                None => payload.push(0),
+            }
+        }
+        let mut out = Vec::with_capacity(meta.len() + payload.len() + 40);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&(meta.len() as u64).to_le_bytes());
+        out.extend_from_slice(&meta);
+        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        out.extend_from_slice(&payload);
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// Parse, checking magic, version, lengths and checksum; `path` names the source.
+    pub fn from_bytes(data: &[u8], path: &Path) -> Result<Self> {
+        if data.len() < 8 + 4 + 4 || &data[..8] != MAGIC {
+            return Err(Error::format(path, "not a glifsim checkpoint (bad magic)"));
+        }
+        let version = u32::from_le_bytes(data[8..12].try_into().unwrap());
+        if version != VERSION {
+            return Err(Error::format(
+                path,
+                format!(
+                    "checkpoint format version {version}; this glifsim reads version {VERSION}"
+                ),
+            ));
+        }
+        let (body, crc) = data.split_at(data.len() - 4);
+        let want = u32::from_le_bytes(crc.try_into().unwrap());
+        if crc32fast::hash(body) != want {
+            return Err(Error::format(
+                path,
+                "checkpoint checksum mismatch: the file is truncated or corrupted",
+            ));
+        }
+        let mut r = Reader {
+            data: body,
+            pos: 12,
+            path,
+        };
+        let meta_len = r.u64()? as usize;
+        let meta: Meta = serde_json::from_slice(r.take(meta_len)?)
+            .map_err(|e| Error::format(path, format!("checkpoint metadata: {e}")))?;
+        let payload_len = r.u64()? as usize;
+        if r.data.len() - r.pos != payload_len {
+            return Err(Error::format(path, "checkpoint payload length is wrong"));
+        }
+        let mut states = Vec::new();
+        let mut isi = Vec::new();
+        for _ in &meta.populations {
+            states.push(State {
+                v: r.vec()?,
+                r: r.vec()?,
+                theta: r.vec()?,
+                asc: r.vec()?,
+            });
+            let flag = r.take(1)?[0];
+            isi.push(if flag == 1 {
+                let (last, count, sum, sumsq) = (r.vec()?, r.vec()?, r.vec()?, r.vec()?);
+                Some(
+                    IsiStats::from_parts(last, count, sum, sumsq).ok_or_else(|| {
+                        Error::format(path, "checkpoint interspike statistics are inconsistent")
+                    })?,
+                )
+            } else {
+                None
+            });
+        }
+        if r.pos != r.data.len() {
+            return Err(Error::format(path, "checkpoint has trailing bytes"));
+        }
+        Ok(Checkpoint { meta, states, isi })
+    }
+
+    /// Write atomically: to `path.tmp`, synced, then renamed over `path`.
+    pub fn write_atomic(&self, path: &Path) -> Result<()> {
+        let tmp = path.with_extension("glifsim.tmp");
+        {
+            let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            f.write_all(&self.to_bytes())
+                .map_err(|e| Error::io(&tmp, e))?;
+            f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        }
+        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    }
+
+    /// Read and check a checkpoint file.
+    pub fn read(path: &Path) -> Result<Self> {
+        let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        Self::from_bytes(&data, path)
+    }
+}

@@ -1,0 +1,319 @@
+//! Checkpoints: a run restored from one and continued is bit-identical to the uninterrupted
+//! run (CPU→CPU, GPU→GPU, and across paths on an adapter that computes fma() separately); bad
+//! checkpoints are refused; writes are atomic; the command line resumes after a device fault.
+
+mod common;
+
+use std::path::Path;
+
+use common::{gpu, hetero_population, Rng};
+use glifsim::checkpoint::{Checkpoint, FILE_NAME, VERSION};
+use glifsim::input::{Drive, Noise};
+use glifsim::record::{read_npy_u32, Summary};
+use glifsim::run::{resume, run_spec, RunOptions};
+use glifsim::spec::Spec;
+use glifsim::{Arith, Backend, Error, Model, Simulator, StepOptions};
+
+fn drive(n: usize) -> Drive {
+    Drive {
+        bias: glifsim::Param::PerNeuron(Rng(4).vec_f64(n, 8.0, 16.0)),
+        noise: Some(Noise {
+            mean: 0.0.into(),
+            std: 30.0.into(),
+            seed: 77,
+        }),
+        schedule: vec![(40, 3.0), (220, -1.0)],
+    }
+}
+
+fn make(backend: Backend, model: Model) -> Simulator {
+    let pop = hetero_population(model, 300, 12);
+    let mut s = match backend {
+        Backend::Gpu => Simulator::on_gpu(gpu().unwrap(), &pop, 2, &Default::default()).unwrap(),
+        _ => Simulator::Cpu(glifsim::CpuSim::new(&pop, 2, Arith::Separate).unwrap()),
+    };
+    s.set_drive(drive(300)).unwrap();
+    s
+}
+
+/// 300 steps straight versus 150, checkpoint to a file, restore into a fresh simulator on
+/// `to`, 150 more (host input too, so the input position matters).
+fn round_trip(from: Backend, to: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    for model in [Model::Alif, Model::Glif5] {
+        let inputs = Rng(9).vec_f32(300 * 600, -2.0, 2.0);
+        let mut whole = make(from, model);
+        let all = whole.run(300, &inputs, StepOptions::default()).unwrap();
+        assert!(all.count() > 100, "{model}: too few spikes");
+        let mut first = make(from, model);
+        first
+            .run(150, &inputs[..150 * 600], StepOptions::default())
+            .unwrap();
+        let path = dir.path().join("ck.glifsim");
+        Checkpoint::capture(&[("p", &first)])
+            .unwrap()
+            .write_atomic(&path)
+            .unwrap();
+        let mut second = make(to, model);
+        second.set_drive(Drive::default()).unwrap(); // the checkpoint brings the drive back
+        Checkpoint::read(&path)
+            .unwrap()
+            .restore(0, &mut second)
+            .unwrap();
+        assert_eq!(second.steps_done(), 150);
+        let rest = second
+            .run(150, &inputs[150 * 600..], StepOptions::default())
+            .unwrap();
+        for t in 0..150 {
+            assert_eq!(
+                rest.frame(t),
+                all.frame(150 + t),
+                "{model} {from:?}→{to:?}: step {}",
+                150 + t
+            );
+        }
+        common::assert_state_eq(
+            &format!("{model} {from:?}→{to:?}"),
+            &second.state().unwrap(),
+            &whole.state().unwrap(),
+        );
+    }
+}
+
+#[test]
+fn cpu_to_cpu_is_bit_identical() {
+    round_trip(Backend::Cpu, Backend::Cpu);
+}
+
+#[test]
+fn gpu_to_gpu_and_across_paths() {
+    let Some(ctx) = gpu() else { return };
+    round_trip(Backend::Gpu, Backend::Gpu);
+    if ctx.arith() == Arith::Separate {
+        round_trip(Backend::Cpu, Backend::Gpu);
+        round_trip(Backend::Gpu, Backend::Cpu);
+    } else {
+        eprintln!(
+            "{} fuses fma(): CPU↔GPU restores are checked on separating adapters only",
+            ctx.adapter().name
+        );
+    }
+}
+
+#[test]
+fn bad_checkpoints_are_refused_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sim = make(Backend::Cpu, Model::Glif5);
+    sim.run_driven_with(20, StepOptions::default(), |_, _| Ok(()))
+        .unwrap();
+    let ck = Checkpoint::capture(&[("p", &sim)]).unwrap();
+    let bytes = ck.to_bytes();
+    let p = dir.path().join("x.glifsim");
+    let check = |data: &[u8], needle: &str| {
+        std::fs::write(&p, data).unwrap();
+        let e = Checkpoint::read(&p).unwrap_err().to_string();
+        assert!(
+            e.contains(needle) && e.contains("x.glifsim"),
+            "expected '{needle}' in: {e}"
+        );
+    };
+    check(&bytes[..bytes.len() - 10], "checksum");
+    check(&bytes[..5], "not a glifsim checkpoint");
+    let mut flipped = bytes.clone();
+    flipped[bytes.len() / 2] ^= 0x40;
+    check(&flipped, "checksum");
+    let mut v2 = bytes.clone();
+    v2[8..12].copy_from_slice(&(VERSION + 1).to_le_bytes());
+    check(&v2, &format!("version {}", VERSION + 1));
+    check(b"", "not a glifsim checkpoint");
+    // Restoring into another population (other parameters, other size) is refused and leaves
+    // the target as it was.
+    let mut other = make(Backend::Cpu, Model::Glif5);
+    other.set_drive(Drive::default()).unwrap();
+    let pop2 = hetero_population(Model::Glif5, 300, 13);
+    let mut different = Simulator::new(&pop2, 2, Backend::Cpu).unwrap();
+    let before = different.state().unwrap();
+    let e = ck.restore(0, &mut different).unwrap_err();
+    assert!(e.to_string().contains("other parameters"), "{e}");
+    assert_eq!(different.state().unwrap(), before);
+    assert_eq!(different.steps_done(), 0);
+    let small = Simulator::new(&hetero_population(Model::Glif5, 10, 12), 2, Backend::Cpu).unwrap();
+    let mut small = small;
+    assert!(ck
+        .restore(0, &mut small)
+        .unwrap_err()
+        .to_string()
+        .contains("10"));
+    // The good one still works.
+    Checkpoint::from_bytes(&bytes, Path::new("ok"))
+        .unwrap()
+        .restore(0, &mut other)
+        .unwrap();
+    assert_eq!(other.state().unwrap(), sim.state().unwrap());
+}
+
+#[test]
+fn writes_are_atomic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    let mut sim = make(Backend::Cpu, Model::Alif);
+    Checkpoint::capture(&[("p", &sim)])
+        .unwrap()
+        .write_atomic(&path)
+        .unwrap();
+    let first = Checkpoint::read(&path).unwrap();
+    // A crash half-way through the next write leaves only a partial temporary file behind.
+    sim.run_driven_with(10, StepOptions::default(), |_, _| Ok(()))
+        .unwrap();
+    let next = Checkpoint::capture(&[("p", &sim)]).unwrap().to_bytes();
+    std::fs::write(path.with_extension("glifsim.tmp"), &next[..next.len() / 2]).unwrap();
+    assert_eq!(
+        Checkpoint::read(&path).unwrap(),
+        first,
+        "the previous checkpoint must survive"
+    );
+    // A completed write replaces it.
+    Checkpoint::capture(&[("p", &sim)])
+        .unwrap()
+        .write_atomic(&path)
+        .unwrap();
+    assert_eq!(Checkpoint::read(&path).unwrap().meta.steps, 10);
+    assert!(!path.with_extension("glifsim.tmp").exists());
+}
+
+const SPEC: &str = r#"
+dt = 0.25
+duration = 100.0
+seed = 3
+[[population]]
+name = "a"
+model = "GLIF5"
+neurons = 64
+trials = 2
+[population.params]
+theta_inf = -52.0
+m_v = 0.4
+b_v = 2.0
+adapt_rate = [0.02]
+adapt_increment = [1.0]
+asc_rate = [0.02, 0.3]
+asc_amp = [-0.3, 0.5]
+theta_v_a = 0.004
+theta_v_b = 0.1
+[population.input]
+bias = 14.0
+noise = { mean = 0.0, std = 25.0 }
+schedule = [[30.0, 4.0]]
+[population.record]
+v = [0, 63]
+asc = [5]
+every = 5
+[[population]]
+name = "b"
+model = "LIF"
+neurons = 40
+[population.input]
+npy = "input.npy"
+"#;
+
+fn setup(dir: &Path) -> Spec {
+    let mut s = glifsim::record::NpyStream::create(&dir.join("input.npy"), "<f4", &[40]).unwrap();
+    s.append(
+        bytemuck::cast_slice(&Rng(5).vec_f32(400 * 40, 0.0, 45.0)),
+        400,
+    )
+    .unwrap();
+    s.commit().unwrap();
+    std::fs::write(dir.join("spec.toml"), SPEC).unwrap();
+    Spec::load(dir.join("spec.toml")).unwrap()
+}
+
+fn outputs(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "npy"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into(),
+                std::fs::read(p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn fault_then_resume(first: Backend, then: Backend) {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = setup(tmp.path());
+    // The uninterrupted run.
+    let straight = tmp.path().join("straight");
+    let mut o = RunOptions::new(&straight);
+    o.backend = first;
+    let s1 = run_spec(&spec, &o, &mut |_, _| {}).unwrap();
+    // A run that checkpoints every 50 steps and loses its device after step 130.
+    let broken = tmp.path().join("broken");
+    let mut o = RunOptions::new(&broken);
+    o.backend = first;
+    o.checkpoint_every = Some(50);
+    o.inject_fault_after = Some(130);
+    let e = run_spec(&spec, &o, &mut |_, _| {}).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, Error::Device(_)), "{msg}");
+    assert!(
+        msg.contains(FILE_NAME) && msg.contains("step 100") && msg.contains("glifsim resume"),
+        "{msg}"
+    );
+    let partial = Summary::read(&broken).unwrap();
+    assert!(!partial.complete && partial.steps >= 130, "{partial:?}");
+    let (cshape, _) = read_npy_u32(&broken.join("a_counts.npy")).unwrap();
+    assert_eq!(
+        cshape,
+        vec![partial.steps],
+        "the recording holds every completed step"
+    );
+    // Resume (on `then`) and compare every output file with the uninterrupted run.
+    let mut o = RunOptions::new(&broken);
+    o.backend = then;
+    let s2 = resume(&o, &mut |_, _| {}).unwrap();
+    assert!(s2.complete);
+    assert_eq!(s2.steps, s1.steps);
+    for (a, b) in s1.populations.iter().zip(&s2.populations) {
+        assert_eq!(a.spike_count, b.spike_count, "{}", a.name);
+        assert_eq!(a.cv_isi, b.cv_isi, "{}", a.name);
+    }
+    let (x, y) = (outputs(&straight), outputs(&broken));
+    assert_eq!(x.len(), y.len());
+    for ((na, a), (nb, b)) in x.iter().zip(&y) {
+        assert_eq!(na, nb);
+        assert!(a == b, "{na} differs after resume ({first:?} → {then:?})");
+    }
+    assert!(
+        !broken.join(FILE_NAME).exists(),
+        "a finished run leaves no checkpoint"
+    );
+}
+
+#[test]
+fn command_line_resumes_after_a_device_fault_cpu() {
+    fault_then_resume(Backend::Cpu, Backend::Cpu);
+}
+
+#[test]
+fn command_line_resumes_after_a_device_fault_gpu() {
+    let Some(ctx) = gpu() else { return };
+    fault_then_resume(Backend::Gpu, Backend::Gpu);
+    if ctx.arith() == Arith::Separate {
+        fault_then_resume(Backend::Cpu, Backend::Gpu);
+    }
+}
+
+#[test]
+fn resume_without_a_checkpoint_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let e = resume(&RunOptions::new(tmp.path()), &mut |_, _| {}).unwrap_err();
+    assert!(e.to_string().contains(FILE_NAME), "{e}");
+}

@@ -243,6 +243,7 @@ impl PopulationRecorder {
 
     /// Reopen a recording at a checkpoint: files cut back to the checkpoint's rows, counts and
     /// statistics restored.
+    #[allow(clippy::too_many_arguments)]
     pub fn reopen(
         dir: &Path,
         name: &str,

@@ -166,3 +166,52 @@ fn input_current(trial: u32, n: u32, host: f32, si: StepInfo) -> f32 {
     }
     return current;
 }
+
+// Steps 1 and 2 of every model: the refractory countdown and the integration of the input.
+// CPU twin: the lines under "1." and "2." of `update_neuron`, src/cpu.rs.
+struct Integration {
+    r_new: f32,   // r after the countdown
+    free: bool,   // r reached 0: the neuron integrates and may spike
+    a: f32,       // V − V_rest at the start of the step
+    i_eff: f32,   // Ĩ: the input if free, else 0
+    v_star: f32,  // ((((V − V_rest) − R·Ĩ)·e_m) + V_rest) + R·Ĩ
+}
+
+fn integrate(n: u32, input: f32, v: f32, r: f32) -> Integration {
+    var out: Integration;
+    let v_rest = param(SLOT_V_REST, n);
+    let resistance = param(SLOT_RESISTANCE, n);
+    // 1. Refractory countdown; the neuron is free when r reaches 0.
+    let r_dec = r - info.dt;
+    out.r_new = select(0.0, r_dec, r_dec > 0.0);
+    out.free = out.r_new == 0.0;
+    // 2. Integration, V* = ((((V − V_rest) − R·Ĩ)·e_m) + V_rest) + R·Ĩ.
+    out.i_eff = select(0.0, input, out.free);
+    out.a = v - v_rest;
+    let b = fma(-resistance, out.i_eff, out.a);
+    let c = fma(b, param(SLOT_DECAY_M, n), v_rest);
+    out.v_star = fma(resistance, out.i_eff, c);
+    return out;
+}
+
+// Load one neuron's state (V, r and the NC components) from the [NC][B][n] buffers.
+fn load_state(idx: u32, bn: u32) -> NeuronState {
+    var st: NeuronState;
+    st.v = v_buf[idx];
+    st.r = r_buf[idx];
+    for (var k = 0u; k < NC; k++) {
+        st.th[k] = theta_buf[k * bn + idx];
+    }
+    return st;
+}
+
+// Store it back; r only where it changed (most neurons are not refractory).
+fn store_state(idx: u32, bn: u32, st: NeuronState, r_start: f32) {
+    v_buf[idx] = st.v;
+    if st.r != r_start {
+        r_buf[idx] = st.r;
+    }
+    for (var k = 0u; k < NC; k++) {
+        theta_buf[k * bn + idx] = st.th[k];
+    }
+}

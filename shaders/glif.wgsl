@@ -19,19 +19,14 @@ fn slot_thv(i: u32) -> u32 { return SLOT_DECAY_K + 3u * K + 4u * J + i; } // dec
 
 fn update_neuron(n: u32, input: f32, lock: bool, freeze: bool, st: ptr<function, NeuronState>) -> bool {
     let v = (*st).v;
-    let r = (*st).r;
     let v_rest = param(SLOT_V_REST, n);
-    let resistance = param(SLOT_RESISTANCE, n);
-    // 1. Refractory countdown; the neuron is free when r reaches 0.
-    let r_dec = r - info.dt;
-    let r_new = select(0.0, r_dec, r_dec > 0.0);
-    let free = r_new == 0.0;
-    // 2. Integration, V* = ((((V − V_rest) − R·Ĩ)·e_m) + V_rest) + R·Ĩ, then + c_j·I_j.
-    let i_eff = select(0.0, input, free);
-    let a = v - v_rest;
-    let b = fma(-resistance, i_eff, a);
-    let c = fma(b, param(SLOT_DECAY_M, n), v_rest);
-    var v_star = fma(resistance, i_eff, c);
+    // 1.–2. Refractory countdown and integration (common.wgsl), then + c_j·I_j.
+    let it = integrate(n, input, v, (*st).r);
+    let r_new = it.r_new;
+    let free = it.free;
+    let a = it.a;
+    let i_eff = it.i_eff;
+    var v_star = it.v_star;
     for (var j = 0u; j < J; j++) {
         v_star = fma(param(slot_asc_gain(j), n), (*st).th[K + j], v_star);
     }
@@ -82,7 +77,7 @@ fn update_neuron(n: u32, input: f32, lock: bool, freeze: bool, st: ptr<function,
     }
     // 7. θ_v (GLIF5), integrated exactly from the start-of-step u, w = R·Ĩ and I_j; held like θ.
     if THETA_V && !freeze && !hold {
-        let w = resistance * i_eff;
+        let w = param(SLOT_RESISTANCE, n) * i_eff;
         var acc = (*st).th[K + J] * param(slot_thv(0u), n);
         acc = fma(a, param(slot_thv(1u), n), acc);
         acc = fma(w, param(slot_thv(2u), n), acc);

@@ -16,11 +16,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var st: NeuronState;
     var next_host = 0.0;
     if live {
-        st.v = v_buf[idx];
-        st.r = r_buf[idx];
-        for (var k = 0u; k < NC; k++) {
-            st.th[k] = theta_buf[k * bn + idx];
-        }
+        st = load_state(idx, bn);
         next_host = host_input(idx, dispatch.t0);
     }
     let r_start = st.r;
@@ -47,12 +43,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     // Store the state once (r only where it changed: most neurons are not refractory).
     if live {
-        v_buf[idx] = st.v;
-        if st.r != r_start {
-            r_buf[idx] = st.r;
-        }
-        for (var k = 0u; k < NC; k++) {
-            theta_buf[k * bn + idx] = st.th[k];
-        }
+        store_state(idx, bn, st, r_start);
     }
 }

@@ -272,6 +272,12 @@ impl Checkpoint {
                 asc: r.vec()?,
             });
             let flag = r.take(1)?[0];
+            if flag > 1 {
+                return Err(Error::format(
+                    path,
+                    format!("checkpoint statistics flag is {flag}, expected 0 or 1"),
+                ));
+            }
             isi.push(if flag == 1 {
                 let (last, count, sum, sumsq) = (r.vec()?, r.vec()?, r.vec()?, r.vec()?);
                 Some(

@@ -629,24 +629,47 @@ impl Spec {
 /// Read an NPY array of float32 or float64 (C order) as f64, with its shape.
 pub fn read_npy_f64(path: &Path) -> Result<(Vec<u64>, Vec<f64>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let npy = npyz::NpyFile::new(&bytes[..])
+    parse_npy_f64(&bytes, path)
+}
+
+/// Parse NPY bytes (float32 or float64, C order) as f64; `path` names the source in errors.
+/// A header that claims more data than the bytes hold is refused before anything is allocated.
+pub fn parse_npy_f64(bytes: &[u8], path: &Path) -> Result<(Vec<u64>, Vec<f64>)> {
+    let npy = npyz::NpyFile::new(bytes)
         .map_err(|e| Error::format(path, format!("not a readable NPY file: {e}")))?;
     let shape = npy.shape().to_vec();
     if npy.order() != npyz::Order::C && shape.len() > 1 {
         return Err(Error::format(path, "expected a C-order (row-major) array"));
     }
     let descr = npy.dtype().descr();
-    let data: Vec<f64> = match descr.trim_matches('\'') {
-        "<f8" => npy.into_vec::<f64>(),
-        "<f4" => npy
-            .into_vec::<f32>()
-            .map(|v| v.into_iter().map(f64::from).collect()),
+    let item = match descr.trim_matches('\'') {
+        "<f8" => 8u64,
+        "<f4" => 4,
         other => {
             return Err(Error::format(
                 path,
                 format!("expected float32 or float64 data, got dtype '{other}'"),
             ))
         }
+    };
+    let count = shape
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+        .and_then(|c| c.checked_mul(item));
+    match count {
+        Some(c) if c <= bytes.len() as u64 => {}
+        _ => {
+            return Err(Error::format(
+                path,
+                format!("truncated or malformed NPY data: shape {shape:?} needs more bytes than the file holds"),
+            ))
+        }
+    }
+    let data: Vec<f64> = if item == 8 {
+        npy.into_vec::<f64>()
+    } else {
+        npy.into_vec::<f32>()
+            .map(|v| v.into_iter().map(f64::from).collect())
     }
     .map_err(|e| Error::format(path, format!("truncated or malformed NPY data: {e}")))?;
     Ok((shape, data))

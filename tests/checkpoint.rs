@@ -317,3 +317,19 @@ fn resume_without_a_checkpoint_says_so() {
     let e = resume(&RunOptions::new(tmp.path()), &mut |_, _| {}).unwrap_err();
     assert!(e.to_string().contains(FILE_NAME), "{e}");
 }
+
+#[test]
+fn fuzz_regression_statistics_flag_must_be_0_or_1() {
+    // Found by `cargo fuzz run checkpoint_reader`: a flag byte of 57 was read as "absent".
+    let mut sim = make(Backend::Cpu, Model::Lif);
+    sim.set_drive(Drive::default()).unwrap();
+    let mut bytes = Checkpoint::capture(&[("p", &sim)]).unwrap().to_bytes();
+    let flag_at = bytes.len() - 5; // the last population's flag, just before the CRC
+    assert_eq!(bytes[flag_at], 0);
+    bytes[flag_at] = 57;
+    let n = bytes.len();
+    let crc = crc32fast::hash(&bytes[..n - 4]);
+    bytes[n - 4..].copy_from_slice(&crc.to_le_bytes());
+    let e = Checkpoint::from_bytes(&bytes, Path::new("f.glifsim")).unwrap_err();
+    assert!(e.to_string().contains("flag is 57"), "{e}");
+}

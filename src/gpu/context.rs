@@ -330,24 +330,20 @@ impl GpuContext {
         Ok(m)
     }
 
-    /// Run `shaders/probe_subgroups.wgsl`: true when every invocation of a 256-wide workgroup
-    /// sits in a 32-wide subgroup at lane `index % 32`. `GLIFSIM_NO_BALLOT=1` forces false.
-    fn probe_ballot(&self) -> Result<bool> {
-        if !self.features.contains(wgpu::Features::SUBGROUP)
-            || std::env::var("GLIFSIM_NO_BALLOT").is_ok_and(|v| v == "1")
-        {
-            return Ok(false);
-        }
-        let buf = self.buffer(
-            "probe",
-            256 * 4,
-            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-        )?;
-        let module = self.shader("probe_subgroups", crate::gpu::shaders::PROBE_SUBGROUPS)?;
+    /// Run a one-binding kernel (`@group(0) @binding(0)`, entry point `main`) as one
+    /// workgroup, then read `bytes` bytes of `buf` back.
+    fn run_once(
+        &self,
+        label: &str,
+        source: &str,
+        buf: &wgpu::Buffer,
+        bytes: u64,
+    ) -> Result<Vec<u8>> {
+        let module = self.shader(label, source)?;
         let pipeline = self
             .device
             .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some("probe_subgroups"),
+                label: Some(label),
                 layout: None,
                 module: &module,
                 entry_point: Some("main"),
@@ -370,7 +366,29 @@ impl GpuContext {
             pass.dispatch_workgroups(1, 1, 1);
         }
         self.queue.submit([enc.finish()]);
-        let out: Vec<u32> = bytemuck::pod_collect_to_vec(&self.read_buffer(&buf, 1024)?);
+        self.read_buffer(buf, bytes)
+    }
+
+    /// Run `shaders/probe_subgroups.wgsl`: true when every invocation of a 256-wide workgroup
+    /// sits in a 32-wide subgroup at lane `index % 32`. `GLIFSIM_NO_BALLOT=1` forces false.
+    fn probe_ballot(&self) -> Result<bool> {
+        if !self.features.contains(wgpu::Features::SUBGROUP)
+            || std::env::var("GLIFSIM_NO_BALLOT").is_ok_and(|v| v == "1")
+        {
+            return Ok(false);
+        }
+        let buf = self.buffer(
+            "probe",
+            256 * 4,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        )?;
+        let raw = self.run_once(
+            "probe_subgroups",
+            crate::gpu::shaders::PROBE_SUBGROUPS,
+            &buf,
+            1024,
+        )?;
+        let out: Vec<u32> = bytemuck::pod_collect_to_vec(&raw);
         Ok(out.iter().all(|&x| x == 32))
     }
 
@@ -389,34 +407,8 @@ impl GpuContext {
         )?;
         self.queue
             .write_buffer(&buf, 0, bytemuck::cast_slice(&data));
-        let module = self.shader("calibrate", crate::gpu::shaders::CALIBRATE)?;
-        let pipeline = self
-            .device
-            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some("calibrate"),
-                layout: None,
-                module: &module,
-                entry_point: Some("main"),
-                compilation_options: Default::default(),
-                cache: None,
-            });
-        let bg = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: None,
-            layout: &pipeline.get_bind_group_layout(0),
-            entries: &[wgpu::BindGroupEntry {
-                binding: 0,
-                resource: buf.as_entire_binding(),
-            }],
-        });
-        let mut enc = self.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            pass.set_pipeline(&pipeline);
-            pass.set_bind_group(0, &bg, &[]);
-            pass.dispatch_workgroups(1, 1, 1);
-        }
-        self.queue.submit([enc.finish()]);
-        let out: Vec<f32> = bytemuck::cast_slice(&self.read_buffer(&buf, 16)?).to_vec();
+        let raw = self.run_once("calibrate", crate::gpu::shaders::CALIBRATE, &buf, 16)?;
+        let out: Vec<f32> = bytemuck::pod_collect_to_vec(&raw);
         let got = out[3];
         let fused = Arith::Fused.fma(a, a, c);
         let separate = Arith::Separate.fma(a, a, c);

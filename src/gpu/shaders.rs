@@ -40,3 +40,18 @@ pub fn step_source(model: crate::Model, ballot: bool, int64: bool) -> String {
 }
 /// The bandwidth reference kernel of `glifsim bench`.
 pub const REFERENCE_AXPY: &str = include_str!("../../shaders/reference_axpy.wgsl");
+
+/// Every shader file with its name, for validation and checks.
+pub const ALL: &[(&str, &str)] = &[
+    ("common", COMMON),
+    ("lif", LIF),
+    ("adaptive", ADAPTIVE),
+    ("glif", GLIF),
+    ("main_workgroup", MAIN_WORKGROUP),
+    ("main_ballot", MAIN_BALLOT),
+    ("mulhilo_u32", MULHILO_U32),
+    ("mulhilo_u64", MULHILO_U64),
+    ("calibrate", CALIBRATE),
+    ("probe_subgroups", PROBE_SUBGROUPS),
+    ("reference_axpy", REFERENCE_AXPY),
+];

@@ -267,6 +267,14 @@ pub fn update_neuron<R: Real>(
     spike
 }
 
+/// Memory the host can still give (Linux `MemAvailable`), when known.
+fn host_memory_available() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// The CPU simulator: N neurons × B independent trials in precision `R` (f32 or f64).
 ///
 /// ```
@@ -304,8 +312,23 @@ impl<R: Real> CpuSim<R> {
         if trials == 0 {
             return Err(Error::Usage("trials must be ≥ 1".into()));
         }
-        let params = Params::<R>::new(pop);
         let n = pop.n;
+        // Refuse what the host cannot hold before allocating it (overcommit would turn an
+        // oversized population into an out-of-memory kill later).
+        let needed = (trials as u64)
+            .saturating_mul(n as u64)
+            .saturating_mul(2 + pop.components() as u64)
+            .saturating_mul(std::mem::size_of::<R>() as u64);
+        if let Some(avail) = host_memory_available() {
+            if needed > avail {
+                return Err(Error::TooLarge {
+                    needed,
+                    available: Some(avail),
+                    what: "host memory for the CPU path (MemAvailable)".into(),
+                });
+            }
+        }
+        let params = Params::<R>::new(pop);
         let v = (0..trials * n).map(|i| params.v_rest.at(i % n)).collect();
         Ok(CpuSim {
             pop: pop.clone(),

@@ -56,13 +56,13 @@ pub enum Error {
     /// No GPU adapter could be found or opened.
     #[error("no GPU adapter: {0}")]
     NoAdapter(String),
-    /// The population does not fit on the device.
-    #[error("population needs {needed} bytes of device memory but the device offers {available} ({what})")]
+    /// The population does not fit on the device (or, for the CPU path, in host memory).
+    #[error("population needs {needed} bytes of device memory but {} ({what})", available.map_or("the device refused to allocate them".to_string(), |a| format!("the device offers {a}")))]
     TooLarge {
         /// Bytes needed.
         needed: u64,
-        /// Bytes the device offers.
-        available: u64,
+        /// Bytes the device offers, where it says (wgpu does not report free device memory).
+        available: Option<u64>,
         /// What limit was hit.
         what: String,
     },

@@ -431,3 +431,20 @@ fn drive_is_added_as_documented() {
     };
     assert!(matches!(c.set_drive(bad), Err(Error::Length { .. })));
 }
+
+#[test]
+fn a_population_too_large_for_host_memory_is_an_error() {
+    // 10⁷ trials × 10⁶ neurons of f64 state: 160 TB. Refused before anything is allocated.
+    let pop = Population::builder(Model::Lif, 1_000_000).build().unwrap();
+    match CpuSim::<f64>::new(&pop, 10_000_000, Arith::Separate) {
+        Err(Error::TooLarge {
+            needed,
+            available: Some(avail),
+            what,
+        }) => {
+            assert!(needed > avail, "{needed} vs {avail}");
+            assert!(what.contains("host memory"));
+        }
+        other => panic!("expected TooLarge, got {:?}", other.map(|_| ())),
+    }
+}

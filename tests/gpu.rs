@@ -341,3 +341,30 @@ fn portable_kernel_variants_equal_the_fast_ones() {
         assert_state_eq("portable", &a.state().unwrap(), &b.state().unwrap());
     }
 }
+
+#[test]
+fn a_population_too_large_for_the_device_is_an_error() {
+    let Some(ctx) = gpu() else { return };
+    // 300 ALIF neurons with 8 components in ten million trials: hundreds of GB. The engine must
+    // say how many bytes it needs against what the device offers, without allocating them.
+    let pop = Population::builder(Model::Alif, 300)
+        .adapt_time_constants(vec![20.0.into(); 8])
+        .adapt_increments(vec![1.0.into(); 8])
+        .build()
+        .unwrap();
+    match GpuSim::new(ctx.clone(), &pop, 10_000_000) {
+        Err(glifsim::Error::TooLarge {
+            needed, available, ..
+        }) => {
+            assert!(needed > ctx.limits().max_buffer_size);
+            assert_eq!(available, Some(ctx.limits().max_buffer_size));
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    // The context is still usable.
+    let small = hetero_population(Model::Lif, 64, 1);
+    GpuSim::new(ctx, &small, 1)
+        .unwrap()
+        .run(3, &[20.0; 192], StepOptions::default())
+        .unwrap();
+}

@@ -277,7 +277,7 @@ impl GpuContext {
         if size > self.limits.max_buffer_size {
             return Err(Error::TooLarge {
                 needed: size,
-                available: self.limits.max_buffer_size,
+                available: Some(self.limits.max_buffer_size),
                 what: format!("buffer '{label}' is larger than the device's largest buffer"),
             });
         }

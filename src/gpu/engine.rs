@@ -350,7 +350,7 @@ impl GpuSim {
             .map_err(|e| match e {
                 Error::Device(msg) if msg.contains("out of device memory") => Error::TooLarge {
                     needed,
-                    available: 0,
+                    available: None,
                     what: format!("the device refused an allocation: {msg}"),
                 },
                 other => other,
@@ -870,7 +870,7 @@ fn make_shard(
     if wg_y > max_dim {
         return Err(Error::TooLarge {
             needed: threads,
-            available: max_dim * max_dim * WORKGROUP,
+            available: Some(max_dim * max_dim * WORKGROUP),
             what: "invocations per dispatch".into(),
         });
     }

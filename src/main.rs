@@ -109,9 +109,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // wgpu-hal reports a missing Vulkan driver as errors; glifsim says it once, plainly.
     let level = match cli.verbose {
-        0 => "warn",
-        1 => "info",
+        0 => "warn,wgpu_hal=off",
+        1 => "info,wgpu_hal=warn",
         _ => "debug",
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();

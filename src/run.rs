@@ -53,7 +53,6 @@ fn open_context(backend: Backend) -> Result<Option<Arc<GpuContext>>> {
         Backend::Auto => match GpuContext::new() {
             Ok(c) => Ok(Some(Arc::new(c))),
             Err(e) => {
-                log::warn!("{e}");
                 eprintln!("warning: {e}; running on the CPU path instead");
                 Ok(None)
             }

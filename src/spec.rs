@@ -632,9 +632,37 @@ pub fn read_npy_f64(path: &Path) -> Result<(Vec<u64>, Vec<f64>)> {
     parse_npy_f64(&bytes, path)
 }
 
+/// Check an NPY header's framing and shape before a general parser sees it: glifsim reads only
+/// plain dtypes, so the header is a flat dict with one shape tuple. Anything nested is refused
+/// (found by fuzzing: deeply nested brackets made the header parser take exponential time).
+fn screen_npy_header(bytes: &[u8], path: &Path) -> Result<()> {
+    let bad = |m: &str| Err(Error::format(path, format!("not a readable NPY file: {m}")));
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return bad("missing the NPY magic");
+    }
+    let (len, start) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        v => return bad(&format!("unsupported format version {v}")),
+    };
+    let Some(header) = bytes.get(start..start + len) else {
+        return bad("the header is longer than the file");
+    };
+    let count = |c: u8| header.iter().filter(|&&b| b == c).count();
+    if count(b'{') != 1 || count(b'}') != 1 || count(b'(') > 1 || count(b')') > 1 || count(b'[') > 0
+    {
+        return bad("the header is not a plain dict with one shape tuple (structured dtypes are not supported)");
+    }
+    Ok(())
+}
+
 /// Parse NPY bytes (float32 or float64, C order) as f64; `path` names the source in errors.
 /// A header that claims more data than the bytes hold is refused before anything is allocated.
 pub fn parse_npy_f64(bytes: &[u8], path: &Path) -> Result<(Vec<u64>, Vec<f64>)> {
+    screen_npy_header(bytes, path)?;
     let npy = npyz::NpyFile::new(bytes)
         .map_err(|e| Error::format(path, format!("not a readable NPY file: {e}")))?;
     let shape = npy.shape().to_vec();

@@ -453,3 +453,33 @@ fn glif5_spec_runs_and_records_currents() {
         .to_string()
         .contains("asc_amp"));
 }
+
+#[test]
+fn fuzz_regression_nested_npy_header_is_refused_quickly() {
+    // Found by `cargo fuzz run npy_reader`: nested brackets in the header took the header
+    // parser over ten seconds.
+    // The fuzzer's input, byte for byte (fuzz/artifacts/npy_reader/timeout-1c508fa3…).
+    let data: Vec<u8> = vec![
+        147, 78, 85, 77, 80, 89, 1, 0, 118, 0, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
+        32, 32, 32, 32, 32, 32, 32, 32, 32, 40, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
+        32, 32, 32, 32, 32, 32, 32, 91, 32, 32, 32, 32, 32, 123, 123, 123, 123, 123, 123, 123, 123,
+        123, 123, 123, 123, 123, 123, 123, 123, 123, 123, 123, 123, 123, 123, 123, 123, 123, 123,
+        123, 123, 123, 123, 58, 0, 0, 0, 0, 0, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
+        32, 32, 32, 32, 40, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32, 32,
+        32, 32, 91, 32, 32, 32, 32, 32, 58, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 32,
+        192, 64,
+    ];
+    let t = std::time::Instant::now();
+    let e = glifsim::spec::parse_npy_f64(&data, Path::new("slow.npy")).unwrap_err();
+    assert!(t.elapsed().as_secs_f64() < 0.5, "took {:?}", t.elapsed());
+    assert!(e.to_string().contains("slow.npy"), "{e}");
+    // Ordinary files still read.
+    let tmp = tempfile::tempdir().unwrap();
+    write_f32(
+        &tmp.path().join("ok.npy"),
+        &[2, 3],
+        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+    );
+    let (shape, v) = read_npy_f64(&tmp.path().join("ok.npy")).unwrap();
+    assert_eq!((shape, v), (vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+}

@@ -46,6 +46,8 @@ impl<R: Real> P<R> {
 /// All parameters of a population, in precision R.
 #[derive(Debug, Clone)]
 struct Params<R> {
+    /// No parameter has one value per neuron.
+    uniform: bool,
     glif2: bool,
     adaptive: bool,
     thv: bool,
@@ -74,6 +76,7 @@ struct Params<R> {
 impl<R: Real> Params<R> {
     fn new(pop: &Population) -> Self {
         Params {
+            uniform: pop.param_list().iter().all(|(_, p)| !p.is_per_neuron()),
             glif2: pop.model.has_glif_reset(),
             adaptive: pop.model.is_adaptive(),
             thv: pop.model.has_theta_v(),
@@ -97,6 +100,83 @@ impl<R: Real> Params<R> {
             thv_u: P::new(&pop.thv_u),
             thv_w: P::new(&pop.thv_w),
             thv_asc: pop.thv_asc.iter().map(P::new).collect(),
+        }
+    }
+}
+
+/// Per-neuron copies of the K- and J-indexed parameters, reused from neuron to neuron.
+struct Gathered<R> {
+    decay_k: Vec<R>,
+    increment_k: Vec<R>,
+    keep_k: Vec<R>,
+    asc_decay: Vec<R>,
+    asc_gain: Vec<R>,
+    asc_keep: Vec<R>,
+    asc_amp: Vec<R>,
+    thv_asc: Vec<R>,
+}
+
+impl<R: Real> Gathered<R> {
+    fn new(k: usize, j: usize) -> Self {
+        Gathered {
+            decay_k: Vec::with_capacity(k),
+            increment_k: Vec::with_capacity(k),
+            keep_k: Vec::with_capacity(k),
+            asc_decay: Vec::with_capacity(j),
+            asc_gain: Vec::with_capacity(j),
+            asc_keep: Vec::with_capacity(j),
+            asc_amp: Vec::with_capacity(j),
+            thv_asc: Vec::with_capacity(j),
+        }
+    }
+    fn fill(&mut self, p: &Params<R>, n: usize) {
+        for (out, list) in [
+            (&mut self.decay_k, &p.decay_k),
+            (&mut self.increment_k, &p.increment_k),
+            (&mut self.keep_k, &p.keep_k),
+            (&mut self.asc_decay, &p.asc_decay),
+            (&mut self.asc_gain, &p.asc_gain),
+            (&mut self.asc_keep, &p.asc_keep),
+            (&mut self.asc_amp, &p.asc_amp),
+            (&mut self.thv_asc, &p.thv_asc),
+        ] {
+            if !list.is_empty() {
+                out.clear();
+                out.extend(list.iter().map(|x| x.at(n)));
+            }
+        }
+    }
+}
+
+impl<R: Real> Params<R> {
+    /// The parameters of neuron `n` (K- and J-indexed ones from `g`).
+    #[inline(always)]
+    fn neuron<'a>(&self, n: usize, g: &'a Gathered<R>) -> NeuronParams<'a, R> {
+        NeuronParams {
+            dt: self.dt,
+            v_rest: self.v_rest.at(n),
+            v_reset: self.v_reset.at(n),
+            threshold: self.threshold.at(n),
+            t_ref: self.t_ref.at(n),
+            resistance: self.resistance.at(n),
+            decay_m: self.decay_m.at(n),
+            m_v: self.m_v.at(n),
+            b_v: self.b_v.at(n),
+            glif2: self.glif2,
+            adaptive: self.adaptive,
+            decay_k: &g.decay_k,
+            increment_k: &g.increment_k,
+            keep_k: &g.keep_k,
+            asc_decay: &g.asc_decay,
+            asc_gain: &g.asc_gain,
+            asc_keep: &g.asc_keep,
+            asc_amp: &g.asc_amp,
+            thv: self.thv.then(|| ThetaV {
+                decay: self.thv_decay.at(n),
+                u: self.thv_u.at(n),
+                w: self.thv_w.at(n),
+                asc: &g.thv_asc,
+            }),
         }
     }
 }
@@ -518,59 +598,10 @@ impl<R: Real> CpuSim<R> {
                          th: &mut [R],
                          inp: Option<&[R]>,
                          wd: &mut [u32]| {
-            // Per-neuron gathers of the K- and J-indexed parameters.
-            let gather = |list: &[P<R>], out: &mut Vec<R>, nn: usize| {
-                out.clear();
-                out.extend(list.iter().map(|p| p.at(nn)));
-            };
-            let (mut dk, mut ik, mut rk) = (
-                Vec::with_capacity(k),
-                Vec::with_capacity(k),
-                Vec::with_capacity(k),
-            );
-            let (mut ad, mut ag, mut af, mut aa, mut ta) = (
-                Vec::with_capacity(jn),
-                Vec::with_capacity(jn),
-                Vec::with_capacity(jn),
-                Vec::with_capacity(jn),
-                Vec::with_capacity(jn),
-            );
-            for j in 0..v.len() {
+            let len = v.len();
+            // One neuron's step: input current, then `update_neuron`.
+            let mut one = |j: usize, p: &NeuronParams<'_, R>| {
                 let nn = n0 + j;
-                gather(&params.decay_k, &mut dk, nn);
-                gather(&params.increment_k, &mut ik, nn);
-                gather(&params.keep_k, &mut rk, nn);
-                gather(&params.asc_decay, &mut ad, nn);
-                gather(&params.asc_gain, &mut ag, nn);
-                gather(&params.asc_keep, &mut af, nn);
-                gather(&params.asc_amp, &mut aa, nn);
-                gather(&params.thv_asc, &mut ta, nn);
-                let p = NeuronParams {
-                    dt: params.dt,
-                    v_rest: params.v_rest.at(nn),
-                    v_reset: params.v_reset.at(nn),
-                    threshold: params.threshold.at(nn),
-                    t_ref: params.t_ref.at(nn),
-                    resistance: params.resistance.at(nn),
-                    decay_m: params.decay_m.at(nn),
-                    m_v: params.m_v.at(nn),
-                    b_v: params.b_v.at(nn),
-                    glif2: params.glif2,
-                    adaptive: params.adaptive,
-                    decay_k: &dk,
-                    increment_k: &ik,
-                    keep_k: &rk,
-                    asc_decay: &ad,
-                    asc_gain: &ag,
-                    asc_keep: &af,
-                    asc_amp: &aa,
-                    thv: params.thv.then(|| ThetaV {
-                        decay: params.thv_decay.at(nn),
-                        u: params.thv_u.at(nn),
-                        w: params.thv_w.at(nn),
-                        asc: &ta,
-                    }),
-                };
                 // The input current: (host + (bias + mean)) + schedule, plus noise.
                 // WGSL twin: `input_current` in shaders/common.wgsl.
                 let host = inp.map_or(R::ZERO, |x| x[j]);
@@ -580,7 +611,7 @@ impl<R: Real> CpuSim<R> {
                     current = arith.fma(draw, gain.at(nn), current);
                 }
                 let s = update_neuron(
-                    &p,
+                    p,
                     arith,
                     opts,
                     current,
@@ -590,6 +621,21 @@ impl<R: Real> CpuSim<R> {
                 );
                 if s {
                     wd[j / 32] |= 1 << (j % 32);
+                }
+            };
+            let mut g = Gathered::new(k, jn);
+            if params.uniform {
+                // No parameter varies across neurons: build them once for the block.
+                g.fill(params, 0);
+                let p = params.neuron(0, &g);
+                for j in 0..len {
+                    one(j, &p);
+                }
+            } else {
+                for j in 0..len {
+                    g.fill(params, n0 + j);
+                    let p = params.neuron(n0 + j, &g);
+                    one(j, &p);
                 }
             }
         };

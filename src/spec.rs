@@ -162,7 +162,7 @@ pub struct InputSpec {
     /// Piecewise-constant current: (from time in ms, value in nA).
     #[serde(default)]
     pub schedule: Vec<(f64, f64)>,
-    /// Host array from an NPY file: [T][N] (every trial) or [T][B][N].
+    /// Host array from an NPY file: `[T][N]` (every trial) or `[T][B][N]`.
     pub npy: Option<PathBuf>,
 }
 

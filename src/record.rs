@@ -353,49 +353,7 @@ impl TraceRecorder {
         th_idx: &[usize],
         asc_idx: &[usize],
     ) -> Result<Option<Self>> {
-        if v_idx.is_empty() && th_idx.is_empty() && asc_idx.is_empty() {
-            return Ok(None);
-        }
-        let asc = (!asc_idx.is_empty())
-            .then(|| {
-                NpyStream::create(
-                    &dir.join(format!("{name}_asc.npy")),
-                    "<f4",
-                    &[trials, asc_idx.len(), j],
-                )
-            })
-            .transpose()?;
-        let v = (!v_idx.is_empty())
-            .then(|| {
-                NpyStream::create(
-                    &dir.join(format!("{name}_v.npy")),
-                    "<f4",
-                    &[trials, v_idx.len()],
-                )
-            })
-            .transpose()?;
-        let theta = (!th_idx.is_empty())
-            .then(|| {
-                NpyStream::create(
-                    &dir.join(format!("{name}_theta.npy")),
-                    "<f4",
-                    &[trials, th_idx.len(), k],
-                )
-            })
-            .transpose()?;
-        Ok(Some(TraceRecorder {
-            v_idx: v_idx.to_vec(),
-            th_idx: th_idx.to_vec(),
-            asc_idx: asc_idx.to_vec(),
-            k,
-            j,
-            n,
-            trials,
-            v,
-            theta,
-            asc,
-            steps: NpyStream::create(&dir.join(format!("{name}_trace_steps.npy")), "<u8", &[])?,
-        }))
+        Self::open(dir, name, trials, n, k, j, v_idx, th_idx, asc_idx, None)
     }
 
     /// Reopen traces at a checkpoint, keeping their first `rows` samples.
@@ -412,11 +370,48 @@ impl TraceRecorder {
         asc_idx: &[usize],
         rows: u64,
     ) -> Result<Option<Self>> {
+        Self::open(
+            dir,
+            name,
+            trials,
+            n,
+            k,
+            j,
+            v_idx,
+            th_idx,
+            asc_idx,
+            Some(rows),
+        )
+    }
+
+    /// Create the files (`rows` = None) or reopen them keeping `rows` samples.
+    #[allow(clippy::too_many_arguments)]
+    fn open(
+        dir: &Path,
+        name: &str,
+        trials: usize,
+        n: usize,
+        k: usize,
+        j: usize,
+        v_idx: &[usize],
+        th_idx: &[usize],
+        asc_idx: &[usize],
+        rows: Option<u64>,
+    ) -> Result<Option<Self>> {
         if v_idx.is_empty() && th_idx.is_empty() && asc_idx.is_empty() {
             return Ok(None);
         }
-        let open = |file: String, descr: &'static str, shape: &[usize]| {
-            NpyStream::reopen(&dir.join(file), descr, shape, rows)
+        let stream = |file: String, descr: &'static str, shape: &[usize]| {
+            let path = dir.join(file);
+            match rows {
+                None => NpyStream::create(&path, descr, shape),
+                Some(r) => NpyStream::reopen(&path, descr, shape, r),
+            }
+        };
+        let optional = |idx: &[usize], file: String, shape: &[usize]| {
+            (!idx.is_empty())
+                .then(|| stream(file, "<f4", shape))
+                .transpose()
         };
         Ok(Some(TraceRecorder {
             v_idx: v_idx.to_vec(),
@@ -426,28 +421,18 @@ impl TraceRecorder {
             j,
             n,
             trials,
-            v: (!v_idx.is_empty())
-                .then(|| open(format!("{name}_v.npy"), "<f4", &[trials, v_idx.len()]))
-                .transpose()?,
-            theta: (!th_idx.is_empty())
-                .then(|| {
-                    open(
-                        format!("{name}_theta.npy"),
-                        "<f4",
-                        &[trials, th_idx.len(), k],
-                    )
-                })
-                .transpose()?,
-            asc: (!asc_idx.is_empty())
-                .then(|| {
-                    open(
-                        format!("{name}_asc.npy"),
-                        "<f4",
-                        &[trials, asc_idx.len(), j],
-                    )
-                })
-                .transpose()?,
-            steps: open(format!("{name}_trace_steps.npy"), "<u8", &[])?,
+            v: optional(v_idx, format!("{name}_v.npy"), &[trials, v_idx.len()])?,
+            theta: optional(
+                th_idx,
+                format!("{name}_theta.npy"),
+                &[trials, th_idx.len(), k],
+            )?,
+            asc: optional(
+                asc_idx,
+                format!("{name}_asc.npy"),
+                &[trials, asc_idx.len(), j],
+            )?,
+            steps: stream(format!("{name}_trace_steps.npy"), "<u8", &[])?,
         }))
     }
 

@@ -443,32 +443,26 @@ impl TraceRecorder {
 
     /// Sample a state taken after `steps_done` steps.
     pub fn sample(&mut self, steps_done: u64, st: &crate::State<f32>) -> Result<()> {
-        if let Some(s) = &mut self.v {
-            let mut row = Vec::with_capacity(self.trials * self.v_idx.len());
-            for b in 0..self.trials {
-                row.extend(self.v_idx.iter().map(|&i| st.v[b * self.n + i]));
-            }
-            s.append(bytemuck::cast_slice(&row), 1)?;
-        }
-        if let Some(s) = &mut self.theta {
-            let mut row = Vec::new();
-            for b in 0..self.trials {
-                for &i in &self.th_idx {
-                    let o = (b * self.n + i) * self.k;
-                    row.extend_from_slice(&st.theta[o..o + self.k]);
+        let (trials, n) = (self.trials, self.n);
+        // The `width` values of each listed neuron in every trial, from a [B][N][width] array.
+        let gather = |values: &[f32], idx: &[usize], width: usize| -> Vec<f32> {
+            let mut row = Vec::with_capacity(trials * idx.len() * width);
+            for b in 0..trials {
+                for &i in idx {
+                    let o = (b * n + i) * width;
+                    row.extend_from_slice(&values[o..o + width]);
                 }
             }
-            s.append(bytemuck::cast_slice(&row), 1)?;
-        }
-        if let Some(s) = &mut self.asc {
-            let mut row = Vec::new();
-            for b in 0..self.trials {
-                for &i in &self.asc_idx {
-                    let o = (b * self.n + i) * self.j;
-                    row.extend_from_slice(&st.asc[o..o + self.j]);
-                }
+            row
+        };
+        for (stream, values, idx, width) in [
+            (&mut self.v, &st.v, &self.v_idx, 1),
+            (&mut self.theta, &st.theta, &self.th_idx, self.k),
+            (&mut self.asc, &st.asc, &self.asc_idx, self.j),
+        ] {
+            if let Some(s) = stream {
+                s.append(bytemuck::cast_slice(&gather(values, idx, width)), 1)?;
             }
-            s.append(bytemuck::cast_slice(&row), 1)?;
         }
         self.steps.append(&steps_done.to_le_bytes(), 1)
     }

@@ -440,12 +440,9 @@ impl<R: Real> CpuSim<R> {
 
     /// Advance `steps` steps with the drive alone (no host input); returns the spikes.
     pub fn run_driven(&mut self, steps: usize, opts: StepOptions) -> Result<SpikeRecord> {
-        let mut rec = SpikeRecord::new(self.trials, self.pop.n);
-        self.run_inner(steps, None, opts, |_, w| {
-            rec.extend_words(w);
-            Ok(())
-        })?;
-        Ok(rec)
+        SpikeRecord::collect(self.trials, self.pop.n, |sink| {
+            self.run_inner(steps, None, opts, sink)
+        })
     }
     /// The population.
     pub fn population(&self) -> &Population {
@@ -520,12 +517,9 @@ impl<R: Real> CpuSim<R> {
     /// Advance `steps` steps with inputs `[T][B][N]`; returns the spikes `[T][B][W]`.
     /// Inputs are checked in full before the first step, so an error changes nothing.
     pub fn run(&mut self, steps: usize, inputs: &[R], opts: StepOptions) -> Result<SpikeRecord> {
-        let mut rec = SpikeRecord::new(self.trials, self.pop.n);
-        self.run_with(steps, inputs, opts, |_, w| {
-            rec.extend_words(w);
-            Ok(())
-        })?;
-        Ok(rec)
+        SpikeRecord::collect(self.trials, self.pop.n, |sink| {
+            self.run_with(steps, inputs, opts, sink)
+        })
     }
 
     /// Run `steps` steps, handing the spike words of each chunk of up to 100 steps

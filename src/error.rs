@@ -89,12 +89,6 @@ pub enum Error {
     /// Bad use of the API (for example, a trial count of zero).
     #[error("{0}")]
     Usage(String),
-    /// The run was interrupted (Ctrl-C) after the given number of completed steps.
-    #[error("interrupted after {steps} completed steps")]
-    Interrupted {
-        /// Steps completed and recorded.
-        steps: u64,
-    },
 }
 
 /// Shorthand for `Result<T, glifsim::Error>`.

@@ -147,6 +147,20 @@ impl SpikeRecord {
         assert_eq!((f.trials, f.neurons), (self.trials, self.neurons));
         self.words.extend_from_slice(&f.words);
     }
+    /// Run `run`, handing it a sink that appends each chunk of frames to a new record; the
+    /// shared tail of every `run`/`run_driven` of both paths.
+    pub(crate) fn collect(
+        trials: usize,
+        neurons: usize,
+        run: impl FnOnce(&mut dyn FnMut(usize, &[u32]) -> crate::Result<()>) -> crate::Result<()>,
+    ) -> crate::Result<SpikeRecord> {
+        let mut rec = SpikeRecord::new(trials, neurons);
+        run(&mut |_, words| {
+            rec.extend_words(words);
+            Ok(())
+        })?;
+        Ok(rec)
+    }
     /// Append raw words of whole frames.
     pub fn extend_words(&mut self, words: &[u32]) {
         let fw = self.trials * words_per_trial(self.neurons);

@@ -5,7 +5,6 @@ use crate::Real;
 
 /// Return an error naming the first non-finite value of `xs`.
 pub fn check_finite<R: Real>(what: &str, xs: &[R]) -> Result<()> {
-    // Fast path: a sum of finite values may overflow to inf, so only use it as a hint.
     if let Some(i) = xs.iter().position(|x| !x.is_finite()) {
         return Err(Error::NonFinite {
             what: what.to_string(),

@@ -417,12 +417,9 @@ impl GpuSim {
 
     /// Run `steps` steps with inputs `[T][B][N]`; returns the spikes `[T][B][W]`.
     pub fn run(&mut self, steps: usize, inputs: &[f32], opts: StepOptions) -> Result<SpikeRecord> {
-        let mut rec = SpikeRecord::new(self.trials, self.pop.len());
-        self.run_with(steps, inputs, opts, |_, words| {
-            rec.extend_words(words);
-            Ok(())
-        })?;
-        Ok(rec)
+        SpikeRecord::collect(self.trials, self.pop.len(), |sink| {
+            self.run_with(steps, inputs, opts, sink)
+        })
     }
 
     /// Run `steps` steps, handing each chunk's spike words (`[t][B][W]`, starting at step
@@ -440,12 +437,9 @@ impl GpuSim {
 
     /// Run `steps` steps with the drive alone (no host input); returns the spikes.
     pub fn run_driven(&mut self, steps: usize, opts: StepOptions) -> Result<SpikeRecord> {
-        let mut rec = SpikeRecord::new(self.trials, self.pop.len());
-        self.run_inner(steps, None, opts, |_, words| {
-            rec.extend_words(words);
-            Ok(())
-        })?;
-        Ok(rec)
+        SpikeRecord::collect(self.trials, self.pop.len(), |sink| {
+            self.run_inner(steps, None, opts, sink)
+        })
     }
 
     /// The drive.

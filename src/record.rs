@@ -340,53 +340,11 @@ pub struct TraceRecorder {
 }
 
 impl TraceRecorder {
-    /// None when nothing is sampled. `k` is the θ values per neuron, `j` the currents.
+    /// Create the files (`rows` = None) or reopen them at a checkpoint keeping their first
+    /// `rows` samples. None when nothing is sampled. `k` is the θ values per neuron, `j` the
+    /// after-spike currents.
     #[allow(clippy::too_many_arguments)]
-    pub fn create(
-        dir: &Path,
-        name: &str,
-        trials: usize,
-        n: usize,
-        k: usize,
-        j: usize,
-        v_idx: &[usize],
-        th_idx: &[usize],
-        asc_idx: &[usize],
-    ) -> Result<Option<Self>> {
-        Self::open(dir, name, trials, n, k, j, v_idx, th_idx, asc_idx, None)
-    }
-
-    /// Reopen traces at a checkpoint, keeping their first `rows` samples.
-    #[allow(clippy::too_many_arguments)]
-    pub fn reopen(
-        dir: &Path,
-        name: &str,
-        trials: usize,
-        n: usize,
-        k: usize,
-        j: usize,
-        v_idx: &[usize],
-        th_idx: &[usize],
-        asc_idx: &[usize],
-        rows: u64,
-    ) -> Result<Option<Self>> {
-        Self::open(
-            dir,
-            name,
-            trials,
-            n,
-            k,
-            j,
-            v_idx,
-            th_idx,
-            asc_idx,
-            Some(rows),
-        )
-    }
-
-    /// Create the files (`rows` = None) or reopen them keeping `rows` samples.
-    #[allow(clippy::too_many_arguments)]
-    fn open(
+    pub fn open(
         dir: &Path,
         name: &str,
         trials: usize,

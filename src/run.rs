@@ -103,6 +103,26 @@ fn build_sims(
         .collect()
 }
 
+/// The trace files of population `p`: created (`rows` = None) or reopened at a checkpoint.
+fn open_traces(
+    dir: &Path,
+    p: &PreparedPopulation,
+    rows: Option<u64>,
+) -> Result<Option<TraceRecorder>> {
+    TraceRecorder::open(
+        dir,
+        &p.name,
+        p.trials,
+        p.pop.len(),
+        p.pop.theta_len(),
+        p.pop.j(),
+        &p.v,
+        &p.theta,
+        &p.asc,
+        rows,
+    )
+}
+
 /// Run `spec`, writing into `opts.out_dir`; `progress(done, total)` is called after every chunk.
 /// A run stopped by `opts.stop` returns its summary with `complete = false`; a run stopped by
 /// an error writes its summary (saying where and why it stopped, and where the last checkpoint
@@ -129,17 +149,7 @@ pub fn run_spec(
             p.pop.len(),
             &p.spike_ranges,
         )?);
-        traces.push(TraceRecorder::create(
-            dir,
-            &p.name,
-            p.trials,
-            p.pop.len(),
-            p.pop.theta_len(),
-            p.pop.j(),
-            &p.v,
-            &p.theta,
-            &p.asc,
-        )?);
+        traces.push(open_traces(dir, p, None)?);
     }
     let mut run = Run {
         spec,
@@ -214,18 +224,7 @@ pub fn resume(opts: &RunOptions, progress: &mut dyn FnMut(u64, u64)) -> Result<S
             pos,
             isi,
         )?);
-        traces.push(TraceRecorder::reopen(
-            dir,
-            &p.name,
-            p.trials,
-            p.pop.len(),
-            p.pop.theta_len(),
-            p.pop.j(),
-            &p.v,
-            &p.theta,
-            &p.asc,
-            pos.trace_rows,
-        )?);
+        traces.push(open_traces(dir, p, Some(pos.trace_rows))?);
     }
     let mut run = Run {
         spec: &spec,

@@ -97,6 +97,19 @@ fn bytes_per_update(pop: &Population, streamed: bool, steps_per_dispatch: usize)
         + 0.125
 }
 
+/// The on-device drive of the noise paths: a 14 nA bias plus Gaussian noise of 40 nA.
+fn noise_drive() -> Drive {
+    Drive {
+        bias: 14.0.into(),
+        noise: Some(Noise {
+            mean: 0.0.into(),
+            std: 40.0.into(),
+            seed: 1,
+        }),
+        schedule: vec![],
+    }
+}
+
 /// Device copy bandwidth, GB/s (read + write), from `reps` copies of a `bytes` buffer in one
 /// submission.
 pub fn gpu_copy_bandwidth(ctx: &GpuContext, bytes: u64, reps: usize) -> Result<f64> {
@@ -215,15 +228,7 @@ pub fn bench_gpu(
 ) -> Result<BenchResult> {
     let pop = bench_population(model, n);
     let drive = if noise {
-        Drive {
-            bias: 14.0.into(),
-            noise: Some(Noise {
-                mean: 0.0.into(),
-                std: 40.0.into(),
-                seed: 1,
-            }),
-            schedule: vec![],
-        }
+        noise_drive()
     } else {
         Drive::default()
     };
@@ -356,15 +361,7 @@ pub fn reference_kernel_gb_s(ctx: &GpuContext, n: usize, reps: usize) -> Result<
 /// compute, read back the bitmask. The median of `reps` steps, in µs.
 pub fn interactive_step_us(ctx: &Arc<GpuContext>, n: usize, reps: usize) -> Result<f64> {
     let pop = bench_population(Model::Lif, n);
-    let drive = Drive {
-        bias: 14.0.into(),
-        noise: Some(Noise {
-            mean: 0.0.into(),
-            std: 40.0.into(),
-            seed: 1,
-        }),
-        schedule: vec![],
-    };
+    let drive = noise_drive();
     let gopts = GpuOptions {
         host_inputs: false,
         ..Default::default()

@@ -448,3 +448,184 @@ fn a_population_too_large_for_host_memory_is_an_error() {
         other => panic!("expected TooLarge, got {:?}", other.map(|_| ())),
     }
 }
+
+/// A population whose parameters are all uniform (the vectorised kernel's case), from `seed`;
+/// ALIF and GLIF2 get one θ component, with a spike reset factor below 1 for ALIF.
+fn uniform_population(model: Model, n: usize, seed: u64) -> Population {
+    let mut g = Rng(seed);
+    let mut b = Population::builder(model, n)
+        .dt(g.uniform(0.05, 1.0))
+        .v_rest(g.uniform(-72.0, -62.0))
+        .t_ref(g.uniform(0.0, 3.0))
+        .tau_m(g.uniform(2.0, 30.0))
+        .resistance(g.uniform(0.5, 2.0));
+    b = match model {
+        Model::Lif | Model::Glif1 => b
+            .v_reset(g.uniform(-80.0, -70.0))
+            .v_th(g.uniform(-55.0, -45.0)),
+        Model::Alif => b
+            .v_reset(g.uniform(-80.0, -70.0))
+            .theta_inf(g.uniform(-55.0, -45.0))
+            .adapt_time_constants(vec![g.uniform(5.0, 100.0).into()])
+            .adapt_increments(vec![g.uniform(0.0, 3.0).into()])
+            .adapt_reset_factors(vec![g.uniform(0.5, 1.0).into()]),
+        _ => b
+            .theta_inf(g.uniform(-55.0, -45.0))
+            .m_v(g.uniform(0.0, 0.8))
+            .b_v(g.uniform(1.0, 8.0))
+            .adapt_rates(vec![g.uniform(0.01, 0.5).into()])
+            .adapt_increments(vec![g.uniform(0.0, 3.0).into()]),
+    };
+    b.build().unwrap()
+}
+
+/// Run the same population, state and inputs through the vectorised and the literal kernel
+/// and require every spike and every state bit to agree, step by step.
+fn vector_equals_literal<R: glifsim::Real>(
+    pop: &Population,
+    trials: usize,
+    arith: Arith,
+    opts: StepOptions,
+    seed: u64,
+    steps: usize,
+) {
+    use glifsim::input::{Drive, Noise};
+    let n = pop.len();
+    let mut g = Rng(seed);
+    let conv = |xs: Vec<f64>| xs.into_iter().map(R::from_f64).collect::<Vec<R>>();
+    let mut init = CpuSim::<R>::new(pop, trials, arith).unwrap().state();
+    // Every fifth neuron starts above any threshold, so every run has spikes to compare.
+    init.v = conv(
+        (0..trials * n)
+            .map(|i| {
+                if i % 5 == 0 {
+                    -30.0
+                } else {
+                    g.uniform(-80.0, -40.0)
+                }
+            })
+            .collect(),
+    );
+    // About half the neurons start refractory, some exactly at 0 and some at t_ref.
+    init.r = conv(
+        (0..trials * n)
+            .map(|i| match i % 4 {
+                0 | 1 => 0.0,
+                2 => g.uniform(0.0, 3.0),
+                _ => pop.t_ref().values()[0],
+            })
+            .collect(),
+    );
+    init.theta = conv(g.vec_f64(init.theta.len(), -2.0, 6.0));
+    let drive = Drive {
+        bias: g.uniform(0.0, 10.0).into(),
+        noise: Some(Noise {
+            mean: g.uniform(-2.0, 2.0).into(),
+            std: g.uniform(0.0, 20.0).into(),
+            seed,
+        }),
+        schedule: vec![(steps as u64 / 2, g.uniform(-5.0, 15.0))],
+    };
+    let inputs = conv(g.vec_f64(steps * trials * n, -10.0, 50.0));
+    let mut sims = [true, false].map(|vectorised| {
+        let mut s = CpuSim::<R>::new(pop, trials, arith).unwrap();
+        s.set_state(init.clone()).unwrap();
+        s.set_drive(drive.clone()).unwrap();
+        s.set_vectorised(vectorised);
+        s
+    });
+    assert!(sims[0].vectorised() && !sims[1].vectorised());
+    let per = trials * n;
+    let mut spikes = 0;
+    for t in 0..steps {
+        let [a, b] = &mut sims;
+        let x = &inputs[t * per..(t + 1) * per];
+        let (fa, fb) = (a.step(x, opts).unwrap(), b.step(x, opts).unwrap());
+        assert_eq!(fa, fb, "{} step {t}: spikes differ", pop.model().name());
+        spikes += fa.count();
+        let bits = |xs: &[R]| xs.iter().map(|x| x.bits()).collect::<Vec<_>>();
+        let (sa, sb) = (a.state(), b.state());
+        assert_eq!(
+            bits(&sa.v),
+            bits(&sb.v),
+            "{} step {t}: V",
+            pop.model().name()
+        );
+        assert_eq!(
+            bits(&sa.r),
+            bits(&sb.r),
+            "{} step {t}: r",
+            pop.model().name()
+        );
+        assert_eq!(
+            bits(&sa.theta),
+            bits(&sb.theta),
+            "{} step {t}: θ",
+            pop.model().name()
+        );
+    }
+    assert!(
+        spikes > 0,
+        "{}: no spikes, nothing compared",
+        pop.model().name()
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    /// The vectorised kernel is bit-identical to the literal `update_neuron` for every model it
+    /// serves, both precisions and arithmetic modes, lock on and off, adaptation frozen or not,
+    /// sizes that are and are not multiples of 32.
+    #[test]
+    fn vectorised_kernel_equals_literal_kernel(
+        model in prop_oneof![Just(Model::Lif), Just(Model::Glif1), Just(Model::Alif), Just(Model::Glif2)],
+        n in prop_oneof![Just(1usize), Just(31), Just(32), Just(33), 1usize..200],
+        trials in 1usize..3,
+        fused in any::<bool>(),
+        refrac_lock in any::<bool>(),
+        freeze_adaptation in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let pop = uniform_population(model, n, seed);
+        let arith = if fused { Arith::Fused } else { Arith::Separate };
+        let opts = StepOptions { refrac_lock, freeze_adaptation, check_input: true };
+        vector_equals_literal::<f32>(&pop, trials, arith, opts, seed, 40);
+        vector_equals_literal::<f64>(&pop, trials, arith, opts, seed, 40);
+    }
+}
+
+#[test]
+fn vectorised_kernel_equals_literal_kernel_in_parallel_blocks() {
+    // 40,000 neurons × 2 trials runs in parallel blocks of 4,096 with a partial last block.
+    for model in [Model::Lif, Model::Alif, Model::Glif2] {
+        let pop = uniform_population(model, 40_003, 5);
+        vector_equals_literal::<f32>(&pop, 2, Arith::Separate, StepOptions::default(), 5, 12);
+        vector_equals_literal::<f32>(&pop, 2, Arith::Fused, StepOptions::default(), 6, 12);
+    }
+}
+
+#[test]
+fn the_vectorised_kernel_serves_exactly_the_uniform_one_component_populations() {
+    let on = |pop: &Population| {
+        CpuSim::<f32>::new(pop, 1, Arith::Separate)
+            .unwrap()
+            .vectorised()
+    };
+    for model in [Model::Lif, Model::Glif1, Model::Alif, Model::Glif2] {
+        assert!(on(&uniform_population(model, 10, 1)), "{}", model.name());
+        assert!(
+            !on(&hetero_population(model, 10, 1)),
+            "{} per-neuron",
+            model.name()
+        );
+    }
+    // Two θ components, after-spike currents or θ_v: the literal kernel.
+    assert!(!on(&Population::builder(Model::Alif, 10)
+        .adapt_time_constants(vec![20.0.into(), 200.0.into()])
+        .adapt_increments(vec![1.0.into(), 0.1.into()])
+        .build()
+        .unwrap()));
+    for model in [Model::Glif3, Model::Glif4, Model::Glif5] {
+        assert!(!on(&hetero_population(model, 10, 1)), "{}", model.name());
+    }
+}

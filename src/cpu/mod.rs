@@ -1,9 +1,11 @@
 //! The CPU reference path: a literal implementation of `MODELS.md`, generic over f32 and f64.
 //!
-//! [`update_neuron`] is the CPU twin of the WGSL function `update_neuron` in
-//! `shaders/step.wgsl`: the same operations in the same order, each product that feeds a sum
-//! written as one [`Arith::fma`] where the shader writes `fma()`. The numbered comments are the
-//! steps of the spec and appear in both files.
+//! [`update_neuron`] is the CPU twin of the WGSL functions `update_neuron` in
+//! `shaders/lif.wgsl`, `shaders/adaptive.wgsl` and `shaders/glif.wgsl`: the same operations in
+//! the same order, each product that feeds a sum written as one [`Arith::fma`] where the shader
+//! writes `fma()`. The numbered comments are the steps of the spec and appear in both files.
+//! [`vector`] is the same update written for the compiler's SIMD, used where parameters are
+//! uniform and the state has at most one θ component; it is bit-identical (tested).
 
 use rayon::prelude::*;
 
@@ -13,6 +15,9 @@ use crate::input::{check_input, noise_draw, Drive};
 use crate::model::{Param, Population};
 use crate::state::{State, StepOptions};
 use crate::{Arith, Real};
+
+mod vector;
+use vector::Uniform;
 
 /// Below this many neuron-trials per step the CPU path runs on one thread.
 const PARALLEL_MIN: usize = 1 << 15;
@@ -31,6 +36,20 @@ impl<R: Real> P<R> {
         P {
             values: p.values().iter().map(|&x| R::from_f64(x)).collect(),
             per_neuron: p.is_per_neuron(),
+        }
+    }
+    /// `xs[i] += p(n0 + i)`.
+    #[inline(always)]
+    fn add_to(&self, xs: &mut [R], n0: usize) {
+        if self.per_neuron {
+            for (x, &p) in xs.iter_mut().zip(&self.values[n0..]) {
+                *x = *x + p;
+            }
+        } else {
+            let p = self.values[0];
+            for x in xs.iter_mut() {
+                *x = *x + p;
+            }
         }
     }
     #[inline(always)]
@@ -375,6 +394,10 @@ pub struct CpuSim<R: Real> {
     trials: usize,
     arith: Arith,
     params: Params<R>,
+    /// The vectorised kernel's parameters, where the population allows it.
+    uniform: Option<Uniform<R>>,
+    /// Use the vectorised kernel where possible (default on).
+    vectorised: bool,
     v: Vec<R>,
     r: Vec<R>,
     theta: Vec<R>,
@@ -415,6 +438,8 @@ impl<R: Real> CpuSim<R> {
             trials,
             arith,
             params,
+            uniform: Uniform::new(pop),
+            vectorised: true,
             v,
             r: vec![R::ZERO; trials * n],
             theta: vec![R::ZERO; trials * n * pop.components()],
@@ -459,6 +484,27 @@ impl<R: Real> CpuSim<R> {
     /// Change the arithmetic mode (for example to the one a GPU adapter was calibrated to).
     pub fn set_arith(&mut self, arith: Arith) {
         self.arith = arith;
+    }
+    /// Whether steps use the vectorised kernel (default: wherever the population allows it:
+    /// uniform parameters, no after-spike currents, no θ_v, at most one θ component). It is
+    /// bit-identical to the literal per-neuron [`update_neuron`]; turning it off is for
+    /// checking that.
+    ///
+    /// ```
+    /// use glifsim::{Arith, CpuSim, Model, Population};
+    /// let pop = Population::builder(Model::Lif, 64).build()?;
+    /// let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate)?;
+    /// assert!(sim.vectorised());
+    /// sim.set_vectorised(false);
+    /// assert!(!sim.vectorised());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
+    pub fn vectorised(&self) -> bool {
+        self.vectorised && self.uniform.is_some()
+    }
+    /// Choose the vectorised kernel (where the population allows it) or the literal one.
+    pub fn set_vectorised(&mut self, on: bool) {
+        self.vectorised = on;
     }
     /// Steps taken so far.
     pub fn steps_done(&self) -> u64 {
@@ -583,6 +629,17 @@ impl<R: Real> CpuSim<R> {
         let w = words_per_trial(n);
         let params = &self.params;
         let arith = self.arith;
+        let uniform = self.uniform.as_ref().filter(|_| self.vectorised);
+        // The input current of neuron nn: (host + (bias + mean)) + schedule, plus noise.
+        // WGSL twin: `input_current` in shaders/common.wgsl.
+        let current = |b: usize, nn: usize, host: R| {
+            let mut current = (host + offset.at(nn)) + sched;
+            if noise {
+                let draw = R::from_f64(noise_draw(seed, nn as u32, b as u32, step) as f64);
+                current = arith.fma(draw, gain.at(nn), current);
+            }
+            current
+        };
         // Work is cut into blocks of whole spike words inside one trial.
         let block = BLOCK.min(n.next_multiple_of(32));
         let run_block = |b: usize,
@@ -593,17 +650,35 @@ impl<R: Real> CpuSim<R> {
                          inp: Option<&[R]>,
                          wd: &mut [u32]| {
             let len = v.len();
+            if let Some(u) = uniform {
+                // The same sums as `current`, one pass per term so that each pass is a
+                // plain SIMD loop.
+                let fill = |j0: usize, cur: &mut [R]| {
+                    let base = n0 + j0;
+                    match inp {
+                        Some(x) => cur.copy_from_slice(&x[j0..j0 + cur.len()]),
+                        None => cur.fill(R::ZERO),
+                    }
+                    offset.add_to(cur, base);
+                    for c in cur.iter_mut() {
+                        *c = *c + sched;
+                    }
+                    if noise {
+                        for (j, c) in cur.iter_mut().enumerate() {
+                            let nn = base + j;
+                            let draw =
+                                R::from_f64(noise_draw(seed, nn as u32, b as u32, step) as f64);
+                            *c = arith.fma(draw, gain.at(nn), *c);
+                        }
+                    }
+                };
+                vector::run_block(u, arith, opts, &fill, v, r, th, wd);
+                return;
+            }
             // One neuron's step: input current, then `update_neuron`.
             let mut one = |j: usize, p: &NeuronParams<'_, R>| {
-                let nn = n0 + j;
-                // The input current: (host + (bias + mean)) + schedule, plus noise.
-                // WGSL twin: `input_current` in shaders/common.wgsl.
                 let host = inp.map_or(R::ZERO, |x| x[j]);
-                let mut current = (host + offset.at(nn)) + sched;
-                if noise {
-                    let draw = R::from_f64(noise_draw(seed, nn as u32, b as u32, step) as f64);
-                    current = arith.fma(draw, gain.at(nn), current);
-                }
+                let current = current(b, n0 + j, host);
                 let s = update_neuron(
                     p,
                     arith,

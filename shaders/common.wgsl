@@ -36,7 +36,7 @@ struct Info {
     seed_lo: u32,
     seed_hi: u32,
     dt: f32,
-    _pad0: u32,
+    noise_table: u32,  // offset of the noise table in `params` (entry i: 2i, 2i + 1)
     _pad1: u32,
 }
 
@@ -70,7 +70,7 @@ struct NeuronState {
 
 const FLAG_LOCK: u32 = 1u;
 const FLAG_FREEZE: u32 = 2u;
-const NOISE_CENTRE: f32 = 262140.0;
+const NOISE_CELLS: u32 = 16u;   // cells per octave of the noise table (src/noise.rs CELLS)
 
 // Parameter slots, in the order of `Population::param_list` with the drive's two inserted.
 const SLOT_V_REST: u32 = 0u;
@@ -131,6 +131,38 @@ fn philox(ctr: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
     return c;
 }
 
+// The Philox block holding the noise of steps 4⌊step/4⌋ … 4⌊step/4⌋ + 3 of one neuron in one
+// trial. CPU twin: `noise_block`, src/noise.rs.
+fn noise_block(trial: u32, n: u32, si: StepInfo) -> vec4<u32> {
+    let quad_lo = (si.step_lo >> 2u) | (si.step_hi << 30u);
+    let quad_hi = si.step_hi >> 2u;
+    return philox(
+        vec4<u32>(info.n0 + n, trial, quad_lo, quad_hi),
+        vec2<u32>(info.seed_lo, info.seed_hi),
+    );
+}
+
+// The normal variate of one 32-bit word: sign from bit 31, magnitude by linear interpolation
+// in the table of normal quantiles at the end of `params`. CPU twin: `noise_value`,
+// src/noise.rs, line for line.
+fn noise_value(w: u32) -> f32 {
+    let q = w & 0x7fffffffu;
+    var i = q;
+    var frac = 0.0;
+    if q >= NOISE_CELLS {
+        let e = firstLeadingBit(q);      // the octave: 2^e ≤ q < 2^(e+1), e = 4…30
+        let sh = e - 4u;                 // bits of q below the cell index
+        i = NOISE_CELLS + sh * NOISE_CELLS + ((q >> sh) - NOISE_CELLS);
+        let rem = q & ((1u << sh) - 1u);
+        // The position in the cell, rem / 2^sh, from at most 24 bits so that it is exact.
+        let d = select(0u, sh - 24u, sh > 24u);
+        frac = f32(rem >> d) * bitcast<f32>((127u - (sh - d)) << 23u);
+    }
+    let at = info.noise_table + 2u * i;
+    let mag = fma(frac, params[at + 1u], params[at]);
+    return select(mag, -mag, (w >> 31u) == 1u);
+}
+
 // Global step index and schedule value of chunk step t.
 fn step_info(t: u32) -> StepInfo {
     var si: StepInfo;
@@ -151,20 +183,45 @@ fn host_input(idx: u32, t: u32) -> f32 {
     return 0.0;
 }
 
-// The input current of a step: (host + (bias + mean)) + schedule, plus noise.
-// CPU twin: the `current` lines of `CpuSim::step_into` and `noise_draw` in src/input.rs.
-fn input_current(trial: u32, n: u32, host: f32, si: StepInfo) -> f32 {
+// The input current of a step: (host + (bias + mean)) + schedule, plus noise (`word` is
+// this step's word of the neuron's noise block). CPU twin: the `current` lines of
+// `CpuSim::step_into` and `noise_draw` in src/noise.rs.
+fn input_current(n: u32, host: f32, si: StepInfo, word: u32) -> f32 {
     var current = (host + param(SLOT_OFFSET, n)) + si.sched;
     if NOISE {
-        let w = philox(
-            vec4<u32>(info.n0 + n, trial, si.step_lo, si.step_hi),
-            vec2<u32>(info.seed_lo, info.seed_hi),
-        );
-        let s = (w.x & 0xffffu) + (w.x >> 16u) + (w.y & 0xffffu) + (w.y >> 16u)
-              + (w.z & 0xffffu) + (w.z >> 16u) + (w.w & 0xffffu) + (w.w >> 16u);
-        current = fma(f32(s) - NOISE_CENTRE, param(SLOT_GAIN, n), current);
+        current = fma(noise_value(word), param(SLOT_GAIN, n), current);
     }
     return current;
+}
+
+// What one invocation carries from step to step of a dispatch besides its neuron's state.
+struct Carry {
+    next_host: f32,       // the next step's host input, loaded one step ahead
+    noise: vec4<u32>,     // the noise block of the current quad of steps
+}
+
+// One step t of one invocation (both entry points): the noise block when a quad of steps
+// begins (or the dispatch does), the input current, and `update_neuron`. Returns the spike.
+// CPU twin: the per-neuron body of `CpuSim::step_into`.
+fn step_lane(live: bool, trial: u32, n: u32, idx: u32, t: u32, end: u32,
+             st: ptr<function, NeuronState>, carry: ptr<function, Carry>) -> bool {
+    let si = step_info(t);
+    // Uniform across the dispatch: every invocation draws a new block on the same steps.
+    if NOISE && (t == dispatch.t0 || (si.step_lo & 3u) == 0u) {
+        (*carry).noise = noise_block(trial, n, si);
+    }
+    if !live {
+        return false;
+    }
+    // The next step's input is loaded before this step's arithmetic (prefetch).
+    let host = (*carry).next_host;
+    if t + 1u < end {
+        (*carry).next_host = host_input(idx, t + 1u);
+    }
+    let input = input_current(n, host, si, (*carry).noise[si.step_lo & 3u]);
+    let lock = (dispatch.flags & FLAG_LOCK) != 0u;
+    let freeze = (dispatch.flags & FLAG_FREEZE) != 0u;
+    return update_neuron(n, input, lock, freeze, st);
 }
 
 // Steps 1 and 2 of every model: the refractory countdown and the integration of the input.

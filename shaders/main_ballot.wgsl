@@ -14,28 +14,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let bn = info.trials * info.n;
     // Load the state once.
     var st: NeuronState;
-    var next_host = 0.0;
+    var carry: Carry;
     if live {
         st = load_state(idx, bn);
-        next_host = host_input(idx, dispatch.t0);
+        carry.next_host = host_input(idx, dispatch.t0);
     }
     let r_start = st.r;
     let word = wg * 8u + lid / 32u;
     let end = dispatch.t0 + dispatch.count;
     for (var t = dispatch.t0; t < end; t++) {
-        let si = step_info(t);
-        var spike = false;
-        if live {
-            // The next step's input is loaded before this step's arithmetic (prefetch).
-            let host = next_host;
-            if t + 1u < end {
-                next_host = host_input(idx, t + 1u);
-            }
-            let input = input_current(trial, n, host, si);
-            let lock = (dispatch.flags & FLAG_LOCK) != 0u;
-            let freeze = (dispatch.flags & FLAG_FREEZE) != 0u;
-            spike = update_neuron(n, input, lock, freeze, &st);
-        }
+        let spike = step_lane(live, trial, n, idx, t, end, &st, &carry);
         let bits = subgroupBallot(spike).x;
         if lid % 32u == 0u && word < info.words {
             spikes[t * info.words + word] = bits;

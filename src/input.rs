@@ -32,61 +32,14 @@ pub fn check_input<R: Real>(what: &str, xs: &[R], expected: usize, finite: bool)
 
 use crate::model::Param;
 
-/// Philox4x32-10 (Salmon et al. 2011, the Random123 generator): a counter-based generator,
-/// so the noise of any (neuron, trial, step) is known without generating the others.
-/// The WGSL twin is `philox` in `shaders/common.wgsl`.
-///
-/// ```
-/// // The Random123 known-answer test.
-/// assert_eq!(glifsim::input::philox4x32_10([0; 4], [0; 2]), [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
-/// ```
-pub fn philox4x32_10(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
-    const M0: u64 = 0xD251_1F53;
-    const M1: u64 = 0xCD9E_8D57;
-    const W0: u32 = 0x9E37_79B9;
-    const W1: u32 = 0xBB67_AE85;
-    let (mut c, mut k) = (ctr, key);
-    for round in 0..10 {
-        if round > 0 {
-            k[0] = k[0].wrapping_add(W0);
-            k[1] = k[1].wrapping_add(W1);
-        }
-        let p0 = M0 * c[0] as u64;
-        let p1 = M1 * c[2] as u64;
-        let (hi0, lo0) = ((p0 >> 32) as u32, p0 as u32);
-        let (hi1, lo1) = ((p1 >> 32) as u32, p1 as u32);
-        c = [hi1 ^ c[1] ^ k[0], lo1, hi0 ^ c[3] ^ k[1], lo0];
-    }
-    c
-}
-
-/// Centre of the sum of eight 16-bit uniforms: 8 · 65535 / 2.
-pub const NOISE_CENTRE: f32 = 262_140.0;
-
-/// The integer-valued noise draw of (neuron, trial, step): the sum of the eight 16-bit halves of
-/// one Philox block, minus its mean. Exactly representable in f32, so GPU and CPU agree.
-#[inline]
-pub fn noise_draw(seed: u64, neuron: u32, trial: u32, step: u64) -> f32 {
-    let w = philox4x32_10(
-        [neuron, trial, step as u32, (step >> 32) as u32],
-        [seed as u32, (seed >> 32) as u32],
-    );
-    let s: u32 = w.iter().map(|&x| (x & 0xffff) + (x >> 16)).sum();
-    s as f32 - NOISE_CENTRE
-}
-
-/// The gain that turns a noise draw into a current of standard deviation `std`: the draw's
-/// variance is 8 · (65536² − 1) / 12.
-pub fn noise_gain(std: f64) -> f64 {
-    std / (8.0 * (65536.0f64 * 65536.0 - 1.0) / 12.0).sqrt()
-}
+pub use crate::noise::{noise_block, noise_draw, noise_gain, noise_value, philox4x32_10};
 
 /// Gaussian white noise computed on the device (and identically on the CPU path): every step,
 /// neuron and trial draws an independent current of mean `mean` and standard deviation `std`
-/// (nA, per step). The draw is the sum of eight independent 16-bit uniforms from one
-/// Philox4x32-10 block keyed by `seed` and counted by (neuron, trial, step): exact mean and
-/// variance, support ±4.9σ, and only integer arithmetic and one multiply-add, so every driver
-/// produces the same bits.
+/// (nA, per step). Each draw is one 32-bit word of a Philox4x32-10 block keyed by `seed` and
+/// counted by (neuron, trial, step ÷ 4), turned into a normal variate by a table of the
+/// inverse normal CDF (see [`crate::noise`]): support ±6.3σ, and only integer arithmetic, table
+/// reads and multiply-adds, so every driver produces the same bits.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Noise {
     /// Mean current (nA).

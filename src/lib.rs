@@ -28,6 +28,7 @@ pub mod frame;
 pub mod gpu;
 pub mod input;
 pub mod model;
+pub mod noise;
 pub mod plot;
 pub mod propagator;
 pub mod real;

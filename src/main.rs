@@ -237,7 +237,7 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
             for &n in &sizes {
                 for &m in &models {
                     if let Some(b) = cpu_copy {
-                        results.push(bench::bench_cpu(m, n, (steps / 10).max(1), b)?);
+                        results.push(bench::bench_cpu(m, n, (steps / 10).max(50), b)?);
                     }
                     if let (Some(c), Some(b)) = (&ctx, gpu_copy) {
                         for (name, noise, fused) in [

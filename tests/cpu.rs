@@ -360,7 +360,7 @@ proptest! {
 
 #[test]
 fn philox_known_answers_and_noise_statistics() {
-    use glifsim::input::{noise_draw, noise_gain, philox4x32_10};
+    use glifsim::input::philox4x32_10;
     // Random123's published known-answer vectors for philox4x32-10.
     assert_eq!(
         philox4x32_10([0; 4], [0; 2]),
@@ -377,21 +377,144 @@ fn philox_known_answers_and_noise_statistics() {
         ),
         [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]
     );
-    // The scaled draw has mean 0 and variance 1, and neighbouring counters are uncorrelated.
-    let g = noise_gain(1.0);
-    let xs: Vec<f64> = (0..200_000u32)
-        .map(|i| noise_draw(7, i % 1000, 0, (i / 1000) as u64) as f64 * g)
+}
+
+/// Φ(−x): the upper tail of the standard normal.
+fn upper_tail(x: f64) -> f64 {
+    0.5 * libm::erfc(x / std::f64::consts::SQRT_2)
+}
+
+#[test]
+fn noise_values_follow_the_normal_quantile() {
+    use glifsim::noise::noise_value;
+    // Every cell boundary (±1) and a sweep of tail indices: the value is within 3·10⁻⁴ of
+    // Φ⁻¹(1 − (q + ½)/2³²), decreases with q, and is odd in the sign bit.
+    let mut qs: Vec<u32> = (0..64).collect();
+    for e in 4..31 {
+        for c in 0..=16u32 {
+            let edge = ((16 + c) as u64) << (e - 4);
+            for q in [edge.saturating_sub(1), edge, edge + 1] {
+                if q < 1 << 31 {
+                    qs.push(q as u32);
+                }
+            }
+        }
+    }
+    let mut g = Rng(3);
+    qs.extend((0..20_000).map(|_| (g.next_u64() as u32) & 0x7fff_ffff));
+    qs.sort_unstable();
+    qs.dedup();
+    let mut worst = 0.0f64;
+    let mut prev = f32::INFINITY;
+    for &q in &qs {
+        for arith in [Arith::Separate, Arith::Fused] {
+            let x = noise_value(q, arith);
+            assert_eq!(noise_value(q | 1 << 31, arith), -x, "sign of q = {q}");
+            // Error in x from the error in tail probability, divided by the density.
+            let p = (q as f64 + 0.5) / 4_294_967_296.0;
+            let x = x as f64;
+            let dens = (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt();
+            let err = (upper_tail(x) - p).abs() / dens;
+            worst = worst.max(err);
+            assert!(err < 3e-4, "q = {q}: value {x}, error {err}");
+        }
+        let x = noise_value(q, Arith::Separate);
+        assert!(x <= prev, "not decreasing at q = {q}: {prev} then {x}");
+        prev = x;
+    }
+    println!(
+        "noise quantile: worst error {worst:.2e} over {} tail indices",
+        qs.len()
+    );
+    assert!(noise_value(0, Arith::Separate) > 6.3);
+    assert!(noise_value(0x7fff_ffff, Arith::Separate).abs() < 1e-6);
+}
+
+#[test]
+fn noise_draws_are_standard_normal_and_independent() {
+    use glifsim::noise::{noise_block, noise_draw, noise_gain, noise_value};
+    // The four draws of a quad of steps are the four words of one block.
+    for step in 8..12u64 {
+        let w = noise_block(9, 5, 1, step)[(step % 4) as usize];
+        assert_eq!(
+            noise_draw(9, 5, 1, step, Arith::Separate),
+            noise_value(w, Arith::Separate)
+        );
+    }
+    assert_eq!(noise_block(9, 5, 1, 8), noise_block(9, 5, 1, 11));
+    assert_ne!(noise_block(9, 5, 1, 8), noise_block(9, 5, 1, 12));
+    // 2,000,000 draws: 1,000 neurons × 2,000 steps, scaled to unit variance.
+    let gain = noise_gain(1.0);
+    let (neurons, steps) = (1000u32, 2000u64);
+    let xs: Vec<f64> = (0..steps)
+        .flat_map(|t| (0..neurons).map(move |i| (i, t)))
+        .map(|(i, t)| noise_draw(7, i, 0, t, Arith::Separate) as f64 * gain)
         .collect();
-    let mean = xs.iter().sum::<f64>() / xs.len() as f64;
-    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / xs.len() as f64;
-    let corr = xs.windows(2).map(|w| w[0] * w[1]).sum::<f64>() / xs.len() as f64;
-    assert!(mean.abs() < 0.01, "mean {mean}");
-    assert!((var - 1.0).abs() < 0.01, "variance {var}");
-    assert!(corr.abs() < 0.01, "lag-1 correlation {corr}");
-    // Excess kurtosis of a sum of 8 uniforms is −1.2/8 = −0.15.
-    let kurt =
-        xs.iter().map(|x| (x - mean).powi(4)).sum::<f64>() / xs.len() as f64 / var.powi(2) - 3.0;
-    assert!((kurt + 0.15).abs() < 0.05, "kurtosis {kurt}");
+    let n = xs.len() as f64;
+    let moment = |k: i32| xs.iter().map(|x| x.powi(k)).sum::<f64>() / n;
+    let (mean, var) = (moment(1), moment(2));
+    let skew = moment(3) / var.powf(1.5);
+    let kurt = moment(4) / var.powi(2) - 3.0;
+    println!("noise: mean {mean:.2e} var {var:.5} skew {skew:.2e} excess kurtosis {kurt:.2e}");
+    assert!(mean.abs() < 0.003, "mean {mean}");
+    assert!((var - 1.0).abs() < 0.003, "variance {var}");
+    assert!(skew.abs() < 0.01, "skewness {skew}");
+    assert!(kurt.abs() < 0.02, "excess kurtosis {kurt}");
+    // Tails: two-sided probabilities beyond 2σ and 3σ.
+    for (k, p) in [(2.0, 0.045_500_263_896), (3.0, 0.002_699_796_063)] {
+        let f = xs.iter().filter(|x| x.abs() > k).count() as f64 / n;
+        assert!(
+            (f - p).abs() < 6.0 * (p / n).sqrt(),
+            "P(|x| > {k}) = {f}, expected {p}"
+        );
+    }
+    // Kolmogorov–Smirnov distance to Φ (the 1 % critical value at n = 2e6 is 0.00115).
+    let mut sorted = xs.clone();
+    sorted.sort_by(f64::total_cmp);
+    let ks = sorted
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| {
+            let cdf = 1.0 - upper_tail(x);
+            (cdf - i as f64 / n)
+                .abs()
+                .max((cdf - (i + 1) as f64 / n).abs())
+        })
+        .fold(0.0, f64::max);
+    println!("noise: Kolmogorov–Smirnov distance {ks:.2e}");
+    assert!(ks < 0.00115, "KS distance {ks}");
+    // No correlation between neighbouring neurons, nor between steps of one neuron, within a
+    // quad (words of one block) or across quads.
+    let at = |i: u32, t: u64| xs[(t * neurons as u64 + i as u64) as usize];
+    let corr = |f: &dyn Fn(u32, u64) -> (f64, f64)| {
+        let mut s = 0.0;
+        let mut m = 0usize;
+        for t in 0..steps - 4 {
+            for i in 0..neurons - 1 {
+                let (a, b) = f(i, t);
+                s += a * b;
+                m += 1;
+            }
+        }
+        s / m as f64
+    };
+    for (what, c) in [
+        (
+            "neighbouring neurons",
+            corr(&|i, t| (at(i, t), at(i + 1, t))),
+        ),
+        ("consecutive steps", corr(&|i, t| (at(i, t), at(i, t + 1)))),
+        ("steps 4 apart", corr(&|i, t| (at(i, t), at(i, t + 4)))),
+    ] {
+        assert!(c.abs() < 0.004, "correlation of {what}: {c}");
+    }
+    // The squares are uncorrelated too (words of one block are independent, not just
+    // uncorrelated).
+    let sq = corr(&|i, t| (at(i, t).powi(2) - 1.0, at(i, t + 1).powi(2) - 1.0));
+    assert!(
+        sq.abs() < 0.01,
+        "correlation of squares of consecutive steps: {sq}"
+    );
 }
 
 #[test]

@@ -287,6 +287,19 @@ fn on_device_drive_equals_cpu_bit_for_bit() {
         assert!(cs.count() > 100, "drive too weak");
         assert_eq!(gs, cs, "{model}: driven run differs");
         assert_state_eq("driven", &g.state().unwrap(), &c.state());
+        // One dispatch per step (a noise block drawn every step) equals the fused kernel (one
+        // block per quad of steps, chunks of 33 starting mid-quad).
+        let per_step = GpuOptions {
+            fused: false,
+            ..gopts.clone()
+        };
+        let mut g3 = GpuSim::with_drive(ctx.clone(), &pop, 2, &drive, &per_step).unwrap();
+        assert_eq!(
+            g3.run_driven(200, StepOptions::default()).unwrap(),
+            cs,
+            "{model}: per-step"
+        );
+        assert_state_eq("driven, per step", &g3.state().unwrap(), &c.state());
         // Host input plus drive, continuing from step 200 (the noise counter continues too).
         let mut g2 =
             GpuSim::with_drive(ctx.clone(), &pop, 2, &drive, &GpuOptions::default()).unwrap();

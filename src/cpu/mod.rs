@@ -635,7 +635,7 @@ impl<R: Real> CpuSim<R> {
         let current = |b: usize, nn: usize, host: R| {
             let mut current = (host + offset.at(nn)) + sched;
             if noise {
-                let draw = R::from_f64(noise_draw(seed, nn as u32, b as u32, step) as f64);
+                let draw = R::from_f64(noise_draw(seed, nn as u32, b as u32, step, arith) as f64);
                 current = arith.fma(draw, gain.at(nn), current);
             }
             current
@@ -666,8 +666,9 @@ impl<R: Real> CpuSim<R> {
                     if noise {
                         for (j, c) in cur.iter_mut().enumerate() {
                             let nn = base + j;
-                            let draw =
-                                R::from_f64(noise_draw(seed, nn as u32, b as u32, step) as f64);
+                            let draw = R::from_f64(noise_draw(
+                                seed, nn as u32, b as u32, step, arith,
+                            ) as f64);
                             *c = arith.fma(draw, gain.at(nn), *c);
                         }
                     }

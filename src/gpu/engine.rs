@@ -15,6 +15,7 @@ use crate::gpu::context::GpuContext;
 use crate::gpu::shaders;
 use crate::input::{check_input, Drive};
 use crate::model::Population;
+use crate::noise::NOISE_TABLE_LEN;
 use crate::state::{State, StepOptions};
 
 const WORKGROUP: u64 = 256;
@@ -70,7 +71,9 @@ struct Info {
     seed_lo: u32,
     seed_hi: u32,
     dt: f32,
-    _pad: [u32; 2],
+    /// Offset of the noise table in the params buffer.
+    noise_table: u32,
+    _pad: u32,
 }
 
 /// Which steps one dispatch runs; one per dispatch, at a dynamic offset. Chunk step t is
@@ -206,7 +209,8 @@ impl GpuSim {
         let mut shard_max = max_bind / per_neuron_bytes;
         if per_neuron_slots > 0 {
             // params: each per-neuron slot takes a region of one shard's length.
-            let room = max_bind / 4 - slots_list.len() as u64;
+            // The noise table follows the slots.
+            let room = max_bind / 4 - slots_list.len() as u64 - 2 * NOISE_TABLE_LEN as u64;
             shard_max = shard_max.min(room / per_neuron_slots as u64);
         }
         // Invocation indices are u32 in the shader: keep B · n_pad below 2³¹.
@@ -856,6 +860,12 @@ fn make_shard(
             params.push(p.at(0) as f32);
         }
     }
+    // The noise table `(A, B)` of `noise_value` follows the slots (shaders/common.wgsl reads it
+    // from `info.noise_table`).
+    let noise_table = params.len() as u32;
+    if drive.noise.is_some() {
+        params.extend(crate::noise::noise_table().iter().flatten());
+    }
     let threads = (trials * n_pad) as u64;
     let wgs = threads.div_ceil(WORKGROUP);
     let max_dim = ctx.limits().max_compute_workgroups_per_dimension as u64;
@@ -879,7 +889,8 @@ fn make_shard(
         seed_lo: drive.seed() as u32,
         seed_hi: (drive.seed() >> 32) as u32,
         dt: pop.dt() as f32,
-        _pad: [0; 2],
+        noise_table,
+        _pad: 0,
     };
     let info_buf = ctx.buffer(
         "info",

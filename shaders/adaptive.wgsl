@@ -1,5 +1,5 @@
 // ALIF and GLIF2: one step of one neuron in one trial, with K threshold components.
-// CPU twin: `update_neuron` in src/cpu.rs with `adaptive = true` (`glif2` = the GLIF2 override);
+// CPU twin: `update_neuron` in src/cpu/mod.rs with `adaptive = true` (`glif2` = the GLIF2 override);
 // the numbered steps are those of MODELS.md and of the CPU code. Every product that feeds a sum
 // is one explicit fma().
 

@@ -1,5 +1,5 @@
 // Shared by every step kernel: bindings, parameter access, the input current and the
-// spike-word packing. CPU twin: src/cpu.rs (`P::at` for `param`, the `current` lines of
+// spike-word packing. CPU twin: src/cpu/mod.rs (`P::at` for `param`, the `current` lines of
 // `CpuSim::step_into` for `input_current`, the frame layout of src/frame.rs for `main`).
 //
 // One invocation per (trial, neuron). The shard's neurons are padded to a multiple of 32
@@ -116,7 +116,7 @@ fn param(slot: u32, n: u32) -> f32 {
     return params[off];
 }
 
-// Philox4x32-10. CPU twin: `philox4x32_10`, src/input.rs.
+// Philox4x32-10. CPU twin: `philox4x32_10`, src/noise.rs.
 fn philox(ctr: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
     var c = ctr;
     var k = key;
@@ -225,7 +225,7 @@ fn step_lane(live: bool, trial: u32, n: u32, idx: u32, t: u32, end: u32,
 }
 
 // Steps 1 and 2 of every model: the refractory countdown and the integration of the input.
-// CPU twin: the lines under "1." and "2." of `update_neuron`, src/cpu.rs.
+// CPU twin: the lines under "1." and "2." of `update_neuron`, src/cpu/mod.rs.
 struct Integration {
     r_new: f32,   // r after the countdown
     free: bool,   // r reached 0: the neuron integrates and may spike

@@ -1,7 +1,7 @@
 // GLIF3, GLIF4, GLIF5: one step of one neuron in one trial, with K threshold components
 // (GLIF4, GLIF5), J after-spike currents and, for GLIF5, the voltage-dependent threshold θ_v,
 // integrated exactly with coefficients computed on the host (src/propagator.rs).
-// CPU twin: `update_neuron` in src/cpu.rs; the numbered steps are the same. Every product that
+// CPU twin: `update_neuron` in src/cpu/mod.rs; the numbered steps are the same. Every product that
 // feeds a sum is one explicit fma().
 
 // true: GLIF2 voltage reset (GLIF4, GLIF5); false: V ← V_reset (GLIF3).

@@ -1,5 +1,5 @@
 // LIF and GLIF1: one step of one neuron in one trial.
-// CPU twin: `update_neuron` in src/cpu.rs with `adaptive = false`; the numbered steps are those
+// CPU twin: `update_neuron` in src/cpu/mod.rs with `adaptive = false`; the numbered steps are those
 // of MODELS.md and of the CPU code. Every product that feeds a sum is one explicit fma().
 
 fn update_neuron(n: u32, input: f32, lock: bool, freeze: bool, st: ptr<function, NeuronState>) -> bool {

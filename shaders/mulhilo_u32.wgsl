@@ -1,5 +1,5 @@
 // (hi, lo) of the 64-bit product a·b, from 16-bit halves, for adapters without 64-bit
-// integers. CPU twin: the u64 products in `philox4x32_10`, src/input.rs.
+// integers. CPU twin: the u64 products in `philox4x32_10`, src/noise.rs.
 fn mulhilo(a: u32, b: u32) -> vec2<u32> {
     let a_lo = a & 0xffffu;
     let a_hi = a >> 16u;

@@ -65,12 +65,20 @@ pub struct Meta {
     pub glifsim: String,
     /// Steps completed.
     pub steps: u64,
+    /// The noise generator that drew this run's noise ([`crate::noise::NOISE_GENERATOR`];
+    /// files without the field were written by generator 1).
+    #[serde(default = "first_noise_generator")]
+    pub noise_generator: u32,
     /// The spec of a command-line run, as JSON.
     pub spec: Option<serde_json::Value>,
     /// The directory the spec's relative paths resolve against.
     pub spec_dir: Option<PathBuf>,
     /// Populations, in order.
     pub populations: Vec<PopulationMeta>,
+}
+
+fn first_noise_generator() -> u32 {
+    1
 }
 
 /// A checkpoint in memory.
@@ -145,6 +153,7 @@ impl Checkpoint {
             meta: Meta {
                 glifsim: env!("CARGO_PKG_VERSION").into(),
                 steps,
+                noise_generator: crate::noise::NOISE_GENERATOR,
                 spec: None,
                 spec_dir: None,
                 populations: pops,
@@ -184,6 +193,16 @@ impl Checkpoint {
             )));
         }
         m.drive.validate(p.len())?;
+        let generator = self.meta.noise_generator;
+        if m.drive.noise.is_some() && generator != crate::noise::NOISE_GENERATOR {
+            return Err(Error::Usage(format!(
+                "checkpoint population '{}' draws noise with generator {generator} (glifsim {}); this glifsim has generator {}, so the run cannot continue with the same noise: start it again, or resume it with glifsim {}",
+                m.name,
+                self.meta.glifsim,
+                crate::noise::NOISE_GENERATOR,
+                self.meta.glifsim
+            )));
+        }
         self.states[index].check(sim.trials(), p)?;
         sim.set_drive(m.drive.clone())?;
         sim.set_state(&self.states[index])?;

@@ -54,6 +54,11 @@ pub fn philox4x32_10(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
     c
 }
 
+/// Identifies the noise stream: bumped whenever a change would alter any draw, so that
+/// checkpoints of noisy runs are not continued with other noise. Generator 1 (glifsim ≤ 0.1
+/// before November 2026) drew one block per step and summed eight 16-bit uniforms.
+pub const NOISE_GENERATOR: u32 = 2;
+
 /// Log₂ of the cells per octave.
 const CELL_BITS: u32 = 4;
 /// Cells per octave; also the number of deepest-tail entries (q < 16).

@@ -144,6 +144,24 @@ fn bad_checkpoints_are_refused_and_change_nothing() {
         .unwrap_err()
         .to_string()
         .contains("10"));
+    // A noisy run checkpointed by another noise generator is refused (its noise would change).
+    let mut old = ck.clone();
+    old.meta.noise_generator = glifsim::noise::NOISE_GENERATOR - 1;
+    let e = Checkpoint::from_bytes(&old.to_bytes(), Path::new("old"))
+        .unwrap()
+        .restore(0, &mut other)
+        .unwrap_err();
+    assert!(e.to_string().contains("noise with generator"), "{e}");
+    assert_eq!(other.steps_done(), 0);
+    // A file without the field is from generator 1.
+    let json = serde_json::to_string(&ck.meta).unwrap();
+    let stripped = json.replace(
+        &format!("\"noise_generator\":{},", glifsim::noise::NOISE_GENERATOR),
+        "",
+    );
+    assert_ne!(stripped, json);
+    let meta: glifsim::checkpoint::Meta = serde_json::from_str(&stripped).unwrap();
+    assert_eq!(meta.noise_generator, 1);
     // The good one still works.
     Checkpoint::from_bytes(&bytes, Path::new("ok"))
         .unwrap()

@@ -37,7 +37,7 @@ struct Info {
     seed_hi: u32,
     dt: f32,
     noise_table: u32,  // offset of the noise table in `params` (entry i: 2i, 2i + 1)
-    _pad1: u32,
+    refr_base: u32,    // offset in `spikes` of the refractory words: bit = (r > 0), [B][W]
 }
 
 // Which steps this dispatch runs (dynamic offset: one per dispatch). Step t of the chunk is
@@ -45,7 +45,7 @@ struct Info {
 struct Dispatch {
     t0: u32,
     count: u32,
-    flags: u32,   // FLAG_LOCK | FLAG_FREEZE
+    flags: u32,   // FLAG_LOCK | FLAG_FREEZE | FLAG_NO_HOST
     base_lo: u32,
     base_hi: u32,
     _pad0: u32,
@@ -70,6 +70,7 @@ struct NeuronState {
 
 const FLAG_LOCK: u32 = 1u;
 const FLAG_FREEZE: u32 = 2u;
+const FLAG_NO_HOST: u32 = 4u;   // this run has no host input: read 0 instead of `inputs`
 const NOISE_CELLS: u32 = 16u;   // cells per octave of the noise table (src/noise.rs CELLS)
 
 // Parameter slots, in the order of `Population::param_list` with the drive's two inserted.
@@ -93,7 +94,9 @@ const SLOT_DECAY_K: u32 = 10u;      // + k
 @group(0) @binding(4) var<storage, read_write> v_buf: array<f32>; // [B][n]
 @group(0) @binding(5) var<storage, read_write> r_buf: array<f32>; // [B][n]
 @group(0) @binding(6) var<storage, read_write> theta_buf: array<f32>; // [NC][B][n]
-@group(0) @binding(7) var<storage, read_write> spikes: array<u32>; // [T][B][W]
+// [T][B][W] spike words of the chunk, then [B][W] refractory words (bit set where r > 0),
+// which let a step skip reading r for the free neurons (most of them).
+@group(0) @binding(7) var<storage, read_write> spikes: array<u32>;
 @group(0) @binding(8) var<storage, read> sched: array<f32>;       // [T], when HAS_SCHED
 
 // Parameter `slot` of neuron `n`. Slots are laid out in order, a per-neuron one taking STRIDE
@@ -177,7 +180,7 @@ fn step_info(t: u32) -> StepInfo {
 
 // The host-streamed input of step t (0 without host input).
 fn host_input(idx: u32, t: u32) -> f32 {
-    if HOST_INPUT {
+    if HOST_INPUT && (dispatch.flags & FLAG_NO_HOST) == 0u {
         return inputs[t * info.trials * info.n + idx];
     }
     return 0.0;
@@ -251,11 +254,21 @@ fn integrate(n: u32, input: f32, v: f32, r: f32) -> Integration {
     return out;
 }
 
-// Load one neuron's state (V, r and the NC components) from the [NC][B][n] buffers.
-fn load_state(idx: u32, bn: u32) -> NeuronState {
+// Whether invocation `id`'s neuron is refractory (r > 0) at the start of the dispatch: bit
+// id % 32 of refractory word id / 32 (the 32 invocations of a word read the same one).
+fn refractory_bit(id: u32) -> bool {
+    return ((spikes[info.refr_base + id / 32u] >> (id % 32u)) & 1u) == 1u;
+}
+
+// Load one neuron's state (V, r and the NC components) from the [NC][B][n] buffers; r is
+// read only where the refractory bit says it is not 0.
+fn load_state(idx: u32, bn: u32, refractory: bool) -> NeuronState {
     var st: NeuronState;
     st.v = v_buf[idx];
-    st.r = r_buf[idx];
+    st.r = 0.0;
+    if refractory {
+        st.r = r_buf[idx];
+    }
     for (var k = 0u; k < NC; k++) {
         st.th[k] = theta_buf[k * bn + idx];
     }

@@ -16,7 +16,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var st: NeuronState;
     var carry: Carry;
     if live {
-        st = load_state(idx, bn);
+        st = load_state(idx, bn, refractory_bit(id));
         carry.next_host = host_input(idx, dispatch.t0);
     }
     let r_start = st.r;
@@ -29,7 +29,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             spikes[t * info.words + word] = bits;
         }
     }
-    // Store the state once (r only where it changed: most neurons are not refractory).
+    // The refractory words for the next dispatch, then the state, once (r only where it
+    // changed: most neurons are not refractory).
+    let refr = subgroupBallot(live && st.r > 0.0).x;
+    if lid % 32u == 0u && word < info.words {
+        spikes[info.refr_base + word] = refr;
+    }
     if live {
         store_state(idx, bn, st, r_start);
     }

@@ -16,7 +16,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var st: NeuronState;
     var carry: Carry;
     if live {
-        st = load_state(idx, bn);
+        st = load_state(idx, bn, refractory_bit(id));
         carry.next_host = host_input(idx, dispatch.t0);
     }
     let r_start = st.r;
@@ -41,7 +41,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         workgroupBarrier();
     }
-    // Store the state once (r only where it changed: most neurons are not refractory).
+    // The refractory words for the next dispatch (wg_words are zero after the last step),
+    // then the state, once (r only where it changed: most neurons are not refractory).
+    if live && st.r > 0.0 {
+        atomicOr(&wg_words[lid / 32u], 1u << (lid % 32u));
+    }
+    workgroupBarrier();
+    if lid < 8u && word < info.words {
+        spikes[info.refr_base + word] = atomicLoad(&wg_words[lid]);
+    }
     if live {
         store_state(idx, bn, st, r_start);
     }

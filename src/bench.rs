@@ -1,9 +1,10 @@
 //! `glifsim bench`: neuron-updates per second, µs per step, bytes moved per neuron-step and
 //! the fraction of the device's measured copy bandwidth, for each model, path and size.
 //!
-//! Bytes per neuron-step count what the kernel must move: V read and written (8), r read (4;
-//! written only on refractory steps, not counted), each θ_k read and written (8·K), the input
-//! read (4, streamed paths only) and one spike bit (1/8). The copy bandwidth is a device
+//! Bytes per neuron-step count what the kernel must move: V read and written (8), the
+//! refractory bit read and written (2/8; r itself is read and written only for refractory
+//! neurons, not counted), each θ_k read and written (8·K), the input read (4, streamed paths
+//! only) and one spike bit (1/8). The CPU path reads r for every neuron (12 + 8·K + 4 + 1/8). The copy bandwidth is a device
 //! buffer-to-buffer copy (CPU: a parallel memcpy) timed in the same run, counting bytes read
 //! plus written.
 
@@ -92,7 +93,7 @@ pub fn bench_population(model: Model, n: usize) -> Population {
 /// divided by the steps a dispatch runs), the input read every step (streamed paths) and one
 /// spike bit.
 fn bytes_per_update(pop: &Population, streamed: bool, steps_per_dispatch: usize) -> f64 {
-    (8.0 + 4.0 + 8.0 * pop.components() as f64) / steps_per_dispatch as f64
+    (8.0 + 0.25 + 8.0 * pop.components() as f64) / steps_per_dispatch as f64
         + if streamed { 4.0 } else { 0.0 }
         + 0.125
 }
@@ -220,7 +221,7 @@ pub fn bench_cpu(model: Model, n: usize, steps: usize, copy_gb_s: f64) -> Result
         n,
         steps,
         secs,
-        bytes_per_update(&pop, true, 1),
+        bytes_per_update(&pop, true, 1) + 3.75,
         copy_gb_s,
         "cpu",
     ))

@@ -602,6 +602,15 @@ fn uniform_population(model: Model, n: usize, seed: u64) -> Population {
     b.build().unwrap()
 }
 
+/// How the vectorised kernel's currents are formed in a comparison.
+#[derive(Debug, Clone, Copy)]
+struct Feed {
+    /// Gaussian noise in the drive (else bias and schedule only).
+    noise: bool,
+    /// Host input each step (else the drive alone).
+    host: bool,
+}
+
 /// Run the same population, state and inputs through the vectorised and the literal kernel
 /// and require every spike and every state bit to agree, step by step.
 fn vector_equals_literal<R: glifsim::Real>(
@@ -611,6 +620,7 @@ fn vector_equals_literal<R: glifsim::Real>(
     opts: StepOptions,
     seed: u64,
     steps: usize,
+    feed: Feed,
 ) {
     use glifsim::input::{Drive, Noise};
     let n = pop.len();
@@ -642,7 +652,7 @@ fn vector_equals_literal<R: glifsim::Real>(
     init.theta = conv(g.vec_f64(init.theta.len(), -2.0, 6.0));
     let drive = Drive {
         bias: g.uniform(0.0, 10.0).into(),
-        noise: Some(Noise {
+        noise: feed.noise.then(|| Noise {
             mean: g.uniform(-2.0, 2.0).into(),
             std: g.uniform(0.0, 20.0).into(),
             seed,
@@ -663,7 +673,12 @@ fn vector_equals_literal<R: glifsim::Real>(
     for t in 0..steps {
         let [a, b] = &mut sims;
         let x = &inputs[t * per..(t + 1) * per];
-        let (fa, fb) = (a.step(x, opts).unwrap(), b.step(x, opts).unwrap());
+        let (fa, fb) = if feed.host {
+            (a.step(x, opts).unwrap(), b.step(x, opts).unwrap())
+        } else {
+            let f = |s: &mut CpuSim<R>| s.run_driven(1, opts).unwrap().frame(0);
+            (f(a), f(b))
+        };
         assert_eq!(fa, fb, "{} step {t}: spikes differ", pop.model().name());
         spikes += fa.count();
         let bits = |xs: &[R]| xs.iter().map(|x| x.bits()).collect::<Vec<_>>();
@@ -707,13 +722,16 @@ proptest! {
         fused in any::<bool>(),
         refrac_lock in any::<bool>(),
         freeze_adaptation in any::<bool>(),
+        noise in any::<bool>(),
+        host in any::<bool>(),
         seed in any::<u64>(),
     ) {
         let pop = uniform_population(model, n, seed);
         let arith = if fused { Arith::Fused } else { Arith::Separate };
         let opts = StepOptions { refrac_lock, freeze_adaptation, check_input: true };
-        vector_equals_literal::<f32>(&pop, trials, arith, opts, seed, 40);
-        vector_equals_literal::<f64>(&pop, trials, arith, opts, seed, 40);
+        let feed = Feed { noise, host };
+        vector_equals_literal::<f32>(&pop, trials, arith, opts, seed, 40, feed);
+        vector_equals_literal::<f64>(&pop, trials, arith, opts, seed, 40, feed);
     }
 }
 
@@ -722,8 +740,22 @@ fn vectorised_kernel_equals_literal_kernel_in_parallel_blocks() {
     // 40,000 neurons × 2 trials runs in parallel blocks of 4,096 with a partial last block.
     for model in [Model::Lif, Model::Alif, Model::Glif2] {
         let pop = uniform_population(model, 40_003, 5);
-        vector_equals_literal::<f32>(&pop, 2, Arith::Separate, StepOptions::default(), 5, 12);
-        vector_equals_literal::<f32>(&pop, 2, Arith::Fused, StepOptions::default(), 6, 12);
+        let opts = StepOptions::default();
+        for (i, feed) in [(true, true), (false, true), (true, false), (false, false)]
+            .into_iter()
+            .enumerate()
+        {
+            let feed = Feed {
+                noise: feed.0,
+                host: feed.1,
+            };
+            let arith = if i % 2 == 0 {
+                Arith::Separate
+            } else {
+                Arith::Fused
+            };
+            vector_equals_literal::<f32>(&pop, 2, arith, opts, 5 + i as u64, 12, feed);
+        }
     }
 }
 

@@ -309,6 +309,15 @@ fn on_device_drive_equals_cpu_bit_for_bit() {
         let a = g2.run(40, &inputs, StepOptions::default()).unwrap();
         let b = c.run(40, &inputs, StepOptions::default()).unwrap();
         assert_eq!(a, b, "{model}: host + drive differs");
+        // Then the drive alone on the same simulator: the kernel must ignore the input rows
+        // still in device memory.
+        let a = g2.run_driven(30, StepOptions::default()).unwrap();
+        assert_eq!(
+            a,
+            c.run_driven(30, StepOptions::default()).unwrap(),
+            "{model}: drive after host"
+        );
+        assert_state_eq("drive after host", &g2.state().unwrap(), &c.state());
     }
 }
 

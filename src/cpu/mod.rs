@@ -17,7 +17,7 @@ use crate::state::{State, StepOptions};
 use crate::{Arith, Real};
 
 mod vector;
-use vector::Uniform;
+use vector::{Currents, Uniform};
 
 /// Below this many neuron-trials per step the CPU path runs on one thread.
 const PARALLEL_MIN: usize = 1 << 15;
@@ -673,7 +673,16 @@ impl<R: Real> CpuSim<R> {
                         }
                     }
                 };
-                vector::run_block(u, arith, opts, &fill, v, r, th, wd);
+                let cur = if noise || offset.per_neuron {
+                    Currents::Fill(&fill)
+                } else {
+                    Currents::Host {
+                        host: inp,
+                        offset: offset.values[0],
+                        sched,
+                    }
+                };
+                vector::run_block(u, arith, opts, &cur, v, r, th, wd);
                 return;
             }
             // One neuron's step: input current, then `update_neuron`.

@@ -65,15 +65,27 @@ impl<R: Real> Uniform<R> {
     }
 }
 
-/// One block of neurons: `current` (the input current of each neuron this step), `v`, `r`
-/// and `th` (θ_1, empty for LIF) of equal length (`th` may be empty), and the spike words of
-/// the block, zeroed. `current` is filled by `fill(j0, lane_currents)` for each word.
+/// How a block's input currents are formed.
+pub(crate) enum Currents<'a, R, F> {
+    /// `(host + offset) + sched` with a uniform offset (bias + noise mean) and no noise; the
+    /// host input of the block, if any.
+    Host {
+        host: Option<&'a [R]>,
+        offset: R,
+        sched: R,
+    },
+    /// Anything else: `fill(j0, out)` writes the currents of neurons j0.. of the block.
+    Fill(&'a F),
+}
+
+/// One block of neurons: its currents, `v`, `r` and `th` (θ_1, empty for LIF) of equal length
+/// (`th` may be empty), and the spike words of the block, zeroed.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn run_block<R: Real>(
+pub(crate) fn run_block<R: Real, F: Fn(usize, &mut [R])>(
     u: &Uniform<R>,
     arith: Arith,
     opts: StepOptions,
-    fill: &impl Fn(usize, &mut [R]),
+    cur: &Currents<'_, R, F>,
     v: &mut [R],
     r: &mut [R],
     th: &mut [R],
@@ -83,46 +95,46 @@ pub(crate) fn run_block<R: Real>(
     {
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the processor has AVX2 and FMA (checked just above).
-            unsafe { run_block_avx2(u, arith, opts, fill, v, r, th, words) };
+            unsafe { run_block_avx2(u, arith, opts, cur, v, r, th, words) };
             return;
         }
     }
-    run_block_portable(u, arith, opts, fill, v, r, th, words)
+    run_block_portable(u, arith, opts, cur, v, r, th, words)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn run_block_avx2<R: Real>(
+unsafe fn run_block_avx2<R: Real, F: Fn(usize, &mut [R])>(
     u: &Uniform<R>,
     arith: Arith,
     opts: StepOptions,
-    fill: &impl Fn(usize, &mut [R]),
+    cur: &Currents<'_, R, F>,
     v: &mut [R],
     r: &mut [R],
     th: &mut [R],
     words: &mut [u32],
 ) {
-    run_block_portable(u, arith, opts, fill, v, r, th, words)
+    run_block_portable(u, arith, opts, cur, v, r, th, words)
 }
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn run_block_portable<R: Real>(
+fn run_block_portable<R: Real, F: Fn(usize, &mut [R])>(
     u: &Uniform<R>,
     arith: Arith,
     opts: StepOptions,
-    fill: &impl Fn(usize, &mut [R]),
+    cur: &Currents<'_, R, F>,
     v: &mut [R],
     r: &mut [R],
     th: &mut [R],
     words: &mut [u32],
 ) {
     match (arith, u.adaptive) {
-        (Arith::Separate, false) => block::<R, false, false>(u, opts, fill, v, r, th, words),
-        (Arith::Separate, true) => block::<R, false, true>(u, opts, fill, v, r, th, words),
-        (Arith::Fused, false) => block::<R, true, false>(u, opts, fill, v, r, th, words),
-        (Arith::Fused, true) => block::<R, true, true>(u, opts, fill, v, r, th, words),
+        (Arith::Separate, false) => block::<R, F, false, false>(u, opts, cur, v, r, th, words),
+        (Arith::Separate, true) => block::<R, F, false, true>(u, opts, cur, v, r, th, words),
+        (Arith::Fused, false) => block::<R, F, true, false>(u, opts, cur, v, r, th, words),
+        (Arith::Fused, true) => block::<R, F, true, true>(u, opts, cur, v, r, th, words),
     }
 }
 
@@ -137,10 +149,10 @@ fn fma<R: Real, const FUSED: bool>(a: R, b: R, c: R) -> R {
 }
 
 #[inline(always)]
-fn block<R: Real, const FUSED: bool, const ADAPTIVE: bool>(
+fn block<R: Real, F: Fn(usize, &mut [R]), const FUSED: bool, const ADAPTIVE: bool>(
     u: &Uniform<R>,
     opts: StepOptions,
-    fill: &impl Fn(usize, &mut [R]),
+    cur: &Currents<'_, R, F>,
     v: &mut [R],
     r: &mut [R],
     th: &mut [R],
@@ -149,8 +161,6 @@ fn block<R: Real, const FUSED: bool, const ADAPTIVE: bool>(
     let mut current = [R::ZERO; LANES];
     for (w, j0) in (0..v.len()).step_by(LANES).enumerate() {
         let len = LANES.min(v.len() - j0);
-        let cur = &mut current[..len];
-        fill(j0, cur);
         let v = &mut v[j0..j0 + len];
         let r = &mut r[j0..j0 + len];
         let th: &mut [R] = if ADAPTIVE {
@@ -158,7 +168,28 @@ fn block<R: Real, const FUSED: bool, const ADAPTIVE: bool>(
         } else {
             &mut []
         };
-        words[w] = lanes::<R, FUSED, ADAPTIVE>(u, opts, cur, v, r, th);
+        words[w] = match *cur {
+            // (host + (bias + mean)) + schedule, computed in the lane loop itself.
+            Currents::Host {
+                host,
+                offset,
+                sched,
+            } => match host {
+                Some(x) => {
+                    let x = &x[j0..j0 + len];
+                    lanes::<R, FUSED, ADAPTIVE>(u, opts, |j| (x[j] + offset) + sched, v, r, th)
+                }
+                None => {
+                    let c = (R::ZERO + offset) + sched;
+                    lanes::<R, FUSED, ADAPTIVE>(u, opts, |_| c, v, r, th)
+                }
+            },
+            Currents::Fill(fill) => {
+                let cur = &mut current[..len];
+                fill(j0, cur);
+                lanes::<R, FUSED, ADAPTIVE>(u, opts, |j| cur[j], v, r, th)
+            }
+        };
     }
 }
 
@@ -168,7 +199,7 @@ fn block<R: Real, const FUSED: bool, const ADAPTIVE: bool>(
 fn lanes<R: Real, const FUSED: bool, const ADAPTIVE: bool>(
     u: &Uniform<R>,
     opts: StepOptions,
-    cur: &[R],
+    cur: impl Fn(usize) -> R,
     v: &mut [R],
     r: &mut [R],
     th: &mut [R],
@@ -181,7 +212,7 @@ fn lanes<R: Real, const FUSED: bool, const ADAPTIVE: bool>(
         let r_new = if r_dec > R::ZERO { r_dec } else { R::ZERO };
         let free = r_new == R::ZERO;
         // 2. Integration.
-        let i_eff = if free { cur[j] } else { R::ZERO };
+        let i_eff = if free { cur(j) } else { R::ZERO };
         let v0 = v[j];
         let a = v0 - u.v_rest;
         let b = fma::<R, FUSED>(-u.resistance, i_eff, a);

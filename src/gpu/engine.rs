@@ -73,7 +73,8 @@ struct Info {
     dt: f32,
     /// Offset of the noise table in the params buffer.
     noise_table: u32,
-    _pad: u32,
+    /// Offset (in words) of the refractory words in the spikes buffer.
+    refr_base: u32,
 }
 
 /// Which steps one dispatch runs; one per dispatch, at a dynamic offset. Chunk step t is
@@ -229,7 +230,12 @@ impl GpuSim {
         }
         // Spike rows of one chunk (and each of its two staging copies) stay within 256 MiB.
         let row_bytes = (trials * words_per_trial(largest) * 4) as u64;
-        chunk = chunk.min((SPIKE_CHUNK_BYTES.min(max_bind) / row_bytes).max(1));
+        // One more row follows them: the refractory words.
+        chunk = chunk.min(
+            (SPIKE_CHUNK_BYTES.min(max_bind) / row_bytes)
+                .saturating_sub(1)
+                .max(1),
+        );
         let chunk = chunk as usize;
         let needed: u64 = (0..nshards)
             .map(|s| {
@@ -515,8 +521,11 @@ impl GpuSim {
             }
             check_input("inputs", x, steps * bn, opts.check_input)?;
         }
-        let flags =
-            if opts.refrac_lock { 1 } else { 0 } | if opts.freeze_adaptation { 2 } else { 0 };
+        // FLAG_NO_HOST: no host input this run, the kernel reads 0 instead of the inputs.
+        let no_host = inputs.is_none() && !matches!(feed, Feed::Resident);
+        let flags = if opts.refrac_lock { 1 } else { 0 }
+            | if opts.freeze_adaptation { 2 } else { 0 }
+            | if no_host { 4 } else { 0 };
         let w = words_per_trial(n);
         let fw = self.trials * w;
         let start = self.steps;
@@ -530,13 +539,6 @@ impl GpuSim {
                 let tc = self.chunk.min(steps - t0);
                 if let Some(x) = inputs {
                     self.upload_inputs(&x[t0 * bn..(t0 + tc) * bn], tc);
-                } else if self.opts.host_inputs && !matches!(feed, Feed::Resident) {
-                    // No host input this run: the kernel must read zeros.
-                    for sh in &self.shards {
-                        let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-                        enc.clear_buffer(&sh.inputs, 0, None);
-                        self.ctx.queue.submit([enc.finish()]);
-                    }
                 }
                 self.write_step_uniforms(start + t0 as u64, tc, flags);
                 let mut enc = self.ctx.device.create_command_encoder(&Default::default());
@@ -754,10 +756,22 @@ impl GpuSim {
         for sh in &self.shards {
             let mut v = Vec::with_capacity(b * sh.n);
             let mut r = Vec::with_capacity(b * sh.n);
+            // The refractory words, [B][W]: bit i % 32 of word i / 32 is r > 0.
+            let mut refr = vec![0u32; b * sh.w];
             for t in 0..b {
                 v.extend_from_slice(&s.v[t * n + sh.n0..t * n + sh.n0 + sh.n]);
                 r.extend_from_slice(&s.r[t * n + sh.n0..t * n + sh.n0 + sh.n]);
+                for (i, &x) in s.r[t * n + sh.n0..t * n + sh.n0 + sh.n].iter().enumerate() {
+                    if x > 0.0 {
+                        refr[t * sh.w + i / 32] |= 1 << (i % 32);
+                    }
+                }
             }
+            self.ctx.queue.write_buffer(
+                &sh.spikes,
+                (self.chunk * b * sh.w * 4) as u64,
+                bytemuck::cast_slice(&refr),
+            );
             self.ctx
                 .queue
                 .write_buffer(&sh.v, 0, bytemuck::cast_slice(&v));
@@ -890,7 +904,7 @@ fn make_shard(
         seed_hi: (drive.seed() >> 32) as u32,
         dt: pop.dt() as f32,
         noise_table,
-        _pad: 0,
+        refr_base: (trials * w * chunk) as u32,
     };
     let info_buf = ctx.buffer(
         "info",
@@ -913,7 +927,12 @@ fn make_shard(
     };
     let inputs = ctx.buffer("inputs", input_bytes, U::STORAGE | U::COPY_DST)?;
     let spike_bytes = (trials * w * 4 * chunk) as u64;
-    let spikes = ctx.buffer("spikes", spike_bytes, U::STORAGE | U::COPY_SRC)?;
+    // The chunk's spike rows, then one row of refractory words (all 0: r = 0 everywhere).
+    let spikes = ctx.buffer(
+        "spikes",
+        spike_bytes + (trials * w * 4) as u64,
+        U::STORAGE | U::COPY_SRC | U::COPY_DST,
+    )?;
     let staging = [
         ctx.buffer("staging0", spike_bytes, U::MAP_READ | U::COPY_DST)?,
         ctx.buffer("staging1", spike_bytes, U::MAP_READ | U::COPY_DST)?,

@@ -2,19 +2,66 @@
 # Everything the GPU issues ask to measure on a real GPU, in one run: the GPU test suites
 # (bit-for-bit against the CPU path in the adapter's arithmetic mode), the conformance
 # fixtures, the benchmark table (LIF at 1M/16M/64M on every GPU path, ALIF/GLIF2/GLIF5 at 16M,
-# one billion LIF neurons), the interactive step, and the demo raster.
-#   scripts/gpu_check.sh [OUTDIR]      (GLIFSIM_ADAPTER=NVIDIA to pick an adapter by name)
+# the CPU path, one billion LIF neurons), the interactive step, the demo, and PyTorch's figures
+# where PyTorch with CUDA is installed. Ends with a short table of the headline numbers.
+#
+#   scripts/gpu_check.sh [OUTDIR]               builds with cargo, then runs
+#   GLIFSIM_BIN_DIR=DIR scripts/gpu_check.sh    uses prebuilt binaries instead (no cargo on the
+#                                               GPU machine): DIR holds glifsim and the test
+#                                               binaries gpu, glif, checkpoint, conformance, as
+#                                               scripts/prepare_bin_dir.sh makes them
+# GLIFSIM_ADAPTER=NVIDIA picks an adapter by name. Takes about 6 minutes on an H200.
+# GLIFSIM_CHECK_QUICK=1 runs small sizes only (to try the script on a CPU Vulkan driver).
 set -u
 OUT="${1:-out/gpu-check}"
 mkdir -p "$OUT"
-export GLIFSIM_REQUIRE_GPU=1
+export GLIFSIM_REQUIRE_GPU=1 CARGO_MANIFEST_DIR="${CARGO_MANIFEST_DIR:-$PWD}"
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+BIN="${GLIFSIM_BIN_DIR:-}"
 L="$OUT/log.txt"
+: > "$L"
 sec() { echo; echo "=== $* ($(date +%T))" | tee -a "$L"; }
-cargo build --release
-sec tests; cargo test --release --test gpu --test glif --test conformance --test cli 2>&1 | grep -E "^test |test result|panicked|^conformance" | tee -a "$L"
-B=target/release/glifsim
-sec bench LIF; $B bench --models LIF --sizes 1000000,16000000,64000000 --paths gpu,gpu-noise,gpu-fused,gpu-fused-noise --steps 500 --interactive --json "$OUT/bench_lif.json" 2>&1 | tee -a "$L"
-sec bench ALIF GLIF2 GLIF5; $B bench --models ALIF,GLIF2,GLIF5 --sizes 16000000 --paths gpu,gpu-fused,gpu-fused-noise --steps 300 --json "$OUT/bench_adapt.json" 2>&1 | tee -a "$L"
-sec bench 1e9; $B bench --models LIF --sizes 1000000000 --paths gpu-fused-noise --steps 100 2>&1 | tee -a "$L"
-sec demo; $B demo --out "$OUT/demo" 2>&1 | tail -3 | tee -a "$L"
-sec pytorch; python3 scripts/pytorch_lif_bench.py 2>&1 | tee -a "$L" || echo "(PyTorch with CUDA not available)" | tee -a "$L"
+if [ -z "$BIN" ]; then
+    cargo build --release || exit 1
+    B=target/release/glifsim
+else
+    B="$BIN/glifsim"
+fi
+# Run test suite $1 with libtest arguments $2...
+suite() {
+    local name=$1; shift
+    if [ -z "$BIN" ]; then
+        timeout 300 cargo test --release --test "$name" -- "$@"
+    else
+        timeout 300 "$BIN/$name" "$@"
+    fi 2>&1 | grep -E "^test |test result|panicked|^conformance|fuses" | tee -a "$L"
+}
+sec tests
+suite gpu --test-threads=2
+suite glif --test-threads=2
+suite checkpoint --test-threads=2
+suite conformance
+SIZES=1000000,16000000,64000000 MID=16000000 BILLION=1000000000 STEPS=500
+if [ -n "${GLIFSIM_CHECK_QUICK:-}" ]; then
+    SIZES=100000 MID=100000 BILLION= STEPS=50
+fi
+sec bench LIF
+"$B" bench --models LIF --sizes $SIZES --paths cpu,gpu,gpu-noise,gpu-fused,gpu-fused-noise --steps $STEPS --interactive --json "$OUT/bench_lif.json" 2>&1 | tee -a "$L"
+sec bench ALIF GLIF2 GLIF5
+"$B" bench --models ALIF,GLIF2,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_adapt.json" 2>&1 | tee -a "$L"
+if [ -n "$BILLION" ]; then
+    sec bench 1e9
+    "$B" bench --models LIF --sizes $BILLION --paths gpu-fused-noise --steps 100 --json "$OUT/bench_1e9.json" 2>&1 | tee -a "$L"
+fi
+sec demo
+"$B" demo --out "$OUT/demo" 2>&1 | tail -3 | tee -a "$L"
+sec pytorch
+python3 scripts/pytorch_lif_bench.py 2>&1 | tee -a "$L" || echo "(PyTorch with CUDA not available)" | tee -a "$L"
+sec summary
+{
+    grep -E "^adapter:|copy bandwidth|^reference kernel|^interactive|^conformance \(GPU, " "$L" | sort -u
+    echo "model  path             neurons     updates/s  GPU µs/step  of copy"
+    grep -E "^(LIF|ALIF|GLIF2|GLIF5) +(cpu|gpu)" "$L" |
+        awk '{ printf "%-6s %-16s %-11s %-10s %-12s %s\n", $1, $2, $3, $5, $7, $11 }'
+    grep "test result" "$L" | awk '{ p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }'
+} | tee "$OUT/summary.txt"

@@ -292,11 +292,50 @@ pub fn bench_gpu(
 /// elements, `reps` dispatches in one pass: effective GB/s from timestamp queries (wall time
 /// where the adapter has none).
 pub fn reference_kernel_gb_s(ctx: &GpuContext, n: usize, reps: usize) -> Result<f64> {
+    let secs = time_two_buffer_kernel(
+        ctx,
+        "reference_axpy",
+        crate::gpu::shaders::REFERENCE_AXPY,
+        n as u64 * 4,
+        n as u64,
+        reps,
+    )?;
+    Ok(12.0 * n as f64 * reps as f64 / secs / 1e9)
+}
+
+/// Device copy bandwidth through a compute kernel (`shaders/reference_copy.wgsl`: 16-byte
+/// loads and stores, one per invocation) over a `bytes` buffer, `reps` dispatches in one
+/// pass: GB/s counting bytes read plus written, from timestamp queries (wall time where the
+/// adapter has none). On some GPUs `copy_buffer_to_buffer` runs on a DMA engine far below
+/// what the shader cores reach, so this is the ceiling a step kernel competes against.
+pub fn copy_kernel_gb_s(ctx: &GpuContext, bytes: u64, reps: usize) -> Result<f64> {
+    let lim = ctx.limits();
+    let bytes = bytes.min(lim.max_storage_buffer_binding_size.min(lim.max_buffer_size)) / 16 * 16;
+    let secs = time_two_buffer_kernel(
+        ctx,
+        "reference_copy",
+        crate::gpu::shaders::REFERENCE_COPY,
+        bytes,
+        bytes / 16,
+        reps,
+    )?;
+    Ok(2.0 * bytes as f64 * reps as f64 / secs / 1e9)
+}
+
+/// Seconds for `reps` dispatches of `source`'s `main` over `threads` invocations, binding two
+/// `bytes`-long buffers (x read, y read-write), after a warm-up pass.
+fn time_two_buffer_kernel(
+    ctx: &GpuContext,
+    name: &str,
+    source: &str,
+    bytes: u64,
+    threads: u64,
+    reps: usize,
+) -> Result<f64> {
     use wgpu::BufferUsages as U;
-    let bytes = n as u64 * 4;
     let x = ctx.buffer("ref x", bytes, U::STORAGE)?;
     let y = ctx.buffer("ref y", bytes, U::STORAGE)?;
-    let module = ctx.shader("reference_axpy", crate::gpu::shaders::REFERENCE_AXPY)?;
+    let module = ctx.shader(name, source)?;
     let pipeline = ctx
         .device
         .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
@@ -321,7 +360,7 @@ pub fn reference_kernel_gb_s(ctx: &GpuContext, n: usize, reps: usize) -> Result<
             },
         ],
     });
-    let wgs = (n as u64).div_ceil(256);
+    let wgs = threads.div_ceil(256);
     let gx = wgs.min(ctx.limits().max_compute_workgroups_per_dimension as u64);
     let gy = wgs.div_ceil(gx);
     let ts = ctx.has_timestamps();
@@ -366,8 +405,7 @@ pub fn reference_kernel_gb_s(ctx: &GpuContext, n: usize, reps: usize) -> Result<
         }
     };
     run(2)?;
-    let secs = run(reps)?;
-    Ok(12.0 * n as f64 * reps as f64 / secs / 1e9)
+    run(reps)
 }
 
 /// Time one interactive step at `n` LIF neurons driven on the device (bias and noise): submit,

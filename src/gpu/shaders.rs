@@ -40,6 +40,8 @@ pub fn step_source(model: crate::Model, ballot: bool, int64: bool) -> String {
 }
 /// The bandwidth reference kernel of `glifsim bench`.
 pub const REFERENCE_AXPY: &str = include_str!("../../shaders/reference_axpy.wgsl");
+/// The copy-bandwidth kernel of `glifsim bench`.
+pub const REFERENCE_COPY: &str = include_str!("../../shaders/reference_copy.wgsl");
 
 /// Every shader file with its name, for validation and checks.
 pub const ALL: &[(&str, &str)] = &[
@@ -54,4 +56,5 @@ pub const ALL: &[(&str, &str)] = &[
     ("calibrate", CALIBRATE),
     ("probe_subgroups", PROBE_SUBGROUPS),
     ("reference_axpy", REFERENCE_AXPY),
+    ("reference_copy", REFERENCE_COPY),
 ];

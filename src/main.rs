@@ -101,6 +101,9 @@ enum Command {
         /// Also time one interactive step (submit, compute, read back) at 1M neurons.
         #[arg(long)]
         interactive: bool,
+        /// Neurons for --interactive (a small population shows the per-step overhead alone).
+        #[arg(long, default_value_t = 1_000_000)]
+        interactive_neurons: usize,
         /// Write the results as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -192,6 +195,7 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
             paths,
             steps,
             interactive,
+            interactive_neurons,
             json,
         } => {
             let want = |p: &str| paths.iter().any(|x| x == p);
@@ -262,8 +266,9 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
             }
             bench::print_table(&results);
             if let (true, Some(c)) = (interactive, &ctx) {
-                let us = bench::interactive_step_us(c, 1_000_000, 50)?;
-                println!("interactive step (submit, compute, read back the bitmask; on-device drive) at 1M LIF neurons: {us:.1} µs (median of 50)");
+                let n = interactive_neurons;
+                let us = bench::interactive_step_us(c, n, 50)?;
+                println!("interactive step (submit, compute, read back the bitmask; on-device drive) at {n} LIF neurons: {us:.1} µs (median of 50)");
             }
             if let Some(path) = json {
                 let text = serde_json::to_string_pretty(&results).expect("results serialise");

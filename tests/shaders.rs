@@ -31,6 +31,7 @@ fn every_shader_validates() {
     validate("probe_subgroups", shaders::PROBE_SUBGROUPS);
     validate("calibrate", shaders::CALIBRATE);
     validate("reference_axpy", shaders::REFERENCE_AXPY);
+    validate("reference_copy", shaders::REFERENCE_COPY);
 }
 
 #[test]

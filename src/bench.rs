@@ -227,6 +227,60 @@ pub fn bench_cpu(model: Model, n: usize, steps: usize, copy_gb_s: f64) -> Result
     ))
 }
 
+/// The CPU path's multi-step run (`run_driven`: each block of neurons takes 100 steps while
+/// its state is in cache), driven on the host by a constant bias (`noise = false`) or by bias
+/// and Philox noise (`noise = true`); the best of five runs of `steps` steps.
+pub fn bench_cpu_run(
+    model: Model,
+    n: usize,
+    steps: usize,
+    noise: bool,
+    copy_gb_s: f64,
+) -> Result<BenchResult> {
+    let pop = bench_population(model, n);
+    let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate)?;
+    sim.set_drive(if noise {
+        noise_drive()
+    } else {
+        Drive {
+            bias: 16.0.into(),
+            ..Default::default()
+        }
+    })?;
+    let opts = StepOptions::default();
+    let mut count = 0;
+    let mut run = |steps: usize| {
+        sim.run_inner(steps, None, opts, |_, w| {
+            count += w.iter().map(|x| x.count_ones() as usize).sum::<usize>();
+            Ok(())
+        })
+    };
+    run(10)?;
+    let steps = steps.max(100);
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let t = Instant::now();
+        run(steps)?;
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    log::info!("{model} cpu run: {count} spikes");
+    let path = if noise {
+        "cpu-fused-noise"
+    } else {
+        "cpu-fused"
+    };
+    Ok(result(
+        model,
+        path,
+        n,
+        steps,
+        best,
+        bytes_per_update(&pop, false, 100) + 3.75 / 100.0,
+        copy_gb_s,
+        "cpu",
+    ))
+}
+
 /// The GPU kernel, per step (`fused = false`: one dispatch per step) or fused (100 steps per
 /// dispatch, state in registers), with streamed input already in device memory
 /// (`noise = false`) or with on-GPU noise (`noise = true`); `steps` steps after a warm-up chunk.

@@ -87,12 +87,14 @@ enum Command {
         /// Population sizes.
         #[arg(long, value_delimiter = ',', default_value = "1000000")]
         sizes: Vec<usize>,
-        /// Paths: cpu, gpu (one dispatch per step, streamed input), gpu-noise (one dispatch per
-        /// step, on-GPU noise), gpu-fused and gpu-fused-noise (100 steps per dispatch).
+        /// Paths: cpu (one step per call, streamed input), cpu-fused and cpu-fused-noise
+        /// (100-step runs driven by a bias, or bias and noise), gpu (one dispatch per step,
+        /// streamed input), gpu-noise (one dispatch per step, on-GPU noise), gpu-fused and
+        /// gpu-fused-noise (100 steps per dispatch)
         #[arg(
             long,
             value_delimiter = ',',
-            default_value = "cpu,gpu,gpu-noise,gpu-fused,gpu-fused-noise"
+            default_value = "cpu,cpu-fused,cpu-fused-noise,gpu,gpu-noise,gpu-fused,gpu-fused-noise"
         )]
         paths: Vec<String>,
         /// Steps timed per configuration (GPU); the CPU path times a tenth of them.
@@ -212,7 +214,9 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
                 None
             };
             let max = sizes.iter().copied().max().unwrap_or(1 << 20);
-            let cpu_copy = want("cpu")
+            let cpu_copy = paths
+                .iter()
+                .any(|p| p.starts_with("cpu"))
                 .then(|| bench::cpu_copy_bandwidth((max * 16).clamp(64 << 20, 1 << 30), 5));
             // The GPU's copy bandwidth: the better of copy_buffer_to_buffer and a copy kernel.
             let gpu_copies = match &ctx {
@@ -248,7 +252,15 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
             for &n in &sizes {
                 for &m in &models {
                     if let Some(b) = cpu_copy {
-                        results.push(bench::bench_cpu(m, n, (steps / 10).max(50), b)?);
+                        let cpu_steps = (steps / 10).max(50);
+                        if want("cpu") {
+                            results.push(bench::bench_cpu(m, n, cpu_steps, b)?);
+                        }
+                        for (name, noise) in [("cpu-fused", false), ("cpu-fused-noise", true)] {
+                            if want(name) {
+                                results.push(bench::bench_cpu_run(m, n, cpu_steps, noise, b)?);
+                            }
+                        }
                     }
                     if let (Some(c), Some(b)) = (&ctx, gpu_copy) {
                         for (name, noise, fused) in [

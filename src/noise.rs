@@ -89,6 +89,12 @@ pub fn noise_block(seed: u64, neuron: u32, trial: u32, step: u64) -> [u32; 4] {
 /// ```
 #[inline]
 pub fn noise_value(w: u32, arith: Arith) -> f32 {
+    noise_value_in(noise_table(), w, arith)
+}
+
+/// [`noise_value`] with the table passed in (`noise_table()`), for loops over many words.
+#[inline(always)]
+pub fn noise_value_in(table: &[[f32; 2]], w: u32, arith: Arith) -> f32 {
     let q = w & 0x7fff_ffff;
     let mut i = q;
     let mut frac = 0.0f32;
@@ -101,7 +107,7 @@ pub fn noise_value(w: u32, arith: Arith) -> f32 {
         let d = sh.saturating_sub(24);
         frac = (rem >> d) as f32 * f32::from_bits((127 - (sh - d)) << 23);
     }
-    let [a, b] = noise_table()[i as usize];
+    let [a, b] = table[i as usize];
     let mag = arith.fma(frac, b, a);
     if w >> 31 == 1 {
         -mag

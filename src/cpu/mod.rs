@@ -11,8 +11,9 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::frame::{words_per_trial, SpikeFrame, SpikeRecord};
-use crate::input::{check_input, noise_draw, Drive};
+use crate::input::{check_input, Drive};
 use crate::model::{Param, Population};
+use crate::noise::{noise_block, noise_table, noise_value_in};
 use crate::state::{State, StepOptions};
 use crate::{Arith, Real};
 
@@ -23,6 +24,11 @@ use vector::{Currents, Uniform};
 const PARALLEL_MIN: usize = 1 << 15;
 /// Neurons per parallel block (a multiple of 32, so blocks own whole spike words).
 const BLOCK: usize = 4096;
+
+/// One block's V, r and θ, as the iterators zip them.
+type StateArrays<'a, R> = ((&'a mut [R], &'a mut [R]), &'a mut [R]);
+/// One block's V, r, θ and spike words.
+type BlockArrays<'a, R> = (StateArrays<'a, R>, &'a mut [u32]);
 
 /// A parameter rounded once to the simulation precision: one value, or one per neuron.
 #[derive(Debug, Clone)]
@@ -555,8 +561,7 @@ impl<R: Real> CpuSim<R> {
         let n = self.pop.n;
         check_input("input", input, self.trials * n, opts.check_input)?;
         let mut frame = SpikeFrame::new(self.trials, n);
-        self.step_into(Some(input), opts, frame.words_mut());
-        self.steps += 1;
+        self.advance(1, Some(input), opts, frame.words_mut());
         Ok(frame)
     }
 
@@ -601,154 +606,204 @@ impl<R: Real> CpuSim<R> {
         while t0 < steps {
             let tc = CHUNK.min(steps - t0);
             words[..tc * fw].fill(0);
-            for t in 0..tc {
-                let tt = t0 + t;
-                self.step_into(
-                    inputs.map(|x| &x[tt * per..(tt + 1) * per]),
-                    opts,
-                    &mut words[t * fw..(t + 1) * fw],
-                );
-                self.steps += 1;
-            }
+            self.advance(
+                tc,
+                inputs.map(|x| &x[t0 * per..(t0 + tc) * per]),
+                opts,
+                &mut words[..tc * fw],
+            );
             sink(t0, &words[..tc * fw])?;
             t0 += tc;
         }
         Ok(())
     }
 
-    /// The step itself, on checked input; `words` is this step's frame, zeroed.
-    fn step_into(&mut self, input: Option<&[R]>, opts: StepOptions, words: &mut [u32]) {
+    /// Advance `tc` steps on checked input (`[tc][B][N]`, or none), writing the spikes into
+    /// `words` (`[tc][B][W]`, zeroed). The neurons of each trial are cut into blocks of whole
+    /// spike words, run in parallel; a block takes all `tc` steps before it is left, so its
+    /// state stays in cache (the CPU's fused kernel). Each neuron still takes its steps one
+    /// after another with exactly the arithmetic of `update_neuron`.
+    fn advance(&mut self, tc: usize, inputs: Option<&[R]>, opts: StepOptions, words: &mut [u32]) {
         let n = self.pop.n;
-        let step = self.steps;
-        let sched = R::from_f64(self.drive.schedule_at(step));
+        let per = self.trials * n;
+        let first = self.steps;
+        let scheds: Vec<R> = (0..tc as u64)
+            .map(|t| R::from_f64(self.drive.schedule_at(first + t)))
+            .collect();
         let noise = self.drive.noise.is_some();
         let seed = self.drive.seed();
+        let table = noise_table();
         let (offset, gain) = (&self.offset, &self.gain);
         let (k, jn) = (self.pop.k(), self.pop.j());
         let comps = self.pop.components();
         let w = words_per_trial(n);
+        let fw = self.trials * w;
         let params = &self.params;
         let arith = self.arith;
         let uniform = self.uniform.as_ref().filter(|_| self.vectorised);
-        // The input current of neuron nn: (host + (bias + mean)) + schedule, plus noise.
-        // WGSL twin: `input_current` in shaders/common.wgsl.
-        let current = |b: usize, nn: usize, host: R| {
-            let mut current = (host + offset.at(nn)) + sched;
-            if noise {
-                let draw = R::from_f64(noise_draw(seed, nn as u32, b as u32, step, arith) as f64);
-                current = arith.fma(draw, gain.at(nn), current);
-            }
-            current
-        };
-        // Work is cut into blocks of whole spike words inside one trial.
         let block = BLOCK.min(n.next_multiple_of(32));
-        let run_block = |b: usize,
-                         n0: usize,
-                         v: &mut [R],
-                         r: &mut [R],
-                         th: &mut [R],
-                         inp: Option<&[R]>,
-                         wd: &mut [u32]| {
-            let len = v.len();
-            if let Some(u) = uniform {
-                // The same sums as `current`, one pass per term so that each pass is a
-                // plain SIMD loop.
-                let fill = |j0: usize, cur: &mut [R]| {
-                    let base = n0 + j0;
-                    match inp {
-                        Some(x) => cur.copy_from_slice(&x[j0..j0 + cur.len()]),
-                        None => cur.fill(R::ZERO),
-                    }
-                    offset.add_to(cur, base);
-                    for c in cur.iter_mut() {
-                        *c = *c + sched;
-                    }
-                    if noise {
-                        for (j, c) in cur.iter_mut().enumerate() {
-                            let nn = base + j;
-                            let draw = R::from_f64(noise_draw(
-                                seed, nn as u32, b as u32, step, arith,
-                            ) as f64);
-                            *c = arith.fma(draw, gain.at(nn), *c);
+        // All tc steps of the neurons n0.. of trial b, their spike words into `local`,
+        // [tc][wb] (zeroed).
+        let run_block =
+            |b: usize, n0: usize, v: &mut [R], r: &mut [R], th: &mut [R], local: &mut [u32]| {
+                let len = v.len();
+                let wb = len.div_ceil(32);
+                let mut g = Gathered::new(k, jn);
+                // Each neuron's Philox block serves four steps (WGSL twin: `Carry::noise`).
+                let mut blocks = vec![[0u32; 4]; if noise { len } else { 0 }];
+                for (t, wd) in local.chunks_mut(wb).enumerate() {
+                    let step = first + t as u64;
+                    let sched = scheds[t];
+                    if noise && (t == 0 || step % 4 == 0) {
+                        for (j, blk) in blocks.iter_mut().enumerate() {
+                            *blk = noise_block(seed, (n0 + j) as u32, b as u32, step);
                         }
                     }
-                };
-                let cur = if noise || offset.per_neuron {
-                    Currents::Fill(&fill)
-                } else {
-                    Currents::Host {
-                        host: inp,
-                        offset: offset.values[0],
-                        sched,
+                    let word = (step % 4) as usize;
+                    let blocks = &blocks;
+                    let inp = inputs.map(|x| &x[t * per + b * n + n0..t * per + b * n + n0 + len]);
+                    // The input current of neuron nn: (host + (bias + mean)) + schedule, plus
+                    // noise. WGSL twin: `input_current` in shaders/common.wgsl.
+                    let current = |j: usize, host: R| {
+                        let nn = n0 + j;
+                        let mut current = (host + offset.at(nn)) + sched;
+                        if noise {
+                            let draw = noise_value_in(table, blocks[j][word], arith);
+                            current = arith.fma(R::from_f64(draw as f64), gain.at(nn), current);
+                        }
+                        current
+                    };
+                    if let Some(u) = uniform {
+                        // The same sums as `current`, one pass per term so that each pass is a
+                        // plain SIMD loop.
+                        let fill = |j0: usize, cur: &mut [R]| {
+                            let base = n0 + j0;
+                            match inp {
+                                Some(x) => cur.copy_from_slice(&x[j0..j0 + cur.len()]),
+                                None => cur.fill(R::ZERO),
+                            }
+                            offset.add_to(cur, base);
+                            for c in cur.iter_mut() {
+                                *c = *c + sched;
+                            }
+                            if noise {
+                                for (j, c) in cur.iter_mut().enumerate() {
+                                    let draw = noise_value_in(table, blocks[j0 + j][word], arith);
+                                    *c = arith.fma(R::from_f64(draw as f64), gain.at(base + j), *c);
+                                }
+                            }
+                        };
+                        let cur = if noise || offset.per_neuron {
+                            Currents::Fill(&fill)
+                        } else {
+                            Currents::Host {
+                                host: inp,
+                                offset: offset.values[0],
+                                sched,
+                            }
+                        };
+                        vector::run_block(u, arith, opts, &cur, v, r, th, wd);
+                        continue;
                     }
-                };
-                vector::run_block(u, arith, opts, &cur, v, r, th, wd);
-                return;
-            }
-            // One neuron's step: input current, then `update_neuron`.
-            let mut one = |j: usize, p: &NeuronParams<'_, R>| {
-                let host = inp.map_or(R::ZERO, |x| x[j]);
-                let current = current(b, n0 + j, host);
-                let s = update_neuron(
-                    p,
-                    arith,
-                    opts,
-                    current,
-                    &mut v[j],
-                    &mut r[j],
-                    &mut th[j * comps..(j + 1) * comps],
-                );
-                if s {
-                    wd[j / 32] |= 1 << (j % 32);
+                    // One neuron's step: input current, then `update_neuron`.
+                    let mut one = |j: usize, p: &NeuronParams<'_, R>| {
+                        let host = inp.map_or(R::ZERO, |x| x[j]);
+                        let s = update_neuron(
+                            p,
+                            arith,
+                            opts,
+                            current(j, host),
+                            &mut v[j],
+                            &mut r[j],
+                            &mut th[j * comps..(j + 1) * comps],
+                        );
+                        if s {
+                            wd[j / 32] |= 1 << (j % 32);
+                        }
+                    };
+                    if params.uniform {
+                        // No parameter varies across neurons: build them once for the block.
+                        g.fill(params, 0);
+                        let p = params.neuron(0, &g);
+                        for j in 0..len {
+                            one(j, &p);
+                        }
+                    } else {
+                        for j in 0..len {
+                            g.fill(params, n0 + j);
+                            let p = params.neuron(n0 + j, &g);
+                            one(j, &p);
+                        }
+                    }
                 }
             };
-            let mut g = Gathered::new(k, jn);
-            if params.uniform {
-                // No parameter varies across neurons: build them once for the block.
-                g.fill(params, 0);
-                let p = params.neuron(0, &g);
-                for j in 0..len {
-                    one(j, &p);
-                }
-            } else {
-                for j in 0..len {
-                    g.fill(params, n0 + j);
-                    let p = params.neuron(n0 + j, &g);
-                    one(j, &p);
-                }
-            }
-        };
         let parallel = self.trials * n >= PARALLEL_MIN;
         for b in 0..self.trials {
             let v = &mut self.v[b * n..(b + 1) * n];
             let r = &mut self.r[b * n..(b + 1) * n];
             let th = &mut self.theta[b * n * comps..(b + 1) * n * comps];
-            let inp = input.map(|x| &x[b * n..(b + 1) * n]);
-            let wd = &mut words[b * w..(b + 1) * w];
-            if parallel {
-                // Blocks of `block` neurons; θ blocks are `block · K` long (empty when K = 0).
-                let nblocks = n.div_ceil(block);
-                let mut th_blocks: Vec<&mut [R]> = Vec::with_capacity(nblocks);
-                let mut rest = th;
-                for i in 0..nblocks {
-                    let len = (block.min(n - i * block)) * comps;
-                    let (head, tail) = rest.split_at_mut(len);
-                    th_blocks.push(head);
-                    rest = tail;
+            // θ blocks are `block · C` long (empty when C = 0).
+            let th_blocks = th.chunks_mut((block * comps).max(1));
+            let th_blocks: Vec<&mut [R]> = if comps == 0 {
+                (0..n.div_ceil(block))
+                    .map(|_| <&mut [R]>::default())
+                    .collect()
+            } else {
+                th_blocks.collect()
+            };
+            if tc == 1 {
+                // One step: each block writes its words straight into the frame.
+                let wd = &mut words[b * w..(b + 1) * w];
+                let job = |(i, (((v, r), th), wd)): (usize, BlockArrays<'_, R>)| {
+                    run_block(b, i * block, v, r, th, wd)
+                };
+                if parallel {
+                    v.par_chunks_mut(block)
+                        .zip(r.par_chunks_mut(block))
+                        .zip(th_blocks.into_par_iter())
+                        .zip(wd.par_chunks_mut(block / 32))
+                        .enumerate()
+                        .for_each(job);
+                } else {
+                    v.chunks_mut(block)
+                        .zip(r.chunks_mut(block))
+                        .zip(th_blocks)
+                        .zip(wd.chunks_mut(block / 32))
+                        .enumerate()
+                        .for_each(job);
                 }
+                continue;
+            }
+            // Several steps: each block fills its own [tc][wb] words, placed in every step's
+            // frame afterwards.
+            let job = |(i, ((v, r), th)): (usize, StateArrays<'_, R>)| {
+                let mut local = vec![0u32; tc * v.len().div_ceil(32)];
+                run_block(b, i * block, v, r, th, &mut local);
+                local
+            };
+            let locals: Vec<Vec<u32>> = if parallel {
                 v.par_chunks_mut(block)
                     .zip(r.par_chunks_mut(block))
                     .zip(th_blocks.into_par_iter())
-                    .zip(wd.par_chunks_mut(block / 32))
                     .enumerate()
-                    .for_each(|(i, (((v, r), th), wd))| {
-                        let n0 = i * block;
-                        let inp = inp.map(|x| &x[n0..n0 + v.len()]);
-                        run_block(b, n0, v, r, th, inp, wd)
-                    });
+                    .map(job)
+                    .collect()
             } else {
-                run_block(b, 0, v, r, th, inp, wd);
+                v.chunks_mut(block)
+                    .zip(r.chunks_mut(block))
+                    .zip(th_blocks)
+                    .enumerate()
+                    .map(job)
+                    .collect()
+            };
+            for (i, local) in locals.iter().enumerate() {
+                let wb = local.len() / tc;
+                let w0 = b * w + i * block / 32;
+                for (t, row) in local.chunks(wb).enumerate() {
+                    words[t * fw + w0..t * fw + w0 + wb].copy_from_slice(row);
+                }
             }
         }
+        self.steps += tc as u64;
     }
 }

@@ -51,7 +51,15 @@ fn open_context(backend: Backend) -> Result<Option<Arc<GpuContext>>> {
         Backend::Cpu => Ok(None),
         Backend::Gpu => Ok(Some(Arc::new(GpuContext::new()?))),
         Backend::Auto => match GpuContext::new() {
-            Ok(c) => Ok(Some(Arc::new(c))),
+            Ok(c) => {
+                if c.adapter().device_type == "Cpu" {
+                    eprintln!(
+                        "note: the adapter '{}' is a CPU driver; glifsim's own CPU path (--backend cpu) computes the same bits and is usually faster there",
+                        c.adapter().name
+                    );
+                }
+                Ok(Some(Arc::new(c)))
+            }
             Err(e) => {
                 eprintln!("warning: {e}; running on the CPU path instead");
                 Ok(None)

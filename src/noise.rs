@@ -59,6 +59,9 @@ pub fn philox4x32_10(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
 /// before November 2026) drew one block per step and summed eight 16-bit uniforms.
 pub const NOISE_GENERATOR: u32 = 2;
 
+/// The table of [`noise_value`]: `(A, B)` per entry.
+pub type NoiseTable = [[f32; 2]; NOISE_TABLE_LEN];
+
 /// Log₂ of the cells per octave.
 const CELL_BITS: u32 = 4;
 /// Cells per octave; also the number of deepest-tail entries (q < 16).
@@ -94,26 +97,21 @@ pub fn noise_value(w: u32, arith: Arith) -> f32 {
 
 /// [`noise_value`] with the table passed in (`noise_table()`), for loops over many words.
 #[inline(always)]
-pub fn noise_value_in(table: &[[f32; 2]], w: u32, arith: Arith) -> f32 {
+pub fn noise_value_in(table: &NoiseTable, w: u32, arith: Arith) -> f32 {
     let q = w & 0x7fff_ffff;
-    let mut i = q;
-    let mut frac = 0.0f32;
-    if q >= CELLS as u32 {
-        let e = 31 - q.leading_zeros(); // the octave: 2^e ≤ q < 2^(e+1), e = 4…30
-        let sh = e - CELL_BITS; // bits of q below the cell index
-        i = CELLS as u32 + sh * CELLS as u32 + ((q >> sh) - CELLS as u32);
-        let rem = q & ((1u32 << sh) - 1);
-        // The position in the cell, rem / 2^sh, from at most 24 bits so that it is exact.
-        let d = sh.saturating_sub(24);
-        frac = (rem >> d) as f32 * f32::from_bits((127 - (sh - d)) << 23);
-    }
-    let [a, b] = table[i as usize];
+    // The WGSL twin branches on q ≥ 16; written without the branch (so that loops of draws
+    // vectorise) the same formulas give i = q and frac = 0 below 16, where sh = 0.
+    let e = 31 - (q | 1).leading_zeros(); // the octave: 2^e ≤ q < 2^(e+1)
+    let sh = e.saturating_sub(CELL_BITS); // bits of q below the cell index
+    let i = (CELLS as u32 + sh * CELLS as u32).wrapping_add((q >> sh).wrapping_sub(CELLS as u32));
+    let rem = q & ((1u32 << sh) - 1);
+    // The position in the cell, rem / 2^sh, from at most 24 bits so that it is exact.
+    let d = sh.saturating_sub(24);
+    let frac = (rem >> d) as f32 * f32::from_bits((127 - (sh - d)) << 23);
+    // i < NOISE_TABLE_LEN always; the min lets the compiler drop the bounds check.
+    let [a, b] = table[(i as usize).min(NOISE_TABLE_LEN - 1)];
     let mag = arith.fma(frac, b, a);
-    if w >> 31 == 1 {
-        -mag
-    } else {
-        mag
-    }
+    f32::from_bits(mag.to_bits() ^ (w & 0x8000_0000))
 }
 
 /// The noise draw of (neuron, trial, step): word `step mod 4` of its [`noise_block`], through
@@ -132,8 +130,8 @@ pub fn noise_gain(std: f64) -> f64 {
 }
 
 /// The table `(A, B)` of [`noise_value`] (built once, in f64, rounded to f32).
-pub fn noise_table() -> &'static [[f32; 2]] {
-    static TABLE: OnceLock<Vec<[f32; 2]>> = OnceLock::new();
+pub fn noise_table() -> &'static NoiseTable {
+    static TABLE: OnceLock<NoiseTable> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut t = Vec::with_capacity(NOISE_TABLE_LEN);
         for q in 0..CELLS as u64 {
@@ -148,8 +146,7 @@ pub fn noise_table() -> &'static [[f32; 2]] {
                 t.push([lo, hi - lo]);
             }
         }
-        debug_assert_eq!(t.len(), NOISE_TABLE_LEN);
-        t
+        t.try_into().expect("the table has NOISE_TABLE_LEN entries")
     })
 }
 

@@ -650,13 +650,19 @@ fn vector_equals_literal<R: glifsim::Real>(
             .collect(),
     );
     init.theta = conv(g.vec_f64(init.theta.len(), -2.0, 6.0));
+    // Every other seed gives the drive per-neuron bias and noise amplitude.
+    let per_neuron = seed % 2 == 1;
+    let mut param = |lo: f64, hi: f64| -> glifsim::Param {
+        if per_neuron {
+            glifsim::Param::PerNeuron(g.vec_f64(n, lo, hi))
+        } else {
+            g.uniform(lo, hi).into()
+        }
+    };
+    let (bias, mean, std) = (param(0.0, 10.0), param(-2.0, 2.0), param(0.0, 20.0));
     let drive = Drive {
-        bias: g.uniform(0.0, 10.0).into(),
-        noise: feed.noise.then(|| Noise {
-            mean: g.uniform(-2.0, 2.0).into(),
-            std: g.uniform(0.0, 20.0).into(),
-            seed,
-        }),
+        bias,
+        noise: feed.noise.then_some(Noise { mean, std, seed }),
         schedule: vec![(steps as u64 / 2, g.uniform(-5.0, 15.0))],
     };
     let inputs = conv(g.vec_f64(steps * trials * n, -10.0, 50.0));

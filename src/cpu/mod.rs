@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::frame::{words_per_trial, SpikeFrame, SpikeRecord};
 use crate::input::{check_input, Drive};
 use crate::model::{Param, Population};
-use crate::noise::{noise_block, noise_table, noise_value_in};
+use crate::noise::{noise_block, noise_table, noise_value_in, NoiseTable};
 use crate::state::{State, StepOptions};
 use crate::{Arith, Real};
 
@@ -58,12 +58,81 @@ impl<R: Real> P<R> {
             }
         }
     }
+    /// `xs[i] = fma(draws[i], p(n0 + i), xs[i])` in mode `arith`.
+    #[inline(always)]
+    fn fma_to(&self, xs: &mut [R], draws: &[R], n0: usize, arith: Arith) {
+        let run = |arith: Arith, xs: &mut [R]| {
+            if self.per_neuron {
+                for ((x, &d), &p) in xs.iter_mut().zip(draws).zip(&self.values[n0..]) {
+                    *x = arith.fma(d, p, *x);
+                }
+            } else {
+                let p = self.values[0];
+                for (x, &d) in xs.iter_mut().zip(draws) {
+                    *x = arith.fma(d, p, *x);
+                }
+            }
+        };
+        match arith {
+            Arith::Separate => run(Arith::Separate, xs),
+            Arith::Fused => run(Arith::Fused, xs),
+        }
+    }
     #[inline(always)]
     fn at(&self, n: usize) -> R {
         if self.per_neuron {
             self.values[n]
         } else {
             self.values[0]
+        }
+    }
+}
+
+/// The input currents of a block in the general case (per-neuron bias, noise) for the
+/// vectorised kernel: the sums of `current` in `CpuSim::advance`, one pass per term so that
+/// each pass is a plain SIMD loop. A struct rather than a closure so that it is inlined into
+/// the AVX2 copy of the kernel.
+struct BlockCurrents<'a, R> {
+    /// This step's host input for the block.
+    host: Option<&'a [R]>,
+    offset: &'a P<R>,
+    gain: &'a P<R>,
+    sched: R,
+    /// The block's first neuron.
+    n0: usize,
+    /// The block's Philox blocks, which word this step uses, and the table.
+    noise: Option<(&'a [[u32; 4]], usize, &'a NoiseTable)>,
+    arith: Arith,
+}
+
+impl<R: Real> vector::Fill<R> for BlockCurrents<'_, R> {
+    #[inline(always)]
+    fn fill(&self, j0: usize, cur: &mut [R]) {
+        let base = self.n0 + j0;
+        match self.host {
+            Some(x) => cur.copy_from_slice(&x[j0..j0 + cur.len()]),
+            None => cur.fill(R::ZERO),
+        }
+        self.offset.add_to(cur, base);
+        for c in cur.iter_mut() {
+            *c = *c + self.sched;
+        }
+        if let Some((blocks, word, table)) = self.noise {
+            // The draws, then current = fma(draw, gain, current); each loop with its
+            // arithmetic mode and parameter layout decided outside it.
+            let blocks = &blocks[j0..j0 + cur.len()];
+            let mut draws = [R::ZERO; 32];
+            let draws = &mut draws[..cur.len()];
+            let value = |arith: Arith, draws: &mut [R]| {
+                for (d, blk) in draws.iter_mut().zip(blocks) {
+                    *d = R::from_f64(noise_value_in(table, blk[word], arith) as f64);
+                }
+            };
+            match self.arith {
+                Arith::Separate => value(Arith::Separate, draws),
+                Arith::Fused => value(Arith::Fused, draws),
+            }
+            self.gain.fma_to(cur, draws, base, self.arith);
         }
     }
 }
@@ -676,22 +745,14 @@ impl<R: Real> CpuSim<R> {
                     if let Some(u) = uniform {
                         // The same sums as `current`, one pass per term so that each pass is a
                         // plain SIMD loop.
-                        let fill = |j0: usize, cur: &mut [R]| {
-                            let base = n0 + j0;
-                            match inp {
-                                Some(x) => cur.copy_from_slice(&x[j0..j0 + cur.len()]),
-                                None => cur.fill(R::ZERO),
-                            }
-                            offset.add_to(cur, base);
-                            for c in cur.iter_mut() {
-                                *c = *c + sched;
-                            }
-                            if noise {
-                                for (j, c) in cur.iter_mut().enumerate() {
-                                    let draw = noise_value_in(table, blocks[j0 + j][word], arith);
-                                    *c = arith.fma(R::from_f64(draw as f64), gain.at(base + j), *c);
-                                }
-                            }
+                        let fill = BlockCurrents {
+                            host: inp,
+                            offset,
+                            gain,
+                            sched,
+                            n0,
+                            noise: noise.then_some((&blocks[..], word, table)),
+                            arith,
                         };
                         let cur = if noise || offset.per_neuron {
                             Currents::Fill(&fill)

@@ -65,6 +65,12 @@ impl<R: Real> Uniform<R> {
     }
 }
 
+/// Writes the input currents of neurons `j0..` of a block into `out` (the general case of
+/// [`Currents`]).
+pub(crate) trait Fill<R> {
+    fn fill(&self, j0: usize, out: &mut [R]);
+}
+
 /// How a block's input currents are formed.
 pub(crate) enum Currents<'a, R, F> {
     /// `(host + offset) + sched` with a uniform offset (bias + noise mean) and no noise; the
@@ -81,7 +87,7 @@ pub(crate) enum Currents<'a, R, F> {
 /// One block of neurons: its currents, `v`, `r` and `th` (θ_1, empty for LIF) of equal length
 /// (`th` may be empty), and the spike words of the block, zeroed.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn run_block<R: Real, F: Fn(usize, &mut [R])>(
+pub(crate) fn run_block<R: Real, F: Fill<R>>(
     u: &Uniform<R>,
     arith: Arith,
     opts: StepOptions,
@@ -105,7 +111,7 @@ pub(crate) fn run_block<R: Real, F: Fn(usize, &mut [R])>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn run_block_avx2<R: Real, F: Fn(usize, &mut [R])>(
+unsafe fn run_block_avx2<R: Real, F: Fill<R>>(
     u: &Uniform<R>,
     arith: Arith,
     opts: StepOptions,
@@ -120,7 +126,7 @@ unsafe fn run_block_avx2<R: Real, F: Fn(usize, &mut [R])>(
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn run_block_portable<R: Real, F: Fn(usize, &mut [R])>(
+fn run_block_portable<R: Real, F: Fill<R>>(
     u: &Uniform<R>,
     arith: Arith,
     opts: StepOptions,
@@ -149,7 +155,7 @@ fn fma<R: Real, const FUSED: bool>(a: R, b: R, c: R) -> R {
 }
 
 #[inline(always)]
-fn block<R: Real, F: Fn(usize, &mut [R]), const FUSED: bool, const ADAPTIVE: bool>(
+fn block<R: Real, F: Fill<R>, const FUSED: bool, const ADAPTIVE: bool>(
     u: &Uniform<R>,
     opts: StepOptions,
     cur: &Currents<'_, R, F>,
@@ -186,7 +192,7 @@ fn block<R: Real, F: Fn(usize, &mut [R]), const FUSED: bool, const ADAPTIVE: boo
             },
             Currents::Fill(fill) => {
                 let cur = &mut current[..len];
-                fill(j0, cur);
+                fill.fill(j0, cur);
                 lanes::<R, FUSED, ADAPTIVE>(u, opts, |j| cur[j], v, r, th)
             }
         };

@@ -4,7 +4,7 @@
 //! `shaders/lif.wgsl`, `shaders/adaptive.wgsl` and `shaders/glif.wgsl`: the same operations in
 //! the same order, each product that feeds a sum written as one [`Arith::fma`] where the shader
 //! writes `fma()`. The numbered comments are the steps of the spec and appear in both files.
-//! [`vector`] is the same update written for the compiler's SIMD, used where parameters are
+//! `vector.rs` holds the same update written for the compiler's SIMD, used where parameters are
 //! uniform and the state has at most one θ component; it is bit-identical (tested).
 
 use rayon::prelude::*;

@@ -85,7 +85,10 @@ pub(crate) enum Currents<'a, R, F> {
 }
 
 /// One block of neurons: its currents, `v`, `r` and `th` (θ_1, empty for LIF) of equal length
-/// (`th` may be empty), and the spike words of the block, zeroed.
+/// (`th` may be empty), and the spike words of the block, zeroed. The three functions below
+/// repeat this argument list on purpose: with the arrays gathered into a struct the compiler
+/// no longer knows they do not overlap and stops vectorising (measured: 4.9e9 → 1.2e9 LIF
+/// updates/s).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_block<R: Real, F: Fill<R>>(
     u: &Uniform<R>,

@@ -573,8 +573,14 @@ fn a_population_too_large_for_host_memory_is_an_error() {
 }
 
 /// A population whose parameters are all uniform (the vectorised kernel's case), from `seed`;
-/// ALIF and GLIF2 get one θ component, with a spike reset factor below 1 for ALIF.
+/// ALIF, GLIF2, GLIF4 and GLIF5 get one θ component (with a spike reset factor below 1 for
+/// ALIF), GLIF3–5 zero to two after-spike currents (from the seed).
 fn uniform_population(model: Model, n: usize, seed: u64) -> Population {
+    uniform_population_j(model, n, seed, (seed % 3) as usize)
+}
+
+/// `uniform_population` with `j` after-spike currents for GLIF3–5.
+fn uniform_population_j(model: Model, n: usize, seed: u64, j: usize) -> Population {
     let mut g = Rng(seed);
     let mut b = Population::builder(model, n)
         .dt(g.uniform(0.05, 1.0))
@@ -592,6 +598,9 @@ fn uniform_population(model: Model, n: usize, seed: u64) -> Population {
             .adapt_time_constants(vec![g.uniform(5.0, 100.0).into()])
             .adapt_increments(vec![g.uniform(0.0, 3.0).into()])
             .adapt_reset_factors(vec![g.uniform(0.5, 1.0).into()]),
+        Model::Glif3 => b
+            .v_reset(g.uniform(-80.0, -70.0))
+            .v_th(g.uniform(-55.0, -45.0)),
         _ => b
             .theta_inf(g.uniform(-55.0, -45.0))
             .m_v(g.uniform(0.0, 0.8))
@@ -599,6 +608,19 @@ fn uniform_population(model: Model, n: usize, seed: u64) -> Population {
             .adapt_rates(vec![g.uniform(0.01, 0.5).into()])
             .adapt_increments(vec![g.uniform(0.0, 3.0).into()]),
     };
+    if model.has_asc() {
+        let asc = (0..j)
+            .map(|_| glifsim::AfterSpikeCurrent {
+                rate: g.uniform(0.005, 0.3).into(),
+                amp: g.uniform(-3.0, 1.0).into(),
+                keep: g.uniform(0.5, 1.0).into(),
+            })
+            .collect();
+        b = b.after_spike_currents(asc);
+    }
+    if model == Model::Glif5 {
+        b = b.voltage_threshold(g.uniform(0.001, 0.01), g.uniform(0.05, 0.2));
+    }
     b.build().unwrap()
 }
 
@@ -722,7 +744,10 @@ proptest! {
     /// sizes that are and are not multiples of 32.
     #[test]
     fn vectorised_kernel_equals_literal_kernel(
-        model in prop_oneof![Just(Model::Lif), Just(Model::Glif1), Just(Model::Alif), Just(Model::Glif2)],
+        model in prop_oneof![
+            Just(Model::Lif), Just(Model::Glif1), Just(Model::Alif), Just(Model::Glif2),
+            Just(Model::Glif3), Just(Model::Glif4), Just(Model::Glif5),
+        ],
         n in prop_oneof![Just(1usize), Just(31), Just(32), Just(33), 1usize..200],
         trials in 1usize..3,
         fused in any::<bool>(),
@@ -744,8 +769,8 @@ proptest! {
 #[test]
 fn vectorised_kernel_equals_literal_kernel_in_parallel_blocks() {
     // 40,000 neurons × 2 trials runs in parallel blocks of 4,096 with a partial last block.
-    for model in [Model::Lif, Model::Alif, Model::Glif2] {
-        let pop = uniform_population(model, 40_003, 5);
+    for model in [Model::Lif, Model::Alif, Model::Glif2, Model::Glif5] {
+        let pop = uniform_population_j(model, 40_003, 5, 2);
         let opts = StepOptions::default();
         for (i, feed) in [(true, true), (false, true), (true, false), (false, false)]
             .into_iter()
@@ -766,21 +791,33 @@ fn vectorised_kernel_equals_literal_kernel_in_parallel_blocks() {
 }
 
 #[test]
-fn the_vectorised_kernel_serves_exactly_the_uniform_one_component_populations() {
+fn the_vectorised_kernel_serves_exactly_the_uniform_populations_of_its_shape() {
     let on = |pop: &Population| {
         CpuSim::<f32>::new(pop, 1, Arith::Separate)
             .unwrap()
             .vectorised()
     };
-    for model in [Model::Lif, Model::Glif1, Model::Alif, Model::Glif2] {
-        assert!(on(&uniform_population(model, 10, 1)), "{}", model.name());
+    for model in [
+        Model::Lif,
+        Model::Glif1,
+        Model::Alif,
+        Model::Glif2,
+        Model::Glif3,
+        Model::Glif4,
+        Model::Glif5,
+    ] {
+        for j in 0..=2 {
+            let pop = uniform_population_j(model, 10, 1, j);
+            assert!(on(&pop), "{} J = {j}", model.name());
+        }
         assert!(
             !on(&hetero_population(model, 10, 1)),
             "{} per-neuron",
             model.name()
         );
     }
-    // Two θ components, after-spike currents or θ_v: the literal kernel.
+    // Two θ components or three after-spike currents: the literal kernel.
+    assert!(!on(&uniform_population_j(Model::Glif5, 10, 1, 3)));
     assert!(!on(&Population::builder(Model::Alif, 10)
         .adapt_time_constants(vec![20.0.into(), 200.0.into()])
         .adapt_increments(vec![1.0.into(), 0.1.into()])

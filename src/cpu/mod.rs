@@ -5,7 +5,8 @@
 //! the same order, each product that feeds a sum written as one [`Arith::fma`] where the shader
 //! writes `fma()`. The numbered comments are the steps of the spec and appear in both files.
 //! `vector.rs` holds the same update written for the compiler's SIMD, used where parameters are
-//! uniform and the state has at most one θ component; it is bit-identical (tested).
+//! uniform, with at most one θ component and two after-spike currents; it is bit-identical
+//! (tested).
 
 use rayon::prelude::*;
 
@@ -561,7 +562,7 @@ impl<R: Real> CpuSim<R> {
         self.arith = arith;
     }
     /// Whether steps use the vectorised kernel (default: wherever the population allows it:
-    /// uniform parameters, no after-spike currents, no θ_v, at most one θ component). It is
+    /// uniform parameters, at most one θ component, at most two after-spike currents). It is
     /// bit-identical to the literal per-neuron [`update_neuron`]; turning it off is for
     /// checking that.
     ///

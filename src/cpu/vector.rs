@@ -1,7 +1,8 @@
 //! The vectorised CPU kernel: [`update_neuron`](super::update_neuron) rewritten as
 //! straight-line lane loops over one spike word (32 neurons) at a time, for the populations
-//! where that is possible without gathers: every parameter uniform, no after-spike currents,
-//! no θ_v, and at most one θ component (LIF, GLIF1, and ALIF or GLIF2 with K = 1).
+//! where that is possible without gathers: every parameter uniform, at most one θ component
+//! and at most two after-spike currents (LIF and GLIF1; ALIF and GLIF2 with K = 1; GLIF3,
+//! GLIF4 and GLIF5 with K ≤ 1 and J ≤ 2, the shape of the Allen Institute's fits).
 //!
 //! Every line computes the same IEEE operation as its twin in `update_neuron`, in the same
 //! order, with branches turned into selects, so the results are bit-identical (the tests in
@@ -34,18 +35,42 @@ pub(crate) struct Uniform<R> {
     decay_k: R,
     increment_k: R,
     keep_k: R,
+    /// After-spike currents: J, and decay g_j, voltage gain c_j, kept fraction f_j,
+    /// amplitude δI_j, θ_v coupling (first J entries used).
+    j: usize,
+    asc_decay: [R; MAX_J],
+    asc_gain: [R; MAX_J],
+    asc_keep: [R; MAX_J],
+    asc_amp: [R; MAX_J],
+    /// GLIF5: θ_v's decay h and couplings to u, w and each I_j.
+    thv: bool,
+    thv_decay: R,
+    thv_u: R,
+    thv_w: R,
+    thv_asc: [R; MAX_J],
 }
+
+/// The most after-spike currents the vectorised kernel handles.
+const MAX_J: usize = 2;
 
 impl<R: Real> Uniform<R> {
     /// The kernel's parameters, or `None` where the population needs the general kernel.
     pub(crate) fn new(pop: &Population) -> Option<Self> {
         let uniform = pop.param_list().iter().all(|(_, p)| !p.is_per_neuron());
         let m = pop.model;
-        if !uniform || pop.k() > 1 || pop.j() > 0 || m.has_theta_v() {
+        let k_ok = pop.k() == usize::from(m.is_adaptive());
+        if !uniform || !k_ok || pop.j() > MAX_J {
             return None;
         }
         let one = |p: &crate::model::Param| R::from_f64(p.values()[0]);
         let first = |ps: &[crate::model::Param]| ps.first().map_or(R::ZERO, one);
+        let per_current = |ps: Vec<&crate::model::Param>| {
+            let mut out = [R::ZERO; MAX_J];
+            for (o, p) in out.iter_mut().zip(ps) {
+                *o = one(p);
+            }
+            out
+        };
         Some(Uniform {
             dt: R::from_f64(pop.dt),
             v_rest: one(&pop.v_rest),
@@ -61,6 +86,16 @@ impl<R: Real> Uniform<R> {
             decay_k: first(&pop.decay_k),
             increment_k: first(&pop.increment_k),
             keep_k: first(&pop.keep_k),
+            j: pop.j(),
+            asc_decay: per_current(pop.asc_decay.iter().collect()),
+            asc_gain: per_current(pop.asc_gain.iter().collect()),
+            asc_keep: per_current(pop.asc.iter().map(|a| &a.keep).collect()),
+            asc_amp: per_current(pop.asc.iter().map(|a| &a.amp).collect()),
+            thv: m.has_theta_v(),
+            thv_decay: one(&pop.thv_decay),
+            thv_u: one(&pop.thv_u),
+            thv_w: one(&pop.thv_w),
+            thv_asc: per_current(pop.thv_asc.iter().collect()),
         })
     }
 }
@@ -140,10 +175,31 @@ fn run_block_portable<R: Real, F: Fill<R>>(
     words: &mut [u32],
 ) {
     match (arith, u.adaptive) {
-        (Arith::Separate, false) => block::<R, F, false, false>(u, opts, cur, v, r, th, words),
-        (Arith::Separate, true) => block::<R, F, false, true>(u, opts, cur, v, r, th, words),
-        (Arith::Fused, false) => block::<R, F, true, false>(u, opts, cur, v, r, th, words),
-        (Arith::Fused, true) => block::<R, F, true, true>(u, opts, cur, v, r, th, words),
+        (Arith::Separate, false) => shape::<R, F, false, false>(u, opts, cur, v, r, th, words),
+        (Arith::Separate, true) => shape::<R, F, false, true>(u, opts, cur, v, r, th, words),
+        (Arith::Fused, false) => shape::<R, F, true, false>(u, opts, cur, v, r, th, words),
+        (Arith::Fused, true) => shape::<R, F, true, true>(u, opts, cur, v, r, th, words),
+    }
+}
+
+/// The second half of the dispatch: J after-spike currents and θ_v, as constants.
+#[inline(always)]
+fn shape<R: Real, F: Fill<R>, const FUSED: bool, const ADAPTIVE: bool>(
+    u: &Uniform<R>,
+    opts: StepOptions,
+    cur: &Currents<'_, R, F>,
+    v: &mut [R],
+    r: &mut [R],
+    th: &mut [R],
+    words: &mut [u32],
+) {
+    match (u.j, u.thv) {
+        (0, false) => block::<R, F, FUSED, ADAPTIVE, 0, false>(u, opts, cur, v, r, th, words),
+        (0, true) => block::<R, F, FUSED, ADAPTIVE, 0, true>(u, opts, cur, v, r, th, words),
+        (1, false) => block::<R, F, FUSED, ADAPTIVE, 1, false>(u, opts, cur, v, r, th, words),
+        (1, true) => block::<R, F, FUSED, ADAPTIVE, 1, true>(u, opts, cur, v, r, th, words),
+        (_, false) => block::<R, F, FUSED, ADAPTIVE, 2, false>(u, opts, cur, v, r, th, words),
+        (_, true) => block::<R, F, FUSED, ADAPTIVE, 2, true>(u, opts, cur, v, r, th, words),
     }
 }
 
@@ -157,8 +213,21 @@ fn fma<R: Real, const FUSED: bool>(a: R, b: R, c: R) -> R {
     }
 }
 
+/// State components per neuron: θ_1 (ADAPTIVE), I_1..I_J, θ_v (THV).
+const fn stride(adaptive: bool, j: usize, thv: bool) -> usize {
+    adaptive as usize + j + thv as usize
+}
+
 #[inline(always)]
-fn block<R: Real, F: Fill<R>, const FUSED: bool, const ADAPTIVE: bool>(
+#[allow(clippy::too_many_arguments)]
+fn block<
+    R: Real,
+    F: Fill<R>,
+    const FUSED: bool,
+    const ADAPTIVE: bool,
+    const J: usize,
+    const THV: bool,
+>(
     u: &Uniform<R>,
     opts: StepOptions,
     cur: &Currents<'_, R, F>,
@@ -172,11 +241,8 @@ fn block<R: Real, F: Fill<R>, const FUSED: bool, const ADAPTIVE: bool>(
         let len = LANES.min(v.len() - j0);
         let v = &mut v[j0..j0 + len];
         let r = &mut r[j0..j0 + len];
-        let th: &mut [R] = if ADAPTIVE {
-            &mut th[j0..j0 + len]
-        } else {
-            &mut []
-        };
+        let c = stride(ADAPTIVE, J, THV);
+        let th = &mut th[j0 * c..(j0 + len) * c];
         words[w] = match *cur {
             // (host + (bias + mean)) + schedule, computed in the lane loop itself.
             Currents::Host {
@@ -186,17 +252,24 @@ fn block<R: Real, F: Fill<R>, const FUSED: bool, const ADAPTIVE: bool>(
             } => match host {
                 Some(x) => {
                     let x = &x[j0..j0 + len];
-                    lanes::<R, FUSED, ADAPTIVE>(u, opts, |j| (x[j] + offset) + sched, v, r, th)
+                    lanes::<R, FUSED, ADAPTIVE, J, THV>(
+                        u,
+                        opts,
+                        |j| (x[j] + offset) + sched,
+                        v,
+                        r,
+                        th,
+                    )
                 }
                 None => {
                     let c = (R::ZERO + offset) + sched;
-                    lanes::<R, FUSED, ADAPTIVE>(u, opts, |_| c, v, r, th)
+                    lanes::<R, FUSED, ADAPTIVE, J, THV>(u, opts, |_| c, v, r, th)
                 }
             },
             Currents::Fill(fill) => {
                 let cur = &mut current[..len];
                 fill.fill(j0, cur);
-                lanes::<R, FUSED, ADAPTIVE>(u, opts, |j| cur[j], v, r, th)
+                lanes::<R, FUSED, ADAPTIVE, J, THV>(u, opts, |j| cur[j], v, r, th)
             }
         };
     }
@@ -205,17 +278,25 @@ fn block<R: Real, F: Fill<R>, const FUSED: bool, const ADAPTIVE: bool>(
 /// Up to 32 neurons; returns their spike word. The numbered steps are those of
 /// `update_neuron`.
 #[inline(always)]
-fn lanes<R: Real, const FUSED: bool, const ADAPTIVE: bool>(
+fn lanes<R: Real, const FUSED: bool, const ADAPTIVE: bool, const J: usize, const THV: bool>(
     u: &Uniform<R>,
     opts: StepOptions,
     cur: impl Fn(usize) -> R,
     v: &mut [R],
     r: &mut [R],
-    th: &mut [R],
+    comps: &mut [R],
 ) -> u32 {
     let (lock, update_theta) = (opts.refrac_lock, ADAPTIVE && !opts.freeze_adaptation);
+    let c = stride(ADAPTIVE, J, THV);
+    // Where in a neuron's components θ_1, the currents and θ_v sit.
+    let (at_theta, at_asc, at_thv) = (0, ADAPTIVE as usize, ADAPTIVE as usize + J);
     let mut bits = 0u32;
     for j in 0..v.len() {
+        let base = j * c;
+        let mut asc = [R::ZERO; J];
+        for (q, x) in asc.iter_mut().enumerate() {
+            *x = comps[base + at_asc + q];
+        }
         // 1. Refractory countdown.
         let r_dec = r[j] - u.dt;
         let r_new = if r_dec > R::ZERO { r_dec } else { R::ZERO };
@@ -226,14 +307,20 @@ fn lanes<R: Real, const FUSED: bool, const ADAPTIVE: bool>(
         let a = v0 - u.v_rest;
         let b = fma::<R, FUSED>(-u.resistance, i_eff, a);
         let c = fma::<R, FUSED>(b, u.decay_m, u.v_rest);
-        let v_star = fma::<R, FUSED>(u.resistance, i_eff, c);
+        let mut v_star = fma::<R, FUSED>(u.resistance, i_eff, c);
+        for (q, &current) in asc.iter().enumerate() {
+            v_star = fma::<R, FUSED>(u.asc_gain[q], current, v_star);
+        }
         let v_int = if lock && !free { v0 } else { v_star };
-        // 3. Threshold from the start of the step.
-        let thr = if ADAPTIVE {
-            th[j] + u.threshold
+        // 3. Threshold from the start of the step: (θ_1 + Θ_∞) + θ_v.
+        let mut thr = if ADAPTIVE {
+            comps[base + at_theta] + u.threshold
         } else {
             u.threshold
         };
+        if THV {
+            thr = thr + comps[base + at_thv];
+        }
         // 4. Spike.
         let spike = free & (v_int >= thr);
         // 5. Reset.
@@ -246,15 +333,41 @@ fn lanes<R: Real, const FUSED: bool, const ADAPTIVE: bool>(
         let r_out = if spike { u.t_ref } else { r_new };
         r[j] = r_out;
         // 6. Adaptation (one component).
+        let hold = lock && r_out > R::ZERO;
         if update_theta {
-            let hold = lock && r_out > R::ZERO;
             let s = if spike { R::ONE } else { R::ZERO };
             let ds = u.increment_k * s;
-            let th0 = if spike { th[j] * u.keep_k } else { th[j] };
-            th[j] = if hold {
+            let th = comps[base + at_theta];
+            let th0 = if spike { th * u.keep_k } else { th };
+            comps[base + at_theta] = if hold {
                 th0 + ds
             } else {
                 fma::<R, FUSED>(th0, u.decay_k, ds)
+            };
+        }
+        // 7. θ_v from the start-of-step u = a, w = R·Ĩ and I_j; held like θ.
+        if THV && !opts.freeze_adaptation {
+            let thv = comps[base + at_thv];
+            let w = u.resistance * i_eff;
+            let mut acc = thv * u.thv_decay;
+            acc = fma::<R, FUSED>(a, u.thv_u, acc);
+            acc = fma::<R, FUSED>(w, u.thv_w, acc);
+            for (q, &current) in asc.iter().enumerate() {
+                acc = fma::<R, FUSED>(u.thv_asc[q], current, acc);
+            }
+            comps[base + at_thv] = if hold { thv } else { acc };
+        }
+        // 8. After-spike currents: held or decayed; on a spike I_j ← f_j·I_j + δI_j.
+        for (q, &current) in asc.iter().enumerate() {
+            let held = if hold {
+                current
+            } else {
+                current * u.asc_decay[q]
+            };
+            comps[base + at_asc + q] = if spike {
+                fma::<R, FUSED>(u.asc_keep[q], held, u.asc_amp[q])
+            } else {
+                held
             };
         }
         bits |= (spike as u32) << j;

@@ -1,5 +1,6 @@
 //! Criterion benchmarks small enough for CI's lavapipe: one step of 100,000 neurons on the CPU
-//! path, and a 10-step chunk on the GPU path (per-step and fused) when an adapter exists.
+//! path (vectorised and literal kernels), a 10-step noisy CPU run, and a 10-step chunk on the
+//! GPU path (per-step and fused) when an adapter exists.
 //! `glifsim bench` measures the large configurations and bandwidth.
 
 use std::sync::Arc;
@@ -13,14 +14,38 @@ const N: usize = 100_000;
 fn cpu(c: &mut Criterion) {
     let mut g = c.benchmark_group("cpu");
     g.throughput(Throughput::Elements(N as u64));
-    for model in [Model::Lif, Model::Alif, Model::Glif2] {
+    for model in [Model::Lif, Model::Alif, Model::Glif2, Model::Glif5] {
         let pop = glifsim::bench::bench_population(model, N);
-        let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate).unwrap();
         let input = vec![16.0f32; N];
-        g.bench_function(model.name(), |b| {
-            b.iter(|| sim.step(&input, StepOptions::default()).unwrap())
-        });
+        // The vectorised kernel, and the literal `update_neuron` it is checked against.
+        for vectorised in [true, false] {
+            let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate).unwrap();
+            sim.set_vectorised(vectorised);
+            let kind = if vectorised { "" } else { " literal" };
+            g.bench_function(format!("{}{kind}", model.name()), |b| {
+                b.iter(|| sim.step(&input, StepOptions::default()).unwrap())
+            });
+        }
     }
+    g.finish();
+    // 10-step runs driven on the host by bias and Philox noise (blocks stay in cache).
+    let mut g = c.benchmark_group("cpu-run");
+    g.throughput(Throughput::Elements(10 * N as u64));
+    let pop = glifsim::bench::bench_population(Model::Lif, N);
+    let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate).unwrap();
+    sim.set_drive(glifsim::input::Drive {
+        bias: 14.0.into(),
+        noise: Some(glifsim::input::Noise {
+            mean: 0.0.into(),
+            std: 40.0.into(),
+            seed: 1,
+        }),
+        schedule: vec![],
+    })
+    .unwrap();
+    g.bench_function("LIF 10 steps, noise", |b| {
+        b.iter(|| sim.run_driven(10, StepOptions::default()).unwrap())
+    });
     g.finish();
 }
 

@@ -6,6 +6,11 @@ var<workgroup> wg_words: array<atomic<u32>, 8>;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let wg = wid.y * info.wg_x + wid.x;
+    // A spare workgroup of the 2-D tiling (past the last invocation) has nothing to do; the
+    // condition is the same for the whole workgroup, so the barriers below stay uniform.
+    if wg * 256u >= info.threads {
+        return;
+    }
     let id = wg * 256u + lid;
     let trial = id / info.n_pad;
     let n = id % info.n_pad;

@@ -415,8 +415,10 @@ fn time_two_buffer_kernel(
         ],
     });
     let wgs = threads.div_ceil(256);
-    let gx = wgs.min(ctx.limits().max_compute_workgroups_per_dimension as u64);
-    let gy = wgs.div_ceil(gx);
+    let (gx, gy) = crate::gpu::engine::tile(
+        wgs,
+        ctx.limits().max_compute_workgroups_per_dimension as u64,
+    );
     let ts = ctx.has_timestamps();
     let qs = ts.then(|| {
         ctx.device.create_query_set(&wgpu::QuerySetDescriptor {

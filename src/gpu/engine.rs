@@ -117,6 +117,14 @@ enum Feed<'a> {
     None,
 }
 
+/// Lay `wgs` workgroups out as `wg_x × wg_y` with `wg_x ≤ max_dim` and as few spare
+/// workgroups as possible: the fewest rows, then the shortest row that holds them. (Filling
+/// rows of `max_dim` first would launch 65,534 idle workgroups for 65,536, at 16M neurons.)
+pub(crate) fn tile(wgs: u64, max_dim: u64) -> (u64, u64) {
+    let wg_y = wgs.div_ceil(max_dim).max(1);
+    (wgs.div_ceil(wg_y).max(1), wg_y)
+}
+
 /// Bytes of device memory one shard of `n` neurons needs.
 fn shard_bytes(n: usize, trials: usize, k: usize, per_neuron_slots: usize, t: usize) -> u64 {
     let bn = (trials * n) as u64 * 4;
@@ -883,8 +891,7 @@ fn make_shard(
     let threads = (trials * n_pad) as u64;
     let wgs = threads.div_ceil(WORKGROUP);
     let max_dim = ctx.limits().max_compute_workgroups_per_dimension as u64;
-    let wg_x = wgs.min(max_dim);
-    let wg_y = wgs.div_ceil(wg_x);
+    let (wg_x, wg_y) = tile(wgs, max_dim);
     if wg_y > max_dim {
         return Err(Error::TooLarge {
             needed: threads,
@@ -992,4 +999,27 @@ fn make_shard(
         _info: info_buf,
         _params: params_buf,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tile;
+
+    #[test]
+    fn tiling_covers_every_workgroup_with_few_spares() {
+        let max = 65_535;
+        for wgs in (1..300_000u64)
+            .step_by(997)
+            .chain([65_535, 65_536, 65_537, 131_070, 262_144])
+        {
+            let (x, y) = tile(wgs, max);
+            assert!(x <= max && x * y >= wgs, "{wgs}: {x} × {y}");
+            assert!(
+                x * y - wgs < y,
+                "{wgs}: {x} × {y} leaves {} spare",
+                x * y - wgs
+            );
+        }
+        assert_eq!(tile(65_536, max), (32_768, 2));
+    }
 }

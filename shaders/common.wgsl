@@ -254,6 +254,62 @@ fn integrate(n: u32, input: f32, v: f32, r: f32) -> Integration {
     return out;
 }
 
+// true: the GLIF2 voltage reset (V' − V_rest)·m_v + V_rest − b_v (GLIF2, GLIF4, GLIF5);
+// false: V ← V_reset (LIF, GLIF1, ALIF, GLIF3).
+override GLIF2: bool = false;
+
+// Step 3's spike-triggered part: (θ_1 + … + θ_K) + Θ_∞, or Θ_∞ when K = 0.
+// CPU twin: the lines under "3." of `update_neuron`.
+fn threshold_sum(n: u32, st: ptr<function, NeuronState>) -> f32 {
+    var thr = param(SLOT_THRESHOLD, n);
+    if K > 0u {
+        var sum = (*st).th[0];
+        for (var k = 1u; k < K; k++) {
+            sum = sum + (*st).th[k];
+        }
+        thr = sum + thr;
+    }
+    return thr;
+}
+
+// Steps 4 and 5: spike when free and V' ≥ Θ, then reset (r ← t_ref and the model's voltage
+// reset) or keep the integrated values. Returns the spike. CPU twin: "4." and "5.".
+fn spike_and_reset(n: u32, free: bool, v_int: f32, r_new: f32, thr: f32,
+                   st: ptr<function, NeuronState>) -> bool {
+    let spike = free && v_int >= thr;
+    if spike {
+        (*st).r = param(SLOT_T_REF, n);
+        if GLIF2 {
+            let v_rest = param(SLOT_V_REST, n);
+            (*st).v = fma(v_int - v_rest, param(SLOT_M_V, n), v_rest) - param(SLOT_B_V, n);
+        } else {
+            (*st).v = param(SLOT_V_RESET, n);
+        }
+    } else {
+        (*st).r = r_new;
+        (*st).v = v_int;
+    }
+    return spike;
+}
+
+// Step 6: each θ_k held while `hold`, else decayed; a spike first scales it by r_k (1 by
+// default: no change), then + d_k·s. CPU twin: "6.".
+fn adapt_thresholds(n: u32, spike: bool, hold: bool, st: ptr<function, NeuronState>) {
+    let s = select(0.0, 1.0, spike);
+    for (var k = 0u; k < K; k++) {
+        let ds = param(SLOT_DECAY_K + K + k, n) * s;
+        var th = (*st).th[k];
+        if spike {
+            th = th * param(SLOT_DECAY_K + 2u * K + k, n);
+        }
+        if hold {
+            (*st).th[k] = th + ds;
+        } else {
+            (*st).th[k] = fma(th, param(SLOT_DECAY_K + k, n), ds);
+        }
+    }
+}
+
 // Whether invocation `id`'s neuron is refractory (r > 0) at the start of the dispatch: bit
 // id % 32 of refractory word id / 32 (the 32 invocations of a word read the same one).
 fn refractory_bit(id: u32) -> bool {

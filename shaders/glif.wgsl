@@ -4,8 +4,6 @@
 // CPU twin: `update_neuron` in src/cpu/mod.rs; the numbered steps are the same. Every product that
 // feeds a sum is one explicit fma().
 
-// true: GLIF2 voltage reset (GLIF4, GLIF5); false: V ← V_reset (GLIF3).
-override GLIF2: bool = false;
 // true: GLIF5's θ_v, the last state component.
 override THETA_V: bool = false;
 
@@ -19,7 +17,6 @@ fn slot_thv(i: u32) -> u32 { return SLOT_DECAY_K + 3u * K + 4u * J + i; } // dec
 
 fn update_neuron(n: u32, input: f32, lock: bool, freeze: bool, st: ptr<function, NeuronState>) -> bool {
     let v = (*st).v;
-    let v_rest = param(SLOT_V_REST, n);
     // 1.–2. Refractory countdown and integration (common.wgsl), then + c_j·I_j.
     let it = integrate(n, input, v, (*st).r);
     let r_new = it.r_new;
@@ -32,48 +29,16 @@ fn update_neuron(n: u32, input: f32, lock: bool, freeze: bool, st: ptr<function,
     }
     let v_int = select(v_star, v, lock && !free);
     // 3. Threshold from the start of the step: ((θ_1 + … + θ_K) + Θ_∞) + θ_v.
-    var thr = param(SLOT_THRESHOLD, n);
-    if K > 0u {
-        var sum = (*st).th[0];
-        for (var k = 1u; k < K; k++) {
-            sum = sum + (*st).th[k];
-        }
-        thr = sum + thr;
-    }
+    var thr = threshold_sum(n, st);
     if THETA_V {
         thr = thr + (*st).th[K + J];
     }
-    // 4. Spike: free and V' ≥ Θ.
-    let spike = free && v_int >= thr;
-    // 5. Reset.
-    if spike {
-        (*st).r = param(SLOT_T_REF, n);
-        if GLIF2 {
-            (*st).v = fma(v_int - v_rest, param(SLOT_M_V, n), v_rest) - param(SLOT_B_V, n);
-        } else {
-            (*st).v = param(SLOT_V_RESET, n);
-        }
-    } else {
-        (*st).r = r_new;
-        (*st).v = v_int;
-    }
+    // 4.–5. Spike and reset.
+    let spike = spike_and_reset(n, free, v_int, r_new, thr, st);
     // 6. Adaptation: held while the lock is on and r > 0, else decayed; then + d_k·s.
     let hold = lock && (*st).r > 0.0;
-    let s = select(0.0, 1.0, spike);
     if !freeze {
-        for (var k = 0u; k < K; k++) {
-            let ds = param(SLOT_DECAY_K + K + k, n) * s;
-            // A spike first scales the component by r_k (1 by default: no change).
-            var th = (*st).th[k];
-            if spike {
-                th = th * param(SLOT_DECAY_K + 2u * K + k, n);
-            }
-            if hold {
-                (*st).th[k] = th + ds;
-            } else {
-                (*st).th[k] = fma(th, param(SLOT_DECAY_K + k, n), ds);
-            }
-        }
+        adapt_thresholds(n, spike, hold, st);
     }
     // 7. θ_v (GLIF5), integrated exactly from the start-of-step u, w = R·Ĩ and I_j; held like θ.
     if THETA_V && !freeze && !hold {

@@ -1,7 +1,8 @@
 //! The CPU reference path: a literal implementation of `MODELS.md`, generic over f32 and f64.
 //!
 //! [`update_neuron`] is the CPU twin of the WGSL functions `update_neuron` in
-//! `shaders/lif.wgsl`, `shaders/adaptive.wgsl` and `shaders/glif.wgsl`: the same operations in
+//! `shaders/lif.wgsl` and `shaders/glif.wgsl` (and the steps they share in
+//! `shaders/common.wgsl`): the same operations in
 //! the same order, each product that feeds a sum written as one [`Arith::fma`] where the shader
 //! writes `fma()`. The numbered comments are the steps of the spec and appear in both files.
 //! `vector.rs` holds the same update written for the compiler's SIMD, used where parameters are
@@ -337,8 +338,9 @@ pub struct ThetaV<'a, R> {
 ///
 /// `comps` holds this neuron's extra state, updated in place: θ_1..θ_K, then the after-spike
 /// currents I_1..I_J, then θ_v (GLIF5). Returns the spike bit. The WGSL twins are
-/// `update_neuron` in `shaders/lif.wgsl` (LIF, GLIF1), `shaders/adaptive.wgsl` (ALIF, GLIF2)
-/// and `shaders/glif.wgsl` (GLIF3–5).
+/// `update_neuron` in `shaders/lif.wgsl` (LIF, GLIF1, ALIF, GLIF2) and `shaders/glif.wgsl`
+/// (GLIF3–5), built from the steps in `shaders/common.wgsl` (`integrate`, `threshold_sum`,
+/// `spike_and_reset`, `adapt_thresholds`).
 #[inline(always)]
 pub fn update_neuron<R: Real>(
     p: &NeuronParams<'_, R>,

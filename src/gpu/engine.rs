@@ -290,9 +290,9 @@ impl GpuSim {
             ),
         ];
         let model = pop.model();
-        if model.is_adaptive() || model.has_asc() {
-            let glif2 = if model.has_glif_reset() { 1.0 } else { 0.0 };
-            constants.push(("GLIF2", glif2));
+        // Every step kernel declares GLIF2 (common.wgsl); LIF and GLIF1 take its default.
+        if model.has_glif_reset() {
+            constants.push(("GLIF2", 1.0));
         }
         if model.has_asc() {
             let thv = if model.has_theta_v() { 1.0 } else { 0.0 };

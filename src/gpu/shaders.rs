@@ -2,10 +2,8 @@
 
 /// Bindings, parameter access and spike-word packing shared by every step kernel.
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
-/// LIF / GLIF1 step.
+/// LIF / GLIF1 / ALIF / GLIF2 step (K threshold components, 0 for LIF and GLIF1).
 pub const LIF: &str = include_str!("../../shaders/lif.wgsl");
-/// ALIF / GLIF2 step.
-pub const ADAPTIVE: &str = include_str!("../../shaders/adaptive.wgsl");
 /// GLIF3 / GLIF4 / GLIF5 step.
 pub const GLIF: &str = include_str!("../../shaders/glif.wgsl");
 /// The arithmetic-mode probe.
@@ -27,13 +25,7 @@ pub const PROBE_SUBGROUPS: &str = include_str!("../../shaders/probe_subgroups.wg
 /// gates subgroup operations by that feature rather than by an `enable` directive).
 /// `int64`: Philox's multiply in 64-bit integers (`Features::SHADER_INT64`).
 pub fn step_source(model: crate::Model, ballot: bool, int64: bool) -> String {
-    let body = if model.has_asc() {
-        GLIF
-    } else if model.is_adaptive() {
-        ADAPTIVE
-    } else {
-        LIF
-    };
+    let body = if model.has_asc() { GLIF } else { LIF };
     let main = if ballot { MAIN_BALLOT } else { MAIN_WORKGROUP };
     let mul = if int64 { MULHILO_U64 } else { MULHILO_U32 };
     format!("{COMMON}\n{mul}\n{body}\n{main}")
@@ -47,7 +39,6 @@ pub const REFERENCE_COPY: &str = include_str!("../../shaders/reference_copy.wgsl
 pub const ALL: &[(&str, &str)] = &[
     ("common", COMMON),
     ("lif", LIF),
-    ("adaptive", ADAPTIVE),
     ("glif", GLIF),
     ("main_workgroup", MAIN_WORKGROUP),
     ("main_ballot", MAIN_BALLOT),

@@ -197,6 +197,27 @@ fn input_current(n: u32, host: f32, si: StepInfo, word: u32) -> f32 {
     return current;
 }
 
+// The neuron and trial of invocation `lid` of workgroup `wg` (both entry points).
+struct Lane {
+    id: u32,      // global invocation index: trial * n_pad + n; spike word id / 32
+    trial: u32,
+    n: u32,       // neuron within the shard
+    live: bool,   // a real neuron, not padding
+    idx: u32,     // its index in the [B][n] state arrays
+    bn: u32,      // B · n
+}
+
+fn lane_of(wg: u32, lid: u32) -> Lane {
+    var l: Lane;
+    l.id = wg * 256u + lid;
+    l.trial = l.id / info.n_pad;
+    l.n = l.id % info.n_pad;
+    l.live = l.id < info.threads && l.n < info.n;
+    l.idx = l.trial * info.n + l.n;
+    l.bn = info.trials * info.n;
+    return l;
+}
+
 // What one invocation carries from step to step of a dispatch besides its neuron's state.
 struct Carry {
     next_host: f32,       // the next step's host input, loaded one step ahead
@@ -206,25 +227,33 @@ struct Carry {
 // One step t of one invocation (both entry points): the noise block when a quad of steps
 // begins (or the dispatch does), the input current, and `update_neuron`. Returns the spike.
 // CPU twin: the per-neuron body of `CpuSim::step_into`.
-fn step_lane(live: bool, trial: u32, n: u32, idx: u32, t: u32, end: u32,
-             st: ptr<function, NeuronState>, carry: ptr<function, Carry>) -> bool {
+fn step_lane(l: Lane, t: u32, end: u32, st: ptr<function, NeuronState>,
+             carry: ptr<function, Carry>) -> bool {
     let si = step_info(t);
     // Uniform across the dispatch: every invocation draws a new block on the same steps.
     if NOISE && (t == dispatch.t0 || (si.step_lo & 3u) == 0u) {
-        (*carry).noise = noise_block(trial, n, si);
+        (*carry).noise = noise_block(l.trial, l.n, si);
     }
-    if !live {
+    if !l.live {
         return false;
     }
     // The next step's input is loaded before this step's arithmetic (prefetch).
     let host = (*carry).next_host;
     if t + 1u < end {
-        (*carry).next_host = host_input(idx, t + 1u);
+        (*carry).next_host = host_input(l.idx, t + 1u);
     }
-    let input = input_current(n, host, si, (*carry).noise[si.step_lo & 3u]);
+    let input = input_current(l.n, host, si, (*carry).noise[si.step_lo & 3u]);
     let lock = (dispatch.flags & FLAG_LOCK) != 0u;
     let freeze = (dispatch.flags & FLAG_FREEZE) != 0u;
-    return update_neuron(n, input, lock, freeze, st);
+    return update_neuron(l.n, input, lock, freeze, st);
+}
+
+// Before the first step: the neuron's state, once, and the first step's host input.
+fn begin_lane(l: Lane, st: ptr<function, NeuronState>, carry: ptr<function, Carry>) {
+    if l.live {
+        *st = load_state(l.idx, l.bn, refractory_bit(l.id));
+        (*carry).next_host = host_input(l.idx, dispatch.t0);
+    }
 }
 
 // Steps 1 and 2 of every model: the refractory countdown and the integration of the input.

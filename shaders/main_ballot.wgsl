@@ -11,24 +11,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if wg * 256u >= info.threads {
         return;
     }
-    let id = wg * 256u + lid;
-    let trial = id / info.n_pad;
-    let n = id % info.n_pad;
-    let live = id < info.threads && n < info.n;
-    let idx = trial * info.n + n;
-    let bn = info.trials * info.n;
-    // Load the state once.
+    let l = lane_of(wg, lid);
     var st: NeuronState;
     var carry: Carry;
-    if live {
-        st = load_state(idx, bn, refractory_bit(id));
-        carry.next_host = host_input(idx, dispatch.t0);
-    }
+    begin_lane(l, &st, &carry);
     let r_start = st.r;
     let word = wg * 8u + lid / 32u;
     let end = dispatch.t0 + dispatch.count;
     for (var t = dispatch.t0; t < end; t++) {
-        let spike = step_lane(live, trial, n, idx, t, end, &st, &carry);
+        let spike = step_lane(l, t, end, &st, &carry);
         let bits = subgroupBallot(spike).x;
         if lid % 32u == 0u && word < info.words {
             spikes[t * info.words + word] = bits;
@@ -36,11 +27,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     // The refractory words for the next dispatch, then the state, once (r only where it
     // changed: most neurons are not refractory).
-    let refr = subgroupBallot(live && st.r > 0.0).x;
+    let refr = subgroupBallot(l.live && st.r > 0.0).x;
     if lid % 32u == 0u && word < info.words {
         spikes[info.refr_base + word] = refr;
     }
-    if live {
-        store_state(idx, bn, st, r_start);
+    if l.live {
+        store_state(l.idx, l.bn, st, r_start);
     }
 }

@@ -11,19 +11,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if wg * 256u >= info.threads {
         return;
     }
-    let id = wg * 256u + lid;
-    let trial = id / info.n_pad;
-    let n = id % info.n_pad;
-    let live = id < info.threads && n < info.n;
-    let idx = trial * info.n + n;
-    let bn = info.trials * info.n;
-    // Load the state once.
+    let l = lane_of(wg, lid);
     var st: NeuronState;
     var carry: Carry;
-    if live {
-        st = load_state(idx, bn, refractory_bit(id));
-        carry.next_host = host_input(idx, dispatch.t0);
-    }
+    begin_lane(l, &st, &carry);
     let r_start = st.r;
     if lid < 8u {
         atomicStore(&wg_words[lid], 0u);
@@ -32,7 +23,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let word = wg * 8u + lid;
     let end = dispatch.t0 + dispatch.count;
     for (var t = dispatch.t0; t < end; t++) {
-        let spike = step_lane(live, trial, n, idx, t, end, &st, &carry);
+        let spike = step_lane(l, t, end, &st, &carry);
         if spike {
             atomicOr(&wg_words[lid / 32u], 1u << (lid % 32u));
         }
@@ -48,14 +39,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     // The refractory words for the next dispatch (wg_words are zero after the last step),
     // then the state, once (r only where it changed: most neurons are not refractory).
-    if live && st.r > 0.0 {
+    if l.live && st.r > 0.0 {
         atomicOr(&wg_words[lid / 32u], 1u << (lid % 32u));
     }
     workgroupBarrier();
     if lid < 8u && word < info.words {
         spikes[info.refr_base + word] = atomicLoad(&wg_words[lid]);
     }
-    if live {
-        store_state(idx, bn, st, r_start);
+    if l.live {
+        store_state(l.idx, l.bn, st, r_start);
     }
 }

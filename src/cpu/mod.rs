@@ -20,7 +20,7 @@ use crate::state::{State, StepOptions};
 use crate::{Arith, Real};
 
 mod vector;
-use vector::{Currents, Uniform};
+use vector::{Currents, Fill, Uniform};
 
 /// Below this many neuron-trials per step the CPU path runs on one thread.
 const PARALLEL_MIN: usize = 1 << 15;
@@ -90,10 +90,10 @@ impl<R: Real> P<R> {
     }
 }
 
-/// The input currents of a block in the general case (per-neuron bias, noise) for the
-/// vectorised kernel: the sums of `current` in `CpuSim::advance`, one pass per term so that
-/// each pass is a plain SIMD loop. A struct rather than a closure so that it is inlined into
-/// the AVX2 copy of the kernel.
+/// The input currents of neurons `n0 + j0..` (at most 32 at a time): (host + (bias + mean)) +
+/// schedule, plus noise, one pass per term so that each pass is a plain SIMD loop. Both
+/// kernels use it; a struct rather than a closure so that it is inlined into the AVX2 copy of
+/// the vectorised kernel. WGSL twin: `input_current` in shaders/common.wgsl.
 struct BlockCurrents<'a, R> {
     /// This step's host input for the block.
     host: Option<&'a [R]>,
@@ -224,6 +224,12 @@ impl<R: Real> Gathered<R> {
             asc_amp: Vec::with_capacity(j),
             thv_asc: Vec::with_capacity(j),
         }
+    }
+    /// The K- and J-indexed parameters of neuron `n`.
+    fn filled(p: &Params<R>, n: usize) -> Self {
+        let mut g = Gathered::new(p.decay_k.len(), p.asc_decay.len());
+        g.fill(p, n);
+        g
     }
     fn fill(&mut self, p: &Params<R>, n: usize) {
         for (out, list) in [
@@ -510,13 +516,18 @@ impl<R: Real> CpuSim<R> {
             }
         }
         let params = Params::<R>::new(pop);
+        // The vectorised kernel's parameters: those every neuron shares, when all are shared.
+        let uniform = params
+            .uniform
+            .then(|| Uniform::new(&params.neuron(0, &Gathered::filled(&params, 0))))
+            .flatten();
         let v = (0..trials * n).map(|i| params.v_rest.at(i % n)).collect();
         Ok(CpuSim {
             pop: pop.clone(),
             trials,
             arith,
             params,
-            uniform: Uniform::new(pop),
+            uniform,
             vectorised: true,
             v,
             r: vec![R::ZERO; trials * n],
@@ -721,6 +732,10 @@ impl<R: Real> CpuSim<R> {
                 let len = v.len();
                 let wb = len.div_ceil(32);
                 let mut g = Gathered::new(k, jn);
+                // The literal kernel: parameters shared by every neuron, built once; the
+                // block's currents of a step.
+                let shared = params.uniform.then(|| Gathered::filled(params, 0));
+                let mut currents = vec![R::ZERO; if uniform.is_some() { 0 } else { len }];
                 // Each neuron's Philox block serves four steps (WGSL twin: `Carry::noise`).
                 let mut blocks = vec![[0u32; 4]; if noise { len } else { 0 }];
                 for (t, wd) in local.chunks_mut(wb).enumerate() {
@@ -734,29 +749,18 @@ impl<R: Real> CpuSim<R> {
                     let word = (step % 4) as usize;
                     let blocks = &blocks;
                     let inp = inputs.map(|x| &x[t * per + b * n + n0..t * per + b * n + n0 + len]);
-                    // The input current of neuron nn: (host + (bias + mean)) + schedule, plus
-                    // noise. WGSL twin: `input_current` in shaders/common.wgsl.
-                    let current = |j: usize, host: R| {
-                        let nn = n0 + j;
-                        let mut current = (host + offset.at(nn)) + sched;
-                        if noise {
-                            let draw = noise_value_in(table, blocks[j][word], arith);
-                            current = arith.fma(R::from_f64(draw as f64), gain.at(nn), current);
-                        }
-                        current
+                    // The input currents: (host + (bias + mean)) + schedule, plus noise. WGSL
+                    // twin: `input_current` in shaders/common.wgsl.
+                    let fill = BlockCurrents {
+                        host: inp,
+                        offset,
+                        gain,
+                        sched,
+                        n0,
+                        noise: noise.then_some((&blocks[..], word, table)),
+                        arith,
                     };
                     if let Some(u) = uniform {
-                        // The same sums as `current`, one pass per term so that each pass is a
-                        // plain SIMD loop.
-                        let fill = BlockCurrents {
-                            host: inp,
-                            offset,
-                            gain,
-                            sched,
-                            n0,
-                            noise: noise.then_some((&blocks[..], word, table)),
-                            arith,
-                        };
                         let cur = if noise || offset.per_neuron {
                             Currents::Fill(&fill)
                         } else {
@@ -769,14 +773,16 @@ impl<R: Real> CpuSim<R> {
                         vector::run_block(u, arith, opts, &cur, v, r, th, wd);
                         continue;
                     }
-                    // One neuron's step: input current, then `update_neuron`.
+                    for (i, c) in currents.chunks_mut(32).enumerate() {
+                        fill.fill(32 * i, c);
+                    }
+                    // One neuron's step: `update_neuron` with its current.
                     let mut one = |j: usize, p: &NeuronParams<'_, R>| {
-                        let host = inp.map_or(R::ZERO, |x| x[j]);
                         let s = update_neuron(
                             p,
                             arith,
                             opts,
-                            current(j, host),
+                            currents[j],
                             &mut v[j],
                             &mut r[j],
                             &mut th[j * comps..(j + 1) * comps],
@@ -785,10 +791,8 @@ impl<R: Real> CpuSim<R> {
                             wd[j / 32] |= 1 << (j % 32);
                         }
                     };
-                    if params.uniform {
-                        // No parameter varies across neurons: build them once for the block.
-                        g.fill(params, 0);
-                        let p = params.neuron(0, &g);
+                    if let Some(g0) = &shared {
+                        let p = params.neuron(0, g0);
                         for j in 0..len {
                             one(j, &p);
                         }

@@ -11,7 +11,7 @@
 //! AVX2 + FMA and that copy is chosen at run time when the processor has them; elsewhere the
 //! compiler's baseline SIMD (SSE2, NEON) is used.
 
-use crate::model::Population;
+use super::NeuronParams;
 use crate::state::StepOptions;
 use crate::{Arith, Real};
 
@@ -54,48 +54,46 @@ pub(crate) struct Uniform<R> {
 const MAX_J: usize = 2;
 
 impl<R: Real> Uniform<R> {
-    /// The kernel's parameters, or `None` where the population needs the general kernel.
-    pub(crate) fn new(pop: &Population) -> Option<Self> {
-        let uniform = pop.param_list().iter().all(|(_, p)| !p.is_per_neuron());
-        let m = pop.model;
-        let k_ok = pop.k() == usize::from(m.is_adaptive());
-        if !uniform || !k_ok || pop.j() > MAX_J {
+    /// The kernel's parameters from the parameters every neuron shares (`Params::neuron` of a
+    /// population with no per-neuron parameter), or `None` where the population has a shape
+    /// this kernel does not serve.
+    pub(crate) fn new(p: &NeuronParams<'_, R>) -> Option<Self> {
+        let (k, j) = (p.decay_k.len(), p.asc_decay.len());
+        if k != usize::from(p.adaptive) || j > MAX_J {
             return None;
         }
-        let one = |p: &crate::model::Param| R::from_f64(p.values()[0]);
-        let first = |ps: &[crate::model::Param]| ps.first().map_or(R::ZERO, one);
-        let per_current = |ps: Vec<&crate::model::Param>| {
+        let per_current = |xs: &[R]| {
             let mut out = [R::ZERO; MAX_J];
-            for (o, p) in out.iter_mut().zip(ps) {
-                *o = one(p);
-            }
+            out[..xs.len()].copy_from_slice(xs);
             out
         };
+        let first = |xs: &[R]| xs.first().copied().unwrap_or(R::ZERO);
+        let thv = p.thv.as_ref();
         Some(Uniform {
-            dt: R::from_f64(pop.dt),
-            v_rest: one(&pop.v_rest),
-            v_reset: one(&pop.v_reset),
-            threshold: one(&pop.threshold),
-            t_ref: one(&pop.t_ref),
-            resistance: one(&pop.resistance),
-            decay_m: one(&pop.decay_m),
-            m_v: one(&pop.m_v),
-            b_v: one(&pop.b_v),
-            glif2: m.has_glif_reset(),
-            adaptive: m.is_adaptive(),
-            decay_k: first(&pop.decay_k),
-            increment_k: first(&pop.increment_k),
-            keep_k: first(&pop.keep_k),
-            j: pop.j(),
-            asc_decay: per_current(pop.asc_decay.iter().collect()),
-            asc_gain: per_current(pop.asc_gain.iter().collect()),
-            asc_keep: per_current(pop.asc.iter().map(|a| &a.keep).collect()),
-            asc_amp: per_current(pop.asc.iter().map(|a| &a.amp).collect()),
-            thv: m.has_theta_v(),
-            thv_decay: one(&pop.thv_decay),
-            thv_u: one(&pop.thv_u),
-            thv_w: one(&pop.thv_w),
-            thv_asc: per_current(pop.thv_asc.iter().collect()),
+            dt: p.dt,
+            v_rest: p.v_rest,
+            v_reset: p.v_reset,
+            threshold: p.threshold,
+            t_ref: p.t_ref,
+            resistance: p.resistance,
+            decay_m: p.decay_m,
+            m_v: p.m_v,
+            b_v: p.b_v,
+            glif2: p.glif2,
+            adaptive: p.adaptive,
+            decay_k: first(p.decay_k),
+            increment_k: first(p.increment_k),
+            keep_k: first(p.keep_k),
+            j,
+            asc_decay: per_current(p.asc_decay),
+            asc_gain: per_current(p.asc_gain),
+            asc_keep: per_current(p.asc_keep),
+            asc_amp: per_current(p.asc_amp),
+            thv: thv.is_some(),
+            thv_decay: thv.map_or(R::ZERO, |t| t.decay),
+            thv_u: thv.map_or(R::ZERO, |t| t.u),
+            thv_w: thv.map_or(R::ZERO, |t| t.w),
+            thv_asc: per_current(thv.map_or(&[][..], |t| t.asc)),
         })
     }
 }

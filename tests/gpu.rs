@@ -78,21 +78,26 @@ fn gpu_equals_cpu_every_model_lock_and_freeze() {
     }
 }
 
+/// `n` neurons of `model` with default parameters (one θ component for ALIF and GLIF2).
+fn uniform_population(model: Model, n: usize, dt: f64) -> Population {
+    let mut b = Population::builder(model, n).dt(dt);
+    if model.is_adaptive() {
+        b = b
+            .adapt_time_constants(vec![20.0.into()])
+            .adapt_increments(vec![2.0.into()]);
+        if model == Model::Glif2 {
+            b = b.adapt_rates(vec![0.05.into()]).m_v(0.5).b_v(4.0);
+        }
+    }
+    b.build().unwrap()
+}
+
 #[test]
 fn uniform_parameters_and_odd_sizes() {
     for model in MODELS {
         for n in [1usize, 31, 33, 257] {
-            let mut b = Population::builder(model, n).dt(0.1);
-            if model.is_adaptive() {
-                b = b
-                    .adapt_time_constants(vec![20.0.into()])
-                    .adapt_increments(vec![2.0.into()]);
-                if model == Model::Glif2 {
-                    b = b.adapt_rates(vec![0.05.into()]).m_v(0.5).b_v(4.0);
-                }
-            }
             compare(
-                &b.build().unwrap(),
+                &uniform_population(model, n, 0.1),
                 2,
                 300,
                 StepOptions::default(),
@@ -172,16 +177,7 @@ fn dispatch_tiling_past_65535_workgroups() {
     let max = ctx.limits().max_compute_workgroups_per_dimension as usize;
     assert!(n.div_ceil(256) > max, "population too small to need tiling");
     for model in MODELS {
-        let mut b = Population::builder(model, n).dt(0.5);
-        if model.is_adaptive() {
-            b = b
-                .adapt_time_constants(vec![20.0.into()])
-                .adapt_increments(vec![2.0.into()]);
-            if model == Model::Glif2 {
-                b = b.adapt_rates(vec![0.05.into()]).m_v(0.5).b_v(4.0);
-            }
-        }
-        let pop = b.build().unwrap();
+        let pop = uniform_population(model, n, 0.5);
         let mut g = GpuSim::new(ctx.clone(), &pop, 1).unwrap();
         if g.shard_count() > 1 {
             // A driver whose binding limit forces a split would not tile; it must not here.

@@ -70,6 +70,19 @@ impl NpyStream {
         Ok(())
     }
 
+    /// [`NpyStream::create`] (`rows` = None) or [`NpyStream::reopen`] at `rows` rows.
+    pub fn open(
+        path: &Path,
+        descr: &'static str,
+        row_shape: &[usize],
+        rows: Option<u64>,
+    ) -> Result<Self> {
+        match rows {
+            None => Self::create(path, descr, row_shape),
+            Some(r) => Self::reopen(path, descr, row_shape, r),
+        }
+    }
+
     /// Reopen an existing stream written by [`NpyStream::create`], keeping its first `rows`
     /// rows (anything after them is cut off) and appending from there.
     pub fn reopen(
@@ -221,24 +234,8 @@ impl PopulationRecorder {
         n: usize,
         ranges: &[(usize, usize)],
     ) -> Result<Self> {
-        let spikes = if ranges.is_empty() {
-            None
-        } else {
-            Some(NpyStream::create(
-                &dir.join(format!("{name}_spikes.npy")),
-                "<u4",
-                &[3],
-            )?)
-        };
-        Ok(PopulationRecorder {
-            trials,
-            n,
-            ranges: ranges.to_vec(),
-            spikes,
-            counts: NpyStream::create(&dir.join(format!("{name}_counts.npy")), "<u4", &[])?,
-            total: 0,
-            isi: IsiStats::new(trials * n),
-        })
+        let isi = IsiStats::new(trials * n);
+        Self::open(dir, name, trials, n, ranges, None, 0, isi)
     }
 
     /// Reopen a recording at a checkpoint: files cut back to the checkpoint's rows, counts and
@@ -254,23 +251,36 @@ impl PopulationRecorder {
         pos: &crate::checkpoint::RecorderPosition,
         isi: IsiStats,
     ) -> Result<Self> {
-        let spikes = if ranges.is_empty() {
-            None
-        } else {
-            Some(NpyStream::reopen(
-                &dir.join(format!("{name}_spikes.npy")),
-                "<u4",
-                &[3],
-                pos.spike_rows,
-            )?)
-        };
+        let rows = Some((steps, pos.spike_rows));
+        Self::open(dir, name, trials, n, ranges, rows, pos.total, isi)
+    }
+
+    /// Create (`rows` = None) or reopen at (count rows, spike rows).
+    #[allow(clippy::too_many_arguments)]
+    fn open(
+        dir: &Path,
+        name: &str,
+        trials: usize,
+        n: usize,
+        ranges: &[(usize, usize)],
+        rows: Option<(u64, u64)>,
+        total: u64,
+        isi: IsiStats,
+    ) -> Result<Self> {
+        let spikes = (!ranges.is_empty())
+            .then(|| {
+                let path = dir.join(format!("{name}_spikes.npy"));
+                NpyStream::open(&path, "<u4", &[3], rows.map(|r| r.1))
+            })
+            .transpose()?;
+        let counts_path = dir.join(format!("{name}_counts.npy"));
         Ok(PopulationRecorder {
             trials,
             n,
             ranges: ranges.to_vec(),
             spikes,
-            counts: NpyStream::reopen(&dir.join(format!("{name}_counts.npy")), "<u4", &[], steps)?,
-            total: pos.total,
+            counts: NpyStream::open(&counts_path, "<u4", &[], rows.map(|r| r.0))?,
+            total,
             isi,
         })
     }
@@ -360,11 +370,7 @@ impl TraceRecorder {
             return Ok(None);
         }
         let stream = |file: String, descr: &'static str, shape: &[usize]| {
-            let path = dir.join(file);
-            match rows {
-                None => NpyStream::create(&path, descr, shape),
-                Some(r) => NpyStream::reopen(&path, descr, shape, r),
-            }
+            NpyStream::open(&dir.join(file), descr, shape, rows)
         };
         let optional = |idx: &[usize], file: String, shape: &[usize]| {
             (!idx.is_empty())

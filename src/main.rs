@@ -164,7 +164,7 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
         } => {
             let on_cpu_device = match backend {
                 Backend::Cpu => true,
-                _ => list_adapters().iter().all(|a| a.device_type == "Cpu"),
+                _ => list_adapters().iter().all(|a| a.is_cpu()),
             };
             let n = neurons.unwrap_or(if on_cpu_device { 100_000 } else { 1_000_000 });
             if neurons.is_none() && on_cpu_device {

@@ -52,7 +52,7 @@ fn open_context(backend: Backend) -> Result<Option<Arc<GpuContext>>> {
         Backend::Gpu => Ok(Some(Arc::new(GpuContext::new()?))),
         Backend::Auto => match GpuContext::new() {
             Ok(c) => {
-                if c.adapter().device_type == "Cpu" {
+                if c.adapter().is_cpu() {
                     eprintln!(
                         "note: the adapter '{}' is a CPU driver; glifsim's own CPU path (--backend cpu) computes the same bits and is usually faster there",
                         c.adapter().name

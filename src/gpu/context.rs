@@ -30,6 +30,10 @@ pub struct AdapterSummary {
 }
 
 impl AdapterSummary {
+    /// Whether the adapter is a CPU driver (lavapipe, WARP, SwiftShader).
+    pub fn is_cpu(&self) -> bool {
+        self.device_type == format!("{:?}", wgpu::DeviceType::Cpu)
+    }
     fn of(a: &wgpu::Adapter) -> Self {
         let i = a.get_info();
         let l = a.limits();

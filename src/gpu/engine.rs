@@ -764,21 +764,21 @@ impl GpuSim {
         for sh in &self.shards {
             let mut v = Vec::with_capacity(b * sh.n);
             let mut r = Vec::with_capacity(b * sh.n);
-            // The refractory words, [B][W]: bit i % 32 of word i / 32 is r > 0.
-            let mut refr = vec![0u32; b * sh.w];
+            // The refractory words, laid out as a spike frame: the bit is set where r > 0.
+            let mut refr = SpikeFrame::new(b, sh.n);
             for t in 0..b {
                 v.extend_from_slice(&s.v[t * n + sh.n0..t * n + sh.n0 + sh.n]);
                 r.extend_from_slice(&s.r[t * n + sh.n0..t * n + sh.n0 + sh.n]);
                 for (i, &x) in s.r[t * n + sh.n0..t * n + sh.n0 + sh.n].iter().enumerate() {
                     if x > 0.0 {
-                        refr[t * sh.w + i / 32] |= 1 << (i % 32);
+                        refr.set(t, i);
                     }
                 }
             }
             self.ctx.queue.write_buffer(
                 &sh.spikes,
                 (self.chunk * b * sh.w * 4) as u64,
-                bytemuck::cast_slice(&refr),
+                bytemuck::cast_slice(refr.words()),
             );
             self.ctx
                 .queue

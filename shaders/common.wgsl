@@ -1,6 +1,6 @@
 // Shared by every step kernel: bindings, parameter access, the input current and the
-// spike-word packing. CPU twin: src/cpu/mod.rs (`P::at` for `param`, the `current` lines of
-// `CpuSim::step_into` for `input_current`, the frame layout of src/frame.rs for `main`).
+// spike-word packing. CPU twin: src/cpu/mod.rs (`P::at` for `param`, `BlockCurrents` for
+// `input_current`, the frame layout of src/frame.rs for `main`).
 //
 // One invocation per (trial, neuron). The shard's neurons are padded to a multiple of 32
 // (`n_pad`), so invocation `id` covers trial `id / n_pad`, neuron `id % n_pad`, and spike
@@ -146,8 +146,8 @@ fn noise_block(trial: u32, n: u32, si: StepInfo) -> vec4<u32> {
 }
 
 // The normal variate of one 32-bit word: sign from bit 31, magnitude by linear interpolation
-// in the table of normal quantiles at the end of `params`. CPU twin: `noise_value`,
-// src/noise.rs, line for line.
+// in the table of normal quantiles at the end of `params`. CPU twin: `noise_value_in`,
+// src/noise.rs (written there without the branch, which gives the same bits).
 fn noise_value(w: u32) -> f32 {
     let q = w & 0x7fffffffu;
     var i = q;
@@ -187,8 +187,8 @@ fn host_input(idx: u32, t: u32) -> f32 {
 }
 
 // The input current of a step: (host + (bias + mean)) + schedule, plus noise (`word` is
-// this step's word of the neuron's noise block). CPU twin: the `current` lines of
-// `CpuSim::step_into` and `noise_draw` in src/noise.rs.
+// this step's word of the neuron's noise block). CPU twin: `BlockCurrents::fill` in
+// src/cpu/mod.rs and `noise_draw` in src/noise.rs.
 fn input_current(n: u32, host: f32, si: StepInfo, word: u32) -> f32 {
     var current = (host + param(SLOT_OFFSET, n)) + si.sched;
     if NOISE {
@@ -226,7 +226,7 @@ struct Carry {
 
 // One step t of one invocation (both entry points): the noise block when a quad of steps
 // begins (or the dispatch does), the input current, and `update_neuron`. Returns the spike.
-// CPU twin: the per-neuron body of `CpuSim::step_into`.
+// CPU twin: the per-step body of `CpuSim::advance` (a new noise block every fourth step).
 fn step_lane(l: Lane, t: u32, end: u32, st: ptr<function, NeuronState>,
              carry: ptr<function, Carry>) -> bool {
     let si = step_info(t);

@@ -60,8 +60,8 @@ python3 scripts/pytorch_lif_bench.py 2>&1 | tee -a "$L" || echo "(PyTorch with C
 sec summary
 {
     grep -E "^adapter:|copy bandwidth|^reference kernel|^interactive|^conformance \(GPU, " "$L" | sort -u
-    echo "model  path             neurons     updates/s  GPU µs/step  of copy"
+    echo "model  path             neurons     upd/s wall  upd/s GPU   GPU µs/step  of copy (GPU time)"
     grep -E "^(LIF|ALIF|GLIF2|GLIF5) +(cpu|gpu)" "$L" |
-        awk '{ printf "%-6s %-16s %-11s %-10s %-12s %s\n", $1, $2, $3, $5, $7, $11 }'
+        awk '{ printf "%-6s %-16s %-11s %-11s %-11s %-12s %s\n", $1, $2, $3, $5, $6, $8, $12 }'
     grep "test result" "$L" | awk '{ p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }'
 } | tee "$OUT/summary.txt"

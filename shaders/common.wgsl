@@ -22,6 +22,7 @@ override STRIDE: u32 = 1u;      // length of a per-neuron parameter region
 override HOST_INPUT: bool = false;
 override NOISE: bool = false;
 override HAS_SCHED: bool = false; // a piecewise-constant drive is set: read `sched`
+override ONE_TRIAL: bool = false; // B = 1: invocation id = neuron, no division by n_pad
 
 const KMAX: u32 = 8u;
 
@@ -119,6 +120,37 @@ fn param(slot: u32, n: u32) -> f32 {
     return params[off];
 }
 
+// The parameters every step reads, loaded once per dispatch (when the lane begins) and kept
+// in registers across its steps; the per-component ones (θ_k, I_j, θ_v) are read with
+// `param` where used. CPU twin: the fields of `NeuronParams`, src/cpu/mod.rs.
+struct NeuronParams {
+    v_rest: f32,
+    v_reset: f32,
+    threshold: f32,
+    t_ref: f32,
+    resistance: f32,
+    decay_m: f32,
+    m_v: f32,
+    b_v: f32,
+    offset: f32,   // drive: bias + noise mean
+    gain: f32,     // drive: noise gain
+}
+
+fn load_params(n: u32) -> NeuronParams {
+    var p: NeuronParams;
+    p.v_rest = param(SLOT_V_REST, n);
+    p.v_reset = param(SLOT_V_RESET, n);
+    p.threshold = param(SLOT_THRESHOLD, n);
+    p.t_ref = param(SLOT_T_REF, n);
+    p.resistance = param(SLOT_RESISTANCE, n);
+    p.decay_m = param(SLOT_DECAY_M, n);
+    p.m_v = param(SLOT_M_V, n);
+    p.b_v = param(SLOT_B_V, n);
+    p.offset = param(SLOT_OFFSET, n);
+    p.gain = param(SLOT_GAIN, n);
+    return p;
+}
+
 // Philox4x32-10. CPU twin: `philox4x32_10`, src/noise.rs.
 fn philox(ctr: vec4<u32>, key: vec2<u32>) -> vec4<u32> {
     var c = ctr;
@@ -189,10 +221,10 @@ fn host_input(idx: u32, t: u32) -> f32 {
 // The input current of a step: (host + (bias + mean)) + schedule, plus noise (`word` is
 // this step's word of the neuron's noise block). CPU twin: `BlockCurrents::fill` in
 // src/cpu/mod.rs and `noise_draw` in src/noise.rs.
-fn input_current(n: u32, host: f32, si: StepInfo, word: u32) -> f32 {
-    var current = (host + param(SLOT_OFFSET, n)) + si.sched;
+fn input_current(p: NeuronParams, host: f32, si: StepInfo, word: u32) -> f32 {
+    var current = (host + p.offset) + si.sched;
     if NOISE {
-        current = fma(noise_value(word), param(SLOT_GAIN, n), current);
+        current = fma(noise_value(word), p.gain, current);
     }
     return current;
 }
@@ -210,8 +242,13 @@ struct Lane {
 fn lane_of(wg: u32, lid: u32) -> Lane {
     var l: Lane;
     l.id = wg * 256u + lid;
-    l.trial = l.id / info.n_pad;
-    l.n = l.id % info.n_pad;
+    if ONE_TRIAL {
+        l.trial = 0u;
+        l.n = l.id;
+    } else {
+        l.trial = l.id / info.n_pad;
+        l.n = l.id % info.n_pad;
+    }
     l.live = l.id < info.threads && l.n < info.n;
     l.idx = l.trial * info.n + l.n;
     l.bn = info.trials * info.n;
@@ -220,6 +257,7 @@ fn lane_of(wg: u32, lid: u32) -> Lane {
 
 // What one invocation carries from step to step of a dispatch besides its neuron's state.
 struct Carry {
+    p: NeuronParams,      // its parameters, loaded once
     next_host: f32,       // the next step's host input, loaded one step ahead
     noise: vec4<u32>,     // the noise block of the current quad of steps
 }
@@ -242,16 +280,18 @@ fn step_lane(l: Lane, t: u32, end: u32, st: ptr<function, NeuronState>,
     if t + 1u < end {
         (*carry).next_host = host_input(l.idx, t + 1u);
     }
-    let input = input_current(l.n, host, si, (*carry).noise[si.step_lo & 3u]);
+    let input = input_current((*carry).p, host, si, (*carry).noise[si.step_lo & 3u]);
     let lock = (dispatch.flags & FLAG_LOCK) != 0u;
     let freeze = (dispatch.flags & FLAG_FREEZE) != 0u;
-    return update_neuron(l.n, input, lock, freeze, st);
+    return update_neuron(l.n, (*carry).p, input, lock, freeze, st);
 }
 
-// Before the first step: the neuron's state, once, and the first step's host input.
+// Before the first step: the neuron's state and parameters, once, and the first step's host
+// input.
 fn begin_lane(l: Lane, st: ptr<function, NeuronState>, carry: ptr<function, Carry>) {
     if l.live {
         *st = load_state(l.idx, l.bn, refractory_bit(l.id));
+        (*carry).p = load_params(l.n);
         (*carry).next_host = host_input(l.idx, dispatch.t0);
     }
 }
@@ -266,10 +306,10 @@ struct Integration {
     v_star: f32,  // ((((V − V_rest) − R·Ĩ)·e_m) + V_rest) + R·Ĩ
 }
 
-fn integrate(n: u32, input: f32, v: f32, r: f32) -> Integration {
+fn integrate(p: NeuronParams, input: f32, v: f32, r: f32) -> Integration {
     var out: Integration;
-    let v_rest = param(SLOT_V_REST, n);
-    let resistance = param(SLOT_RESISTANCE, n);
+    let v_rest = p.v_rest;
+    let resistance = p.resistance;
     // 1. Refractory countdown; the neuron is free when r reaches 0.
     let r_dec = r - info.dt;
     out.r_new = select(0.0, r_dec, r_dec > 0.0);
@@ -278,7 +318,7 @@ fn integrate(n: u32, input: f32, v: f32, r: f32) -> Integration {
     out.i_eff = select(0.0, input, out.free);
     out.a = v - v_rest;
     let b = fma(-resistance, out.i_eff, out.a);
-    let c = fma(b, param(SLOT_DECAY_M, n), v_rest);
+    let c = fma(b, p.decay_m, v_rest);
     out.v_star = fma(resistance, out.i_eff, c);
     return out;
 }
@@ -289,8 +329,8 @@ override GLIF2: bool = false;
 
 // Step 3's spike-triggered part: (θ_1 + … + θ_K) + Θ_∞, or Θ_∞ when K = 0.
 // CPU twin: the lines under "3." of `update_neuron`.
-fn threshold_sum(n: u32, st: ptr<function, NeuronState>) -> f32 {
-    var thr = param(SLOT_THRESHOLD, n);
+fn threshold_sum(p: NeuronParams, st: ptr<function, NeuronState>) -> f32 {
+    var thr = p.threshold;
     if K > 0u {
         var sum = (*st).th[0];
         for (var k = 1u; k < K; k++) {
@@ -303,16 +343,15 @@ fn threshold_sum(n: u32, st: ptr<function, NeuronState>) -> f32 {
 
 // Steps 4 and 5: spike when free and V' ≥ Θ, then reset (r ← t_ref and the model's voltage
 // reset) or keep the integrated values. Returns the spike. CPU twin: "4." and "5.".
-fn spike_and_reset(n: u32, free: bool, v_int: f32, r_new: f32, thr: f32,
+fn spike_and_reset(p: NeuronParams, free: bool, v_int: f32, r_new: f32, thr: f32,
                    st: ptr<function, NeuronState>) -> bool {
     let spike = free && v_int >= thr;
     if spike {
-        (*st).r = param(SLOT_T_REF, n);
+        (*st).r = p.t_ref;
         if GLIF2 {
-            let v_rest = param(SLOT_V_REST, n);
-            (*st).v = fma(v_int - v_rest, param(SLOT_M_V, n), v_rest) - param(SLOT_B_V, n);
+            (*st).v = fma(v_int - p.v_rest, p.m_v, p.v_rest) - p.b_v;
         } else {
-            (*st).v = param(SLOT_V_RESET, n);
+            (*st).v = p.v_reset;
         }
     } else {
         (*st).r = r_new;

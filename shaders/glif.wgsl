@@ -15,10 +15,11 @@ fn slot_asc_keep(j: u32) -> u32 { return SLOT_DECAY_K + 3u * K + 2u * J + j; }
 fn slot_asc_amp(j: u32) -> u32 { return SLOT_DECAY_K + 3u * K + 3u * J + j; }
 fn slot_thv(i: u32) -> u32 { return SLOT_DECAY_K + 3u * K + 4u * J + i; } // decay, u, w, then I_j
 
-fn update_neuron(n: u32, input: f32, lock: bool, freeze: bool, st: ptr<function, NeuronState>) -> bool {
+fn update_neuron(n: u32, p: NeuronParams, input: f32, lock: bool, freeze: bool,
+                 st: ptr<function, NeuronState>) -> bool {
     let v = (*st).v;
     // 1.–2. Refractory countdown and integration (common.wgsl), then + c_j·I_j.
-    let it = integrate(n, input, v, (*st).r);
+    let it = integrate(p, input, v, (*st).r);
     let r_new = it.r_new;
     let free = it.free;
     let a = it.a;
@@ -29,12 +30,12 @@ fn update_neuron(n: u32, input: f32, lock: bool, freeze: bool, st: ptr<function,
     }
     let v_int = select(v_star, v, lock && !free);
     // 3. Threshold from the start of the step: ((θ_1 + … + θ_K) + Θ_∞) + θ_v.
-    var thr = threshold_sum(n, st);
+    var thr = threshold_sum(p, st);
     if THETA_V {
         thr = thr + (*st).th[K + J];
     }
     // 4.–5. Spike and reset.
-    let spike = spike_and_reset(n, free, v_int, r_new, thr, st);
+    let spike = spike_and_reset(p, free, v_int, r_new, thr, st);
     // 6. Adaptation: held while the lock is on and r > 0, else decayed; then + d_k·s.
     let hold = lock && (*st).r > 0.0;
     if !freeze {
@@ -42,7 +43,7 @@ fn update_neuron(n: u32, input: f32, lock: bool, freeze: bool, st: ptr<function,
     }
     // 7. θ_v (GLIF5), integrated exactly from the start-of-step u, w = R·Ĩ and I_j; held like θ.
     if THETA_V && !freeze && !hold {
-        let w = param(SLOT_RESISTANCE, n) * i_eff;
+        let w = p.resistance * i_eff;
         var acc = (*st).th[K + J] * param(slot_thv(0u), n);
         acc = fma(a, param(slot_thv(1u), n), acc);
         acc = fma(w, param(slot_thv(2u), n), acc);

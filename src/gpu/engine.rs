@@ -288,6 +288,7 @@ impl GpuSim {
                 "HAS_SCHED",
                 if drive.schedule.is_empty() { 0.0 } else { 1.0 },
             ),
+            ("ONE_TRIAL", if trials == 1 { 1.0 } else { 0.0 }),
         ];
         let model = pop.model();
         // Every step kernel declares GLIF2 (common.wgsl); LIF and GLIF1 take its default.

@@ -23,8 +23,10 @@ override HOST_INPUT: bool = false;
 override NOISE: bool = false;
 override HAS_SCHED: bool = false; // a piecewise-constant drive is set: read `sched`
 override ONE_TRIAL: bool = false; // B = 1: invocation id = neuron, no division by n_pad
+override NPI: u32 = 1u;         // neurons per invocation (1, 2 or 4), see `block_of`
 
 const KMAX: u32 = 8u;
+const NPI_MAX: u32 = 4u;
 
 struct Info {
     n: u32,            // neurons in this shard
@@ -229,7 +231,14 @@ fn input_current(p: NeuronParams, host: f32, si: StepInfo, word: u32) -> f32 {
     return current;
 }
 
-// The neuron and trial of invocation `lid` of workgroup `wg` (both entry points).
+// Block k (k < NPI) of the 256-invocation blocks that workgroup `wg` covers: workgroup wg
+// serves blocks wg·NPI … wg·NPI + NPI − 1, so block b holds invocations 256·b … 256·b + 255
+// whatever NPI is (and its spike words are 8·b … 8·b + 7).
+fn block_of(wg: u32, k: u32) -> u32 {
+    return wg * NPI + k;
+}
+
+// The neuron and trial of invocation `lid` of block `wg` (both entry points).
 struct Lane {
     id: u32,      // global invocation index: trial * n_pad + n; spike word id / 32
     trial: u32,
@@ -239,9 +248,9 @@ struct Lane {
     bn: u32,      // B · n
 }
 
-fn lane_of(wg: u32, lid: u32) -> Lane {
+fn lane_of(block: u32, lid: u32) -> Lane {
     var l: Lane;
-    l.id = wg * 256u + lid;
+    l.id = block * 256u + lid;
     if ONE_TRIAL {
         l.trial = 0u;
         l.n = l.id;

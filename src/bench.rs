@@ -54,6 +54,8 @@ pub struct BenchResult {
     /// GPU time per step from timestamp queries (µs): the best of five passes of one chunk,
     /// where the adapter has timestamps.
     pub gpu_us_per_step: Option<f64>,
+    /// Neurons each GPU kernel invocation steps (1 for the CPU paths).
+    pub neurons_per_invocation: usize,
     /// Device name.
     pub device: String,
 }
@@ -216,6 +218,7 @@ fn result(
         wall_fraction_of_copy: eff / copy,
         gpu_us_per_step: None,
         gpu_updates_per_s: None,
+        neurons_per_invocation: 1,
         device: device.into(),
     }
 }
@@ -325,7 +328,9 @@ pub fn bench_cpu_run(
 
 /// The GPU kernel, per step (`fused = false`: one dispatch per step) or fused (100 steps per
 /// dispatch, state in registers), with streamed input already in device memory
-/// (`noise = false`) or with on-GPU noise (`noise = true`); `steps` steps after a warm-up chunk.
+/// (`noise = false`) or with on-GPU noise (`noise = true`), `npi` neurons per kernel
+/// invocation; `steps` steps after a warm-up chunk.
+#[allow(clippy::too_many_arguments)]
 pub fn bench_gpu(
     ctx: &Arc<GpuContext>,
     model: Model,
@@ -333,6 +338,7 @@ pub fn bench_gpu(
     steps: usize,
     noise: bool,
     fused: bool,
+    npi: usize,
     copy_gb_s: f64,
 ) -> Result<BenchResult> {
     let pop = bench_population(model, n);
@@ -345,6 +351,7 @@ pub fn bench_gpu(
         host_inputs: !noise,
         chunk_steps: 100,
         fused,
+        neurons_per_invocation: npi,
         ..Default::default()
     };
     let mut sim = GpuSim::with_drive(ctx.clone(), &pop, 1, &drive, &gopts)?;
@@ -387,7 +394,9 @@ pub fn bench_gpu(
         copy_gb_s,
         &ctx.adapter().name,
     );
-    Ok(r.with_gpu_time(gpu_time.map(|s| s / chunk as f64 * 1e6)))
+    let mut r = r.with_gpu_time(gpu_time.map(|s| s / chunk as f64 * 1e6));
+    r.neurons_per_invocation = npi;
+    Ok(r)
 }
 
 /// The reference kernel (`shaders/reference_axpy.wgsl`, 12 bytes per element) over `n`
@@ -541,7 +550,7 @@ pub fn interactive_step_us(ctx: &Arc<GpuContext>, n: usize, reps: usize) -> Resu
 /// GB/s and the fraction of copy bandwidth from GPU time where the adapter has timestamps.
 pub fn print_table(results: &[BenchResult]) {
     println!(
-        "{:<6} {:<15} {:>11} {:>7} {:>11} {:>11} {:>11} {:>11} {:>8} {:>10} {:>10} {:>7}  device",
+        "{:<6} {:<15} {:>11} {:>7} {:>11} {:>11} {:>11} {:>11} {:>8} {:>10} {:>10} {:>7} {:>5}  device",
         "model",
         "path",
         "neurons",
@@ -553,11 +562,12 @@ pub fn print_table(results: &[BenchResult]) {
         "B/upd",
         "GB/s",
         "copy GB/s",
-        "of copy"
+        "of copy",
+        "n/inv"
     );
     for r in results {
         println!(
-            "{:<6} {:<15} {:>11} {:>7} {:>11.3e} {:>11} {:>11.1} {:>11} {:>8.3} {:>10.1} {:>10.1} {:>6.1}%  {}",
+            "{:<6} {:<15} {:>11} {:>7} {:>11.3e} {:>11} {:>11.1} {:>11} {:>8.3} {:>10.1} {:>10.1} {:>6.1}% {:>5}  {}",
             r.model,
             r.path,
             r.neurons,
@@ -570,6 +580,7 @@ pub fn print_table(results: &[BenchResult]) {
             r.effective_gb_s,
             r.copy_gb_s,
             100.0 * r.fraction_of_copy,
+            r.neurons_per_invocation,
             r.device
         );
     }

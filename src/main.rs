@@ -106,6 +106,9 @@ enum Command {
         /// Neurons for --interactive (a small population shows the per-step overhead alone).
         #[arg(long, default_value_t = 1_000_000)]
         interactive_neurons: usize,
+        /// Neurons each GPU kernel invocation steps (1, 2 or 4); a list measures each.
+        #[arg(long, value_delimiter = ',', default_value = "1")]
+        neurons_per_invocation: Vec<usize>,
         /// Write the results as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -198,6 +201,7 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
             steps,
             interactive,
             interactive_neurons,
+            neurons_per_invocation,
             json,
         } => {
             let want = |p: &str| paths.iter().any(|x| x == p);
@@ -270,7 +274,11 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
                             ("gpu-fused-noise", true, true),
                         ] {
                             if want(name) {
-                                results.push(bench::bench_gpu(c, m, n, steps, noise, fused, b)?);
+                                for &npi in &neurons_per_invocation {
+                                    results.push(bench::bench_gpu(
+                                        c, m, n, steps, noise, fused, npi, b,
+                                    )?);
+                                }
                             }
                         }
                     }

@@ -1,9 +1,11 @@
-//! Every WGSL shader parses and passes naga's validator (no GPU needed).
+//! Every WGSL shader parses and passes naga's validator, and every step-kernel variant
+//! compiles to SPIR-V through naga (what wgpu does on Vulkan) with its pipeline constants set
+//! (no GPU needed).
 
 use glifsim::gpu::shaders;
 use glifsim::Model;
 
-fn validate(name: &str, src: &str) {
+fn validate(name: &str, src: &str) -> (naga::Module, naga::valid::ModuleInfo) {
     let module = naga::front::wgsl::parse_str(src)
         .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
     let mut caps = naga::valid::Capabilities::empty();
@@ -13,9 +15,85 @@ fn validate(name: &str, src: &str) {
     if src.contains("u64") {
         caps |= naga::valid::Capabilities::SHADER_INT64;
     }
-    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
+    let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
         .validate(&module)
         .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    (module, info)
+}
+
+/// Set the pipeline constants `consts` (those the module declares) and write SPIR-V 1.3, as
+/// wgpu's Vulkan backend does when it creates the pipeline; a naga back-end failure (an
+/// error or a panic) would otherwise surface only on a device.
+fn spirv(
+    name: &str,
+    module: &naga::Module,
+    info: &naga::valid::ModuleInfo,
+    consts: &[(&str, f64)],
+) {
+    let declared: Vec<String> = module
+        .overrides
+        .iter()
+        .filter_map(|(_, o)| o.name.clone())
+        .collect();
+    let constants: naga::back::PipelineConstants = consts
+        .iter()
+        .filter(|(k, _)| declared.iter().any(|d| d == k))
+        .map(|&(k, v)| (k.to_string(), v))
+        .collect();
+    let (module, info) = naga::back::pipeline_constants::process_overrides(
+        module,
+        info,
+        Some((naga::ShaderStage::Compute, "main")),
+        &constants,
+    )
+    .unwrap_or_else(|e| panic!("{name} {consts:?}: {e}"));
+    let options = naga::back::spv::Options {
+        lang_version: (1, 3),
+        ..Default::default()
+    };
+    let pipeline = naga::back::spv::PipelineOptions {
+        shader_stage: naga::ShaderStage::Compute,
+        entry_point: "main".into(),
+    };
+    let words = naga::back::spv::write_vec(&module, &info, &options, Some(&pipeline))
+        .unwrap_or_else(|e| panic!("{name} {consts:?}: SPIR-V: {e}"));
+    assert_eq!(words[0], 0x0723_0203, "{name}: not a SPIR-V module");
+}
+
+#[test]
+fn every_step_kernel_compiles_to_spirv() {
+    // The defaults (LIF, one neuron per invocation), and constants that unroll every loop of
+    // the kernels: four neurons per invocation, K and J components, noise, a schedule, host
+    // input, several trials, per-neuron parameters.
+    let sets: [&[(&str, f64)]; 3] = [
+        &[],
+        &[
+            ("NPI", 4.0),
+            ("K", 2.0),
+            ("J", 2.0),
+            ("NC", 5.0),
+            ("THETA_V", 1.0),
+            ("GLIF2", 1.0),
+            ("NOISE", 1.0),
+            ("HAS_SCHED", 1.0),
+            ("HOST_INPUT", 1.0),
+            ("PN_MASK", 0x3ff.into()),
+            ("STRIDE", 1000.0),
+        ],
+        &[("NPI", 2.0), ("ONE_TRIAL", 1.0), ("NOISE", 1.0)],
+    ];
+    for model in [Model::Lif, Model::Alif, Model::Glif5] {
+        for ballot in [false, true] {
+            for int64 in [false, true] {
+                let name = format!("{model} ballot={ballot} int64={int64}");
+                let src = shaders::step_source(model, ballot, int64);
+                let (module, info) = validate(&name, &src);
+                for consts in sets {
+                    spirv(&name, &module, &info, consts);
+                }
+            }
+        }
+    }
 }
 
 #[test]

@@ -16,6 +16,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if block_of(wg, 0u) * 256u >= info.threads {
         return;
     }
+    load_noise_table(lid);
     var l: array<Lane, NPI_MAX>;
     var st: array<NeuronState, NPI_MAX>;
     var carry: array<Carry, NPI_MAX>;

@@ -56,8 +56,29 @@ pub struct BenchResult {
     pub gpu_us_per_step: Option<f64>,
     /// Neurons each GPU kernel invocation steps (1 for the CPU paths).
     pub neurons_per_invocation: usize,
+    /// GPU noise paths: the noise table read from a workgroup copy (else the storage buffer).
+    pub noise_table_in_workgroup: bool,
     /// Device name.
     pub device: String,
+}
+
+/// The GPU kernel layout a benchmark runs (see [`GpuOptions`]).
+#[derive(Debug, Clone, Copy)]
+pub struct KernelLayout {
+    /// [`GpuOptions::neurons_per_invocation`].
+    pub neurons_per_invocation: usize,
+    /// [`GpuOptions::noise_table_in_workgroup`].
+    pub noise_table_in_workgroup: bool,
+}
+
+impl Default for KernelLayout {
+    fn default() -> Self {
+        let o = GpuOptions::default();
+        KernelLayout {
+            neurons_per_invocation: o.neurons_per_invocation,
+            noise_table_in_workgroup: o.noise_table_in_workgroup,
+        }
+    }
 }
 
 /// A benchmark population: K = 1 for the adaptive models, J = 2 after-spike currents for
@@ -219,6 +240,7 @@ fn result(
         gpu_us_per_step: None,
         gpu_updates_per_s: None,
         neurons_per_invocation: 1,
+        noise_table_in_workgroup: false,
         device: device.into(),
     }
 }
@@ -328,8 +350,8 @@ pub fn bench_cpu_run(
 
 /// The GPU kernel, per step (`fused = false`: one dispatch per step) or fused (100 steps per
 /// dispatch, state in registers), with streamed input already in device memory
-/// (`noise = false`) or with on-GPU noise (`noise = true`), `npi` neurons per kernel
-/// invocation; `steps` steps after a warm-up chunk.
+/// (`noise = false`) or with on-GPU noise (`noise = true`), in the kernel layout `layout`;
+/// `steps` steps after a warm-up chunk.
 #[allow(clippy::too_many_arguments)]
 pub fn bench_gpu(
     ctx: &Arc<GpuContext>,
@@ -338,7 +360,7 @@ pub fn bench_gpu(
     steps: usize,
     noise: bool,
     fused: bool,
-    npi: usize,
+    layout: KernelLayout,
     copy_gb_s: f64,
 ) -> Result<BenchResult> {
     let pop = bench_population(model, n);
@@ -351,7 +373,8 @@ pub fn bench_gpu(
         host_inputs: !noise,
         chunk_steps: 100,
         fused,
-        neurons_per_invocation: npi,
+        neurons_per_invocation: layout.neurons_per_invocation,
+        noise_table_in_workgroup: layout.noise_table_in_workgroup,
         ..Default::default()
     };
     let mut sim = GpuSim::with_drive(ctx.clone(), &pop, 1, &drive, &gopts)?;
@@ -370,11 +393,13 @@ pub fn bench_gpu(
         sim.run_resident(steps, opts, |_, _| Ok(()))?;
     }
     let secs = t.elapsed().as_secs_f64();
-    let path = match (fused, noise) {
-        (false, false) => "gpu-step",
-        (false, true) => "gpu-step-noise",
-        (true, false) => "gpu-fused",
-        (true, true) => "gpu-fused-noise",
+    let path = match (fused, noise, layout.noise_table_in_workgroup) {
+        (false, false, _) => "gpu-step",
+        (false, true, false) => "gpu-step-noise",
+        (false, true, true) => "gpu-step-noise/wg",
+        (true, false, _) => "gpu-fused",
+        (true, true, false) => "gpu-fused-noise",
+        (true, true, true) => "gpu-fused-noise/wg",
     };
     // GPU time: the best of five passes of one chunk each (a single pass can catch the GPU
     // between clock states).
@@ -395,7 +420,8 @@ pub fn bench_gpu(
         &ctx.adapter().name,
     );
     let mut r = r.with_gpu_time(gpu_time.map(|s| s / chunk as f64 * 1e6));
-    r.neurons_per_invocation = npi;
+    r.neurons_per_invocation = layout.neurons_per_invocation;
+    r.noise_table_in_workgroup = layout.noise_table_in_workgroup;
     Ok(r)
 }
 
@@ -550,7 +576,7 @@ pub fn interactive_step_us(ctx: &Arc<GpuContext>, n: usize, reps: usize) -> Resu
 /// GB/s and the fraction of copy bandwidth from GPU time where the adapter has timestamps.
 pub fn print_table(results: &[BenchResult]) {
     println!(
-        "{:<6} {:<15} {:>11} {:>7} {:>11} {:>11} {:>11} {:>11} {:>8} {:>10} {:>10} {:>7} {:>5}  device",
+        "{:<6} {:<18} {:>11} {:>7} {:>11} {:>11} {:>11} {:>11} {:>8} {:>10} {:>10} {:>7} {:>5}  device",
         "model",
         "path",
         "neurons",
@@ -567,7 +593,7 @@ pub fn print_table(results: &[BenchResult]) {
     );
     for r in results {
         println!(
-            "{:<6} {:<15} {:>11} {:>7} {:>11.3e} {:>11} {:>11.1} {:>11} {:>8.3} {:>10.1} {:>10.1} {:>6.1}% {:>5}  {}",
+            "{:<6} {:<18} {:>11} {:>7} {:>11.3e} {:>11} {:>11.1} {:>11} {:>8.3} {:>10.1} {:>10.1} {:>6.1}% {:>5}  {}",
             r.model,
             r.path,
             r.neurons,

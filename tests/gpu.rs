@@ -360,15 +360,16 @@ fn portable_kernel_variants_equal_the_fast_ones() {
     }
 }
 
-/// Two and four neurons per invocation (the workgroup covers 2 or 4 blocks of 256, the last
+/// One, two and four neurons per invocation (the workgroup covers 1, 2 or 4 blocks of 256, the last
 /// of them partly or wholly past the population) give the CPU's spikes and state bit for bit,
 /// per-step and fused, on both entry points, with host input (999 neurons × 2 trials, per-neuron
-/// parameters) and with the on-device drive (noise crossing dispatches at odd chunk lengths).
+/// parameters) and with the on-device drive (noise crossing dispatches at odd chunk lengths,
+/// the noise table read from the storage buffer or from a workgroup copy).
 #[test]
 fn neurons_per_invocation_variants_equal_the_cpu() {
     use glifsim::input::{Drive, Noise};
     let Some(ctx) = gpu() else { return };
-    for npi in [2, 4] {
+    for npi in [1, 2, 4] {
         for portable in [false, true] {
             let gopts = GpuOptions {
                 neurons_per_invocation: npi,
@@ -390,8 +391,11 @@ fn neurons_per_invocation_variants_equal_the_cpu() {
                 }),
                 schedule: vec![(30, 4.0)],
             };
+            // The noise table read from a workgroup copy on the ballot entry point, from the
+            // storage buffer on the portable one.
             let driven = GpuOptions {
                 host_inputs: false,
+                noise_table_in_workgroup: !portable,
                 ..gopts.clone()
             };
             let mut g = GpuSim::with_drive(ctx.clone(), &pop, 1, &drive, &driven).unwrap();

@@ -69,6 +69,7 @@ fn every_step_kernel_compiles_to_spirv() {
         &[],
         &[
             ("NPI", 4.0),
+            ("NOISE_WG", 1.0),
             ("K", 2.0),
             ("J", 2.0),
             ("NC", 5.0),
@@ -143,4 +144,29 @@ fn no_exp_in_any_shader() {
             "{name}: shaders must not evaluate exp(): factors come from the host"
         );
     }
+}
+
+#[test]
+fn shader_constants_match_the_host() {
+    // The WGSL kernels hard-code the noise table's length and cell count (the workgroup copy
+    // of the table is sized by it); they must be the host's.
+    let find = |name: &str| -> u32 {
+        let line = shaders::COMMON
+            .lines()
+            .find(|l| l.starts_with(&format!("const {name}: u32 = ")))
+            .unwrap_or_else(|| panic!("common.wgsl declares no {name}"));
+        let v = line.split('=').nth(1).unwrap().trim();
+        v.trim_end_matches(|c: char| !c.is_ascii_digit())
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(
+        find("NOISE_TABLE_LEN") as usize,
+        glifsim::noise::NOISE_TABLE_LEN
+    );
+    assert_eq!(
+        glifsim::noise::noise_table().len(),
+        glifsim::noise::NOISE_TABLE_LEN
+    );
+    assert_eq!(find("NOISE_CELLS"), 16);
 }

@@ -47,6 +47,10 @@ pub struct GpuOptions {
     /// Neurons each kernel invocation steps (1, 2 or 4; default 1): more per invocation means
     /// fewer invocations, each with several independent loads in flight. Results are identical.
     pub neurons_per_invocation: usize,
+    /// With on-GPU noise, copy the noise table into workgroup memory at the start of each
+    /// dispatch and look draws up there instead of in the storage buffer (default false).
+    /// Results are identical.
+    pub noise_table_in_workgroup: bool,
 }
 
 impl Default for GpuOptions {
@@ -58,6 +62,7 @@ impl Default for GpuOptions {
             fused: true,
             portable: false,
             neurons_per_invocation: 1,
+            noise_table_in_workgroup: false,
         }
     }
 }
@@ -300,6 +305,14 @@ impl GpuSim {
             ),
             ("ONE_TRIAL", if trials == 1 { 1.0 } else { 0.0 }),
             ("NPI", opts.neurons_per_invocation as f64),
+            (
+                "NOISE_WG",
+                if opts.noise_table_in_workgroup {
+                    1.0
+                } else {
+                    0.0
+                },
+            ),
         ];
         let model = pop.model();
         // Every step kernel declares GLIF2 (common.wgsl); LIF and GLIF1 take its default.

@@ -13,9 +13,6 @@
 # GLIFSIM_ADAPTER=NVIDIA picks an adapter by name. Takes about 6 minutes on an H200.
 # GLIFSIM_CHECK_QUICK=1 runs small sizes only (to try the script on a CPU Vulkan driver).
 # GLIFSIM_CHECK_FAST=1 skips the checkpoint suite and the demo (a re-measurement).
-# GLIFSIM_CHECK_NPI=LIST: neurons per kernel invocation to measure (default 1,2,4) for LIF;
-# GLIFSIM_CHECK_NPI_REST=LIST the same for ALIF/GLIF2/GLIF5 and the billion (default: LIST).
-# GLIFSIM_CHECK_NOISE_TABLE=LIST: where noise paths read the noise table (storage,workgroup).
 set -u
 OUT="${1:-out/gpu-check}"
 mkdir -p "$OUT"
@@ -48,19 +45,16 @@ if [ -z "${GLIFSIM_CHECK_FAST:-}" ]; then
 fi
 suite conformance
 SIZES=1000000,16000000,64000000 MID=16000000 BILLION=1000000000 STEPS=500
-NPI="${GLIFSIM_CHECK_NPI:-1,2,4}"
-NPI_REST="${GLIFSIM_CHECK_NPI_REST:-$NPI}"
-TABLES="${GLIFSIM_CHECK_NOISE_TABLE:-storage,workgroup}"
 if [ -n "${GLIFSIM_CHECK_QUICK:-}" ]; then
     SIZES=100000 MID=100000 BILLION= STEPS=50
 fi
 sec bench LIF
-"$B" bench --models LIF --sizes $SIZES --paths cpu,gpu,gpu-noise,gpu-fused,gpu-fused-noise --steps $STEPS --neurons-per-invocation $NPI --noise-table $TABLES --interactive --json "$OUT/bench_lif.json" 2>&1 | tee -a "$L"
+"$B" bench --models LIF --sizes $SIZES --paths cpu,gpu,gpu-noise,gpu-fused,gpu-fused-noise --steps $STEPS --interactive --json "$OUT/bench_lif.json" 2>&1 | tee -a "$L"
 sec bench ALIF GLIF2 GLIF5
-"$B" bench --models ALIF,GLIF2,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --neurons-per-invocation $NPI_REST --noise-table $TABLES --json "$OUT/bench_adapt.json" 2>&1 | tee -a "$L"
+"$B" bench --models ALIF,GLIF2,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_adapt.json" 2>&1 | tee -a "$L"
 if [ -n "$BILLION" ]; then
     sec bench 1e9
-    "$B" bench --models LIF --sizes $BILLION --paths gpu-fused-noise --steps 100 --neurons-per-invocation $NPI_REST --noise-table $TABLES --json "$OUT/bench_1e9.json" 2>&1 | tee -a "$L"
+    "$B" bench --models LIF --sizes $BILLION --paths gpu-fused-noise --steps 100 --json "$OUT/bench_1e9.json" 2>&1 | tee -a "$L"
 fi
 if [ -z "${GLIFSIM_CHECK_FAST:-}" ]; then
     sec demo
@@ -71,8 +65,8 @@ python3 scripts/pytorch_lif_bench.py 2>&1 | tee -a "$L" || echo "(PyTorch with C
 sec summary
 {
     grep -E "^adapter:|copy bandwidth|^reference kernel|^interactive|^conformance \(GPU, " "$L" | sort -u
-    echo "model  path             neurons     n/inv upd/s wall  upd/s GPU   GPU µs/step  of copy (GPU time)"
+    echo "model  path             neurons     upd/s wall  upd/s GPU   GPU µs/step  of copy (GPU time)"
     grep -E "^(LIF|ALIF|GLIF2|GLIF5) +(cpu|gpu)" "$L" |
-        awk '{ printf "%-6s %-16s %-11s %-5s %-11s %-11s %-12s %s\n", $1, $2, $3, $13, $5, $6, $8, $12 }'
+        awk '{ printf "%-6s %-16s %-11s %-11s %-11s %-12s %s\n", $1, $2, $3, $5, $6, $8, $12 }'
     grep "test result" "$L" | awk '{ p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }'
 } | tee "$OUT/summary.txt"

@@ -23,11 +23,8 @@ override HOST_INPUT: bool = false;
 override NOISE: bool = false;
 override HAS_SCHED: bool = false; // a piecewise-constant drive is set: read `sched`
 override ONE_TRIAL: bool = false; // B = 1: invocation id = neuron, no division by n_pad
-override NPI: u32 = 1u;         // neurons per invocation (1, 2 or 4), see `block_of`
-override NOISE_WG: bool = false; // read the noise table from a workgroup copy (`load_noise_table`)
 
 const KMAX: u32 = 8u;
-const NPI_MAX: u32 = 4u;
 
 struct Info {
     n: u32,            // neurons in this shard
@@ -76,7 +73,6 @@ const FLAG_LOCK: u32 = 1u;
 const FLAG_FREEZE: u32 = 2u;
 const FLAG_NO_HOST: u32 = 4u;   // this run has no host input: read 0 instead of `inputs`
 const NOISE_CELLS: u32 = 16u;   // cells per octave of the noise table (src/noise.rs CELLS)
-const NOISE_TABLE_LEN: u32 = 448u; // entries of the noise table (src/noise.rs NOISE_TABLE_LEN)
 
 // Parameter slots, in the order of `Population::param_list` with the drive's two inserted.
 const SLOT_V_REST: u32 = 0u;
@@ -197,31 +193,9 @@ fn noise_value(w: u32) -> f32 {
         let d = select(0u, sh - 24u, sh > 24u);
         frac = f32(rem >> d) * bitcast<f32>((127u - (sh - d)) << 23u);
     }
-    var ab: vec2<f32>;
-    if NOISE_WG {
-        ab = noise_wg[i];
-    } else {
-        let at = info.noise_table + 2u * i;
-        ab = vec2<f32>(params[at], params[at + 1u]);
-    }
-    let mag = fma(frac, ab.y, ab.x);
+    let at = info.noise_table + 2u * i;
+    let mag = fma(frac, params[at + 1u], params[at]);
     return select(mag, -mag, (w >> 31u) == 1u);
-}
-
-// The noise table (A, B per entry) copied into workgroup memory once per dispatch, where the
-// scattered lookups of `noise_value` are cheaper than from the storage buffer on some GPUs.
-var<workgroup> noise_wg: array<vec2<f32>, NOISE_TABLE_LEN>;
-
-// Every invocation of the workgroup calls this at the start of the entry point (in uniform
-// control flow: it holds a barrier).
-fn load_noise_table(lid: u32) {
-    if NOISE && NOISE_WG {
-        for (var i = lid; i < NOISE_TABLE_LEN; i += 256u) {
-            let at = info.noise_table + 2u * i;
-            noise_wg[i] = vec2<f32>(params[at], params[at + 1u]);
-        }
-        workgroupBarrier();
-    }
 }
 
 // Global step index and schedule value of chunk step t.
@@ -255,14 +229,7 @@ fn input_current(p: NeuronParams, host: f32, si: StepInfo, word: u32) -> f32 {
     return current;
 }
 
-// Block k (k < NPI) of the 256-invocation blocks that workgroup `wg` covers: workgroup wg
-// serves blocks wg·NPI … wg·NPI + NPI − 1, so block b holds invocations 256·b … 256·b + 255
-// whatever NPI is (and its spike words are 8·b … 8·b + 7).
-fn block_of(wg: u32, k: u32) -> u32 {
-    return wg * NPI + k;
-}
-
-// The neuron and trial of invocation `lid` of block `wg` (both entry points).
+// The neuron and trial of invocation `lid` of workgroup `wg` (both entry points).
 struct Lane {
     id: u32,      // global invocation index: trial * n_pad + n; spike word id / 32
     trial: u32,
@@ -272,9 +239,9 @@ struct Lane {
     bn: u32,      // B · n
 }
 
-fn lane_of(block: u32, lid: u32) -> Lane {
+fn lane_of(wg: u32, lid: u32) -> Lane {
     var l: Lane;
-    l.id = block * 256u + lid;
+    l.id = wg * 256u + lid;
     if ONE_TRIAL {
         l.trial = 0u;
         l.n = l.id;

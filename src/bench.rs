@@ -54,31 +54,8 @@ pub struct BenchResult {
     /// GPU time per step from timestamp queries (µs): the best of five passes of one chunk,
     /// where the adapter has timestamps.
     pub gpu_us_per_step: Option<f64>,
-    /// Neurons each GPU kernel invocation steps (1 for the CPU paths).
-    pub neurons_per_invocation: usize,
-    /// GPU noise paths: the noise table read from a workgroup copy (else the storage buffer).
-    pub noise_table_in_workgroup: bool,
     /// Device name.
     pub device: String,
-}
-
-/// The GPU kernel layout a benchmark runs (see [`GpuOptions`]).
-#[derive(Debug, Clone, Copy)]
-pub struct KernelLayout {
-    /// [`GpuOptions::neurons_per_invocation`].
-    pub neurons_per_invocation: usize,
-    /// [`GpuOptions::noise_table_in_workgroup`].
-    pub noise_table_in_workgroup: bool,
-}
-
-impl Default for KernelLayout {
-    fn default() -> Self {
-        let o = GpuOptions::default();
-        KernelLayout {
-            neurons_per_invocation: o.neurons_per_invocation,
-            noise_table_in_workgroup: o.noise_table_in_workgroup,
-        }
-    }
 }
 
 /// A benchmark population: K = 1 for the adaptive models, J = 2 after-spike currents for
@@ -239,8 +216,6 @@ fn result(
         wall_fraction_of_copy: eff / copy,
         gpu_us_per_step: None,
         gpu_updates_per_s: None,
-        neurons_per_invocation: 1,
-        noise_table_in_workgroup: false,
         device: device.into(),
     }
 }
@@ -350,9 +325,7 @@ pub fn bench_cpu_run(
 
 /// The GPU kernel, per step (`fused = false`: one dispatch per step) or fused (100 steps per
 /// dispatch, state in registers), with streamed input already in device memory
-/// (`noise = false`) or with on-GPU noise (`noise = true`), in the kernel layout `layout`;
-/// `steps` steps after a warm-up chunk.
-#[allow(clippy::too_many_arguments)]
+/// (`noise = false`) or with on-GPU noise (`noise = true`); `steps` steps after a warm-up chunk.
 pub fn bench_gpu(
     ctx: &Arc<GpuContext>,
     model: Model,
@@ -360,7 +333,6 @@ pub fn bench_gpu(
     steps: usize,
     noise: bool,
     fused: bool,
-    layout: KernelLayout,
     copy_gb_s: f64,
 ) -> Result<BenchResult> {
     let pop = bench_population(model, n);
@@ -373,8 +345,6 @@ pub fn bench_gpu(
         host_inputs: !noise,
         chunk_steps: 100,
         fused,
-        neurons_per_invocation: layout.neurons_per_invocation,
-        noise_table_in_workgroup: layout.noise_table_in_workgroup,
         ..Default::default()
     };
     let mut sim = GpuSim::with_drive(ctx.clone(), &pop, 1, &drive, &gopts)?;
@@ -393,13 +363,11 @@ pub fn bench_gpu(
         sim.run_resident(steps, opts, |_, _| Ok(()))?;
     }
     let secs = t.elapsed().as_secs_f64();
-    let path = match (fused, noise, layout.noise_table_in_workgroup) {
-        (false, false, _) => "gpu-step",
-        (false, true, false) => "gpu-step-noise",
-        (false, true, true) => "gpu-step-noise/wg",
-        (true, false, _) => "gpu-fused",
-        (true, true, false) => "gpu-fused-noise",
-        (true, true, true) => "gpu-fused-noise/wg",
+    let path = match (fused, noise) {
+        (false, false) => "gpu-step",
+        (false, true) => "gpu-step-noise",
+        (true, false) => "gpu-fused",
+        (true, true) => "gpu-fused-noise",
     };
     // GPU time: the best of five passes of one chunk each (a single pass can catch the GPU
     // between clock states).
@@ -419,10 +387,7 @@ pub fn bench_gpu(
         copy_gb_s,
         &ctx.adapter().name,
     );
-    let mut r = r.with_gpu_time(gpu_time.map(|s| s / chunk as f64 * 1e6));
-    r.neurons_per_invocation = layout.neurons_per_invocation;
-    r.noise_table_in_workgroup = layout.noise_table_in_workgroup;
-    Ok(r)
+    Ok(r.with_gpu_time(gpu_time.map(|s| s / chunk as f64 * 1e6)))
 }
 
 /// The reference kernel (`shaders/reference_axpy.wgsl`, 12 bytes per element) over `n`
@@ -576,7 +541,7 @@ pub fn interactive_step_us(ctx: &Arc<GpuContext>, n: usize, reps: usize) -> Resu
 /// GB/s and the fraction of copy bandwidth from GPU time where the adapter has timestamps.
 pub fn print_table(results: &[BenchResult]) {
     println!(
-        "{:<6} {:<18} {:>11} {:>7} {:>11} {:>11} {:>11} {:>11} {:>8} {:>10} {:>10} {:>7} {:>5}  device",
+        "{:<6} {:<15} {:>11} {:>7} {:>11} {:>11} {:>11} {:>11} {:>8} {:>10} {:>10} {:>7}  device",
         "model",
         "path",
         "neurons",
@@ -588,12 +553,11 @@ pub fn print_table(results: &[BenchResult]) {
         "B/upd",
         "GB/s",
         "copy GB/s",
-        "of copy",
-        "n/inv"
+        "of copy"
     );
     for r in results {
         println!(
-            "{:<6} {:<18} {:>11} {:>7} {:>11.3e} {:>11} {:>11.1} {:>11} {:>8.3} {:>10.1} {:>10.1} {:>6.1}% {:>5}  {}",
+            "{:<6} {:<15} {:>11} {:>7} {:>11.3e} {:>11} {:>11.1} {:>11} {:>8.3} {:>10.1} {:>10.1} {:>6.1}%  {}",
             r.model,
             r.path,
             r.neurons,
@@ -606,7 +570,6 @@ pub fn print_table(results: &[BenchResult]) {
             r.effective_gb_s,
             r.copy_gb_s,
             100.0 * r.fraction_of_copy,
-            r.neurons_per_invocation,
             r.device
         );
     }

@@ -106,13 +106,6 @@ enum Command {
         /// Neurons for --interactive (a small population shows the per-step overhead alone).
         #[arg(long, default_value_t = 1_000_000)]
         interactive_neurons: usize,
-        /// Neurons each GPU kernel invocation steps (1, 2 or 4); a list measures each.
-        #[arg(long, value_delimiter = ',', default_value = "1")]
-        neurons_per_invocation: Vec<usize>,
-        /// Where the GPU noise paths look draws up: storage (the parameter buffer), workgroup
-        /// (a copy in workgroup memory per dispatch); a list measures each.
-        #[arg(long, value_delimiter = ',', default_value = "storage")]
-        noise_table: Vec<String>,
         /// Write the results as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -205,22 +198,8 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
             steps,
             interactive,
             interactive_neurons,
-            neurons_per_invocation,
-            noise_table,
             json,
         } => {
-            let mut tables = Vec::new();
-            for t in &noise_table {
-                match t.as_str() {
-                    "storage" => tables.push(false),
-                    "workgroup" => tables.push(true),
-                    other => {
-                        return Err(glifsim::Error::Usage(format!(
-                            "--noise-table takes storage or workgroup, not {other}"
-                        )))
-                    }
-                }
-            }
             let want = |p: &str| paths.iter().any(|x| x == p);
             let mut results: Vec<BenchResult> = Vec::new();
             let ctx = if paths.iter().any(|p| p.starts_with("gpu")) || interactive {
@@ -291,19 +270,7 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
                             ("gpu-fused-noise", true, true),
                         ] {
                             if want(name) {
-                                for &npi in &neurons_per_invocation {
-                                    // The table's place matters only with noise.
-                                    let places = if noise { &tables[..] } else { &[false] };
-                                    for &wg_table in places {
-                                        let layout = bench::KernelLayout {
-                                            neurons_per_invocation: npi,
-                                            noise_table_in_workgroup: wg_table,
-                                        };
-                                        results.push(bench::bench_gpu(
-                                            c, m, n, steps, noise, fused, layout, b,
-                                        )?);
-                                    }
-                                }
+                                results.push(bench::bench_gpu(c, m, n, steps, noise, fused, b)?);
                             }
                         }
                     }

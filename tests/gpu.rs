@@ -360,69 +360,6 @@ fn portable_kernel_variants_equal_the_fast_ones() {
     }
 }
 
-/// One, two and four neurons per invocation (the workgroup covers 1, 2 or 4 blocks of 256, the last
-/// of them partly or wholly past the population) give the CPU's spikes and state bit for bit,
-/// per-step and fused, on both entry points, with host input (999 neurons × 2 trials, per-neuron
-/// parameters) and with the on-device drive (noise crossing dispatches at odd chunk lengths,
-/// the noise table read from the storage buffer or from a workgroup copy).
-#[test]
-fn neurons_per_invocation_variants_equal_the_cpu() {
-    use glifsim::input::{Drive, Noise};
-    let Some(ctx) = gpu() else { return };
-    for npi in [1, 2, 4] {
-        for portable in [false, true] {
-            let gopts = GpuOptions {
-                neurons_per_invocation: npi,
-                portable,
-                chunk_steps: 33,
-                ..Default::default()
-            };
-            for model in [Model::Lif, Model::Alif, Model::Glif2, Model::Glif5] {
-                let pop = hetero_population(model, 999, 40 + npi as u64);
-                compare(&pop, 2, 70, StepOptions::default(), &gopts, 7);
-            }
-            let pop = hetero_population(Model::Alif, 1500, 3);
-            let drive = Drive {
-                bias: 12.0.into(),
-                noise: Some(Noise {
-                    mean: 0.0.into(),
-                    std: 30.0.into(),
-                    seed: 9,
-                }),
-                schedule: vec![(30, 4.0)],
-            };
-            // The noise table read from a workgroup copy on the ballot entry point, from the
-            // storage buffer on the portable one.
-            let driven = GpuOptions {
-                host_inputs: false,
-                noise_table_in_workgroup: !portable,
-                ..gopts.clone()
-            };
-            let mut g = GpuSim::with_drive(ctx.clone(), &pop, 1, &drive, &driven).unwrap();
-            let mut c = CpuSim::<f32>::new(&pop, 1, ctx.arith()).unwrap();
-            c.set_drive(drive.clone()).unwrap();
-            let gs = g.run_driven(101, StepOptions::default()).unwrap();
-            assert!(gs.count() > 100, "test is too weak");
-            assert_eq!(
-                gs,
-                c.run_driven(101, StepOptions::default()).unwrap(),
-                "npi {npi}, portable {portable}: driven run differs from the CPU"
-            );
-            assert_state_eq("driven", &g.state().unwrap(), &c.state());
-        }
-    }
-    // Anything but 1, 2 or 4 is refused with a message.
-    let pop = hetero_population(Model::Lif, 10, 1);
-    let bad = GpuOptions {
-        neurons_per_invocation: 3,
-        ..Default::default()
-    };
-    match GpuSim::with_options(ctx, &pop, 1, &bad) {
-        Err(e) => assert!(e.to_string().contains("neurons_per_invocation"), "{e}"),
-        Ok(_) => panic!("neurons_per_invocation = 3 was accepted"),
-    }
-}
-
 #[test]
 fn a_population_too_large_for_the_device_is_an_error() {
     let Some(ctx) = gpu() else { return };

@@ -44,13 +44,6 @@ pub struct GpuOptions {
     /// from 16-bit halves) even where the adapter offers subgroups and 64-bit integers. The
     /// results are identical; this exists to test that and to work around driver bugs.
     pub portable: bool,
-    /// Neurons each kernel invocation steps (1, 2 or 4; default 1): more per invocation means
-    /// fewer invocations, each with several independent loads in flight. Results are identical.
-    pub neurons_per_invocation: usize,
-    /// With on-GPU noise, copy the noise table into workgroup memory at the start of each
-    /// dispatch and look draws up there instead of in the storage buffer (default false).
-    /// Results are identical.
-    pub noise_table_in_workgroup: bool,
 }
 
 impl Default for GpuOptions {
@@ -61,8 +54,6 @@ impl Default for GpuOptions {
             host_inputs: true,
             fused: true,
             portable: false,
-            neurons_per_invocation: 1,
-            noise_table_in_workgroup: false,
         }
     }
 }
@@ -208,12 +199,6 @@ impl GpuSim {
         if trials == 0 {
             return Err(Error::Usage("trials must be ≥ 1".into()));
         }
-        if ![1, 2, 4].contains(&opts.neurons_per_invocation) {
-            return Err(Error::Usage(format!(
-                "neurons_per_invocation must be 1, 2 or 4, not {}",
-                opts.neurons_per_invocation
-            )));
-        }
         let k = pop.k();
         let comps = pop.components();
         if comps > MAX_K {
@@ -304,15 +289,6 @@ impl GpuSim {
                 if drive.schedule.is_empty() { 0.0 } else { 1.0 },
             ),
             ("ONE_TRIAL", if trials == 1 { 1.0 } else { 0.0 }),
-            ("NPI", opts.neurons_per_invocation as f64),
-            (
-                "NOISE_WG",
-                if opts.noise_table_in_workgroup {
-                    1.0
-                } else {
-                    0.0
-                },
-            ),
         ];
         let model = pop.model();
         // Every step kernel declares GLIF2 (common.wgsl); LIF and GLIF1 take its default.
@@ -914,8 +890,7 @@ fn make_shard(
         params.extend(crate::noise::noise_table().iter().flatten());
     }
     let threads = (trials * n_pad) as u64;
-    // Each workgroup serves `neurons_per_invocation` blocks of WORKGROUP invocations.
-    let wgs = threads.div_ceil(WORKGROUP * opts.neurons_per_invocation as u64);
+    let wgs = threads.div_ceil(WORKGROUP);
     let max_dim = ctx.limits().max_compute_workgroups_per_dimension as u64;
     let (wg_x, wg_y) = tile(wgs, max_dim);
     if wg_y > max_dim {

@@ -61,7 +61,7 @@ if [ -z "${GLIFSIM_CHECK_FAST:-}" ]; then
     "$B" demo --out "$OUT/demo" 2>&1 | tail -3 | tee -a "$L"
 fi
 sec pytorch
-python3 scripts/pytorch_lif_bench.py 2>&1 | tee -a "$L" || echo "(PyTorch with CUDA not available)" | tee -a "$L"
+timeout 150 python3 scripts/pytorch_lif_bench.py 2>&1 | tee -a "$L" || echo "(PyTorch with CUDA not available)" | tee -a "$L"
 sec summary
 {
     grep -E "^adapter:|copy bandwidth|^reference kernel|^interactive|^conformance \(GPU, " "$L" | sort -u

@@ -28,22 +28,27 @@ if [ -z "$BIN" ]; then
 else
     B="$BIN/glifsim"
 fi
-# Run test suite $1 with libtest arguments $2...
+# Run test suite $1 with libtest arguments $2..., for at most $LIMIT seconds (default 300).
 suite() {
     local name=$1; shift
+    local limit=${LIMIT:-300}
     if [ -z "$BIN" ]; then
-        timeout 300 cargo test --release --test "$name" -- "$@"
+        timeout "$limit" cargo test --release --test "$name" -- "$@"
     else
-        timeout 300 "$BIN/$name" "$@"
+        timeout "$limit" "$BIN/$name" "$@"
     fi 2>&1 | grep -E "^test |test result|panicked|^conformance|fuses" | tee -a "$L"
+    [ "${PIPESTATUS[0]}" = 124 ] && echo "($name: stopped after $limit s)" | tee -a "$L"
+    return 0
 }
 sec tests
 suite gpu --test-threads=4
 suite glif --test-threads=2
-if [ -z "${GLIFSIM_CHECK_FAST:-}" ]; then
-    suite checkpoint --test-threads=2
-fi
 suite conformance
+if [ -z "${GLIFSIM_CHECK_FAST:-}" ]; then
+    # One test at a time, so that a test that does not finish is named in the log (the two
+    # GPU tests did not finish within 300 s on an H200 at commit 054cacd).
+    LIMIT=150 suite checkpoint --test-threads=1
+fi
 SIZES=1000000,16000000,64000000 MID=16000000 BILLION=1000000000 STEPS=500
 if [ -n "${GLIFSIM_CHECK_QUICK:-}" ]; then
     SIZES=100000 MID=100000 BILLION= STEPS=50

@@ -2,17 +2,18 @@
 # Everything the GPU issues ask to measure on a real GPU, in one run: the GPU test suites
 # (bit-for-bit against the CPU path in the adapter's arithmetic mode), the conformance
 # fixtures, the benchmark table (LIF at 1M/16M/64M on every GPU path, ALIF/GLIF2/GLIF5 at 16M,
-# the CPU path, one billion LIF neurons), the interactive step, the demo, and PyTorch's figures
-# where PyTorch with CUDA is installed. Ends with a short table of the headline numbers.
+# the CPU path, one billion LIF neurons; LIF/ALIF/GLIF5 again with wgpu's loop bounding on),
+# the interactive step, the demo, and PyTorch's figures where PyTorch with CUDA is installed.
+# Ends with a short table of the headline numbers.
 #
 #   scripts/gpu_check.sh [OUTDIR]               builds with cargo, then runs
 #   GLIFSIM_BIN_DIR=DIR scripts/gpu_check.sh    uses prebuilt binaries instead (no cargo on the
 #                                               GPU machine): DIR holds glifsim and the test
 #                                               binaries gpu, glif, checkpoint, conformance, as
 #                                               scripts/prepare_bin_dir.sh makes them
-# GLIFSIM_ADAPTER=NVIDIA picks an adapter by name. Takes about 6 minutes on an H200.
+# GLIFSIM_ADAPTER=NVIDIA picks an adapter by name. Takes 6 to 8 minutes on an H200.
 # GLIFSIM_CHECK_QUICK=1 runs small sizes only (to try the script on a CPU Vulkan driver).
-# GLIFSIM_CHECK_FAST=1 skips the checkpoint suite and the demo (a re-measurement).
+# GLIFSIM_CHECK_FAST=1 skips the checkpoint suite, the demo and PyTorch (a re-measurement).
 set -u
 OUT="${1:-out/gpu-check}"
 mkdir -p "$OUT"
@@ -57,6 +58,10 @@ sec bench LIF
 "$B" bench --models LIF --sizes $SIZES --paths cpu,gpu,gpu-noise,gpu-fused,gpu-fused-noise --steps $STEPS --interactive --json "$OUT/bench_lif.json" 2>&1 | tee -a "$L"
 sec bench ALIF GLIF2 GLIF5
 "$B" bench --models ALIF,GLIF2,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_adapt.json" 2>&1 | tee -a "$L"
+# The same with wgpu's loop bounding back on (glifsim turns it off, src/gpu/context.rs): what
+# it costs. Kept out of the main log so that the summary's rows stay the default build's.
+sec bench with loop bounding
+GLIFSIM_FORCE_LOOP_BOUNDING=1 "$B" bench --models LIF,ALIF,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_loop_bounding.json" > "$OUT/loop_bounding.txt" 2>&1
 if [ -n "$BILLION" ]; then
     sec bench 1e9
     "$B" bench --models LIF --sizes $BILLION --paths gpu-fused-noise --steps 100 --json "$OUT/bench_1e9.json" 2>&1 | tee -a "$L"
@@ -65,13 +70,18 @@ if [ -z "${GLIFSIM_CHECK_FAST:-}" ]; then
     sec demo
     "$B" demo --out "$OUT/demo" 2>&1 | tail -3 | tee -a "$L"
 fi
-sec pytorch
-timeout 150 python3 scripts/pytorch_lif_bench.py 2>&1 | tee -a "$L" || echo "(PyTorch with CUDA not available)" | tee -a "$L"
+if [ -z "${GLIFSIM_CHECK_FAST:-}" ]; then
+    sec pytorch
+    timeout 150 python3 scripts/pytorch_lif_bench.py 2>&1 | tee -a "$L" || echo "(PyTorch with CUDA not available)" | tee -a "$L"
+fi
 sec summary
 {
     grep -E "^adapter:|copy bandwidth|^reference kernel|^interactive|^conformance \(GPU, " "$L" | sort -u
     echo "model  path             neurons     upd/s wall  upd/s GPU   GPU µs/step  of copy (GPU time)"
     grep -E "^(LIF|ALIF|GLIF2|GLIF5) +(cpu|gpu)" "$L" |
+        awk '{ printf "%-6s %-16s %-11s %-11s %-11s %-12s %s\n", $1, $2, $3, $5, $6, $8, $12 }'
+    echo "with GLIFSIM_FORCE_LOOP_BOUNDING=1:"
+    grep -E "^(LIF|ALIF|GLIF2|GLIF5) +gpu" "$OUT/loop_bounding.txt" 2>/dev/null |
         awk '{ printf "%-6s %-16s %-11s %-11s %-11s %-12s %s\n", $1, $2, $3, $5, $6, $8, $12 }'
     grep "test result" "$L" | awk '{ p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }'
 } | tee "$OUT/summary.txt"

@@ -143,3 +143,61 @@ fn no_exp_in_any_shader() {
         );
     }
 }
+
+/// The shaders are compiled without wgpu's loop bounding (`GpuContext::shader`), which is sound
+/// only if every loop ends: each must be `for (var i = A; i < B; i++)` where nothing in the
+/// body assigns `i`, and there are no `loop` or `while` statements.
+#[test]
+fn every_loop_is_counted() {
+    for (name, src) in shaders::ALL {
+        let code: Vec<&str> = src.lines().map(|l| l.split("//").next().unwrap()).collect();
+        for (i, line) in code.iter().enumerate() {
+            let words: Vec<&str> = line
+                .split(|c: char| !c.is_alphanumeric() && c != '_')
+                .collect();
+            assert!(
+                !words.contains(&"loop") && !words.contains(&"while"),
+                "{name}:{}: uncounted loop: {line}",
+                i + 1
+            );
+            let Some(at) = line.find("for (") else {
+                continue;
+            };
+            let header = &line[at + 5..line[at..].find(')').map_or(line.len(), |e| at + e)];
+            let parts: Vec<&str> = header.split(';').map(str::trim).collect();
+            assert_eq!(parts.len(), 3, "{name}:{}: {line}", i + 1);
+            let var = parts[0]
+                .strip_prefix("var ")
+                .and_then(|r| r.split('=').next())
+                .map(str::trim)
+                .unwrap_or_else(|| panic!("{name}:{}: {line}", i + 1));
+            assert!(
+                parts[1].starts_with(&format!("{var} < ")) && parts[2] == format!("{var}++"),
+                "{name}:{}: not a counted loop: {line}",
+                i + 1
+            );
+            // The body: up to the brace that closes the one opened on this line.
+            let mut depth = 0i32;
+            for (j, body) in code.iter().enumerate().skip(i) {
+                let text = if j == i { &body[at..] } else { body };
+                if j > i {
+                    let assigned = [" = ", " += ", " -= ", "++", "--"].iter().any(|op| {
+                        text.contains(&format!("{var}{op}"))
+                            || text.contains(&format!("{var} {}", op.trim()))
+                    });
+                    let declared = text.contains(&format!("var {var} "))
+                        || text.contains(&format!("let {var} "));
+                    assert!(
+                        !assigned || declared,
+                        "{name}:{}: the counter {var} is changed in the body: {text}",
+                        j + 1
+                    );
+                }
+                depth += text.matches('{').count() as i32 - text.matches('}').count() as i32;
+                if depth == 0 && j > i {
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -322,12 +322,25 @@ impl GpuContext {
     /// Compile a WGSL module, returning validation errors as `Error::Device`.
     pub(crate) fn shader(&self, label: &str, source: &str) -> Result<wgpu::ShaderModule> {
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let m = self
-            .device
-            .create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(label),
-                source: wgpu::ShaderSource::Wgsl(source.into()),
-            });
+        let desc = wgpu::ShaderModuleDescriptor {
+            label: Some(label),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        };
+        // Bounds checks stay on. wgpu's loop bounding (a counter added to every loop so that a
+        // driver may not assume an untrusted loop ends) is off unless
+        // GLIFSIM_FORCE_LOOP_BOUNDING=1: it can keep drivers from unrolling the kernels' short
+        // loops over K, J and Philox's rounds.
+        let checks = wgpu::ShaderRuntimeChecks {
+            force_loop_bounding: std::env::var("GLIFSIM_FORCE_LOOP_BOUNDING")
+                .is_ok_and(|v| v == "1"),
+            ..wgpu::ShaderRuntimeChecks::checked()
+        };
+        // SAFETY: with bounds checks kept, `create_shader_module_trusted` only asks that no
+        // loop run forever. glifsim's shaders are its own (`shaders/`, embedded at build time)
+        // and every loop in them is a counted `for` whose counter only its increment changes
+        // and whose bound does not change in the loop: `tests/shaders.rs`
+        // (`every_loop_is_counted`) checks that for every file.
+        let m = unsafe { self.device.create_shader_module_trusted(desc, checks) };
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(Error::Device(format!("shader {label}: {e}")));
         }

@@ -29,7 +29,8 @@ if [ -z "$BIN" ]; then
 else
     B="$BIN/glifsim"
 fi
-# Run test suite $1 with libtest arguments $2..., for at most $LIMIT seconds (default 300).
+# Run test suite $1 with libtest arguments $2..., for at most $LIMIT seconds (default 300);
+# the whole output in $OUT/$1_suite.txt, the results in the log.
 suite() {
     local name=$1; shift
     local limit=${LIMIT:-300}
@@ -37,18 +38,31 @@ suite() {
         timeout "$limit" cargo test --release --test "$name" -- "$@"
     else
         timeout "$limit" "$BIN/$name" "$@"
-    fi 2>&1 | grep -E "^test |test result|panicked|^conformance|fuses" | tee -a "$L"
-    [ "${PIPESTATUS[0]}" = 124 ] && echo "($name: stopped after $limit s)" | tee -a "$L"
+    fi > "$OUT/${name}_suite.txt" 2>&1
+    local rc=$?
+    grep -E "^test |test result|panicked|^conformance|fuses" "$OUT/${name}_suite.txt" | tee -a "$L"
+    if [ "$rc" = 124 ]; then
+        echo "($name: stopped after $limit s; the end of its output:)" | tee -a "$L"
+        tail -5 "$OUT/${name}_suite.txt" | tee -a "$L"
+    fi
     return 0
 }
+# The GPU's clocks and power every 200 ms while the script runs, where nvidia-smi exists.
+if command -v nvidia-smi > /dev/null; then
+    nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu,utilization.gpu \
+        --format=csv -lms 200 > "$OUT/clocks.csv" 2>&1 &
+    SMI=$!
+    trap 'kill $SMI 2> /dev/null' EXIT
+fi
 sec tests
 suite gpu --test-threads=4
 suite glif --test-threads=2
 suite conformance
 if [ -z "${GLIFSIM_CHECK_FAST:-}" ]; then
     # One test at a time, so that a test that does not finish is named in the log (the two
-    # GPU tests did not finish within 300 s on an H200 at commit 054cacd).
-    LIMIT=150 suite checkpoint --test-threads=1
+    # GPU tests did not finish within 300 s on an H200 at commit 054cacd), with glifsim's
+    # trace log (every wait for the GPU) in checkpoint_suite.txt.
+    RUST_LOG=glifsim=trace LIMIT=150 suite checkpoint --test-threads=1 --nocapture
 fi
 SIZES=1000000,16000000,64000000 MID=16000000 BILLION=1000000000 STEPS=500
 if [ -n "${GLIFSIM_CHECK_QUICK:-}" ]; then

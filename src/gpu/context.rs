@@ -261,13 +261,19 @@ impl GpuContext {
     }
 
     /// Wait for all submitted work, turning device errors into `Error::Device`.
+    #[track_caller]
     pub(crate) fn wait(&self, index: Option<wgpu::SubmissionIndex>) -> Result<()> {
+        // At trace level each wait is logged before and after, with its caller, so that a wait
+        // that never returns shows where it was entered (RUST_LOG=glifsim=trace).
+        log::trace!("waiting for {index:?} ({})", std::panic::Location::caller());
+        let t = std::time::Instant::now();
         self.device
             .poll(wgpu::PollType::Wait {
                 submission_index: index,
                 timeout: Some(std::time::Duration::from_secs(600)),
             })
             .map_err(|e| Error::Device(format!("waiting for the GPU: {e}")))?;
+        log::trace!("waited {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
         self.take_error()
     }
 
@@ -307,6 +313,7 @@ impl GpuContext {
     }
 
     /// Copy a buffer's first `size` bytes back to the host.
+    #[track_caller]
     pub(crate) fn read_buffer(&self, src: &wgpu::Buffer, size: u64) -> Result<Vec<u8>> {
         let staging = self.buffer(
             "readback",
@@ -442,6 +449,7 @@ impl GpuContext {
 }
 
 /// Map `staging` (after submission `index`), copy its first `size` bytes out, unmap.
+#[track_caller]
 pub(crate) fn map_read(
     ctx: &GpuContext,
     staging: &wgpu::Buffer,

@@ -254,6 +254,12 @@ pub fn fixture_files() -> Vec<PathBuf> {
 /// The GPU context for a test, or None (with a printed reason) when no adapter exists.
 /// With `GLIFSIM_REQUIRE_GPU=1` a missing adapter fails the test instead.
 pub fn gpu() -> Option<std::sync::Arc<glifsim::gpu::GpuContext>> {
+    // glifsim's log (RUST_LOG=glifsim=trace shows every wait for the GPU), off by default.
+    let _ = env_logger::builder()
+        .is_test(true)
+        .filter_level(log::LevelFilter::Off)
+        .parse_default_env()
+        .try_init();
     match glifsim::gpu::GpuContext::new() {
         Ok(c) => Some(std::sync::Arc::new(c)),
         Err(e) => {

@@ -1,11 +1,24 @@
 //! Every WGSL shader parses and passes naga's validator, and every step-kernel variant
-//! compiles to SPIR-V through naga (what wgpu does on Vulkan) with its pipeline constants set
-//! (no GPU needed).
+//! translates through naga, with its pipeline constants set, to SPIR-V, MSL and HLSL: what
+//! wgpu does on Vulkan, Metal and DX12 (no GPU needed).
 
 use glifsim::gpu::shaders;
 use glifsim::Model;
 
 fn validate(name: &str, src: &str) -> (naga::Module, naga::valid::ModuleInfo) {
+    let (module, info, _) = validate_caps(name, src);
+    (module, info)
+}
+
+/// `validate`, also returning the capabilities the source needs.
+fn validate_caps(
+    name: &str,
+    src: &str,
+) -> (
+    naga::Module,
+    naga::valid::ModuleInfo,
+    naga::valid::Capabilities,
+) {
     let module = naga::front::wgsl::parse_str(src)
         .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
     let mut caps = naga::valid::Capabilities::empty();
@@ -18,16 +31,20 @@ fn validate(name: &str, src: &str) -> (naga::Module, naga::valid::ModuleInfo) {
     let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
         .validate(&module)
         .unwrap_or_else(|e| panic!("{name}: {e:?}"));
-    (module, info)
+    (module, info, caps)
 }
 
-/// Set the pipeline constants `consts` (those the module declares) and write SPIR-V 1.3, as
-/// wgpu's Vulkan backend does when it creates the pipeline; a naga back-end failure (an
-/// error or a panic) would otherwise surface only on a device.
-fn spirv(
+/// Set the pipeline constants `consts` (those the module declares) and translate the module to
+/// SPIR-V 1.3, MSL 2.4 and HLSL (shader model 6.0), as wgpu's Vulkan, Metal and DX12 back ends
+/// do when they create the pipeline; a naga back-end failure (an error or a panic) would
+/// otherwise surface only on such a device. A variant whose capabilities (subgroups, 64-bit
+/// integers) a back end lacks is skipped there: wgpu does not offer those features on it, so
+/// glifsim never builds that variant there.
+fn translate(
     name: &str,
     module: &naga::Module,
     info: &naga::valid::ModuleInfo,
+    caps: naga::valid::Capabilities,
     consts: &[(&str, f64)],
 ) {
     let declared: Vec<String> = module
@@ -58,10 +75,37 @@ fn spirv(
     let words = naga::back::spv::write_vec(&module, &info, &options, Some(&pipeline))
         .unwrap_or_else(|e| panic!("{name} {consts:?}: SPIR-V: {e}"));
     assert_eq!(words[0], 0x0723_0203, "{name}: not a SPIR-V module");
+
+    let entry = Some((naga::ShaderStage::Compute, "main".to_string()));
+    if naga::back::msl::supported_capabilities().contains(caps) {
+        let options = naga::back::msl::Options {
+            lang_version: (2, 4),
+            ..Default::default()
+        };
+        let pipeline = naga::back::msl::PipelineOptions {
+            entry_point: entry.clone(),
+            ..Default::default()
+        };
+        let (msl, _) = naga::back::msl::write_string(&module, &info, &options, &pipeline)
+            .unwrap_or_else(|e| panic!("{name} {consts:?}: MSL: {e}"));
+        assert!(msl.contains("kernel void"), "{name}: no MSL kernel");
+    }
+    if naga::back::hlsl::supported_capabilities().contains(caps) {
+        let options = naga::back::hlsl::Options {
+            shader_model: naga::back::hlsl::ShaderModel::V6_0,
+            ..Default::default()
+        };
+        let pipeline = naga::back::hlsl::PipelineOptions { entry_point: entry };
+        let mut hlsl = String::new();
+        naga::back::hlsl::Writer::new(&mut hlsl, &options, &pipeline)
+            .write(&module, &info, None)
+            .unwrap_or_else(|e| panic!("{name} {consts:?}: HLSL: {e}"));
+        assert!(hlsl.contains("[numthreads("), "{name}: no HLSL kernel");
+    }
 }
 
 #[test]
-fn every_step_kernel_compiles_to_spirv() {
+fn every_step_kernel_translates_for_vulkan_metal_and_dx12() {
     // The defaults (LIF, several trials), and constants that unroll every loop of the kernels
     // and take every branch: K and J components, θ_v, the GLIF2 reset, noise, a schedule, host
     // input, per-neuron parameters; and one trial with noise.
@@ -86,12 +130,22 @@ fn every_step_kernel_compiles_to_spirv() {
             for int64 in [false, true] {
                 let name = format!("{model} ballot={ballot} int64={int64}");
                 let src = shaders::step_source(model, ballot, int64);
-                let (module, info) = validate(&name, &src);
+                let (module, info, caps) = validate_caps(&name, &src);
                 for consts in sets {
-                    spirv(&name, &module, &info, consts);
+                    translate(&name, &module, &info, caps, consts);
                 }
             }
         }
+    }
+    // The helper kernels glifsim builds at run time (no pipeline constants).
+    for (name, src) in [
+        ("probe_subgroups", shaders::PROBE_SUBGROUPS),
+        ("calibrate", shaders::CALIBRATE),
+        ("reference_axpy", shaders::REFERENCE_AXPY),
+        ("reference_copy", shaders::REFERENCE_COPY),
+    ] {
+        let (module, info, caps) = validate_caps(name, src);
+        translate(name, &module, &info, caps, &[]);
     }
 }
 

@@ -2,6 +2,15 @@
 //! capture, and the calibration that finds the adapter's arithmetic mode.
 //!
 //! Device set-up lives here and nowhere else; the engine (`engine.rs`) only records work.
+//!
+//! Environment variables read here:
+//! - `GLIFSIM_ADAPTER=NAME`: the adapter whose name contains NAME (case-insensitive);
+//!   `WGPU_BACKEND` limits the backends searched.
+//! - `GLIFSIM_NO_BALLOT=1`, `GLIFSIM_NO_INT64=1`: use the portable kernel variants (spike
+//!   words by workgroup atomics; Philox's multiply from 16-bit halves) even where the adapter
+//!   offers subgroups or 64-bit integers. Results are identical.
+//! - `GLIFSIM_FORCE_LOOP_BOUNDING=1`: compile the shaders with wgpu's loop bounding, which
+//!   glifsim otherwise turns off (see [`GpuContext`]'s shader creation). Results are identical.
 
 use std::sync::{Arc, Mutex};
 

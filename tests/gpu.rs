@@ -360,6 +360,34 @@ fn portable_kernel_variants_equal_the_fast_ones() {
     }
 }
 
+/// Device memory: a LIF neuron's state is V and r, 8 bytes (the limit), ALIF with two
+/// θ components 16; a run driven on the device holds no input rows; the spike rows and their
+/// staging copies are one bit per neuron and step of a chunk.
+#[test]
+fn device_memory_per_neuron() {
+    let Some(ctx) = gpu() else { return };
+    let n = 100_000u64;
+    let driven = GpuOptions {
+        host_inputs: false,
+        ..Default::default()
+    };
+    let lif = Population::builder(Model::Lif, n as usize).build().unwrap();
+    let g = GpuSim::with_options(ctx.clone(), &lif, 1, &driven).unwrap();
+    let m = g.device_memory();
+    assert_eq!(m.state, 8 * n + 4, "{m:?}");
+    assert_eq!(m.inputs, 4, "{m:?}");
+    let words = n.div_ceil(32) * 4;
+    let chunk = g.chunk_steps() as u64;
+    assert_eq!(m.spikes, words * (chunk + 1), "{m:?}");
+    assert_eq!(m.staging, 2 * words * chunk, "{m:?}");
+    let alif = hetero_population(Model::Alif, n as usize, 3);
+    let g = GpuSim::with_options(ctx.clone(), &alif, 2, &GpuOptions::default()).unwrap();
+    let m = g.device_memory();
+    assert_eq!(m.state, 2 * n * 16, "{m:?}");
+    assert_eq!(m.inputs, 2 * n * 4 * g.chunk_steps() as u64, "{m:?}");
+    assert!(m.parameters >= 8 * n * 4, "per-neuron parameters: {m:?}");
+}
+
 #[test]
 fn a_population_too_large_for_the_device_is_an_error() {
     let Some(ctx) = gpu() else { return };

@@ -106,7 +106,43 @@ struct Shard {
     bind_group: wgpu::BindGroup,
     dispatch: (u32, u32),
     _info: wgpu::Buffer,
-    _params: wgpu::Buffer,
+    params: wgpu::Buffer,
+}
+
+/// The device memory a [`GpuSim`] holds, in bytes, by purpose (all shards together).
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use glifsim::{gpu::{GpuContext, GpuOptions, GpuSim}, Model, Population};
+/// let ctx = Arc::new(GpuContext::new()?);
+/// let pop = Population::builder(Model::Lif, 1_000_000).build()?;
+/// let opts = GpuOptions { host_inputs: false, ..Default::default() };
+/// let sim = GpuSim::with_options(ctx, &pop, 1, &opts)?;
+/// let m = sim.device_memory();
+/// assert!(m.state <= 8 * 1_000_000 + 4); // V and r: 8 bytes per LIF neuron
+/// println!("{} bytes in all", m.total());
+/// # Ok::<(), glifsim::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceMemory {
+    /// V, r and the θ / after-spike-current / θ_v components: `4·(2 + C)` bytes per neuron
+    /// and trial (plus a 4-byte stand-in per shard where C = 0).
+    pub state: u64,
+    /// Parameters (one value, or one per neuron for per-neuron parameters) and the noise table.
+    pub parameters: u64,
+    /// The `[T][B][N]` host-input rows of one chunk (4 bytes without host input).
+    pub inputs: u64,
+    /// One chunk's spike rows and the refractory bits (one bit per neuron and trial).
+    pub spikes: u64,
+    /// The two host-visible copies of a chunk's spike rows for readback.
+    pub staging: u64,
+}
+
+impl DeviceMemory {
+    /// All of it.
+    pub fn total(&self) -> u64 {
+        self.state + self.parameters + self.inputs + self.spikes + self.staging
+    }
 }
 
 /// Where a run's host inputs come from.
@@ -125,11 +161,20 @@ pub(crate) fn tile(wgs: u64, max_dim: u64) -> (u64, u64) {
     (wgs.div_ceil(wg_y).max(1), wg_y)
 }
 
-/// Bytes of device memory one shard of `n` neurons needs.
-fn shard_bytes(n: usize, trials: usize, k: usize, per_neuron_slots: usize, t: usize) -> u64 {
+/// Bytes of device memory one shard of `n` neurons needs: V and r, `k` components, the
+/// per-neuron parameter regions, the input rows of `t_in` steps (0 without host input), and
+/// the spike rows of a `t`-step chunk with their two staging copies.
+fn shard_bytes(
+    n: usize,
+    trials: usize,
+    k: usize,
+    per_neuron_slots: usize,
+    t: usize,
+    t_in: usize,
+) -> u64 {
     let bn = (trials * n) as u64 * 4;
     let words = (trials * words_per_trial(n)) as u64 * 4 * t as u64;
-    bn * 2 + bn * k as u64 + (per_neuron_slots * n) as u64 * 4 + bn * t as u64 + words * 3
+    bn * 2 + bn * k as u64 + (per_neuron_slots * n) as u64 * 4 + bn * t_in as u64 + words * 3
 }
 
 /// A population on the GPU: f32 state for B trials × N neurons.
@@ -253,6 +298,7 @@ impl GpuSim {
                     comps,
                     per_neuron_slots,
                     chunk,
+                    if opts.host_inputs { chunk } else { 0 },
                 )
             })
             .sum();
@@ -412,6 +458,24 @@ impl GpuSim {
     /// Steps recorded per submission.
     pub fn chunk_steps(&self) -> usize {
         self.chunk
+    }
+    /// The device memory this simulator holds (buffer sizes; the driver may round them up).
+    pub fn device_memory(&self) -> DeviceMemory {
+        let mut m = DeviceMemory {
+            state: 0,
+            parameters: 0,
+            inputs: 0,
+            spikes: 0,
+            staging: 0,
+        };
+        for sh in &self.shards {
+            m.state += sh.v.size() + sh.r.size() + sh.theta.size();
+            m.parameters += sh.params.size();
+            m.inputs += sh.inputs.size();
+            m.spikes += sh.spikes.size();
+            m.staging += sh.staging.iter().map(|b| b.size()).sum::<u64>();
+        }
+        m
     }
     /// Steps taken so far.
     pub fn steps_done(&self) -> u64 {
@@ -927,7 +991,9 @@ fn make_shard(
     let state_usage = U::STORAGE | U::COPY_DST | U::COPY_SRC;
     let v = ctx.buffer("v", bn * 4, state_usage)?;
     let r = ctx.buffer("r", bn * 4, state_usage)?;
-    let theta = ctx.buffer("theta", bn * 4 * comps.max(1) as u64, state_usage)?;
+    // θ/current components [NC][B][n]; LIF and GLIF1 have none and get a 4-byte stand-in
+    // (a binding may not be empty), so that their state stays 8 bytes per neuron (V and r).
+    let theta = ctx.buffer("theta", (bn * 4 * comps as u64).max(4), state_usage)?;
     let input_bytes = if opts.host_inputs {
         bn * 4 * chunk as u64
     } else {
@@ -998,7 +1064,7 @@ fn make_shard(
         bind_group,
         dispatch: (wg_x as u32, wg_y as u32),
         _info: info_buf,
-        _params: params_buf,
+        params: params_buf,
     })
 }
 

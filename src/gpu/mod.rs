@@ -8,4 +8,4 @@ pub mod engine;
 pub mod shaders;
 
 pub use context::{list_adapters, AdapterSummary, GpuContext};
-pub use engine::{GpuOptions, GpuSim, MAX_K};
+pub use engine::{DeviceMemory, GpuOptions, GpuSim, MAX_K};

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{hetero_population, Rng};
+use common::{assert_state_eq, hetero_population, Rng};
 use glifsim::{Arith, CpuSim, Error, Model, Param, Population, StepOptions};
 use proptest::prelude::*;
 
@@ -709,25 +709,10 @@ fn vector_equals_literal<R: glifsim::Real>(
         };
         assert_eq!(fa, fb, "{} step {t}: spikes differ", pop.model().name());
         spikes += fa.count();
-        let bits = |xs: &[R]| xs.iter().map(|x| x.bits()).collect::<Vec<_>>();
-        let (sa, sb) = (a.state(), b.state());
-        assert_eq!(
-            bits(&sa.v),
-            bits(&sb.v),
-            "{} step {t}: V",
-            pop.model().name()
-        );
-        assert_eq!(
-            bits(&sa.r),
-            bits(&sb.r),
-            "{} step {t}: r",
-            pop.model().name()
-        );
-        assert_eq!(
-            bits(&sa.theta),
-            bits(&sb.theta),
-            "{} step {t}: θ",
-            pop.model().name()
+        assert_state_eq(
+            &format!("{} step {t}", pop.model().name()),
+            &a.state(),
+            &b.state(),
         );
     }
     assert!(

@@ -375,15 +375,13 @@ pub fn hetero_population(model: Model, n: usize, seed: u64) -> Population {
 }
 
 /// Bit-level equality of two f32 slices; returns the first differing index.
-pub fn first_diff(a: &[f32], b: &[f32]) -> Option<usize> {
+pub fn first_diff<R: Real>(a: &[R], b: &[R]) -> Option<usize> {
     assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .position(|(x, y)| x.to_bits() != y.to_bits())
+    a.iter().zip(b).position(|(x, y)| x.bits() != y.bits())
 }
 
-/// Assert two states are bit-identical, naming the first difference.
-pub fn assert_state_eq(what: &str, a: &State<f32>, b: &State<f32>) {
+/// Assert two states (f32 or f64) are bit-identical, naming the first difference.
+pub fn assert_state_eq<R: Real>(what: &str, a: &State<R>, b: &State<R>) {
     for (name, x, y) in [
         ("v", &a.v, &b.v),
         ("r", &a.r, &b.r),
@@ -392,7 +390,8 @@ pub fn assert_state_eq(what: &str, a: &State<f32>, b: &State<f32>) {
         if let Some(i) = first_diff(x, y) {
             panic!(
                 "{what}: state.{name}[{i}] differs: {:e} vs {:e}",
-                x[i], y[i]
+                x[i].to_f64(),
+                y[i].to_f64()
             );
         }
     }

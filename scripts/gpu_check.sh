@@ -89,13 +89,17 @@ if [ -z "${GLIFSIM_CHECK_FAST:-}" ]; then
     timeout 150 python3 scripts/pytorch_lif_bench.py 2>&1 | tee -a "$L" || echo "(PyTorch with CUDA not available)" | tee -a "$L"
 fi
 sec summary
+# The summary's columns of the bench rows in file $1 (model, path, neurons, wall and GPU
+# updates/s, GPU µs/step, fraction of copy).
+rows() {
+    grep -E "^(LIF|ALIF|GLIF2|GLIF5) +(cpu|gpu)" "$1" 2> /dev/null |
+        awk '{ printf "%-6s %-16s %-11s %-11s %-11s %-12s %s\n", $1, $2, $3, $5, $6, $8, $12 }'
+}
 {
     grep -E "^adapter:|copy bandwidth|^reference kernel|^interactive|^conformance \(GPU, " "$L" | sort -u
     echo "model  path             neurons     upd/s wall  upd/s GPU   GPU µs/step  of copy (GPU time)"
-    grep -E "^(LIF|ALIF|GLIF2|GLIF5) +(cpu|gpu)" "$L" |
-        awk '{ printf "%-6s %-16s %-11s %-11s %-11s %-12s %s\n", $1, $2, $3, $5, $6, $8, $12 }'
+    rows "$L"
     echo "with GLIFSIM_FORCE_LOOP_BOUNDING=1:"
-    grep -E "^(LIF|ALIF|GLIF2|GLIF5) +gpu" "$OUT/loop_bounding.txt" 2>/dev/null |
-        awk '{ printf "%-6s %-16s %-11s %-11s %-11s %-12s %s\n", $1, $2, $3, $5, $6, $8, $12 }'
+    rows "$OUT/loop_bounding.txt"
     grep "test result" "$L" | awk '{ p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }'
 } | tee "$OUT/summary.txt"

@@ -5,13 +5,9 @@
 use glifsim::gpu::shaders;
 use glifsim::Model;
 
-fn validate(name: &str, src: &str) -> (naga::Module, naga::valid::ModuleInfo) {
-    let (module, info, _) = validate_caps(name, src);
-    (module, info)
-}
-
-/// `validate`, also returning the capabilities the source needs.
-fn validate_caps(
+/// Parse `src` and run naga's validator on it (with all checks), returning the module, its
+/// validation info and the capabilities the source needs.
+fn validate(
     name: &str,
     src: &str,
 ) -> (
@@ -105,7 +101,7 @@ fn translate(
 }
 
 #[test]
-fn every_step_kernel_translates_for_vulkan_metal_and_dx12() {
+fn every_shader_validates_and_translates_for_vulkan_metal_and_dx12() {
     // The defaults (LIF, several trials), and constants that unroll every loop of the kernels
     // and take every branch: K and J components, θ_v, the GLIF2 reset, noise, a schedule, host
     // input, per-neuron parameters; and one trial with noise.
@@ -130,7 +126,7 @@ fn every_step_kernel_translates_for_vulkan_metal_and_dx12() {
             for int64 in [false, true] {
                 let name = format!("{model} ballot={ballot} int64={int64}");
                 let src = shaders::step_source(model, ballot, int64);
-                let (module, info, caps) = validate_caps(&name, &src);
+                let (module, info, caps) = validate(&name, &src);
                 for consts in sets {
                     translate(&name, &module, &info, caps, consts);
                 }
@@ -144,25 +140,9 @@ fn every_step_kernel_translates_for_vulkan_metal_and_dx12() {
         ("reference_axpy", shaders::REFERENCE_AXPY),
         ("reference_copy", shaders::REFERENCE_COPY),
     ] {
-        let (module, info, caps) = validate_caps(name, src);
+        let (module, info, caps) = validate(name, src);
         translate(name, &module, &info, caps, &[]);
     }
-}
-
-#[test]
-fn every_shader_validates() {
-    for model in [Model::Lif, Model::Alif, Model::Glif5] {
-        for ballot in [false, true] {
-            for int64 in [false, true] {
-                let src = shaders::step_source(model, ballot, int64);
-                validate(&format!("{model} ballot={ballot} int64={int64}"), &src);
-            }
-        }
-    }
-    validate("probe_subgroups", shaders::PROBE_SUBGROUPS);
-    validate("calibrate", shaders::CALIBRATE);
-    validate("reference_axpy", shaders::REFERENCE_AXPY);
-    validate("reference_copy", shaders::REFERENCE_COPY);
 }
 
 #[test]

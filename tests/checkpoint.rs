@@ -5,9 +5,11 @@
 mod common;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use common::{gpu, hetero_population, Rng};
 use glifsim::checkpoint::{Checkpoint, FILE_NAME, VERSION};
+use glifsim::gpu::GpuContext;
 use glifsim::input::{Drive, Noise};
 use glifsim::record::{read_npy_u32, Summary};
 use glifsim::run::{resume, run_spec, RunOptions};
@@ -26,10 +28,14 @@ fn drive(n: usize) -> Drive {
     }
 }
 
-fn make(backend: Backend, model: Model) -> Simulator {
+/// A simulator on `backend`; GPU simulators share the test's one context (`gpu`).
+fn make(backend: Backend, model: Model, gpu: Option<&Arc<GpuContext>>) -> Simulator {
     let pop = hetero_population(model, 300, 12);
     let mut s = match backend {
-        Backend::Gpu => Simulator::on_gpu(gpu().unwrap(), &pop, 2, &Default::default()).unwrap(),
+        Backend::Gpu => {
+            let ctx = gpu.expect("a GPU simulator needs the test's context").clone();
+            Simulator::on_gpu(ctx, &pop, 2, &Default::default()).unwrap()
+        }
         _ => Simulator::Cpu(glifsim::CpuSim::new(&pop, 2, Arith::Separate).unwrap()),
     };
     s.set_drive(drive(300)).unwrap();
@@ -38,14 +44,14 @@ fn make(backend: Backend, model: Model) -> Simulator {
 
 /// 300 steps straight versus 150, checkpoint to a file, restore into a fresh simulator on
 /// `to`, 150 more (host input too, so the input position matters).
-fn round_trip(from: Backend, to: Backend) {
+fn round_trip(from: Backend, to: Backend, gpu: Option<&Arc<GpuContext>>) {
     let dir = tempfile::tempdir().unwrap();
     for model in [Model::Alif, Model::Glif5] {
         let inputs = Rng(9).vec_f32(300 * 600, -2.0, 2.0);
-        let mut whole = make(from, model);
+        let mut whole = make(from, model, gpu);
         let all = whole.run(300, &inputs, StepOptions::default()).unwrap();
         assert!(all.count() > 100, "{model}: too few spikes");
-        let mut first = make(from, model);
+        let mut first = make(from, model, gpu);
         first
             .run(150, &inputs[..150 * 600], StepOptions::default())
             .unwrap();
@@ -54,7 +60,7 @@ fn round_trip(from: Backend, to: Backend) {
             .unwrap()
             .write_atomic(&path)
             .unwrap();
-        let mut second = make(to, model);
+        let mut second = make(to, model, gpu);
         second.set_drive(Drive::default()).unwrap(); // the checkpoint brings the drive back
         Checkpoint::read(&path)
             .unwrap()
@@ -82,16 +88,16 @@ fn round_trip(from: Backend, to: Backend) {
 
 #[test]
 fn cpu_to_cpu_is_bit_identical() {
-    round_trip(Backend::Cpu, Backend::Cpu);
+    round_trip(Backend::Cpu, Backend::Cpu, None);
 }
 
 #[test]
 fn gpu_to_gpu_and_across_paths() {
     let Some(ctx) = gpu() else { return };
-    round_trip(Backend::Gpu, Backend::Gpu);
+    round_trip(Backend::Gpu, Backend::Gpu, Some(&ctx));
     if ctx.arith() == Arith::Separate {
-        round_trip(Backend::Cpu, Backend::Gpu);
-        round_trip(Backend::Gpu, Backend::Cpu);
+        round_trip(Backend::Cpu, Backend::Gpu, Some(&ctx));
+        round_trip(Backend::Gpu, Backend::Cpu, Some(&ctx));
     } else {
         eprintln!(
             "{} fuses fma(): CPU↔GPU restores are checked on separating adapters only",
@@ -103,7 +109,7 @@ fn gpu_to_gpu_and_across_paths() {
 #[test]
 fn bad_checkpoints_are_refused_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let mut sim = make(Backend::Cpu, Model::Glif5);
+    let mut sim = make(Backend::Cpu, Model::Glif5, None);
     sim.run_driven_with(20, StepOptions::default(), |_, _| Ok(()))
         .unwrap();
     let ck = Checkpoint::capture(&[("p", &sim)]).unwrap();
@@ -128,7 +134,7 @@ fn bad_checkpoints_are_refused_and_change_nothing() {
     check(b"", "not a glifsim checkpoint");
     // Restoring into another population (other parameters, other size) is refused and leaves
     // the target as it was.
-    let mut other = make(Backend::Cpu, Model::Glif5);
+    let mut other = make(Backend::Cpu, Model::Glif5, None);
     other.set_drive(Drive::default()).unwrap();
     let pop2 = hetero_population(Model::Glif5, 300, 13);
     let mut different = Simulator::new(&pop2, 2, Backend::Cpu).unwrap();
@@ -174,7 +180,7 @@ fn bad_checkpoints_are_refused_and_change_nothing() {
 fn writes_are_atomic() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(FILE_NAME);
-    let mut sim = make(Backend::Cpu, Model::Alif);
+    let mut sim = make(Backend::Cpu, Model::Alif, None);
     Checkpoint::capture(&[("p", &sim)])
         .unwrap()
         .write_atomic(&path)
@@ -339,7 +345,7 @@ fn resume_without_a_checkpoint_says_so() {
 #[test]
 fn fuzz_regression_statistics_flag_must_be_0_or_1() {
     // Found by `cargo fuzz run checkpoint_reader`: a flag byte of 57 was read as "absent".
-    let mut sim = make(Backend::Cpu, Model::Lif);
+    let mut sim = make(Backend::Cpu, Model::Lif, None);
     sim.set_drive(Drive::default()).unwrap();
     let mut bytes = Checkpoint::capture(&[("p", &sim)]).unwrap().to_bytes();
     let flag_at = bytes.len() - 5; // the last population's flag, just before the CRC

@@ -5,7 +5,8 @@
 //!
 //! Environment variables read here:
 //! - `GLIFSIM_ADAPTER=NAME`: the adapter whose name contains NAME (case-insensitive);
-//!   `WGPU_BACKEND` limits the backends searched.
+//!   `WGPU_BACKEND` (e.g. `vulkan`, `gl`) sets the backends searched, by default Vulkan,
+//!   Metal and DX12 ([`DEFAULT_BACKENDS`]).
 //! - `GLIFSIM_NO_BALLOT=1`, `GLIFSIM_NO_INT64=1`: use the portable kernel variants (spike
 //!   words by workgroup atomics; Philox's multiply from 16-bit halves) even where the adapter
 //!   offers subgroups or 64-bit integers. Results are identical.
@@ -76,12 +77,22 @@ impl std::fmt::Display for AdapterSummary {
     }
 }
 
+/// The backends searched unless `WGPU_BACKEND` names others: Vulkan, Metal and DX12. OpenGL
+/// is left out because glifsim has no use for it (its compute support is partial, and the
+/// machines glifsim targets have one of these), and because searching it initialises EGL,
+/// whose displays opened and closed from several threads at once are a known source of hangs
+/// on NVIDIA's driver.
+pub const DEFAULT_BACKENDS: wgpu::Backends = wgpu::Backends::PRIMARY;
+
 fn instance() -> wgpu::Instance {
-    // Honours WGPU_BACKEND and the other wgpu environment variables.
-    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = DEFAULT_BACKENDS;
+    // Honours WGPU_BACKEND (which replaces the backends above) and wgpu's other variables.
+    wgpu::Instance::new(desc.with_env())
 }
 
-/// Every adapter wgpu can see (respecting `WGPU_BACKEND`).
+/// Every adapter wgpu can see on the backends searched (Vulkan, Metal, DX12, or those
+/// `WGPU_BACKEND` names).
 pub fn list_adapters() -> Vec<AdapterSummary> {
     let inst = instance();
     pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()))
@@ -159,8 +170,9 @@ impl GpuContext {
                     "no adapter name contains '{n}' (GLIFSIM_ADAPTER); found: [{}]",
                     all.join(", ")
                 ),
-                None => "wgpu found no adapter (on Linux, install a Vulkan driver, for example \
-                     `apt-get install mesa-vulkan-drivers libvulkan1` for lavapipe)"
+                None => "wgpu found no Vulkan, Metal or DX12 adapter (on Linux, install a Vulkan \
+                     driver, for example `apt-get install mesa-vulkan-drivers libvulkan1` for \
+                     lavapipe; WGPU_BACKEND=gl also searches OpenGL)"
                     .into(),
             })
         })?;

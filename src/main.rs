@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use glifsim::bench::{self, BenchResult};
-use glifsim::gpu::{list_adapters, GpuContext};
+use glifsim::gpu::{list_adapters, GpuContext, DEFAULT_SPIN_WAIT};
 use glifsim::run::{demo_spec, resume, run_spec, RunOptions};
 use glifsim::spec::Spec;
 use glifsim::{Backend, Model};
@@ -279,8 +279,26 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
             bench::print_table(&results);
             if let (true, Some(c)) = (interactive, &ctx) {
                 let n = interactive_neurons;
-                let us = bench::interactive_step_us(c, n, 50)?;
-                println!("interactive step (submit, compute, read back the bitmask; on-device drive) at {n} LIF neurons: {us:.1} µs (median of 50)");
+                // Both ways of waiting (blocking at once, and polling first), then the
+                // context's own setting back.
+                let own = c.spin_wait();
+                let mut line = String::new();
+                for spin in [std::time::Duration::ZERO, DEFAULT_SPIN_WAIT] {
+                    c.set_spin_wait(spin);
+                    let us = bench::interactive_step_us(c, n, 200);
+                    c.set_spin_wait(own);
+                    line += &format!(
+                        "{}{:.1} µs {}",
+                        if spin.is_zero() { "" } else { ", " },
+                        us?,
+                        if spin.is_zero() {
+                            "blocking".to_string()
+                        } else {
+                            format!("polling up to {} µs first", spin.as_micros())
+                        }
+                    );
+                }
+                println!("interactive step (submit, compute, read back the bitmask; on-device drive) at {n} LIF neurons: {line} (medians of 200; this context polls {} µs)", own.as_micros());
             }
             if let Some(path) = json {
                 let text = serde_json::to_string_pretty(&results).expect("results serialise");

@@ -33,7 +33,9 @@ fn make(backend: Backend, model: Model, gpu: Option<&Arc<GpuContext>>) -> Simula
     let pop = hetero_population(model, 300, 12);
     let mut s = match backend {
         Backend::Gpu => {
-            let ctx = gpu.expect("a GPU simulator needs the test's context").clone();
+            let ctx = gpu
+                .expect("a GPU simulator needs the test's context")
+                .clone();
             Simulator::on_gpu(ctx, &pop, 2, &Default::default()).unwrap()
         }
         _ => Simulator::Cpu(glifsim::CpuSim::new(&pop, 2, Arith::Separate).unwrap()),

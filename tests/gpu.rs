@@ -252,6 +252,57 @@ fn bad_input_is_rejected_and_changes_nothing() {
     assert_state_eq("after rejected input", &g.state().unwrap(), &before);
 }
 
+/// A wait that polls the fence (`spin_wait`) returns the same spikes and state as one that
+/// blocks at once, step by step (the interactive path) and in chunks, on one shared context.
+#[test]
+fn waiting_by_polling_equals_blocking() {
+    use glifsim::input::{Drive, Noise};
+    use std::time::Duration;
+    let Some(ctx) = gpu() else { return };
+    let own = ctx.spin_wait();
+    let n = 500;
+    let pop = hetero_population(Model::Lif, n, 4);
+    let drive = Drive {
+        bias: 12.0.into(),
+        noise: Some(Noise {
+            mean: 0.0.into(),
+            std: 20.0.into(),
+            seed: 5,
+        }),
+        schedule: vec![],
+    };
+    let mut c = CpuSim::<f32>::new(&pop, 1, ctx.arith()).unwrap();
+    c.set_drive(drive.clone()).unwrap();
+    let want = c.run_driven(60, StepOptions::default()).unwrap();
+    assert!(want.count() > 50, "drive too weak");
+    let gopts = GpuOptions {
+        host_inputs: false,
+        chunk_steps: 7,
+        ..Default::default()
+    };
+    // Zero: block at once; one second: every wait here ends while polling.
+    for spin in [Duration::ZERO, Duration::from_secs(1)] {
+        ctx.set_spin_wait(spin);
+        assert_eq!(ctx.spin_wait(), spin);
+        let mut g = GpuSim::with_drive(ctx.clone(), &pop, 1, &drive, &gopts).unwrap();
+        for t in 0..30 {
+            let f = g.step_driven(StepOptions::default()).unwrap();
+            assert_eq!(f, want.frame(t), "spin {spin:?}: step {t}");
+        }
+        let rest = g.run_driven(30, StepOptions::default()).unwrap();
+        for t in 0..30 {
+            assert_eq!(
+                rest.frame(t),
+                want.frame(30 + t),
+                "spin {spin:?}: step {}",
+                30 + t
+            );
+        }
+        assert_state_eq(&format!("spin {spin:?}"), &g.state().unwrap(), &c.state());
+    }
+    ctx.set_spin_wait(own);
+}
+
 #[test]
 fn on_device_drive_equals_cpu_bit_for_bit() {
     use glifsim::input::{Drive, Noise};

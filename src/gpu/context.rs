@@ -10,10 +10,14 @@
 //! - `GLIFSIM_NO_BALLOT=1`, `GLIFSIM_NO_INT64=1`: use the portable kernel variants (spike
 //!   words by workgroup atomics; Philox's multiply from 16-bit halves) even where the adapter
 //!   offers subgroups or 64-bit integers. Results are identical.
+//! - `GLIFSIM_SPIN_US=N`: how long a wait for the GPU polls before it blocks, in µs (see
+//!   [`GpuContext::set_spin_wait`]); by default 100 on GPUs, 0 on CPU drivers.
 //! - `GLIFSIM_FORCE_LOOP_BOUNDING=1`: compile the shaders with wgpu's loop bounding, which
 //!   glifsim otherwise turns off (see [`GpuContext`]'s shader creation). Results are identical.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::Arith;
@@ -128,7 +132,12 @@ pub struct GpuContext {
     arith: Arith,
     ballot: bool,
     error: Arc<Mutex<Option<String>>>,
+    /// How long a wait polls before it blocks, ns.
+    spin_ns: AtomicU64,
 }
+
+/// The default of [`GpuContext::spin_wait`] on a GPU (CPU drivers: zero).
+pub const DEFAULT_SPIN_WAIT: Duration = Duration::from_micros(100);
 
 impl std::fmt::Debug for GpuContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -218,7 +227,18 @@ impl GpuContext {
             arith: Arith::Separate,
             ballot: false,
             error,
+            spin_ns: AtomicU64::new(0),
         };
+        let spin = match std::env::var("GLIFSIM_SPIN_US") {
+            Ok(v) => Duration::from_micros(v.trim().parse().map_err(|_| {
+                Error::Usage(format!(
+                    "GLIFSIM_SPIN_US must be a whole number of microseconds, not '{v}'"
+                ))
+            })?),
+            Err(_) if ctx.summary.is_cpu() => Duration::ZERO,
+            Err(_) => DEFAULT_SPIN_WAIT,
+        };
+        ctx.set_spin_wait(spin);
         ctx.arith = ctx.calibrate()?;
         ctx.ballot = ctx.probe_ballot().unwrap_or_else(|e| {
             log::warn!("subgroup probe failed ({e}); building spike words with workgroup atomics");
@@ -235,6 +255,31 @@ impl GpuContext {
             }
         );
         Ok(ctx)
+    }
+
+    /// How long a wait for the GPU (a step's spike readback, a state read) checks the
+    /// device's fence in a loop before it blocks in the driver.
+    ///
+    /// A blocked thread wakes some tens of µs after the GPU signals, which is most of an
+    /// interactive step's time; polling costs a core for at most this long per wait and
+    /// nothing when the work is already done. By default 100 µs on a GPU and zero (block at
+    /// once) on CPU drivers such as lavapipe, whose own threads need the cores;
+    /// `GLIFSIM_SPIN_US` sets it when the context is opened.
+    ///
+    /// ```no_run
+    /// let ctx = glifsim::gpu::GpuContext::new()?;
+    /// ctx.set_spin_wait(std::time::Duration::ZERO); // block at once: spare the CPU
+    /// assert_eq!(ctx.spin_wait(), std::time::Duration::ZERO);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
+    pub fn spin_wait(&self) -> Duration {
+        Duration::from_nanos(self.spin_ns.load(Ordering::Relaxed))
+    }
+
+    /// Set [`spin_wait`](Self::spin_wait) (for every simulator sharing this context).
+    pub fn set_spin_wait(&self, d: Duration) {
+        self.spin_ns
+            .store(d.as_nanos().min(u64::MAX as u128) as u64, Ordering::Relaxed);
     }
 
     /// What the adapter is.
@@ -287,13 +332,37 @@ impl GpuContext {
         // At trace level each wait is logged before and after, with its caller, so that a wait
         // that never returns shows where it was entered (RUST_LOG=glifsim=trace).
         log::trace!("waiting for {index:?} ({})", std::panic::Location::caller());
-        let t = std::time::Instant::now();
+        let t = Instant::now();
+        let fail = |e: wgpu::PollError| Error::Device(format!("waiting for the GPU: {e}"));
+        // First poll the fence (a wait with zero timeout: it also runs the map callbacks)
+        // until the work is done or the spin time is up; then block.
+        let until = t + self.spin_wait();
+        let mut spun = false;
+        while !spun {
+            match self.device.poll(wgpu::PollType::Wait {
+                submission_index: index.clone(),
+                timeout: Some(Duration::ZERO),
+            }) {
+                Ok(_) => {
+                    log::trace!(
+                        "done after {:.1} µs polling",
+                        t.elapsed().as_secs_f64() * 1e6
+                    );
+                    return self.take_error();
+                }
+                Err(wgpu::PollError::Timeout) => {
+                    spun = Instant::now() >= until;
+                    std::hint::spin_loop();
+                }
+                Err(e) => return Err(fail(e)),
+            }
+        }
         self.device
             .poll(wgpu::PollType::Wait {
                 submission_index: index,
-                timeout: Some(std::time::Duration::from_secs(600)),
+                timeout: Some(Duration::from_secs(600)),
             })
-            .map_err(|e| Error::Device(format!("waiting for the GPU: {e}")))?;
+            .map_err(fail)?;
         log::trace!("waited {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
         self.take_error()
     }
@@ -483,9 +552,7 @@ pub(crate) fn map_read(
         let _ = tx.send(r);
     });
     ctx.wait(index)?;
-    rx.recv()
-        .map_err(|_| Error::Device("buffer map callback never ran".into()))?
-        .map_err(|e| Error::Device(format!("mapping a readback buffer: {e}")))?;
+    mapped(&rx, "a readback buffer")?;
     let bytes = {
         let view = slice
             .get_mapped_range()
@@ -494,4 +561,23 @@ pub(crate) fn map_read(
     };
     staging.unmap();
     Ok(bytes)
+}
+
+/// How long a map callback may take to arrive after the wait for its submission returned
+/// (it runs on whichever thread polled the device, normally at once).
+const MAP_CALLBACK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The result of one buffer-map callback, received on `rx` after the wait for its submission:
+/// an error, not a hang, if the callback never runs.
+pub(crate) fn mapped(
+    rx: &std::sync::mpsc::Receiver<std::result::Result<(), wgpu::BufferAsyncError>>,
+    what: &str,
+) -> Result<()> {
+    match rx.recv_timeout(MAP_CALLBACK_TIMEOUT) {
+        Ok(r) => r.map_err(|e| Error::Device(format!("mapping {what}: {e}"))),
+        Err(_) => Err(Error::Device(format!(
+            "mapping {what}: the map callback did not run within {} s of the GPU finishing",
+            MAP_CALLBACK_TIMEOUT.as_secs()
+        ))),
+    }
 }

@@ -641,8 +641,8 @@ impl GpuSim {
                 }
                 drop(tx);
                 self.ctx.wait(Some(idx))?;
-                for r in rx.iter() {
-                    r.map_err(|e| Error::Device(format!("mapping spike readback: {e}")))?;
+                for _ in 0..slices.len() {
+                    crate::gpu::context::mapped(&rx, "the spike readback")?;
                 }
                 let views = slices
                     .iter()

@@ -483,3 +483,116 @@ fn fuzz_regression_nested_npy_header_is_refused_quickly() {
     let (shape, v) = read_npy_f64(&tmp.path().join("ok.npy")).unwrap();
     assert_eq!((shape, v), (vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
 }
+
+/// `glifsim bench` on a small population: one JSON record per model and path asked for (GPU
+/// paths where an adapter exists), each consistent with itself (updates/s against µs per
+/// step, bandwidth against bytes per update, the fraction against the copy), the table on
+/// standard output, and the interactive step in both ways of waiting.
+#[test]
+fn binary_bench_prints_a_table_and_writes_consistent_json() {
+    let gpu = common::gpu().is_some();
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("bench.json");
+    let n = 5000;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_glifsim"))
+        .args([
+            "bench",
+            "--models",
+            "LIF,GLIF5",
+            "--sizes",
+            &n.to_string(),
+            "--paths",
+            "cpu,cpu-fused-noise,gpu,gpu-fused-noise",
+            "--steps",
+            "40",
+            "--interactive",
+            "--interactive-neurons",
+            "64",
+            "--json",
+            json.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let rows = v.as_array().unwrap();
+    let mut want = vec![];
+    for m in ["LIF", "GLIF5"] {
+        for p in ["cpu", "cpu-fused-noise"] {
+            want.push((m, p.to_string()));
+        }
+        if gpu {
+            for p in ["gpu-step", "gpu-fused-noise"] {
+                want.push((m, p.to_string()));
+            }
+        }
+    }
+    let got: Vec<(&str, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["model"].as_str().unwrap(),
+                r["path"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want, "{stdout}");
+    let f = |r: &serde_json::Value, k: &str| r[k].as_f64().unwrap_or_else(|| panic!("{k}: {r}"));
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs());
+    for r in rows {
+        assert_eq!(r["neurons"], n, "{r}");
+        let ups = f(r, "updates_per_s");
+        assert!(ups.is_finite() && ups > 0.0, "{r}");
+        assert!(
+            close(ups * f(r, "us_per_step") * 1e-6, n as f64),
+            "updates/s × s/step = neurons: {r}"
+        );
+        assert!(
+            close(
+                ups * f(r, "seconds"),
+                (n * r["steps"].as_u64().unwrap() as usize) as f64
+            ),
+            "updates/s × seconds = updates: {r}"
+        );
+        // Bandwidth and fraction from GPU time where there is one, else from wall time.
+        let best = r["gpu_updates_per_s"].as_f64().unwrap_or(ups);
+        assert!(
+            close(
+                f(r, "effective_gb_s"),
+                best * f(r, "bytes_per_update") / 1e9
+            ),
+            "{r}"
+        );
+        assert!(
+            close(
+                f(r, "fraction_of_copy"),
+                f(r, "effective_gb_s") / f(r, "copy_gb_s")
+            ),
+            "{r}"
+        );
+        assert!(
+            f(r, "bytes_per_update") > 0.0 && f(r, "copy_gb_s") > 0.0,
+            "{r}"
+        );
+        let line = stdout
+            .lines()
+            .find(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                w.len() > 2 && w[0] == r["model"] && w[1] == r["path"]
+            })
+            .unwrap_or_else(|| panic!("no table row for {r}:\n{stdout}"));
+        assert!(line.contains(&n.to_string()), "{line}");
+    }
+    assert_eq!(
+        stdout.contains("interactive step")
+            && stdout.contains("blocking")
+            && stdout.contains("polling"),
+        gpu,
+        "{stdout}"
+    );
+}

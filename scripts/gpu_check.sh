@@ -3,7 +3,7 @@
 # (bit-for-bit against the CPU path in the adapter's arithmetic mode), the conformance
 # fixtures, the benchmark table (LIF at 1M/16M/64M on every GPU path, ALIF/GLIF2/GLIF5 at 16M,
 # the CPU path, one billion LIF neurons; LIF/ALIF/GLIF5 again with wgpu's loop bounding on),
-# the interactive step, the demo, and PyTorch's figures where PyTorch with CUDA is installed.
+# the interactive step (at 1M and 1,024 neurons, blocking and polling), the demo, and PyTorch's figures where PyTorch with CUDA is installed.
 # Ends with a short table of the headline numbers.
 #
 #   scripts/gpu_check.sh [OUTDIR]               builds with cargo, then runs
@@ -70,6 +70,8 @@ if [ -n "${GLIFSIM_CHECK_QUICK:-}" ]; then
 fi
 sec bench LIF
 "$B" bench --models LIF --sizes $SIZES --paths cpu,gpu,gpu-noise,gpu-fused,gpu-fused-noise --steps $STEPS --interactive --json "$OUT/bench_lif.json" 2>&1 | tee -a "$L"
+# The interactive step's floor: the same at 1,024 neurons, where the kernel takes ~nothing.
+"$B" bench --models LIF --sizes 1024 --paths gpu --steps 50 --interactive --interactive-neurons 1024 2>&1 | grep "^interactive" | tee -a "$L"
 sec bench ALIF GLIF2 GLIF5
 "$B" bench --models ALIF,GLIF2,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_adapt.json" 2>&1 | tee -a "$L"
 # The same with wgpu's loop bounding back on (glifsim turns it off, src/gpu/context.rs): what

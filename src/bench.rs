@@ -23,7 +23,10 @@ use crate::{Arith, CpuSim, Model, Population, StepOptions};
 pub struct BenchResult {
     /// Model name.
     pub model: String,
-    /// `cpu`, `gpu-step` (streamed input from device memory) or `gpu-step-noise` (on-GPU noise).
+    /// `cpu`, `cpu-fused`, `cpu-fused-noise`, `gpu-step` (streamed input from device memory),
+    /// `gpu-step-noise` (on-GPU noise), `gpu-fused`, `gpu-fused-noise`, or `gpu-interactive`
+    /// and `gpu-interactive-poll` (one step with its readback, median; see
+    /// [`interactive_step`]).
     pub path: String,
     /// Neurons.
     pub neurons: usize,
@@ -518,8 +521,16 @@ fn time_two_buffer_kernel(
 }
 
 /// Time one interactive step at `n` LIF neurons driven on the device (bias and noise): submit,
-/// compute, read back the bitmask. The median of `reps` steps, in µs.
-pub fn interactive_step_us(ctx: &Arc<GpuContext>, n: usize, reps: usize) -> Result<f64> {
+/// compute, read back the bitmask, waiting the way `ctx` is set to
+/// ([`GpuContext::spin_wait`]). The result's µs per step (and seconds, updates/s) are the
+/// median of `reps` steps; its path is `gpu-interactive` (blocking at once) or
+/// `gpu-interactive-poll` (polling first).
+pub fn interactive_step(
+    ctx: &Arc<GpuContext>,
+    n: usize,
+    reps: usize,
+    copy_gb_s: f64,
+) -> Result<BenchResult> {
     let pop = bench_population(Model::Lif, n);
     let drive = noise_drive();
     let gopts = GpuOptions {
@@ -531,15 +542,29 @@ pub fn interactive_step_us(ctx: &Arc<GpuContext>, n: usize, reps: usize) -> Resu
     for _ in 0..5 {
         sim.step_driven(opts)?;
     }
-    let mut times: Vec<f64> = (0..reps)
+    let mut times: Vec<f64> = (0..reps.max(1))
         .map(|_| {
             let t = Instant::now();
-            sim.step_driven(opts)
-                .map(|_| t.elapsed().as_secs_f64() * 1e6)
+            sim.step_driven(opts).map(|_| t.elapsed().as_secs_f64())
         })
         .collect::<Result<_>>()?;
     times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+    let median = times[times.len() / 2];
+    let path = if ctx.spin_wait().is_zero() {
+        "gpu-interactive"
+    } else {
+        "gpu-interactive-poll"
+    };
+    Ok(result(
+        Model::Lif,
+        path,
+        n,
+        1,
+        median,
+        bytes_per_update(&pop, Refractory::Bit, false, 1),
+        copy_gb_s,
+        &ctx.adapter().name,
+    ))
 }
 
 /// Print results as an aligned table: updates per second from wall time and from GPU time;

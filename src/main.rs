@@ -277,7 +277,7 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
                 }
             }
             bench::print_table(&results);
-            if let (true, Some(c)) = (interactive, &ctx) {
+            if let (true, Some(c), Some(copy)) = (interactive, &ctx, gpu_copy) {
                 let n = interactive_neurons;
                 // Both ways of waiting (blocking at once, and polling first), then the
                 // context's own setting back.
@@ -285,18 +285,19 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
                 let mut line = String::new();
                 for spin in [std::time::Duration::ZERO, DEFAULT_SPIN_WAIT] {
                     c.set_spin_wait(spin);
-                    let us = bench::interactive_step_us(c, n, 200);
+                    let r = bench::interactive_step(c, n, 200, copy);
                     c.set_spin_wait(own);
-                    line += &format!(
-                        "{}{:.1} µs {}",
-                        if spin.is_zero() { "" } else { ", " },
-                        us?,
-                        if spin.is_zero() {
-                            "blocking".to_string()
-                        } else {
-                            format!("polling up to {} µs first", spin.as_micros())
-                        }
-                    );
+                    let r = r?;
+                    line += &if spin.is_zero() {
+                        format!("{:.1} µs blocking", r.us_per_step)
+                    } else {
+                        format!(
+                            ", {:.1} µs polling up to {} µs first",
+                            r.us_per_step,
+                            spin.as_micros()
+                        )
+                    };
+                    results.push(r);
                 }
                 println!("interactive step (submit, compute, read back the bitmask; on-device drive) at {n} LIF neurons: {line} (medians of 200; this context polls {} µs)", own.as_micros());
             }

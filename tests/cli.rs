@@ -520,7 +520,26 @@ fn binary_bench_prints_a_table_and_writes_consistent_json() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    let rows = v.as_array().unwrap();
+    let mut rows = v.as_array().unwrap().clone();
+    // The interactive step's two records come last (64 neurons, one step each).
+    if gpu {
+        let inter = rows.split_off(rows.len() - 2);
+        for (r, path) in inter
+            .iter()
+            .zip(["gpu-interactive", "gpu-interactive-poll"])
+        {
+            assert_eq!(
+                (&r["model"], &r["path"], &r["neurons"]),
+                (&"LIF".into(), &path.into(), &64.into()),
+                "{r}"
+            );
+            let us = r["us_per_step"].as_f64().unwrap();
+            assert!(
+                us > 0.0 && stdout.contains(&format!("{us:.1} µs")),
+                "{r}\n{stdout}"
+            );
+        }
+    }
     let mut want = vec![];
     for m in ["LIF", "GLIF5"] {
         for p in ["cpu", "cpu-fused-noise"] {
@@ -544,7 +563,7 @@ fn binary_bench_prints_a_table_and_writes_consistent_json() {
     assert_eq!(got, want, "{stdout}");
     let f = |r: &serde_json::Value, k: &str| r[k].as_f64().unwrap_or_else(|| panic!("{k}: {r}"));
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs());
-    for r in rows {
+    for r in &rows {
         assert_eq!(r["neurons"], n, "{r}");
         let ups = f(r, "updates_per_s");
         assert!(ups.is_finite() && ups > 0.0, "{r}");

@@ -72,14 +72,7 @@ fn round_trip(from: Backend, to: Backend, gpu: Option<&Arc<GpuContext>>) {
         let rest = second
             .run(150, &inputs[150 * 600..], StepOptions::default())
             .unwrap();
-        for t in 0..150 {
-            assert_eq!(
-                rest.frame(t),
-                all.frame(150 + t),
-                "{model} {from:?}→{to:?}: step {}",
-                150 + t
-            );
-        }
+        common::assert_continues(&format!("{model} {from:?}→{to:?}"), &rest, &all, 150);
         common::assert_state_eq(
             &format!("{model} {from:?}→{to:?}"),
             &second.state().unwrap(),

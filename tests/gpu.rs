@@ -290,14 +290,7 @@ fn waiting_by_polling_equals_blocking() {
             assert_eq!(f, want.frame(t), "spin {spin:?}: step {t}");
         }
         let rest = g.run_driven(30, StepOptions::default()).unwrap();
-        for t in 0..30 {
-            assert_eq!(
-                rest.frame(t),
-                want.frame(30 + t),
-                "spin {spin:?}: step {}",
-                30 + t
-            );
-        }
+        common::assert_continues(&format!("spin {spin:?}"), &rest, &want, 30);
         assert_state_eq(&format!("spin {spin:?}"), &g.state().unwrap(), &c.state());
     }
     ctx.set_spin_wait(own);

@@ -396,3 +396,25 @@ pub fn assert_state_eq<R: Real>(what: &str, a: &State<R>, b: &State<R>) {
         }
     }
 }
+
+/// Every step of `got` equals step `from + t` of `want` (a continuation compared with the
+/// uninterrupted run); the message names the first step that differs.
+pub fn assert_continues(
+    label: &str,
+    got: &glifsim::SpikeRecord,
+    want: &glifsim::SpikeRecord,
+    from: usize,
+) {
+    assert!(
+        from + got.steps() <= want.steps(),
+        "{label}: longer than the reference"
+    );
+    for t in 0..got.steps() {
+        assert_eq!(
+            got.frame(t),
+            want.frame(from + t),
+            "{label}: step {}",
+            from + t
+        );
+    }
+}

@@ -24,6 +24,26 @@
 //! The model follows from the methods: GLIF1 (no currents, threshold `inf`, reset `zero`),
 //! GLIF2 (`spike_component`, `v_before`), GLIF3 (currents `exp`, `inf`, `zero`), GLIF4
 //! (currents, `spike_component`, `v_before`), GLIF5 (currents, `three_components_exact`).
+//!
+//! ```
+//! // An AllenSDK GLIF1 neuron config (SI units), as `GlifNeuron.from_dict` takes it.
+//! let cfg = serde_json::json!({
+//!     "El": 0.0, "dt": 5e-05, "R_input": 1.06e8, "C": 5.87e-11, "th_inf": 0.0272,
+//!     "spike_cut_length": 75, "asc_tau_array": [1.0], "asc_amp_array": [0.0],
+//!     "init_voltage": 0.0, "init_threshold": 0.0272, "init_AScurrents": [0.0],
+//!     "coeffs": {"th_inf": 1.0, "C": 1.0, "G": 1.0, "a": 1.0, "b": 1.0, "asc_amp_array": [1.0]},
+//!     "voltage_dynamics_method": {"name": "linear_forward_euler", "params": {}},
+//!     "AScurrent_dynamics_method": {"name": "none", "params": {}},
+//!     "AScurrent_reset_method": {"name": "none", "params": {}},
+//!     "voltage_reset_method": {"name": "zero", "params": {}},
+//!     "threshold_dynamics_method": {"name": "inf", "params": {}},
+//!     "threshold_reset_method": {"name": "inf", "params": {}}
+//! });
+//! let g = glifsim::allen::from_neuron_config(&cfg, 100, "example")?;
+//! assert_eq!(g.population.model(), glifsim::Model::Glif1);
+//! assert_eq!(g.dt, 0.05); // ms
+//! # Ok::<(), glifsim::Error>(())
+//! ```
 
 use std::path::Path;
 

@@ -7,6 +7,16 @@
 //! only) and one spike bit (1/8). The CPU path keeps no refractory bits and reads r for every
 //! neuron instead (4). The copy bandwidth is a device buffer-to-buffer copy or copy kernel
 //! (CPU: a parallel memcpy) timed in the same run, counting bytes read plus written.
+//!
+//! ```
+//! use glifsim::bench::{bench_cpu, cpu_copy_bandwidth, print_table};
+//! use glifsim::Model;
+//! let copy = cpu_copy_bandwidth(16 << 20, 3); // GB/s, read + write
+//! let r = bench_cpu(Model::Lif, 100_000, 50, copy)?;
+//! assert!(r.updates_per_s > 0.0 && r.fraction_of_copy > 0.0);
+//! print_table(&[r]);
+//! # Ok::<(), glifsim::Error>(())
+//! ```
 
 use std::sync::Arc;
 use std::time::Instant;

@@ -12,6 +12,26 @@
 //! (u64) · payload (little-endian arrays) · CRC32 of everything before it (u32). Writing goes to
 //! a temporary file that is synced and then renamed over the old checkpoint, so a crash while
 //! writing leaves the previous checkpoint intact.
+//!
+//! ```
+//! use glifsim::checkpoint::Checkpoint;
+//! use glifsim::{Backend, Model, Population, Simulator, StepOptions};
+//! let pop = Population::builder(Model::Lif, 200).build()?;
+//! let input = vec![20.0f32; 100 * 200];
+//! let mut sim = Simulator::new(&pop, 1, Backend::Cpu)?;
+//! sim.run(100, &input, StepOptions::default())?;
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("run.glifsim");
+//! Checkpoint::capture(&[("exc", &sim)])?.write_atomic(&path)?;
+//! // Later, maybe on the other path: a fresh simulator of the same population, restored.
+//! let mut again = Simulator::new(&pop, 1, Backend::Cpu)?;
+//! Checkpoint::read(&path)?.restore(0, &mut again)?;
+//! assert_eq!(again.steps_done(), 100);
+//! let (a, b) = (sim.run(50, &input[..50 * 200], StepOptions::default())?,
+//!               again.run(50, &input[..50 * 200], StepOptions::default())?);
+//! assert_eq!(a, b); // the restored run continues bit for bit
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,13 @@
 //! `raster.png`: a spike raster of up to a few thousand sampled neurons with the population
 //! rate beneath, drawn from the files of an output directory. Uses plotters' bitmap backend and
 //! the bundled DejaVu Sans, so no system fonts are needed.
+//!
+//! ```no_run
+//! // After `glifsim run spec.toml --out out/` (or `run::run_spec`) has written out/:
+//! let png = glifsim::plot::plot_dir(std::path::Path::new("out"))?;
+//! println!("raster in {}", png.display());
+//! # Ok::<(), glifsim::Error>(())
+//! ```
 
 use std::path::Path;
 

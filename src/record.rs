@@ -3,6 +3,19 @@
 //! Every array is an NPY file whose header is rewritten after each chunk, so a file always
 //! opens (with numpy or [`read_npy_f64`](crate::spec::read_npy_f64)) and holds every completed
 //! step, even after an error or Ctrl-C.
+//!
+//! ```
+//! use glifsim::record::{read_npy_u32, NpyStream};
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("counts.npy");
+//! let mut s = NpyStream::create(&path, "<u4", &[])?; // rows of one u32
+//! s.append(bytemuck::cast_slice(&[3u32, 1, 4]), 3)?;
+//! s.commit()?; // the file is valid NPY now, holding 3 rows
+//! s.append(bytemuck::cast_slice(&[1u32, 5]), 2)?;
+//! s.commit()?;
+//! assert_eq!(read_npy_u32(&path)?, (vec![5], vec![3, 1, 4, 1, 5]));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};

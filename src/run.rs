@@ -1,5 +1,32 @@
 //! Running a [`Spec`]: simulators for every population, recording streamed to disk, progress,
 //! Ctrl-C, the summary and the raster.
+//!
+//! ```
+//! use glifsim::run::{run_spec, RunOptions};
+//! use glifsim::spec::Spec;
+//! use glifsim::Backend;
+//! let toml = r#"
+//! dt = 0.1
+//! duration = 50.0
+//! seed = 3
+//! [[population]]
+//! name = "exc"
+//! model = "LIF"
+//! neurons = 1000
+//! [population.input]
+//! bias = 14.0
+//! noise = { mean = 0.0, std = 30.0 }
+//! "#;
+//! let dir = tempfile::tempdir()?;
+//! let spec = Spec::parse(toml, &dir.path().join("spec.toml"))?;
+//! let mut opts = RunOptions::new(dir.path().join("out"));
+//! opts.backend = Backend::Cpu;
+//! opts.plot = false;
+//! let summary = run_spec(&spec, &opts, &mut |done, total| eprint!("\r{done}/{total}"))?;
+//! assert!(summary.complete && summary.steps == 500);
+//! println!("{} spikes", summary.populations[0].spike_count);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

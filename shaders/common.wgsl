@@ -23,6 +23,7 @@ override HOST_INPUT: bool = false;
 override NOISE: bool = false;
 override HAS_SCHED: bool = false; // a piecewise-constant drive is set: read `sched`
 override ONE_TRIAL: bool = false; // B = 1: invocation id = neuron, no division by n_pad
+override NOISE_CACHE: bool = false; // NOISE, and `noise_cache` holds words 1–3 of the blocks
 
 const KMAX: u32 = 8u;
 
@@ -72,6 +73,7 @@ struct NeuronState {
 const FLAG_LOCK: u32 = 1u;
 const FLAG_FREEZE: u32 = 2u;
 const FLAG_NO_HOST: u32 = 4u;   // this run has no host input: read 0 instead of `inputs`
+const FLAG_NOISE_CACHED: u32 = 8u; // `noise_cache` holds the block of this dispatch's first quad
 const NOISE_CELLS: u32 = 16u;   // cells per octave of the noise table (src/noise.rs CELLS)
 
 // Parameter slots, in the order of `Population::param_list` with the drive's two inserted.
@@ -99,6 +101,10 @@ const SLOT_DECAY_K: u32 = 10u;      // + k
 // which let a step skip reading r for the free neurons (most of them).
 @group(0) @binding(7) var<storage, read_write> spikes: array<u32>;
 @group(0) @binding(8) var<storage, read> sched: array<f32>;       // [T], when HAS_SCHED
+// [3][B][n]: words 1, 2 and 3 of each neuron's Philox block of the quad of steps that the last
+// dispatch ended inside, so that the next dispatch, starting inside that quad, need not draw
+// it again (one dispatch per step would otherwise draw every block four times).
+@group(0) @binding(9) var<storage, read_write> noise_cache: array<u32>;
 
 // Parameter `slot` of neuron `n`. Slots are laid out in order, a per-neuron one taking STRIDE
 // values and a uniform one a single value; with constant `slot` this folds to one load.
@@ -260,6 +266,7 @@ struct Carry {
     p: NeuronParams,      // its parameters, loaded once
     next_host: f32,       // the next step's host input, loaded one step ahead
     noise: vec4<u32>,     // the noise block of the current quad of steps
+    drawn: bool,          // `noise` was drawn by this dispatch (else its words are cached)
 }
 
 // One step t of one invocation (both entry points): the noise block when a quad of steps
@@ -268,9 +275,13 @@ struct Carry {
 fn step_lane(l: Lane, t: u32, end: u32, st: ptr<function, NeuronState>,
              carry: ptr<function, Carry>) -> bool {
     let si = step_info(t);
-    // Uniform across the dispatch: every invocation draws a new block on the same steps.
-    if NOISE && (t == dispatch.t0 || (si.step_lo & 3u) == 0u) {
+    let w = si.step_lo & 3u;
+    // Uniform across the dispatch: every invocation draws a new block on the same steps, when
+    // a quad begins, or when the dispatch begins inside a quad whose block is not cached.
+    let cached = NOISE_CACHE && (dispatch.flags & FLAG_NOISE_CACHED) != 0u;
+    if NOISE && (w == 0u || (t == dispatch.t0 && !cached)) {
         (*carry).noise = noise_block(l.trial, l.n, si);
+        (*carry).drawn = true;
     }
     if !l.live {
         return false;
@@ -280,7 +291,12 @@ fn step_lane(l: Lane, t: u32, end: u32, st: ptr<function, NeuronState>,
     if t + 1u < end {
         (*carry).next_host = host_input(l.idx, t + 1u);
     }
-    let input = input_current((*carry).p, host, si, (*carry).noise[si.step_lo & 3u]);
+    var word = (*carry).noise[w];
+    if NOISE_CACHE && !(*carry).drawn {
+        // This quad's block was drawn by an earlier dispatch (w ≥ 1 here).
+        word = noise_cache[(w - 1u) * l.bn + l.idx];
+    }
+    let input = input_current((*carry).p, host, si, word);
     let lock = (dispatch.flags & FLAG_LOCK) != 0u;
     let freeze = (dispatch.flags & FLAG_FREEZE) != 0u;
     return update_neuron(l.n, (*carry).p, input, lock, freeze, st);
@@ -289,10 +305,22 @@ fn step_lane(l: Lane, t: u32, end: u32, st: ptr<function, NeuronState>,
 // Before the first step: the neuron's state and parameters, once, and the first step's host
 // input.
 fn begin_lane(l: Lane, st: ptr<function, NeuronState>, carry: ptr<function, Carry>) {
+    (*carry).drawn = false;
     if l.live {
         *st = load_state(l.idx, l.bn, refractory_bit(l.id));
         (*carry).p = load_params(l.n);
         (*carry).next_host = host_input(l.idx, dispatch.t0);
+    }
+}
+
+// After the last step: when the dispatch ends inside a quad whose block it drew, words 1–3 of
+// the block for the next dispatch (which the host tells, by FLAG_NOISE_CACHED, that they are
+// there). CPU twin: the end of `CpuSim::advance` (`noise_cached_at`).
+fn end_lane(l: Lane, carry: Carry, end: u32) {
+    if NOISE_CACHE && l.live && carry.drawn && ((dispatch.base_lo + end) & 3u) != 0u {
+        noise_cache[l.idx] = carry.noise.y;
+        noise_cache[l.bn + l.idx] = carry.noise.z;
+        noise_cache[2u * l.bn + l.idx] = carry.noise.w;
     }
 }
 

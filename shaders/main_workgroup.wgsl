@@ -49,4 +49,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if l.live {
         store_state(l.idx, l.bn, st, r_start);
     }
+    end_lane(l, carry, end);
 }

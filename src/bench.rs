@@ -121,20 +121,29 @@ enum Refractory {
 
 /// Bytes a step must move per neuron: V, the refractory state and the θ/current components
 /// once per dispatch (so divided by the steps a dispatch runs), the input read every step
-/// (streamed paths) and one spike bit.
+/// (streamed paths), one spike bit, and the noise cache's traffic where there is one (one step
+/// per dispatch: 12 bytes written every fourth step and 4 read on the other three, 6 on
+/// average; a longer dispatch at most 12 read and 12 written, none when its steps are a
+/// multiple of four).
 fn bytes_per_update(
     pop: &Population,
     refractory: Refractory,
     streamed: bool,
     steps_per_dispatch: usize,
+    noise_cache: bool,
 ) -> f64 {
     let r = match refractory {
         Refractory::Bit => 0.25,
         Refractory::ReadR => 4.0,
     };
-    (8.0 + r + 8.0 * pop.components() as f64) / steps_per_dispatch as f64
-        + if streamed { 4.0 } else { 0.0 }
-        + 0.125
+    let t = steps_per_dispatch as f64;
+    let cache = match (noise_cache, steps_per_dispatch) {
+        (false, _) => 0.0,
+        (true, 1) => 6.0,
+        (true, s) if s % 4 == 0 => 0.0,
+        (true, _) => 24.0 / t,
+    };
+    (8.0 + r + 8.0 * pop.components() as f64) / t + if streamed { 4.0 } else { 0.0 } + 0.125 + cache
 }
 
 /// The on-device drive of the noise paths: a 14 nA bias plus Gaussian noise of 40 nA.
@@ -276,7 +285,7 @@ pub fn bench_cpu(model: Model, n: usize, steps: usize, copy_gb_s: f64) -> Result
         n,
         steps,
         secs,
-        bytes_per_update(&pop, Refractory::ReadR, true, 1),
+        bytes_per_update(&pop, Refractory::ReadR, true, 1, false),
         copy_gb_s,
         "cpu",
     ))
@@ -330,7 +339,7 @@ pub fn bench_cpu_run(
         n,
         steps,
         best,
-        bytes_per_update(&pop, Refractory::ReadR, false, 100),
+        bytes_per_update(&pop, Refractory::ReadR, false, 100, false),
         copy_gb_s,
         "cpu",
     ))
@@ -401,7 +410,13 @@ pub fn bench_gpu(
         n,
         steps,
         secs,
-        bytes_per_update(&pop, Refractory::Bit, !noise, if fused { chunk } else { 1 }),
+        bytes_per_update(
+            &pop,
+            Refractory::Bit,
+            !noise,
+            if fused { chunk } else { 1 },
+            sim.has_noise_cache(),
+        ),
         copy_gb_s,
         &ctx.adapter().name,
     );
@@ -571,7 +586,7 @@ pub fn interactive_step(
         n,
         1,
         median,
-        bytes_per_update(&pop, Refractory::Bit, false, 1),
+        bytes_per_update(&pop, Refractory::Bit, false, 1, sim.has_noise_cache()),
         copy_gb_s,
         &ctx.adapter().name,
     ))

@@ -861,3 +861,85 @@ fn multi_step_runs_equal_single_steps() {
         assert_eq!(a.state(), b.state(), "{model}: state");
     }
 }
+
+/// A noise drive equals its draws given as host input (bias and mean 0, so the current is
+/// the draw times the gain, rounded once either way), through single steps, runs that end
+/// inside a quad of steps, a new seed and a jump of the step counter: the Philox blocks the
+/// CPU path keeps from one call to the next are never stale. The reference reads no drive.
+#[test]
+fn noise_drive_equals_its_draws_as_host_input() {
+    use glifsim::input::{Drive, Noise};
+    use glifsim::noise::{noise_draw, noise_gain};
+    let (n, b, std) = (70, 2, 400.0);
+    let pop = hetero_population(Model::Glif2, n, 8);
+    let drive = |seed| Drive {
+        noise: Some(Noise {
+            mean: 0.0.into(),
+            std: std.into(),
+            seed,
+        }),
+        ..Default::default()
+    };
+    let gain = noise_gain(std) as f32;
+    let mut sim = CpuSim::<f32>::new(&pop, b, Arith::Separate).unwrap();
+    let mut reference = CpuSim::<f32>::new(&pop, b, Arith::Separate).unwrap();
+    let (mut seed, mut step) = (11u64, 0u64);
+    sim.set_drive(drive(seed)).unwrap();
+    let o = StepOptions::default();
+    let mut spikes = 0;
+    // (steps, one call per step?) with a new seed or a jump in between.
+    for (i, (k, single)) in [
+        (5, false),
+        (3, true),
+        (6, false),
+        (0, false),
+        (2, true),
+        (7, false),
+        (0, false),
+        (3, true),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        match i {
+            3 => {
+                seed = 12;
+                sim.set_drive(drive(seed)).unwrap();
+                continue;
+            }
+            6 => {
+                step = 97;
+                sim.set_steps_done(step);
+                reference.set_steps_done(step);
+                continue;
+            }
+            _ => {}
+        }
+        let inputs: Vec<f32> = (0..k as u64)
+            .flat_map(|t| {
+                (0..b as u32).flat_map(move |tr| {
+                    (0..n as u32)
+                        .map(move |j| noise_draw(seed, j, tr, step + t, Arith::Separate) * gain)
+                })
+            })
+            .collect();
+        let want = reference.run(k, &inputs, o).unwrap();
+        let got = if single {
+            let mut r = glifsim::SpikeRecord::new(b, n);
+            (0..k).for_each(|_| r.push(&sim.run_driven(1, o).unwrap().frame(0)));
+            r
+        } else {
+            sim.run_driven(k, o).unwrap()
+        };
+        assert_eq!(
+            got,
+            want,
+            "operation {i} (steps {step}..{})",
+            step + k as u64
+        );
+        assert_state_eq(&format!("operation {i}"), &sim.state(), &reference.state());
+        spikes += want.count();
+        step += k as u64;
+    }
+    assert!(spikes > 0, "the noise never made a neuron fire");
+}

@@ -296,6 +296,147 @@ fn waiting_by_polling_equals_blocking() {
     ctx.set_spin_wait(own);
 }
 
+/// The noise cache (words of a Philox block kept from one dispatch, or one CPU call, to the
+/// next inside a quad of steps) never serves stale noise: across single steps, runs ending
+/// inside a quad, a new seed, a jump of the step counter and host input, every GPU variant
+/// (fused, one dispatch per step, without the cache; split shards; two trials) and the CPU
+/// path equal a reference rebuilt from the state before each operation, which has no cache.
+#[test]
+fn noise_cache_never_serves_stale_noise() {
+    use glifsim::input::{Drive, Noise};
+    use glifsim::State;
+    let Some(ctx) = gpu() else { return };
+    let (n, b) = (600, 2);
+    let pop = hetero_population(Model::Alif, n, 31);
+    let drive = |seed| Drive {
+        bias: 10.0.into(),
+        noise: Some(Noise {
+            mean: 0.0.into(),
+            std: 25.0.into(),
+            seed,
+        }),
+        schedule: vec![],
+    };
+    enum Op {
+        Driven(usize),
+        Steps(usize),
+        Host(usize),
+        Seed(u64),
+        Jump(u64),
+    }
+    let ops = [
+        Op::Driven(5), // ends at 5, inside a quad
+        Op::Steps(3),  // 5, 6, 7 one at a time: words 1–3 of the cached block
+        Op::Driven(6), // 8..14
+        Op::Seed(2),   // a new seed at 14: the cached words are the old seed's
+        Op::Steps(2),  // 14, 15
+        Op::Driven(3), // 16..19
+        Op::Jump(41),  // the counter jumps from 19 to 41
+        Op::Steps(2),  // 41, 42
+        Op::Host(3),   // 43..46 with host input too
+        Op::Steps(1),  // 46
+    ];
+    let variants = [
+        (
+            "fused",
+            GpuOptions {
+                chunk_steps: 7,
+                max_shard_neurons: Some(256),
+                noise_cache: Some(true),
+                ..Default::default()
+            },
+        ),
+        (
+            "per step",
+            GpuOptions {
+                fused: false,
+                chunk_steps: 7,
+                noise_cache: Some(true),
+                ..Default::default()
+            },
+        ),
+        (
+            "no cache",
+            GpuOptions {
+                noise_cache: Some(false),
+                ..Default::default()
+            },
+        ),
+    ];
+    let mut gpus: Vec<GpuSim> = variants
+        .iter()
+        .map(|(_, o)| GpuSim::with_drive(ctx.clone(), &pop, b, &drive(1), o).unwrap())
+        .collect();
+    let mut cpu = CpuSim::<f32>::new(&pop, b, ctx.arith()).unwrap();
+    cpu.set_drive(drive(1)).unwrap();
+    // The reference: state, step and drive before each operation, run by a fresh simulator.
+    let (mut state, mut step, mut d): (State<f32>, u64, Drive) = (cpu.state(), 0, drive(1));
+    let mut rng = Rng(3);
+    let o = StepOptions::default();
+    for (i, op) in ops.iter().enumerate() {
+        let steps = match *op {
+            Op::Seed(seed) => {
+                d = drive(seed);
+                cpu.set_drive(d.clone()).unwrap();
+                gpus.iter_mut()
+                    .for_each(|g| g.set_drive(d.clone()).unwrap());
+                continue;
+            }
+            Op::Jump(to) => {
+                step = to;
+                cpu.set_steps_done(to);
+                gpus.iter_mut().for_each(|g| g.set_steps_done(to));
+                continue;
+            }
+            Op::Driven(k) | Op::Steps(k) | Op::Host(k) => k,
+        };
+        let host = matches!(op, Op::Host(_)).then(|| rng.vec_f32(steps * b * n, -3.0, 3.0));
+        let mut fresh = CpuSim::<f32>::new(&pop, b, ctx.arith()).unwrap();
+        fresh.set_drive(d.clone()).unwrap();
+        fresh.set_state(state.clone()).unwrap();
+        fresh.set_steps_done(step);
+        let want = match &host {
+            Some(x) => fresh.run(steps, x, o).unwrap(),
+            None => fresh.run_driven(steps, o).unwrap(),
+        };
+        let label = |who: &str| format!("operation {i} (to step {}), {who}", step + steps as u64);
+        // The CPU path and every GPU variant, the same way (one call per step for Steps).
+        let mut got = vec![];
+        let cpu_rec = match (&host, op) {
+            (Some(x), _) => cpu.run(steps, x, o).unwrap(),
+            (None, Op::Steps(_)) => {
+                let mut r = glifsim::SpikeRecord::new(b, n);
+                (0..steps).for_each(|_| r.push(&cpu.run_driven(1, o).unwrap().frame(0)));
+                r
+            }
+            (None, _) => cpu.run_driven(steps, o).unwrap(),
+        };
+        got.push(("CPU".to_string(), cpu_rec, cpu.state()));
+        for (g, (name, _)) in gpus.iter_mut().zip(&variants) {
+            let rec = match (&host, op) {
+                (Some(x), _) => g.run(steps, x, o).unwrap(),
+                (None, Op::Steps(_)) => {
+                    let mut r = glifsim::SpikeRecord::new(b, n);
+                    (0..steps).for_each(|_| r.push(&g.step_driven(o).unwrap()));
+                    r
+                }
+                (None, _) => g.run_driven(steps, o).unwrap(),
+            };
+            got.push((format!("GPU {name}"), rec, g.state().unwrap()));
+        }
+        for (who, rec, st) in &got {
+            common::assert_continues(&label(who), rec, &want, 0);
+            assert_state_eq(&label(who), st, &fresh.state());
+        }
+        state = fresh.state();
+        step += steps as u64;
+    }
+    assert!(
+        state.v.iter().any(|&v| v != state.v[0]),
+        "the noise did nothing"
+    );
+}
+
 #[test]
 fn on_device_drive_equals_cpu_bit_for_bit() {
     use glifsim::input::{Drive, Noise};
@@ -430,6 +571,28 @@ fn device_memory_per_neuron() {
     assert_eq!(m.state, 2 * n * 16, "{m:?}");
     assert_eq!(m.inputs, 2 * n * 4 * g.chunk_steps() as u64, "{m:?}");
     assert!(m.parameters >= 8 * n * 4, "per-neuron parameters: {m:?}");
+    assert_eq!(m.noise_cache, 4, "no noise drive, no cache: {m:?}");
+    // With noise and the cache: three words per neuron and trial, counted in the total.
+    let drive = glifsim::input::Drive {
+        noise: Some(glifsim::input::Noise {
+            mean: 0.0.into(),
+            std: 1.0.into(),
+            seed: 1,
+        }),
+        ..Default::default()
+    };
+    for cache in [true, false] {
+        let o = GpuOptions {
+            noise_cache: Some(cache),
+            ..driven.clone()
+        };
+        let g = GpuSim::with_drive(ctx.clone(), &lif, 2, &drive, &o).unwrap();
+        let m = g.device_memory();
+        assert_eq!(g.has_noise_cache(), cache);
+        assert_eq!(m.noise_cache, if cache { 2 * n * 12 } else { 4 }, "{m:?}");
+        let parts = m.state + m.parameters + m.inputs + m.spikes + m.staging + m.noise_cache;
+        assert_eq!(m.total(), parts);
+    }
 }
 
 #[test]

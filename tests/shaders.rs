@@ -104,7 +104,7 @@ fn translate(
 fn every_shader_validates_and_translates_for_vulkan_metal_and_dx12() {
     // The defaults (LIF, several trials), and constants that unroll every loop of the kernels
     // and take every branch: K and J components, θ_v, the GLIF2 reset, noise, a schedule, host
-    // input, per-neuron parameters; and one trial with noise.
+    // input, per-neuron parameters, the noise cache; and one trial with noise.
     let sets: [&[(&str, f64)]; 3] = [
         &[],
         &[
@@ -114,6 +114,7 @@ fn every_shader_validates_and_translates_for_vulkan_metal_and_dx12() {
             ("THETA_V", 1.0),
             ("GLIF2", 1.0),
             ("NOISE", 1.0),
+            ("NOISE_CACHE", 1.0),
             ("HAS_SCHED", 1.0),
             ("HOST_INPUT", 1.0),
             ("PN_MASK", 0x3ff.into()),

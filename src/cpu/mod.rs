@@ -27,9 +27,12 @@ const PARALLEL_MIN: usize = 1 << 15;
 /// Neurons per parallel block (a multiple of 32, so blocks own whole spike words).
 const BLOCK: usize = 4096;
 
-/// One block's V, r and θ, as the iterators zip them.
-type StateArrays<'a, R> = ((&'a mut [R], &'a mut [R]), &'a mut [R]);
-/// One block's V, r, θ and spike words.
+/// One block's V, r, θ and Philox blocks (empty without noise), as the iterators zip them.
+type StateArrays<'a, R> = (
+    ((&'a mut [R], &'a mut [R]), &'a mut [R]),
+    &'a mut [[u32; 4]],
+);
+/// One block's V, r, θ, Philox blocks and spike words.
 type BlockArrays<'a, R> = (StateArrays<'a, R>, &'a mut [u32]);
 
 /// A parameter rounded once to the simulation precision: one value, or one per neuron.
@@ -491,6 +494,12 @@ pub struct CpuSim<R: Real> {
     offset: P<R>,
     /// noise gain, rounded once.
     gain: P<R>,
+    /// With a noise drive, each neuron's Philox block of the current quad of steps, `[B][N]`
+    /// (GPU twin: `noise_cache`, which keeps words 1–3).
+    noise_cache: Vec<[u32; 4]>,
+    /// The step at which `noise_cache` holds the blocks of the quad it falls in (the end of
+    /// the last advance, inside a quad); `None`: draw them again.
+    noise_cached_at: Option<u64>,
 }
 
 impl<R: Real> CpuSim<R> {
@@ -536,6 +545,8 @@ impl<R: Real> CpuSim<R> {
             drive: Drive::default(),
             offset: P::new(&0.0.into()),
             gain: P::new(&0.0.into()),
+            noise_cache: Vec::new(),
+            noise_cached_at: None,
         })
     }
 
@@ -545,6 +556,7 @@ impl<R: Real> CpuSim<R> {
         self.offset = P::new(&drive.offset(self.pop.n));
         self.gain = P::new(&drive.gain());
         self.drive = drive;
+        self.noise_cached_at = None;
         Ok(())
     }
     /// The drive.
@@ -636,6 +648,8 @@ impl<R: Real> CpuSim<R> {
     /// Set the step counter (used when restoring a saved run).
     pub fn set_steps_done(&mut self, steps: u64) {
         self.steps = steps;
+        // The cached noise belongs to the old step count.
+        self.noise_cached_at = None;
     }
 
     /// Advance one step with `input` (B·N currents in nA, `[B][N]`); returns the spikes.
@@ -725,110 +739,117 @@ impl<R: Real> CpuSim<R> {
         let arith = self.arith;
         let uniform = self.uniform.as_ref().filter(|_| self.vectorised);
         let block = BLOCK.min(n.next_multiple_of(32));
+        // The Philox blocks of the quad of steps `first` falls in, when the last advance ended
+        // there (GPU twin: FLAG_NOISE_CACHED).
+        if noise && self.noise_cache.len() != self.trials * n {
+            self.noise_cache = vec![[0; 4]; self.trials * n];
+            self.noise_cached_at = None;
+        }
+        let cached = self.noise_cached_at.take() == Some(first);
         // All tc steps of the neurons n0.. of trial b, their spike words into `local`,
         // [tc][wb] (zeroed).
-        let run_block =
-            |b: usize, n0: usize, v: &mut [R], r: &mut [R], th: &mut [R], local: &mut [u32]| {
-                let len = v.len();
-                let wb = len.div_ceil(32);
-                let mut g = Gathered::new(k, jn);
-                // The literal kernel: parameters shared by every neuron, built once; the
-                // block's currents of a step.
-                let shared = params.uniform.then(|| Gathered::filled(params, 0));
-                let mut currents = vec![R::ZERO; if uniform.is_some() { 0 } else { len }];
-                // Each neuron's Philox block serves four steps (WGSL twin: `Carry::noise`).
-                let mut blocks = vec![[0u32; 4]; if noise { len } else { 0 }];
-                for (t, wd) in local.chunks_mut(wb).enumerate() {
-                    let step = first + t as u64;
-                    let sched = scheds[t];
-                    if noise && (t == 0 || step % 4 == 0) {
-                        for (j, blk) in blocks.iter_mut().enumerate() {
-                            *blk = noise_block(seed, (n0 + j) as u32, b as u32, step);
-                        }
-                    }
-                    let word = (step % 4) as usize;
-                    let blocks = &blocks;
-                    let inp = inputs.map(|x| &x[t * per + b * n + n0..t * per + b * n + n0 + len]);
-                    // The input currents: (host + (bias + mean)) + schedule, plus noise. WGSL
-                    // twin: `input_current` in shaders/common.wgsl.
-                    let fill = BlockCurrents {
-                        host: inp,
-                        offset,
-                        gain,
-                        sched,
-                        n0,
-                        noise: noise.then_some((&blocks[..], word, table)),
-                        arith,
-                    };
-                    if let Some(u) = uniform {
-                        let cur = if noise || offset.per_neuron {
-                            Currents::Fill(&fill)
-                        } else {
-                            Currents::Host {
-                                host: inp,
-                                offset: offset.values[0],
-                                sched,
-                            }
-                        };
-                        vector::run_block(u, arith, opts, &cur, v, r, th, wd);
-                        continue;
-                    }
-                    for (i, c) in currents.chunks_mut(32).enumerate() {
-                        fill.fill(32 * i, c);
-                    }
-                    // One neuron's step: `update_neuron` with its current.
-                    let mut one = |j: usize, p: &NeuronParams<'_, R>| {
-                        let s = update_neuron(
-                            p,
-                            arith,
-                            opts,
-                            currents[j],
-                            &mut v[j],
-                            &mut r[j],
-                            &mut th[j * comps..(j + 1) * comps],
-                        );
-                        if s {
-                            wd[j / 32] |= 1 << (j % 32);
-                        }
-                    };
-                    if let Some(g0) = &shared {
-                        let p = params.neuron(0, g0);
-                        for j in 0..len {
-                            one(j, &p);
-                        }
-                    } else {
-                        for j in 0..len {
-                            g.fill(params, n0 + j);
-                            let p = params.neuron(n0 + j, &g);
-                            one(j, &p);
-                        }
+        let run_block = |b: usize, n0: usize, st: StateArrays<'_, R>, local: &mut [u32]| {
+            let (((v, r), th), blocks) = st;
+            let len = v.len();
+            let wb = len.div_ceil(32);
+            let mut g = Gathered::new(k, jn);
+            // The literal kernel: parameters shared by every neuron, built once; the
+            // block's currents of a step.
+            let shared = params.uniform.then(|| Gathered::filled(params, 0));
+            let mut currents = vec![R::ZERO; if uniform.is_some() { 0 } else { len }];
+            // Each neuron's Philox block serves four steps (WGSL twin: `Carry::noise`): drawn
+            // when a quad begins, or at the first step if the cache does not hold it.
+            for (t, wd) in local.chunks_mut(wb).enumerate() {
+                let step = first + t as u64;
+                let sched = scheds[t];
+                if noise && (step % 4 == 0 || (t == 0 && !cached)) {
+                    for (j, blk) in blocks.iter_mut().enumerate() {
+                        *blk = noise_block(seed, (n0 + j) as u32, b as u32, step);
                     }
                 }
-            };
+                let word = (step % 4) as usize;
+                let blocks = &*blocks;
+                let inp = inputs.map(|x| &x[t * per + b * n + n0..t * per + b * n + n0 + len]);
+                // The input currents: (host + (bias + mean)) + schedule, plus noise. WGSL
+                // twin: `input_current` in shaders/common.wgsl.
+                let fill = BlockCurrents {
+                    host: inp,
+                    offset,
+                    gain,
+                    sched,
+                    n0,
+                    noise: noise.then_some((blocks, word, table)),
+                    arith,
+                };
+                if let Some(u) = uniform {
+                    let cur = if noise || offset.per_neuron {
+                        Currents::Fill(&fill)
+                    } else {
+                        Currents::Host {
+                            host: inp,
+                            offset: offset.values[0],
+                            sched,
+                        }
+                    };
+                    vector::run_block(u, arith, opts, &cur, v, r, th, wd);
+                    continue;
+                }
+                for (i, c) in currents.chunks_mut(32).enumerate() {
+                    fill.fill(32 * i, c);
+                }
+                // One neuron's step: `update_neuron` with its current.
+                let mut one = |j: usize, p: &NeuronParams<'_, R>| {
+                    let s = update_neuron(
+                        p,
+                        arith,
+                        opts,
+                        currents[j],
+                        &mut v[j],
+                        &mut r[j],
+                        &mut th[j * comps..(j + 1) * comps],
+                    );
+                    if s {
+                        wd[j / 32] |= 1 << (j % 32);
+                    }
+                };
+                if let Some(g0) = &shared {
+                    let p = params.neuron(0, g0);
+                    for j in 0..len {
+                        one(j, &p);
+                    }
+                } else {
+                    for j in 0..len {
+                        g.fill(params, n0 + j);
+                        let p = params.neuron(n0 + j, &g);
+                        one(j, &p);
+                    }
+                }
+            }
+        };
         let parallel = self.trials * n >= PARALLEL_MIN;
         for b in 0..self.trials {
             let v = &mut self.v[b * n..(b + 1) * n];
             let r = &mut self.r[b * n..(b + 1) * n];
+            // θ blocks are `block · C` long, the Philox blocks `block` (empty without them).
+            let nb = n.div_ceil(block);
             let th = &mut self.theta[b * n * comps..(b + 1) * n * comps];
-            // θ blocks are `block · C` long (empty when C = 0).
-            let th_blocks = th.chunks_mut((block * comps).max(1));
-            let th_blocks: Vec<&mut [R]> = if comps == 0 {
-                (0..n.div_ceil(block))
-                    .map(|_| <&mut [R]>::default())
-                    .collect()
+            let th_blocks = chunks_or_empty(th, block * comps, nb);
+            let nc = if noise {
+                &mut self.noise_cache[b * n..(b + 1) * n]
             } else {
-                th_blocks.collect()
+                &mut []
             };
+            let nc_blocks = chunks_or_empty(nc, block, nb);
             if tc == 1 {
                 // One step: each block writes its words straight into the frame.
                 let wd = &mut words[b * w..(b + 1) * w];
-                let job = |(i, (((v, r), th), wd)): (usize, BlockArrays<'_, R>)| {
-                    run_block(b, i * block, v, r, th, wd)
-                };
+                let job =
+                    |(i, (st, wd)): (usize, BlockArrays<'_, R>)| run_block(b, i * block, st, wd);
                 if parallel {
                     v.par_chunks_mut(block)
                         .zip(r.par_chunks_mut(block))
                         .zip(th_blocks.into_par_iter())
+                        .zip(nc_blocks.into_par_iter())
                         .zip(wd.par_chunks_mut(block / 32))
                         .enumerate()
                         .for_each(job);
@@ -836,6 +857,7 @@ impl<R: Real> CpuSim<R> {
                     v.chunks_mut(block)
                         .zip(r.chunks_mut(block))
                         .zip(th_blocks)
+                        .zip(nc_blocks)
                         .zip(wd.chunks_mut(block / 32))
                         .enumerate()
                         .for_each(job);
@@ -844,15 +866,17 @@ impl<R: Real> CpuSim<R> {
             }
             // Several steps: each block fills its own [tc][wb] words, placed in every step's
             // frame afterwards.
-            let job = |(i, ((v, r), th)): (usize, StateArrays<'_, R>)| {
+            let job = |(i, st): (usize, StateArrays<'_, R>)| {
+                let (((v, r), th), nc) = st;
                 let mut local = vec![0u32; tc * v.len().div_ceil(32)];
-                run_block(b, i * block, v, r, th, &mut local);
+                run_block(b, i * block, (((v, r), th), nc), &mut local);
                 local
             };
             let locals: Vec<Vec<u32>> = if parallel {
                 v.par_chunks_mut(block)
                     .zip(r.par_chunks_mut(block))
                     .zip(th_blocks.into_par_iter())
+                    .zip(nc_blocks.into_par_iter())
                     .enumerate()
                     .map(job)
                     .collect()
@@ -860,6 +884,7 @@ impl<R: Real> CpuSim<R> {
                 v.chunks_mut(block)
                     .zip(r.chunks_mut(block))
                     .zip(th_blocks)
+                    .zip(nc_blocks)
                     .enumerate()
                     .map(job)
                     .collect()
@@ -873,5 +898,20 @@ impl<R: Real> CpuSim<R> {
             }
         }
         self.steps += tc as u64;
+        // An advance that ends inside a quad leaves its blocks for the next (GPU twin:
+        // `end_lane`).
+        if noise && self.steps % 4 != 0 {
+            self.noise_cached_at = Some(self.steps);
+        }
+    }
+}
+
+/// `s` in pieces of `len` elements, or `count` empty pieces when `s` is empty (a block's θ
+/// without components, its Philox blocks without noise), so that they zip with V's blocks.
+fn chunks_or_empty<T>(s: &mut [T], len: usize, count: usize) -> Vec<&mut [T]> {
+    if s.is_empty() {
+        (0..count).map(|_| <&mut [T]>::default()).collect()
+    } else {
+        s.chunks_mut(len).collect()
     }
 }

@@ -10,6 +10,8 @@
 //! - `GLIFSIM_NO_BALLOT=1`, `GLIFSIM_NO_INT64=1`: use the portable kernel variants (spike
 //!   words by workgroup atomics; Philox's multiply from 16-bit halves) even where the adapter
 //!   offers subgroups or 64-bit integers. Results are identical.
+//! - `GLIFSIM_NO_NOISE_CACHE=1`: no noise cache by default (see `GpuOptions::noise_cache`);
+//!   results are identical.
 //! - `GLIFSIM_SPIN_US=N`: how long a wait for the GPU polls before it blocks, in µs (see
 //!   [`GpuContext::set_spin_wait`]); by default 100 on GPUs, 0 on CPU drivers.
 //! - `GLIFSIM_FORCE_LOOP_BOUNDING=1`: compile the shaders with wgpu's loop bounding, which

@@ -19,6 +19,8 @@ use crate::noise::NOISE_TABLE_LEN;
 use crate::state::{State, StepOptions};
 
 const WORKGROUP: u64 = 256;
+/// Dispatch flag (shaders/common.wgsl): the noise cache holds the first quad's block.
+const FLAG_NOISE_CACHED: u32 = 8;
 /// Bytes between per-dispatch uniforms (the largest min_uniform_buffer_offset_alignment).
 const DISPATCH_STRIDE: u64 = 256;
 /// Largest spike buffer of one chunk (per shard), bytes.
@@ -44,6 +46,14 @@ pub struct GpuOptions {
     /// from 16-bit halves) even where the adapter offers subgroups and 64-bit integers. The
     /// results are identical; this exists to test that and to work around driver bugs.
     pub portable: bool,
+    /// With a noise drive, keep words 1–3 of each neuron's current Philox block in device
+    /// memory (12 bytes per neuron and trial), so that a dispatch that starts inside a quad of
+    /// steps (every dispatch but one in four, one step per dispatch, and so every interactive
+    /// step) reads its noise instead of drawing the block again. The results are identical
+    /// either way. `None` (the default): on for GPUs, off for CPU drivers such as lavapipe,
+    /// which run the skipped draw anyway under a mask, so that the cache only adds work
+    /// (per-step noise 15 % slower there); `GLIFSIM_NO_NOISE_CACHE=1` turns the default off.
+    pub noise_cache: Option<bool>,
 }
 
 impl Default for GpuOptions {
@@ -54,6 +64,7 @@ impl Default for GpuOptions {
             host_inputs: true,
             fused: true,
             portable: false,
+            noise_cache: None,
         }
     }
 }
@@ -103,6 +114,8 @@ struct Shard {
     inputs: wgpu::Buffer,
     spikes: wgpu::Buffer,
     staging: [wgpu::Buffer; 2],
+    /// Words 1–3 of the current Philox blocks, `[3][B][n]` (4-byte stand-in without).
+    noise_cache: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
     dispatch: (u32, u32),
     _info: wgpu::Buffer,
@@ -136,12 +149,15 @@ pub struct DeviceMemory {
     pub spikes: u64,
     /// The two host-visible copies of a chunk's spike rows for readback.
     pub staging: u64,
+    /// Words 1–3 of each neuron's current noise block ([`GpuOptions::noise_cache`]): 12
+    /// bytes per neuron and trial with a noise drive (4 bytes without).
+    pub noise_cache: u64,
 }
 
 impl DeviceMemory {
     /// All of it.
     pub fn total(&self) -> u64 {
-        self.state + self.parameters + self.inputs + self.spikes + self.staging
+        self.state + self.parameters + self.inputs + self.spikes + self.staging + self.noise_cache
     }
 }
 
@@ -162,8 +178,9 @@ pub(crate) fn tile(wgs: u64, max_dim: u64) -> (u64, u64) {
 }
 
 /// Bytes of device memory one shard of `n` neurons needs: V and r, `k` components, the
-/// per-neuron parameter regions, the input rows of `t_in` steps (0 without host input), and
-/// the spike rows of a `t`-step chunk with their two staging copies.
+/// per-neuron parameter regions, the input rows of `t_in` steps (0 without host input), the
+/// spike rows of a `t`-step chunk with their two staging copies, and the noise cache's three
+/// words per neuron and trial (`cache`).
 fn shard_bytes(
     n: usize,
     trials: usize,
@@ -171,10 +188,17 @@ fn shard_bytes(
     per_neuron_slots: usize,
     t: usize,
     t_in: usize,
+    cache: bool,
 ) -> u64 {
     let bn = (trials * n) as u64 * 4;
     let words = (trials * words_per_trial(n)) as u64 * 4 * t as u64;
-    bn * 2 + bn * k as u64 + (per_neuron_slots * n) as u64 * 4 + bn * t_in as u64 + words * 3
+    let cache = if cache { 3 * bn } else { 0 };
+    bn * 2
+        + bn * k as u64
+        + (per_neuron_slots * n) as u64 * 4
+        + bn * t_in as u64
+        + words * 3
+        + cache
 }
 
 /// A population on the GPU: f32 state for B trials × N neurons.
@@ -202,6 +226,12 @@ pub struct GpuSim {
     steps: u64,
     drive: Drive,
     opts: GpuOptions,
+    /// With the noise cache: the step at which it holds words 1–3 of every neuron's block
+    /// (the end of the last dispatch, inside a quad of steps); the next dispatch uses them
+    /// only if it starts there. `None` is always safe: the block is drawn again.
+    noise_cached_at: Option<u64>,
+    /// Whether this simulator has the noise cache (a noise drive and the option).
+    noise_cache: bool,
 }
 
 impl std::fmt::Debug for GpuSim {
@@ -257,8 +287,15 @@ impl GpuSim {
         let mut slots_list = pop.param_list();
         slots_list.insert(8, ("offset", &offset));
         slots_list.insert(9, ("gain", &gain));
-        // Largest shard: every per-shard binding of one step must fit one binding.
-        let per_neuron_bytes = 4 * (trials as u64) * (comps.max(1) as u64);
+        // Largest shard: every per-shard binding of one step must fit one binding (the noise
+        // cache has three words per neuron and trial).
+        let cache = drive.noise.is_some()
+            && opts.noise_cache.unwrap_or_else(|| {
+                !ctx.adapter().is_cpu()
+                    && !std::env::var("GLIFSIM_NO_NOISE_CACHE").is_ok_and(|v| v == "1")
+            });
+        let widest = comps.max(if cache { 3 } else { 1 });
+        let per_neuron_bytes = 4 * (trials as u64) * (widest as u64);
         let per_neuron_slots = slots_list.iter().filter(|(_, p)| p.is_per_neuron()).count();
         let mut shard_max = max_bind / per_neuron_bytes;
         if per_neuron_slots > 0 {
@@ -299,6 +336,7 @@ impl GpuSim {
                     per_neuron_slots,
                     chunk,
                     if opts.host_inputs { chunk } else { 0 },
+                    cache,
                 )
             })
             .sum();
@@ -335,6 +373,7 @@ impl GpuSim {
                 if drive.schedule.is_empty() { 0.0 } else { 1.0 },
             ),
             ("ONE_TRIAL", if trials == 1 { 1.0 } else { 0.0 }),
+            ("NOISE_CACHE", if cache { 1.0 } else { 0.0 }),
         ];
         let model = pop.model();
         // Every step kernel declares GLIF2 (common.wgsl); LIF and GLIF1 take its default.
@@ -399,6 +438,7 @@ impl GpuSim {
                 steps_bytes,
                 disp_off,
                 stride,
+                noise_cache: cache,
             };
             let shard = make_shard(
                 &ctx,
@@ -434,6 +474,8 @@ impl GpuSim {
             steps: 0,
             drive: drive.clone(),
             opts: opts.clone(),
+            noise_cached_at: None,
+            noise_cache: cache,
         };
         sim.ctx.take_error()?;
         Ok(sim)
@@ -467,6 +509,7 @@ impl GpuSim {
             inputs: 0,
             spikes: 0,
             staging: 0,
+            noise_cache: 0,
         };
         for sh in &self.shards {
             m.state += sh.v.size() + sh.r.size() + sh.theta.size();
@@ -474,8 +517,14 @@ impl GpuSim {
             m.inputs += sh.inputs.size();
             m.spikes += sh.spikes.size();
             m.staging += sh.staging.iter().map(|b| b.size()).sum::<u64>();
+            m.noise_cache += sh.noise_cache.size();
         }
         m
+    }
+    /// Whether this simulator keeps the noise cache ([`GpuOptions::noise_cache`]; only with a
+    /// noise drive).
+    pub fn has_noise_cache(&self) -> bool {
+        self.noise_cache
     }
     /// Steps taken so far.
     pub fn steps_done(&self) -> u64 {
@@ -484,6 +533,8 @@ impl GpuSim {
     /// Set the step counter (used when restoring a saved run).
     pub fn set_steps_done(&mut self, steps: u64) {
         self.steps = steps;
+        // The cached noise belongs to the old step count.
+        self.noise_cached_at = None;
     }
 
     /// One step with `input` (B·N currents, `[B][N]`); returns the spikes.
@@ -507,7 +558,9 @@ impl GpuSim {
 
     /// Run `steps` steps, handing each chunk's spike words (`[t][B][W]`, starting at step
     /// `t0` of this run) to `sink` as soon as they are back. The inputs are checked in full
-    /// first, so a bad input changes nothing. If `sink` fails, the steps already run stay run.
+    /// first, so a bad input changes nothing. If `sink` fails, the steps already run stay run:
+    /// those of the chunk it failed on and of the one submitted behind it, which
+    /// [`steps_done`](Self::steps_done) counts although their spikes were not delivered.
     pub fn run_with(
         &mut self,
         steps: usize,
@@ -574,6 +627,21 @@ impl GpuSim {
     }
 
     fn run_feed(
+        &mut self,
+        steps: usize,
+        feed: Feed<'_>,
+        opts: StepOptions,
+        sink: impl FnMut(usize, &[u32]) -> Result<()>,
+    ) -> Result<()> {
+        let res = self.run_chunks(steps, feed, opts, sink);
+        if res.is_err() {
+            // Whatever ran, drawing the next noise block again is always right.
+            self.noise_cached_at = None;
+        }
+        res
+    }
+
+    fn run_chunks(
         &mut self,
         steps: usize,
         feed: Feed<'_>,
@@ -670,7 +738,15 @@ impl GpuSim {
                 for sh in &self.shards {
                     sh.staging[slot].unmap();
                 }
-                res?;
+                if let Err(e) = res {
+                    // The chunk submitted after this one runs anyway: its steps count as
+                    // done (their spikes are not delivered).
+                    if let Some((_, _, tc, idx)) = this {
+                        self.ctx.wait(Some(idx))?;
+                        self.steps += tc as u64;
+                    }
+                    return Err(e);
+                }
             }
             pending = this;
         }
@@ -679,13 +755,21 @@ impl GpuSim {
 
     /// The schedule values of `tc` steps starting at global step `base` (when there is a
     /// schedule), and the dispatch table: one entry `{0, tc}` when fused, else `{t, 1}` for
-    /// every step. One write.
-    fn write_step_uniforms(&self, base: u64, tc: usize, flags: u32) {
+    /// every step. One write. Each entry says whether the noise cache holds its first quad's
+    /// block: the first if the last dispatch recorded ended at `base`, the others if they
+    /// start inside a quad (their predecessor in this chunk drew or read its block); and the
+    /// cache's position after the chunk is recorded for the next one.
+    fn write_step_uniforms(&mut self, base: u64, tc: usize, flags: u32) {
         let entries: Vec<(u32, u32)> = if self.opts.fused {
             vec![(0, tc as u32)]
         } else {
             (0..tc as u32).map(|t| (t, 1)).collect()
         };
+        let cached_at_start = self.noise_cached_at.take() == Some(base);
+        let end = base + tc as u64;
+        if self.noise_cache && end % 4 != 0 {
+            self.noise_cached_at = Some(end);
+        }
         let len = self.disp_off as usize + entries.len() * DISPATCH_STRIDE as usize;
         let mut bytes = vec![0u8; len];
         if !self.drive.schedule.is_empty() {
@@ -695,10 +779,16 @@ impl GpuSim {
             }
         }
         for (i, &(t0, count)) in entries.iter().enumerate() {
+            let start = base + t0 as u64;
+            let cached = if i == 0 {
+                cached_at_start
+            } else {
+                start % 4 != 0
+            };
             let d = DispatchInfo {
                 t0,
                 count,
-                flags,
+                flags: flags | if cached { FLAG_NOISE_CACHED } else { 0 },
                 base_lo: base as u32,
                 base_hi: (base >> 32) as u32,
                 _pad: [0; 3],
@@ -903,6 +993,7 @@ fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
             storage(6, false),
             storage(7, false),
             storage(8, true),
+            storage(9, false),
         ],
     })
 }
@@ -915,6 +1006,8 @@ struct SharedBuffers<'a> {
     disp_off: u64,
     /// Length of a per-neuron parameter region (the largest shard).
     stride: usize,
+    /// Allocate the noise cache.
+    noise_cache: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1011,6 +1104,8 @@ fn make_shard(
         ctx.buffer("staging0", spike_bytes, U::MAP_READ | U::COPY_DST)?,
         ctx.buffer("staging1", spike_bytes, U::MAP_READ | U::COPY_DST)?,
     ];
+    let cache_bytes = if shared.noise_cache { 3 * bn * 4 } else { 4 };
+    let noise_cache = ctx.buffer("noise cache", cache_bytes, U::STORAGE)?;
     // Initial state: V = V_rest, r = 0, θ = 0.
     let v0: Vec<f32> = (0..trials * ns)
         .map(|i| pop.v_rest().at(n0 + i % ns) as f32)
@@ -1049,9 +1144,11 @@ fn make_shard(
                     size: std::num::NonZeroU64::new(shared.steps_bytes),
                 }),
             },
+            whole(9, &noise_cache),
         ],
     });
     Ok(Shard {
+        noise_cache,
         n0,
         n: ns,
         w,

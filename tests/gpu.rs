@@ -621,3 +621,36 @@ fn a_population_too_large_for_the_device_is_an_error() {
         .run(3, &[20.0; 192], StepOptions::default())
         .unwrap();
 }
+
+/// A sink that fails stops the run, and the step count still says where the state is: the
+/// chunk it failed on and the one already submitted behind it have run (GPU), and a run
+/// continued from there equals the CPU path continued from the same step.
+#[test]
+fn a_failing_sink_leaves_the_step_count_true() {
+    let Some(ctx) = gpu() else { return };
+    let n = 300;
+    let pop = hetero_population(Model::Alif, n, 6);
+    let inputs = Rng(12).vec_f32(40 * n, 0.0, 40.0);
+    let o = StepOptions::default();
+    let opts = GpuOptions {
+        chunk_steps: 5,
+        ..Default::default()
+    };
+    let mut g = GpuSim::with_options(ctx.clone(), &pop, 1, &opts).unwrap();
+    let e = g
+        .run_with(20, &inputs[..20 * n], o, |_, _| {
+            Err(glifsim::Error::Usage("the sink is full".into()))
+        })
+        .unwrap_err();
+    assert!(e.to_string().contains("the sink is full"), "{e}");
+    let done = g.steps_done() as usize;
+    assert_eq!(
+        done, 10,
+        "chunk 0 (delivered, refused) and chunk 1 (submitted) ran"
+    );
+    let mut c = CpuSim::<f32>::new(&pop, 1, ctx.arith()).unwrap();
+    c.run(done, &inputs[..done * n], o).unwrap();
+    assert_state_eq("after the failed sink", &g.state().unwrap(), &c.state());
+    let a = g.run(10, &inputs[done * n..(done + 10) * n], o).unwrap();
+    assert_eq!(a, c.run(10, &inputs[done * n..(done + 10) * n], o).unwrap());
+}

@@ -2,7 +2,8 @@
 # Everything the GPU issues ask to measure on a real GPU, in one run: the GPU test suites
 # (bit-for-bit against the CPU path in the adapter's arithmetic mode), the conformance
 # fixtures, the benchmark table (LIF at 1M/16M/64M on every GPU path, ALIF/GLIF2/GLIF5 at 16M,
-# the CPU path, one billion LIF neurons; LIF/ALIF/GLIF5 again with wgpu's loop bounding on),
+# the CPU path, one billion LIF neurons; LIF/ALIF/GLIF5 again with wgpu's loop bounding on,
+# LIF/ALIF per-step noise and the interactive step again without the noise cache),
 # the interactive step (at 1M and 1,024 neurons, blocking and polling), the demo, and PyTorch's figures where PyTorch with CUDA is installed.
 # Ends with a short table of the headline numbers.
 #
@@ -78,6 +79,12 @@ sec bench ALIF GLIF2 GLIF5
 # it costs. Kept out of the main log so that the summary's rows stay the default build's.
 sec bench with loop bounding
 GLIFSIM_FORCE_LOOP_BOUNDING=1 "$B" bench --models LIF,ALIF,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_loop_bounding.json" > "$OUT/loop_bounding.txt" 2>&1
+# The noise cache off (GLIFSIM_NO_NOISE_CACHE=1): one dispatch per step with noise, and the
+# interactive step, draw every Philox block four times as before.
+sec bench without the noise cache
+NC_SIZES=${SIZES%%,*}
+[ "$NC_SIZES" = "$MID" ] || NC_SIZES=$NC_SIZES,$MID
+GLIFSIM_NO_NOISE_CACHE=1 "$B" bench --models LIF,ALIF --sizes $NC_SIZES --paths gpu-noise --steps $STEPS --interactive --json "$OUT/bench_no_noise_cache.json" > "$OUT/no_noise_cache.txt" 2>&1
 if [ -n "$BILLION" ]; then
     sec bench 1e9
     "$B" bench --models LIF --sizes $BILLION --paths gpu-fused-noise --steps 100 --json "$OUT/bench_1e9.json" 2>&1 | tee -a "$L"
@@ -103,5 +110,8 @@ rows() {
     rows "$L"
     echo "with GLIFSIM_FORCE_LOOP_BOUNDING=1:"
     rows "$OUT/loop_bounding.txt"
+    echo "with GLIFSIM_NO_NOISE_CACHE=1:"
+    rows "$OUT/no_noise_cache.txt"
+    grep "^interactive" "$OUT/no_noise_cache.txt"
     grep "test result" "$L" | awk '{ p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }'
 } | tee "$OUT/summary.txt"

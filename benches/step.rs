@@ -1,6 +1,7 @@
 //! Criterion benchmarks small enough for CI's lavapipe: one step of 100,000 neurons on the CPU
-//! path (vectorised and literal kernels), a 10-step noisy CPU run, and a 10-step chunk on the
-//! GPU path (per-step and fused) when an adapter exists.
+//! path (vectorised and literal kernels), a 10-step noisy CPU run and single noisy steps, and
+//! on the GPU path when an adapter exists a 10-step chunk (per-step and fused) and one
+//! interactive noisy step with and without the noise cache.
 //! `glifsim bench` measures the large configurations and bandwidth.
 
 use std::sync::Arc;
@@ -47,6 +48,13 @@ fn cpu(c: &mut Criterion) {
         b.iter(|| sim.run_driven(10, StepOptions::default()).unwrap())
     });
     g.finish();
+    // One driven step per call: three calls in four read the noise the last one drew.
+    let mut g = c.benchmark_group("cpu-step");
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("LIF 1 step, noise", |b| {
+        b.iter(|| sim.run_driven(1, StepOptions::default()).unwrap())
+    });
+    g.finish();
 }
 
 fn gpu(c: &mut Criterion) {
@@ -72,6 +80,36 @@ fn gpu(c: &mut Criterion) {
         };
         g.bench_function(name, |b| {
             b.iter(|| sim.run(10, &input, StepOptions::default()).unwrap())
+        });
+    }
+    g.finish();
+    // One interactive step (submit, compute, read back) with on-device noise, with and
+    // without the noise cache.
+    let mut g = c.benchmark_group(format!("gpu-interactive/{}", ctx.adapter().name));
+    g.throughput(Throughput::Elements(N as u64));
+    let pop = glifsim::bench::bench_population(Model::Lif, N);
+    let drive = glifsim::input::Drive {
+        bias: 14.0.into(),
+        noise: Some(glifsim::input::Noise {
+            mean: 0.0.into(),
+            std: 40.0.into(),
+            seed: 1,
+        }),
+        schedule: vec![],
+    };
+    for cache in [true, false] {
+        let opts = GpuOptions {
+            host_inputs: false,
+            noise_cache: Some(cache),
+            ..Default::default()
+        };
+        let mut sim = GpuSim::with_drive(ctx.clone(), &pop, 1, &drive, &opts).unwrap();
+        let name = format!(
+            "LIF step, noise, cache {}",
+            if cache { "on" } else { "off" }
+        );
+        g.bench_function(name, |b| {
+            b.iter(|| sim.step_driven(StepOptions::default()).unwrap())
         });
     }
     g.finish();

@@ -72,7 +72,7 @@ enum Command {
         #[arg(long, default_value_t = 300.0)]
         duration: f64,
     },
-    /// List the GPU adapters wgpu can see.
+    /// List the GPU adapters wgpu can see (Vulkan, Metal and DX12; WGPU_BACKEND=gl adds OpenGL).
     Adapters,
     /// Redraw raster.png from the files of an output directory.
     Plot {

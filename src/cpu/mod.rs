@@ -551,8 +551,27 @@ impl<R: Real> CpuSim<R> {
     }
 
     /// Set the currents computed each step (bias, noise, schedule), added to any host input.
+    ///
+    /// A noise drive also gets the Philox blocks kept between calls (16 bytes per neuron and
+    /// trial); when the host cannot hold them this is an error and nothing changes.
     pub fn set_drive(&mut self, drive: Drive) -> Result<()> {
         drive.validate(self.pop.n)?;
+        let blocks = if drive.noise.is_some() {
+            self.trials * self.pop.n
+        } else {
+            0
+        };
+        if blocks != self.noise_cache.len() {
+            let needed = (blocks * std::mem::size_of::<[u32; 4]>()) as u64;
+            if let Some(avail) = host_memory_available().filter(|&a| needed > a) {
+                return Err(Error::TooLarge {
+                    needed,
+                    available: Some(avail),
+                    what: "host memory for the CPU path's noise blocks (MemAvailable)".into(),
+                });
+            }
+            self.noise_cache = vec![[0; 4]; blocks];
+        }
         self.offset = P::new(&drive.offset(self.pop.n));
         self.gain = P::new(&drive.gain());
         self.drive = drive;
@@ -741,10 +760,10 @@ impl<R: Real> CpuSim<R> {
         let block = BLOCK.min(n.next_multiple_of(32));
         // The Philox blocks of the quad of steps `first` falls in, when the last advance ended
         // there (GPU twin: FLAG_NOISE_CACHED).
-        if noise && self.noise_cache.len() != self.trials * n {
-            self.noise_cache = vec![[0; 4]; self.trials * n];
-            self.noise_cached_at = None;
-        }
+        debug_assert_eq!(
+            self.noise_cache.len(),
+            if noise { self.trials * n } else { 0 }
+        );
         let cached = self.noise_cached_at.take() == Some(first);
         // All tc steps of the neurons n0.. of trial b, their spike words into `local`,
         // [tc][wb] (zeroed).

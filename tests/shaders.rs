@@ -236,3 +236,26 @@ fn every_loop_is_counted() {
         }
     }
 }
+
+/// The step kernels bind exactly the storage buffers `GpuContext` checks an adapter allows
+/// (`STORAGE_BUFFERS_NEEDED`), so that an adapter with fewer is refused with a message at
+/// device creation rather than failing at pipeline creation.
+#[test]
+fn step_kernels_bind_the_storage_buffers_the_context_checks_for() {
+    for model in [Model::Lif, Model::Glif5] {
+        for ballot in [false, true] {
+            let src = shaders::step_source(model, ballot, false);
+            let module = naga::front::wgsl::parse_str(&src).unwrap();
+            let storage = module
+                .global_variables
+                .iter()
+                .filter(|(_, g)| matches!(g.space, naga::AddressSpace::Storage { .. }))
+                .count();
+            assert_eq!(
+                storage as u32,
+                glifsim::gpu::STORAGE_BUFFERS_NEEDED,
+                "{model} ballot={ballot}"
+            );
+        }
+    }
+}

@@ -138,6 +138,10 @@ pub struct GpuContext {
     spin_ns: AtomicU64,
 }
 
+/// Storage buffers the step kernels bind (shaders/common.wgsl, bindings 2–9): WebGPU's
+/// default limit, which every Vulkan, Metal and DX12 adapter meets.
+pub const STORAGE_BUFFERS_NEEDED: u32 = 8;
+
 /// The default of [`GpuContext::spin_wait`] on a GPU (CPU drivers: zero).
 pub const DEFAULT_SPIN_WAIT: Duration = Duration::from_micros(100);
 
@@ -194,6 +198,13 @@ impl GpuContext {
         let summary = AdapterSummary::of(&adapter);
         // The adapter's own limits: the defaults cap a storage binding at 128 MiB.
         let limits = adapter.limits();
+        if limits.max_storage_buffers_per_shader_stage < STORAGE_BUFFERS_NEEDED {
+            return Err(Error::Device(format!(
+                "{} allows {} storage buffers per shader stage; glifsim's step kernels bind {} \
+                 (pick another adapter with GLIFSIM_ADAPTER, or run with --backend cpu)",
+                summary.name, limits.max_storage_buffers_per_shader_stage, STORAGE_BUFFERS_NEEDED
+            )));
+        }
         let features = adapter.features()
             & (wgpu::Features::TIMESTAMP_QUERY
                 | wgpu::Features::SUBGROUP

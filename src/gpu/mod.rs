@@ -7,5 +7,8 @@ pub mod context;
 pub mod engine;
 pub mod shaders;
 
-pub use context::{list_adapters, AdapterSummary, GpuContext, DEFAULT_BACKENDS, DEFAULT_SPIN_WAIT};
+pub use context::{
+    list_adapters, AdapterSummary, GpuContext, DEFAULT_BACKENDS, DEFAULT_SPIN_WAIT,
+    STORAGE_BUFFERS_NEEDED,
+};
 pub use engine::{DeviceMemory, GpuOptions, GpuSim, MAX_K};

@@ -34,16 +34,7 @@ fn cpu(c: &mut Criterion) {
     g.throughput(Throughput::Elements(10 * N as u64));
     let pop = glifsim::bench::bench_population(Model::Lif, N);
     let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate).unwrap();
-    sim.set_drive(glifsim::input::Drive {
-        bias: 14.0.into(),
-        noise: Some(glifsim::input::Noise {
-            mean: 0.0.into(),
-            std: 40.0.into(),
-            seed: 1,
-        }),
-        schedule: vec![],
-    })
-    .unwrap();
+    sim.set_drive(glifsim::bench::noise_drive()).unwrap();
     g.bench_function("LIF 10 steps, noise", |b| {
         b.iter(|| sim.run_driven(10, StepOptions::default()).unwrap())
     });
@@ -88,15 +79,7 @@ fn gpu(c: &mut Criterion) {
     let mut g = c.benchmark_group(format!("gpu-interactive/{}", ctx.adapter().name));
     g.throughput(Throughput::Elements(N as u64));
     let pop = glifsim::bench::bench_population(Model::Lif, N);
-    let drive = glifsim::input::Drive {
-        bias: 14.0.into(),
-        noise: Some(glifsim::input::Noise {
-            mean: 0.0.into(),
-            std: 40.0.into(),
-            seed: 1,
-        }),
-        schedule: vec![],
-    };
+    let drive = glifsim::bench::noise_drive();
     for cache in [true, false] {
         let opts = GpuOptions {
             host_inputs: false,

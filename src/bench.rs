@@ -146,8 +146,8 @@ fn bytes_per_update(
     (8.0 + r + 8.0 * pop.components() as f64) / t + if streamed { 4.0 } else { 0.0 } + 0.125 + cache
 }
 
-/// The on-device drive of the noise paths: a 14 nA bias plus Gaussian noise of 40 nA.
-fn noise_drive() -> Drive {
+/// The drive of the noise paths: a 14 nA bias plus Gaussian noise of 40 nA (seed 1).
+pub fn noise_drive() -> Drive {
     Drive {
         bias: 14.0.into(),
         noise: Some(Noise {

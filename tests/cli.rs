@@ -615,3 +615,23 @@ fn binary_bench_prints_a_table_and_writes_consistent_json() {
         "{stdout}"
     );
 }
+
+/// A malformed `GLIFSIM_SPIN_US` is named in the message that says why the GPU is not used.
+#[test]
+fn binary_names_a_bad_spin_setting() {
+    if common::gpu().is_none() {
+        return;
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_glifsim"))
+        .args([
+            "bench", "--paths", "gpu", "--sizes", "1000", "--steps", "10",
+        ])
+        .env("GLIFSIM_SPIN_US", "soon")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("GLIFSIM_SPIN_US must be a whole number of microseconds, not 'soon'"),
+        "{err}"
+    );
+}

@@ -654,3 +654,45 @@ fn a_failing_sink_leaves_the_step_count_true() {
     let a = g.run(10, &inputs[done * n..(done + 10) * n], o).unwrap();
     assert_eq!(a, c.run(10, &inputs[done * n..(done + 10) * n], o).unwrap());
 }
+
+/// A device that is lost (here destroyed, as a driver reset would) makes every later
+/// operation on it an `Error::Device` that says so and what to do, never a panic: a run, a
+/// single step, reading or setting the state, a new simulator. The other tests' devices are
+/// their own, so they are unaffected.
+#[test]
+fn a_lost_device_is_an_error_everywhere_and_never_a_panic() {
+    let Some(ctx) = gpu() else { return };
+    let n = 1000;
+    let pop = Population::builder(Model::Lif, n).build().unwrap();
+    let mut g = GpuSim::new(ctx.clone(), &pop, 1).unwrap();
+    let inputs = vec![20.0f32; 10 * n];
+    g.run(10, &inputs, StepOptions::default()).unwrap();
+    let state = g.state().unwrap();
+    assert!(ctx.lost().is_none());
+    ctx.device().destroy();
+    let lost = |what: &str, r: glifsim::Result<()>| {
+        let e = r.expect_err(what);
+        let msg = e.to_string();
+        assert!(
+            matches!(e, glifsim::Error::Device(_))
+                && msg.contains("was lost")
+                && msg.contains("resume"),
+            "{what}: {msg}"
+        );
+    };
+    lost(
+        "run",
+        g.run(10, &inputs, StepOptions::default()).map(|_| ()),
+    );
+    assert!(ctx.lost().is_some_and(|w| w.contains("Destroyed")));
+    lost(
+        "step",
+        g.step(&inputs[..n], StepOptions::default()).map(|_| ()),
+    );
+    lost("state", g.state().map(|_| ()));
+    lost("set_state", g.set_state(&state));
+    lost(
+        "new simulator",
+        GpuSim::new(ctx.clone(), &pop, 1).map(|_| ()),
+    );
+}

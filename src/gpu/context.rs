@@ -134,6 +134,8 @@ pub struct GpuContext {
     arith: Arith,
     ballot: bool,
     error: Arc<Mutex<Option<String>>>,
+    /// Why the device was lost, once it has been (never cleared: nothing on it can continue).
+    lost: Arc<Mutex<Option<String>>>,
     /// How long a wait polls before it blocks, ns.
     spin_ns: AtomicU64,
 }
@@ -224,12 +226,19 @@ impl GpuContext {
                 *g = Some(e.to_string());
             }
         }));
-        let e3 = error.clone();
+        let lost = Arc::new(Mutex::new(None::<String>));
+        let l2 = lost.clone();
+        let name = summary.name.clone();
         device.set_device_lost_callback(move |reason, msg| {
-            let mut g = e3.lock().unwrap();
-            if g.is_none() {
-                *g = Some(format!("device lost ({reason:?}): {msg}"));
-            }
+            let why = if msg.is_empty() {
+                format!("{reason:?}")
+            } else {
+                format!("{reason:?}: {msg}")
+            };
+            *l2.lock().unwrap() = Some(format!(
+                "the GPU device ({name}) was lost ({why}); nothing on it can continue: open a \
+                 new context, or resume from a checkpoint (glifsim resume DIR)"
+            ));
         });
         let mut ctx = GpuContext {
             device,
@@ -240,6 +249,7 @@ impl GpuContext {
             arith: Arith::Separate,
             ballot: false,
             error,
+            lost,
             spin_ns: AtomicU64::new(0),
         };
         let spin = match std::env::var("GLIFSIM_SPIN_US") {
@@ -295,6 +305,12 @@ impl GpuContext {
             .store(d.as_nanos().min(u64::MAX as u128) as u64, Ordering::Relaxed);
     }
 
+    /// Why the device was lost (driver reset, removal, `destroy`), once it has been; every
+    /// later operation on it fails with this message.
+    pub fn lost(&self) -> Option<String> {
+        self.lost.lock().unwrap().clone()
+    }
+
     /// What the adapter is.
     pub fn adapter(&self) -> &AdapterSummary {
         &self.summary
@@ -333,6 +349,9 @@ impl GpuContext {
 
     /// Return (and clear) an error the device reported asynchronously.
     pub(crate) fn take_error(&self) -> Result<()> {
+        if let Some(why) = self.lost() {
+            return Err(Error::Device(why));
+        }
         match self.error.lock().unwrap().take() {
             Some(e) => Err(Error::Device(e)),
             None => Ok(()),
@@ -345,39 +364,78 @@ impl GpuContext {
         // At trace level each wait is logged before and after, with its caller, so that a wait
         // that never returns shows where it was entered (RUST_LOG=glifsim=trace).
         log::trace!("waiting for {index:?} ({})", std::panic::Location::caller());
+        if let Some(why) = self.lost() {
+            return Err(Error::Device(why));
+        }
         let t = Instant::now();
-        let fail = |e: wgpu::PollError| Error::Device(format!("waiting for the GPU: {e}"));
         // First poll the fence (a wait with zero timeout: it also runs the map callbacks)
         // until the work is done or the spin time is up; then block.
         let until = t + self.spin_wait();
-        let mut spun = false;
-        while !spun {
-            match self.device.poll(wgpu::PollType::Wait {
-                submission_index: index.clone(),
-                timeout: Some(Duration::ZERO),
-            }) {
-                Ok(_) => {
+        loop {
+            match self.poll(index.clone(), Duration::ZERO) {
+                Ok(()) => {
                     log::trace!(
                         "done after {:.1} µs polling",
                         t.elapsed().as_secs_f64() * 1e6
                     );
                     return self.take_error();
                 }
-                Err(wgpu::PollError::Timeout) => {
-                    spun = Instant::now() >= until;
-                    std::hint::spin_loop();
-                }
-                Err(e) => return Err(fail(e)),
+                Err(None) if Instant::now() < until => std::hint::spin_loop(),
+                Err(None) => break,
+                Err(Some(e)) => return Err(e),
             }
         }
-        self.device
-            .poll(wgpu::PollType::Wait {
-                submission_index: index,
-                timeout: Some(Duration::from_secs(600)),
-            })
-            .map_err(fail)?;
+        match self.poll(index, Duration::from_secs(600)) {
+            Ok(()) => {}
+            Err(None) => {
+                self.take_error()?;
+                return Err(Error::Device(
+                    "the GPU did not finish within 600 s (a hung kernel or driver)".into(),
+                ));
+            }
+            Err(Some(e)) => return Err(e),
+        }
         log::trace!("waited {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
         self.take_error()
+    }
+
+    /// One wait of at most `timeout` for submission `index`: `Err(None)` when it timed out,
+    /// `Err(Some(e))` when the device failed. A device error the callbacks caught (a lost
+    /// device says why it was lost) is reported in preference to the poll's own, and wgpu's
+    /// panic on a device that fails inside the wait becomes an error.
+    fn poll(
+        &self,
+        index: Option<wgpu::SubmissionIndex>,
+        timeout: Duration,
+    ) -> std::result::Result<(), Option<Error>> {
+        let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.device.poll(wgpu::PollType::Wait {
+                submission_index: index,
+                timeout: Some(timeout),
+            })
+        }));
+        let failed = match res {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(wgpu::PollError::Timeout)) => return Err(None),
+            Ok(Err(e)) => format!("waiting for the GPU: {e}"),
+            Err(panic) => format!(
+                "the GPU device failed while waiting: {}",
+                panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("(no message)")
+            ),
+        };
+        // One plain poll runs the callbacks a failed wait skipped: a lost (or destroyed)
+        // device reports itself there.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.device.poll(wgpu::PollType::Poll)
+        }));
+        Err(Some(match self.take_error() {
+            Err(caught) => caught,
+            Ok(()) => Error::Device(failed),
+        }))
     }
 
     /// Create a buffer, turning out-of-memory and validation failures into errors.
@@ -387,6 +445,9 @@ impl GpuContext {
         size: u64,
         usage: wgpu::BufferUsages,
     ) -> Result<wgpu::Buffer> {
+        if let Some(why) = self.lost() {
+            return Err(Error::Device(why));
+        }
         if size > self.limits.max_buffer_size {
             return Err(Error::TooLarge {
                 needed: size,

@@ -696,3 +696,39 @@ fn a_lost_device_is_an_error_everywhere_and_never_a_panic() {
         GpuSim::new(ctx.clone(), &pop, 1).map(|_| ()),
     );
 }
+
+/// Simulators in several threads sharing one context (the documented way to embed the
+/// library) each get their own results: every thread's run equals the CPU path, while the
+/// threads' waits and buffer-map callbacks interleave on the one device.
+#[test]
+fn threads_sharing_a_context_each_get_their_own_results() {
+    let Some(ctx) = gpu() else { return };
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4u64)
+            .map(|i| {
+                let ctx = ctx.clone();
+                s.spawn(move || {
+                    let n = 500 + 100 * i as usize;
+                    let pop = hetero_population(Model::Alif, n, 40 + i);
+                    let inputs = Rng(50 + i).vec_f32(120 * n, 0.0, 40.0);
+                    let opts = GpuOptions {
+                        chunk_steps: 7,
+                        ..Default::default()
+                    };
+                    let mut g = GpuSim::with_options(ctx.clone(), &pop, 1, &opts).unwrap();
+                    let mut c = CpuSim::<f32>::new(&pop, 1, ctx.arith()).unwrap();
+                    let o = StepOptions::default();
+                    let got = g.run(120, &inputs, o).unwrap();
+                    let want = c.run(120, &inputs, o).unwrap();
+                    (got == want, g.state().unwrap(), c.state(), want.count())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (i, (same, gs, cs, count)) in results.iter().enumerate() {
+        assert!(*count > 0, "thread {i}: no spikes");
+        assert!(same, "thread {i}: spikes differ");
+        assert_state_eq(&format!("thread {i}"), gs, cs);
+    }
+}

@@ -358,9 +358,36 @@ impl GpuContext {
         }
     }
 
-    /// Wait for all submitted work, turning device errors into `Error::Device`.
+    /// Wait for submission `index` (the latest when `None`), blocking in the driver, turning
+    /// device errors into `Error::Device`.
     #[track_caller]
     pub(crate) fn wait(&self, index: Option<wgpu::SubmissionIndex>) -> Result<()> {
+        self.wait_inner(index, None)
+    }
+
+    /// Wait for submission `index` like [`wait`](Self::wait), but first, for up to
+    /// [`spin_wait`](Self::spin_wait), poll the device (which runs the buffer-map callbacks)
+    /// until `done` says the work the caller needs, typically its mapped readback, is there.
+    ///
+    /// The polling uses `PollType::Poll`, not a wait with a zero timeout: in wgpu-core 30.0.2 a
+    /// wait that times out while another thread submits on the same device can trip an
+    /// assertion in `Device::maintain` (fixed upstream in gfx-rs/wgpu#9958), which the test of
+    /// threads sharing a context hit within a few runs.
+    #[track_caller]
+    pub(crate) fn wait_until(
+        &self,
+        index: Option<wgpu::SubmissionIndex>,
+        done: impl Fn() -> bool,
+    ) -> Result<()> {
+        self.wait_inner(index, Some(&done))
+    }
+
+    #[track_caller]
+    fn wait_inner(
+        &self,
+        index: Option<wgpu::SubmissionIndex>,
+        done: Option<&dyn Fn() -> bool>,
+    ) -> Result<()> {
         // At trace level each wait is logged before and after, with its caller, so that a wait
         // that never returns shows where it was entered (RUST_LOG=glifsim=trace).
         log::trace!("waiting for {index:?} ({})", std::panic::Location::caller());
@@ -368,55 +395,39 @@ impl GpuContext {
             return Err(Error::Device(why));
         }
         let t = Instant::now();
-        // First poll the fence (a wait with zero timeout: it also runs the map callbacks)
-        // until the work is done or the spin time is up; then block.
         let until = t + self.spin_wait();
-        loop {
-            match self.poll(index.clone(), Duration::ZERO) {
-                Ok(()) => {
-                    log::trace!(
-                        "done after {:.1} µs polling",
-                        t.elapsed().as_secs_f64() * 1e6
-                    );
-                    return self.take_error();
-                }
-                Err(None) if Instant::now() < until => std::hint::spin_loop(),
-                Err(None) => break,
-                Err(Some(e)) => return Err(e),
+        while let Some(done) = done.filter(|_| Instant::now() < until) {
+            self.poll(None)?;
+            if done() {
+                log::trace!(
+                    "done after {:.1} µs polling",
+                    t.elapsed().as_secs_f64() * 1e6
+                );
+                return self.take_error();
             }
+            std::hint::spin_loop();
         }
-        match self.poll(index, Duration::from_secs(600)) {
-            Ok(()) => {}
-            Err(None) => {
-                self.take_error()?;
-                return Err(Error::Device(
-                    "the GPU did not finish within 600 s (a hung kernel or driver)".into(),
-                ));
-            }
-            Err(Some(e)) => return Err(e),
-        }
+        self.poll(Some(wgpu::PollType::Wait {
+            submission_index: index,
+            timeout: Some(Duration::from_secs(600)),
+        }))?;
         log::trace!("waited {:.1} ms", t.elapsed().as_secs_f64() * 1e3);
         self.take_error()
     }
 
-    /// One wait of at most `timeout` for submission `index`: `Err(None)` when it timed out,
-    /// `Err(Some(e))` when the device failed. A device error the callbacks caught (a lost
-    /// device says why it was lost) is reported in preference to the poll's own, and wgpu's
-    /// panic on a device that fails inside the wait becomes an error.
-    fn poll(
-        &self,
-        index: Option<wgpu::SubmissionIndex>,
-        timeout: Duration,
-    ) -> std::result::Result<(), Option<Error>> {
+    /// One poll of the device: `Some(wait)` blocks as it says, `None` only checks. A device
+    /// error the callbacks caught (a lost device says why it was lost) is reported in
+    /// preference to the poll's own, and wgpu's panic on a device that fails inside the poll
+    /// becomes an error.
+    fn poll(&self, wait: Option<wgpu::PollType>) -> Result<()> {
         let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.device.poll(wgpu::PollType::Wait {
-                submission_index: index,
-                timeout: Some(timeout),
-            })
+            self.device.poll(wait.unwrap_or(wgpu::PollType::Poll))
         }));
         let failed = match res {
             Ok(Ok(_)) => return Ok(()),
-            Ok(Err(wgpu::PollError::Timeout)) => return Err(None),
+            Ok(Err(wgpu::PollError::Timeout)) => {
+                "the GPU did not finish within 600 s (a hung kernel or driver)".to_string()
+            }
             Ok(Err(e)) => format!("waiting for the GPU: {e}"),
             Err(panic) => format!(
                 "the GPU device failed while waiting: {}",
@@ -432,10 +443,8 @@ impl GpuContext {
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             self.device.poll(wgpu::PollType::Poll)
         }));
-        Err(Some(match self.take_error() {
-            Err(caught) => caught,
-            Ok(()) => Error::Device(failed),
-        }))
+        self.take_error()?;
+        Err(Error::Device(failed))
     }
 
     /// Create a buffer, turning out-of-memory and validation failures into errors.
@@ -622,10 +631,13 @@ pub(crate) fn map_read(
 ) -> Result<Vec<u8>> {
     let slice = staging.slice(..size.next_multiple_of(4));
     let (tx, rx) = std::sync::mpsc::channel();
+    let mapped_flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = mapped_flag.clone();
     slice.map_async(wgpu::MapMode::Read, move |r| {
         let _ = tx.send(r);
+        flag.store(true, Ordering::Release);
     });
-    ctx.wait(index)?;
+    ctx.wait_until(index, || mapped_flag.load(Ordering::Acquire))?;
     mapped(&rx, "a readback buffer")?;
     let bytes = {
         let view = slice

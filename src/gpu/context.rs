@@ -280,8 +280,8 @@ impl GpuContext {
         Ok(ctx)
     }
 
-    /// How long a wait for the GPU (a step's spike readback, a state read) checks the
-    /// device's fence in a loop before it blocks in the driver.
+    /// How long a wait for a readback from the GPU (a step's spikes, a state read) polls the
+    /// device in a loop, until the readback is mapped, before it blocks in the driver.
     ///
     /// A blocked thread wakes some tens of µs after the GPU signals, which is most of an
     /// interactive step's time; polling costs a core for at most this long per wait and

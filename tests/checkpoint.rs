@@ -36,7 +36,13 @@ fn make(backend: Backend, model: Model, gpu: Option<&Arc<GpuContext>>) -> Simula
             let ctx = gpu
                 .expect("a GPU simulator needs the test's context")
                 .clone();
-            Simulator::on_gpu(ctx, &pop, 2, &Default::default()).unwrap()
+            // The noise cache on, as on a GPU (CPU drivers default to off): a checkpoint
+            // taken inside a quad of steps must not leave a stale cache behind.
+            let opts = glifsim::gpu::GpuOptions {
+                noise_cache: Some(true),
+                ..Default::default()
+            };
+            Simulator::on_gpu(ctx, &pop, 2, &opts).unwrap()
         }
         _ => Simulator::Cpu(glifsim::CpuSim::new(&pop, 2, Arith::Separate).unwrap()),
     };

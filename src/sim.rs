@@ -81,9 +81,11 @@ impl Simulator {
         )?))
     }
 
-    /// A CPU simulator in the same arithmetic mode and state as `self`.
+    /// A CPU simulator in the same arithmetic mode, state, step count and drive as `self`:
+    /// continued with the same inputs, both give the same results.
     pub fn cpu_matching(&self) -> Result<Self> {
         let mut cpu = CpuSim::new(self.population(), self.trials(), self.arith())?;
+        cpu.set_drive(self.drive().clone())?;
         cpu.set_state(self.state()?)?;
         cpu.set_steps_done(self.steps_done());
         Ok(Simulator::Cpu(cpu))

@@ -741,3 +741,35 @@ fn threads_round(ctx: &std::sync::Arc<glifsim::gpu::GpuContext>, round: u64) {
         assert_state_eq(&format!("round {round}, thread {i}"), gs, cs);
     }
 }
+
+/// `Simulator::cpu_matching` gives a CPU twin that continues exactly as the GPU simulator
+/// does, drive included (it used to copy the state and step count but not the drive).
+#[test]
+fn cpu_matching_continues_like_the_gpu_simulator() {
+    use glifsim::input::{Drive, Noise};
+    use glifsim::Simulator;
+    let Some(ctx) = gpu() else { return };
+    let n = 400;
+    let pop = hetero_population(Model::Glif2, n, 17);
+    let mut g = Simulator::on_gpu(ctx.clone(), &pop, 2, &GpuOptions::default()).unwrap();
+    g.set_drive(Drive {
+        bias: 8.0.into(),
+        noise: Some(Noise {
+            mean: 0.0.into(),
+            std: 25.0.into(),
+            seed: 21,
+        }),
+        schedule: vec![(45, 6.0)],
+    })
+    .unwrap();
+    let inputs = Rng(30).vec_f32(90 * 2 * n, -2.0, 2.0);
+    let o = StepOptions::default();
+    g.run(31, &inputs[..31 * 2 * n], o).unwrap();
+    let mut c = g.cpu_matching().unwrap();
+    assert_eq!(c.drive(), g.drive());
+    let a = g.run(59, &inputs[31 * 2 * n..], o).unwrap();
+    let b = c.run(59, &inputs[31 * 2 * n..], o).unwrap();
+    assert!(a.count() > 0);
+    assert_eq!(a, b, "the CPU twin diverged");
+    assert_state_eq("CPU twin", &g.state().unwrap(), &c.state().unwrap());
+}

@@ -630,15 +630,7 @@ pub(crate) fn map_read(
     index: Option<wgpu::SubmissionIndex>,
 ) -> Result<Vec<u8>> {
     let slice = staging.slice(..size.next_multiple_of(4));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let mapped_flag = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = mapped_flag.clone();
-    slice.map_async(wgpu::MapMode::Read, move |r| {
-        let _ = tx.send(r);
-        flag.store(true, Ordering::Release);
-    });
-    ctx.wait_until(index, || mapped_flag.load(Ordering::Acquire))?;
-    mapped(&rx, "a readback buffer")?;
+    map_slices(ctx, &[slice], index, "a readback buffer")?;
     let bytes = {
         let view = slice
             .get_mapped_range()
@@ -649,13 +641,39 @@ pub(crate) fn map_read(
     Ok(bytes)
 }
 
+/// Map `slices` for reading once submission `index` is done, waiting (polling first, see
+/// [`GpuContext::wait_until`]) until every map callback has run; `what` names them in errors.
+#[track_caller]
+pub(crate) fn map_slices(
+    ctx: &GpuContext,
+    slices: &[wgpu::BufferSlice<'_>],
+    index: Option<wgpu::SubmissionIndex>,
+    what: &str,
+) -> Result<()> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for s in slices {
+        let (tx, done) = (tx.clone(), done.clone());
+        s.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+            done.fetch_add(1, Ordering::Release);
+        });
+    }
+    drop(tx);
+    ctx.wait_until(index, || done.load(Ordering::Acquire) == slices.len())?;
+    for _ in slices {
+        mapped(&rx, what)?;
+    }
+    Ok(())
+}
+
 /// How long a map callback may take to arrive after the wait for its submission returned
 /// (it runs on whichever thread polled the device, normally at once).
 const MAP_CALLBACK_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The result of one buffer-map callback, received on `rx` after the wait for its submission:
 /// an error, not a hang, if the callback never runs.
-pub(crate) fn mapped(
+fn mapped(
     rx: &std::sync::mpsc::Receiver<std::result::Result<(), wgpu::BufferAsyncError>>,
     what: &str,
 ) -> Result<()> {

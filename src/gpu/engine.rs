@@ -700,23 +700,12 @@ impl GpuSim {
                     .iter()
                     .map(|sh| sh.staging[slot].slice(..(ptc * self.trials * sh.w * 4) as u64))
                     .collect();
-                let (tx, rx) = std::sync::mpsc::channel();
-                let mapped = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-                for s in &slices {
-                    let (tx, mapped) = (tx.clone(), mapped.clone());
-                    s.map_async(wgpu::MapMode::Read, move |r| {
-                        let _ = tx.send(r);
-                        mapped.fetch_add(1, std::sync::atomic::Ordering::Release);
-                    });
-                }
-                drop(tx);
-                let all = slices.len();
-                self.ctx.wait_until(Some(idx), || {
-                    mapped.load(std::sync::atomic::Ordering::Acquire) == all
-                })?;
-                for _ in 0..slices.len() {
-                    crate::gpu::context::mapped(&rx, "the spike readback")?;
-                }
+                crate::gpu::context::map_slices(
+                    &self.ctx,
+                    &slices,
+                    Some(idx),
+                    "the spike readback",
+                )?;
                 let views = slices
                     .iter()
                     .map(|s| s.get_mapped_range())

@@ -1,16 +1,19 @@
-// Shared by every step kernel: bindings, parameter access, the input current and the
-// spike-word packing. CPU twin: src/cpu/mod.rs (`P::at` for `param`, `BlockCurrents` for
-// `input_current`, the frame layout of src/frame.rs for `main`).
+// Shared by every step kernel: bindings, parameter access, noise, the input current and the
+// steps of `update_neuron` that every model shares. CPU twin: src/cpu/mod.rs (`P::at` for
+// `param`, `BlockCurrents` for `input_current`, `update_neuron` for the steps), src/noise.rs.
 //
-// One invocation per (trial, neuron). The shard's neurons are padded to a multiple of 32
-// (`n_pad`), so invocation `id` covers trial `id / n_pad`, neuron `id % n_pad`, and spike
-// word `id / 32` is word `trial * W + neuron / 32` of the [B][W] frame.
+// Two layouts of invocations, each in a file of its own with the bindings of V and the host
+// input: lane.wgsl, one invocation per (trial, neuron), any model and input; and wide.wgsl,
+// one invocation per four neurons of LIF and GLIF1 without noise, moving V and the input as
+// 16-byte vectors. The shard's neurons are padded to a multiple of 32 (`n_pad`), and the
+// spike words of a step form the [B][W] frame of src/frame.rs in both.
 //
 // One dispatch advances `count` steps with the neuron's state in registers: `count = 1` is the
 // per-step kernel, `count = T` the fused kernel. Both run exactly the same arithmetic.
-// The entry point `main` is in main_workgroup.wgsl (spike words built with workgroup atomics,
-// any adapter) or main_ballot.wgsl (one subgroupBallot per word, where the adapter's subgroups
-// are 32 invocations laid out along the local index; checked at device creation).
+// Each layout's entry point `main` builds the spike words with workgroup atomics
+// (main_workgroup.wgsl, wide_workgroup.wgsl; any adapter) or one subgroupBallot per word and
+// component (main_ballot.wgsl, wide_ballot.wgsl; where the adapter's subgroups are 32
+// invocations laid out along the local index, checked at device creation).
 
 // --- Pipeline constants (fixed per population; see src/gpu/engine.rs `overrides`) ---
 override K: u32 = 0u;           // spike-triggered threshold components θ_k
@@ -93,8 +96,6 @@ const SLOT_DECAY_K: u32 = 10u;      // + k
 @group(0) @binding(0) var<uniform> info: Info;
 @group(0) @binding(1) var<uniform> dispatch: Dispatch;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
-@group(0) @binding(3) var<storage, read> inputs: array<f32>;      // [T][B][n]
-@group(0) @binding(4) var<storage, read_write> v_buf: array<f32>; // [B][n]
 @group(0) @binding(5) var<storage, read_write> r_buf: array<f32>; // [B][n]
 @group(0) @binding(6) var<storage, read_write> theta_buf: array<f32>; // [NC][B][n]
 // [T][B][W] spike words of the chunk, then [B][W] refractory words (bit set where r > 0),
@@ -216,14 +217,6 @@ fn step_info(t: u32) -> StepInfo {
     return si;
 }
 
-// The host-streamed input of step t (0 without host input).
-fn host_input(idx: u32, t: u32) -> f32 {
-    if HOST_INPUT && (dispatch.flags & FLAG_NO_HOST) == 0u {
-        return inputs[t * info.trials * info.n + idx];
-    }
-    return 0.0;
-}
-
 // The input current of a step: (host + (bias + mean)) + schedule, plus noise (`word` is
 // this step's word of the neuron's noise block). CPU twin: `BlockCurrents::fill` in
 // src/cpu/mod.rs and `noise_draw` in src/noise.rs.
@@ -233,95 +226,6 @@ fn input_current(p: NeuronParams, host: f32, si: StepInfo, word: u32) -> f32 {
         current = fma(noise_value(word), p.gain, current);
     }
     return current;
-}
-
-// The neuron and trial of invocation `lid` of workgroup `wg` (both entry points).
-struct Lane {
-    id: u32,      // global invocation index: trial * n_pad + n; spike word id / 32
-    trial: u32,
-    n: u32,       // neuron within the shard
-    live: bool,   // a real neuron, not padding
-    idx: u32,     // its index in the [B][n] state arrays
-    bn: u32,      // B · n
-}
-
-fn lane_of(wg: u32, lid: u32) -> Lane {
-    var l: Lane;
-    l.id = wg * 256u + lid;
-    if ONE_TRIAL {
-        l.trial = 0u;
-        l.n = l.id;
-    } else {
-        l.trial = l.id / info.n_pad;
-        l.n = l.id % info.n_pad;
-    }
-    l.live = l.id < info.threads && l.n < info.n;
-    l.idx = l.trial * info.n + l.n;
-    l.bn = info.trials * info.n;
-    return l;
-}
-
-// What one invocation carries from step to step of a dispatch besides its neuron's state.
-struct Carry {
-    p: NeuronParams,      // its parameters, loaded once
-    next_host: f32,       // the next step's host input, loaded one step ahead
-    noise: vec4<u32>,     // the noise block of the current quad of steps
-    drawn: bool,          // `noise` was drawn by this dispatch (else its words are cached)
-}
-
-// One step t of one invocation (both entry points): the noise block when a quad of steps
-// begins (or the dispatch does), the input current, and `update_neuron`. Returns the spike.
-// CPU twin: the per-step body of `CpuSim::advance` (a new noise block every fourth step).
-fn step_lane(l: Lane, t: u32, end: u32, st: ptr<function, NeuronState>,
-             carry: ptr<function, Carry>) -> bool {
-    let si = step_info(t);
-    let w = si.step_lo & 3u;
-    // Uniform across the dispatch: every invocation draws a new block on the same steps, when
-    // a quad begins, or when the dispatch begins inside a quad whose block is not cached.
-    let cached = NOISE_CACHE && (dispatch.flags & FLAG_NOISE_CACHED) != 0u;
-    if NOISE && (w == 0u || (t == dispatch.t0 && !cached)) {
-        (*carry).noise = noise_block(l.trial, l.n, si);
-        (*carry).drawn = true;
-    }
-    if !l.live {
-        return false;
-    }
-    // The next step's input is loaded before this step's arithmetic (prefetch).
-    let host = (*carry).next_host;
-    if t + 1u < end {
-        (*carry).next_host = host_input(l.idx, t + 1u);
-    }
-    var word = (*carry).noise[w];
-    if NOISE_CACHE && !(*carry).drawn {
-        // This quad's block was drawn by an earlier dispatch (w ≥ 1 here).
-        word = noise_cache[(w - 1u) * l.bn + l.idx];
-    }
-    let input = input_current((*carry).p, host, si, word);
-    let lock = (dispatch.flags & FLAG_LOCK) != 0u;
-    let freeze = (dispatch.flags & FLAG_FREEZE) != 0u;
-    return update_neuron(l.n, (*carry).p, input, lock, freeze, st);
-}
-
-// Before the first step: the neuron's state and parameters, once, and the first step's host
-// input.
-fn begin_lane(l: Lane, st: ptr<function, NeuronState>, carry: ptr<function, Carry>) {
-    (*carry).drawn = false;
-    if l.live {
-        *st = load_state(l.idx, l.bn, refractory_bit(l.id));
-        (*carry).p = load_params(l.n);
-        (*carry).next_host = host_input(l.idx, dispatch.t0);
-    }
-}
-
-// After the last step: when the dispatch ends inside a quad whose block it drew, words 1–3 of
-// the block for the next dispatch (which the host tells, by FLAG_NOISE_CACHED, that they are
-// there). CPU twin: the end of `CpuSim::advance` (`noise_cached_at`).
-fn end_lane(l: Lane, carry: Carry, end: u32) {
-    if NOISE_CACHE && l.live && carry.drawn && ((dispatch.base_lo + end) & 3u) != 0u {
-        noise_cache[l.idx] = carry.noise.y;
-        noise_cache[l.bn + l.idx] = carry.noise.z;
-        noise_cache[2u * l.bn + l.idx] = carry.noise.w;
-    }
 }
 
 // Steps 1 and 2 of every model: the refractory countdown and the integration of the input.
@@ -403,37 +307,5 @@ fn adapt_thresholds(n: u32, spike: bool, hold: bool, st: ptr<function, NeuronSta
         } else {
             (*st).th[k] = fma(th, param(SLOT_DECAY_K + k, n), ds);
         }
-    }
-}
-
-// Whether invocation `id`'s neuron is refractory (r > 0) at the start of the dispatch: bit
-// id % 32 of refractory word id / 32 (the 32 invocations of a word read the same one).
-fn refractory_bit(id: u32) -> bool {
-    return ((spikes[info.refr_base + id / 32u] >> (id % 32u)) & 1u) == 1u;
-}
-
-// Load one neuron's state (V, r and the NC components) from the [NC][B][n] buffers; r is
-// read only where the refractory bit says it is not 0.
-fn load_state(idx: u32, bn: u32, refractory: bool) -> NeuronState {
-    var st: NeuronState;
-    st.v = v_buf[idx];
-    st.r = 0.0;
-    if refractory {
-        st.r = r_buf[idx];
-    }
-    for (var k = 0u; k < NC; k++) {
-        st.th[k] = theta_buf[k * bn + idx];
-    }
-    return st;
-}
-
-// Store it back; r only where it changed (most neurons are not refractory).
-fn store_state(idx: u32, bn: u32, st: NeuronState, r_start: f32) {
-    v_buf[idx] = st.v;
-    if st.r != r_start {
-        r_buf[idx] = st.r;
-    }
-    for (var k = 0u; k < NC; k++) {
-        theta_buf[k * bn + idx] = st.th[k];
     }
 }

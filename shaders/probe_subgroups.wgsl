@@ -1,11 +1,13 @@
-// Probes whether subgroups are 32 invocations laid out along the local invocation index, as
-// main_ballot.wgsl needs: out[i] = subgroup size, with bit 16 set where the invocation's
-// subgroup_invocation_id differs from i % 32. Host side: src/gpu/context.rs `probe_ballot`.
+// Probes how subgroups are laid out: out[i] = subgroup size, with bit 16 set where the
+// invocation's subgroup_invocation_id differs from i % size. The spike-word entry points that
+// use subgroupBallot need subgroups laid out along the local invocation index: 32 wide for
+// main_ballot.wgsl, a multiple of 8 up to 128 for wide_ballot.wgsl. Host side:
+// src/gpu/context.rs `probe_subgroups`.
 @group(0) @binding(0) var<storage, read_write> out: array<u32>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) lid: u32,
         @builtin(subgroup_size) size: u32,
         @builtin(subgroup_invocation_id) sid: u32) {
-    out[lid] = size | select(0u, 1u << 16u, sid != lid % 32u);
+    out[lid] = size | select(0u, 1u << 16u, sid != lid % size);
 }

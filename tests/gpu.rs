@@ -27,7 +27,12 @@ fn compare(
     let inputs = Rng(seed).vec_f32(steps * bn, 0.0, 50.0);
     let gs = g.run(steps, &inputs, opts).unwrap();
     let cs = c.run(steps, &inputs, opts).unwrap();
-    assert!(cs.count() > 0, "test is too weak: no spikes");
+    assert!(
+        cs.count() > 0,
+        "test is too weak: no spikes ({} N = {})",
+        pop.model(),
+        pop.len()
+    );
     // The per-step kernel (one dispatch per step) and the fused one agree bit for bit.
     let other = GpuOptions {
         fused: !gopts.fused,
@@ -106,6 +111,155 @@ fn uniform_parameters_and_odd_sizes() {
             );
         }
     }
+}
+
+/// The wide kernel (four neurons per invocation, V and the input moved as vectors; LIF and
+/// GLIF1 without noise, N a multiple of 4) against the CPU path bit for bit, fused and one
+/// dispatch per step (`compare`): per-neuron parameters (each of a vector's four neurons its
+/// own), one and three trials, the lock on and off, N = 4 and 36 (the last spike word
+/// partial, a vector per word's nibble), split shards with a last shard of 4 neurons, and
+/// on-device bias and schedule with host input; and where it does not serve, the lane kernel
+/// is chosen, or forcing it is an error that says why.
+#[test]
+fn wide_kernel_equals_the_cpu_path() {
+    use glifsim::input::{Drive, Noise};
+    let Some(ctx) = gpu() else { return };
+    eprintln!(
+        "adapter {}: wide kernel spike words by {}",
+        ctx.adapter().name,
+        match ctx.subgroup_size() {
+            Some(s) if ctx.wide_ballot() => format!("subgroup ballot, subgroup size {s}"),
+            _ => "workgroup atomics".to_string(),
+        }
+    );
+    let wide = GpuOptions {
+        wide: Some(true),
+        ..Default::default()
+    };
+    for (model, n) in [
+        (Model::Lif, 1000),
+        (Model::Glif1, 4),
+        (Model::Glif1, 36),
+        (Model::Lif, 260),
+    ] {
+        let pop = hetero_population(model, n, 40 + n as u64);
+        for trials in [1, 3] {
+            for lock in [false, true] {
+                let opts = StepOptions {
+                    refrac_lock: lock,
+                    ..Default::default()
+                };
+                compare(&pop, trials, 120, opts, &wide, n as u64 + trials as u64);
+            }
+        }
+        let g = GpuSim::with_options(ctx.clone(), &pop, 2, &GpuOptions::default()).unwrap();
+        assert!(g.is_wide(), "{model} N = {n}: the default should be wide");
+        // The portable variant (workgroup atomics) agrees too.
+        let portable = GpuOptions {
+            portable: true,
+            ..wide.clone()
+        };
+        compare(&pop, 2, 60, StepOptions::default(), &portable, 5);
+    }
+    // Uniform parameters over split shards (4 × 256 + 4), chunks of 7 steps.
+    let pop = uniform_population(Model::Lif, 1028, 0.1);
+    let split = GpuOptions {
+        max_shard_neurons: Some(256),
+        chunk_steps: 7,
+        ..wide.clone()
+    };
+    assert_eq!(
+        GpuSim::with_options(ctx.clone(), &pop, 2, &split)
+            .unwrap()
+            .shard_count(),
+        5
+    );
+    compare(&pop, 2, 300, StepOptions::default(), &split, 9);
+    // On-device bias and schedule plus host input, from a state with refractory neurons.
+    let n = 516;
+    let pop = hetero_population(Model::Lif, n, 77);
+    let drive = Drive {
+        bias: glifsim::Param::PerNeuron(Rng(4).vec_f64(n, 0.0, 20.0)),
+        noise: None,
+        schedule: vec![(10, 15.0), (50, -2.0)],
+    };
+    let mut g = GpuSim::with_drive(ctx.clone(), &pop, 2, &drive, &wide).unwrap();
+    let mut c = CpuSim::<f32>::new(&pop, 2, ctx.arith()).unwrap();
+    c.set_drive(drive.clone()).unwrap();
+    let inputs = Rng(6).vec_f32(90 * 2 * n, -5.0, 30.0);
+    let gs = g.run(90, &inputs, StepOptions::default()).unwrap();
+    assert!(gs.count() > 100, "too few spikes");
+    assert_eq!(gs, c.run(90, &inputs, StepOptions::default()).unwrap());
+    assert_eq!(
+        g.run_driven(40, StepOptions::default()).unwrap(),
+        c.run_driven(40, StepOptions::default()).unwrap(),
+        "drive alone after host input"
+    );
+    assert_state_eq("wide, driven", &g.state().unwrap(), &c.state());
+
+    // Where it does not serve: N not a multiple of 4, a model with θ components, noise.
+    let noisy = Drive {
+        noise: Some(Noise {
+            mean: 0.0.into(),
+            std: 1.0.into(),
+            seed: 1,
+        }),
+        ..Default::default()
+    };
+    for (pop, drive, why) in [
+        (
+            hetero_population(Model::Lif, 1001, 1),
+            Drive::default(),
+            "1001 neurons",
+        ),
+        (
+            hetero_population(Model::Alif, 1000, 1),
+            Drive::default(),
+            "ALIF",
+        ),
+        (hetero_population(Model::Lif, 1000, 1), noisy, "noise"),
+    ] {
+        let g = GpuSim::with_drive(ctx.clone(), &pop, 1, &drive, &GpuOptions::default()).unwrap();
+        assert!(!g.is_wide(), "{why}: should take the lane kernel");
+        let err = GpuSim::with_drive(ctx.clone(), &pop, 1, &drive, &wide).unwrap_err();
+        assert!(
+            matches!(&err, glifsim::Error::Usage(m) if m.contains(why)),
+            "{why}: {err}"
+        );
+    }
+}
+
+/// On lavapipe the wide kernel's ballot entry point runs with subgroups of 8 invocations, one
+/// spike word each, so the part that picks byte k of each ballot for word k of a subgroup is
+/// not exercised. This runs `wide_kernel_equals_the_cpu_path` again in a child process with
+/// llvmpipe's 512-bit vectors: subgroups of 16, two words each (NVIDIA's have 32, four
+/// words). Elsewhere there is nothing to do: the adapter's own subgroups ran it.
+#[test]
+fn wide_kernel_with_16_wide_subgroups_on_lavapipe() {
+    let Some(ctx) = gpu() else { return };
+    if !ctx.adapter().name.starts_with("llvmpipe") || ctx.subgroup_size() != Some(8) {
+        eprintln!(
+            "{} (subgroup size {:?}) is not lavapipe with 8-wide subgroups: nothing to do",
+            ctx.adapter().name,
+            ctx.subgroup_size()
+        );
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["wide_kernel_equals_the_cpu_path", "--exact", "--nocapture"])
+        .env("LP_NATIVE_VECTOR_WIDTH", "512")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "the child failed:\n{text}");
+    assert!(
+        text.contains("subgroup ballot, subgroup size 16") && text.contains("1 passed"),
+        "the child did not run the test with 16-wide subgroups:\n{text}"
+    );
 }
 
 #[test]
@@ -560,7 +714,7 @@ fn device_memory_per_neuron() {
     let g = GpuSim::with_options(ctx.clone(), &lif, 1, &driven).unwrap();
     let m = g.device_memory();
     assert_eq!(m.state, 8 * n + 4, "{m:?}");
-    assert_eq!(m.inputs, 4, "{m:?}");
+    assert_eq!(m.inputs, 16, "{m:?}");
     let words = n.div_ceil(32) * 4;
     let chunk = g.chunk_steps() as u64;
     assert_eq!(m.spikes, words * (chunk + 1), "{m:?}");

@@ -134,6 +134,28 @@ fn every_shader_validates_and_translates_for_vulkan_metal_and_dx12() {
             }
         }
     }
+    // The wide kernel (LIF and GLIF1 without noise): its defaults, every input kind with
+    // per-neuron parameters, and one trial.
+    let wide_sets: [&[(&str, f64)]; 3] = [
+        &[],
+        &[
+            ("HAS_SCHED", 1.0),
+            ("HOST_INPUT", 1.0),
+            ("PN_MASK", 0x3ff.into()),
+            ("STRIDE", 1000.0),
+        ],
+        &[("ONE_TRIAL", 1.0), ("HOST_INPUT", 1.0)],
+    ];
+    for ballot in [false, true] {
+        for int64 in [false, true] {
+            let name = format!("wide ballot={ballot} int64={int64}");
+            let src = shaders::wide_source(ballot, int64);
+            let (module, info, caps) = validate(&name, &src);
+            for consts in wide_sets {
+                translate(&name, &module, &info, caps, consts);
+            }
+        }
+    }
     // The helper kernels glifsim builds at run time (no pipeline constants).
     for (name, src) in [
         ("probe_subgroups", shaders::PROBE_SUBGROUPS),
@@ -217,8 +239,7 @@ fn every_loop_is_counted() {
                 let text = if j == i { &body[at..] } else { body };
                 if j > i {
                     let assigned = [" = ", " += ", " -= ", "++", "--"].iter().any(|op| {
-                        text.contains(&format!("{var}{op}"))
-                            || text.contains(&format!("{var} {}", op.trim()))
+                        assigns(text, var, op) || assigns(text, var, &format!(" {}", op.trim()))
                     });
                     let declared = text.contains(&format!("var {var} "))
                         || text.contains(&format!("let {var} "));
@@ -237,14 +258,30 @@ fn every_loop_is_counted() {
     }
 }
 
+/// Whether `text` has `var` as a whole identifier followed by `op` (`host = ` does not assign
+/// `t`).
+fn assigns(text: &str, var: &str, op: &str) -> bool {
+    let pat = format!("{var}{op}");
+    text.match_indices(&pat).any(|(at, _)| {
+        !text[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
+}
+
 /// The step kernels bind exactly the storage buffers `GpuContext` checks an adapter allows
 /// (`STORAGE_BUFFERS_NEEDED`), so that an adapter with fewer is refused with a message at
 /// device creation rather than failing at pipeline creation.
 #[test]
 fn step_kernels_bind_the_storage_buffers_the_context_checks_for() {
-    for model in [Model::Lif, Model::Glif5] {
+    for model in [Some(Model::Lif), Some(Model::Glif5), None] {
         for ballot in [false, true] {
-            let src = shaders::step_source(model, ballot, false);
+            // None: the wide kernel, which binds the same buffers (V and the input as vectors).
+            let src = match model {
+                Some(m) => shaders::step_source(m, ballot, false),
+                None => shaders::wide_source(ballot, false),
+            };
             let module = naga::front::wgsl::parse_str(&src).unwrap();
             let storage = module
                 .global_variables
@@ -254,7 +291,7 @@ fn step_kernels_bind_the_storage_buffers_the_context_checks_for() {
             assert_eq!(
                 storage as u32,
                 glifsim::gpu::STORAGE_BUFFERS_NEEDED,
-                "{model} ballot={ballot}"
+                "{model:?} ballot={ballot}"
             );
         }
     }

@@ -10,8 +10,14 @@
 //! - `GLIFSIM_NO_BALLOT=1`, `GLIFSIM_NO_INT64=1`: use the portable kernel variants (spike
 //!   words by workgroup atomics; Philox's multiply from 16-bit halves) even where the adapter
 //!   offers subgroups or 64-bit integers. Results are identical.
+//! - `LP_NATIVE_VECTOR_WIDTH=512` (Mesa's, not glifsim's): lavapipe with 16-wide subgroups
+//!   instead of 8, which `tests/gpu.rs` uses to run the wide kernel's ballot entry point with
+//!   two spike words per subgroup.
 //! - `GLIFSIM_NO_NOISE_CACHE=1`: no noise cache by default (see `GpuOptions::noise_cache`);
 //!   results are identical.
+//! - `GLIFSIM_NO_WIDE=1`: one neuron per invocation by default even where the wide kernel
+//!   (four per invocation, 16-byte accesses) serves (see `GpuOptions::wide`); results are
+//!   identical.
 //! - `GLIFSIM_SPIN_US=N`: how long a wait for the GPU polls before it blocks, in µs (see
 //!   [`GpuContext::set_spin_wait`]); by default 100 on GPUs, 0 on CPU drivers.
 //! - `GLIFSIM_FORCE_LOOP_BOUNDING=1`: compile the shaders with wgpu's loop bounding, which
@@ -132,7 +138,9 @@ pub struct GpuContext {
     limits: wgpu::Limits,
     features: wgpu::Features,
     arith: Arith,
-    ballot: bool,
+    /// The subgroup size where subgroups are laid out along the local invocation index (the
+    /// probe), else 0.
+    subgroup: u32,
     error: Arc<Mutex<Option<String>>>,
     /// Why the device was lost, once it has been (never cleared: nothing on it can continue).
     lost: Arc<Mutex<Option<String>>>,
@@ -247,7 +255,7 @@ impl GpuContext {
             limits,
             features,
             arith: Arith::Separate,
-            ballot: false,
+            subgroup: 0,
             error,
             lost,
             spin_ns: AtomicU64::new(0),
@@ -263,18 +271,18 @@ impl GpuContext {
         };
         ctx.set_spin_wait(spin);
         ctx.arith = ctx.calibrate()?;
-        ctx.ballot = ctx.probe_ballot().unwrap_or_else(|e| {
+        ctx.subgroup = ctx.probe_subgroups().unwrap_or_else(|e| {
             log::warn!("subgroup probe failed ({e}); building spike words with workgroup atomics");
-            false
+            0
         });
         log::info!(
             "GPU adapter: {} — fma() is {}; spike words by {}",
             ctx.summary,
             ctx.arith,
-            if ctx.ballot {
-                "subgroup ballot"
-            } else {
-                "workgroup atomics"
+            match (ctx.uses_ballot(), ctx.wide_ballot()) {
+                (true, _) => "subgroup ballot",
+                (false, true) => "subgroup ballot (wide kernel), workgroup atomics (lane kernel)",
+                _ => "workgroup atomics",
             }
         );
         Ok(ctx)
@@ -330,7 +338,19 @@ impl GpuContext {
     /// Whether the step kernel builds spike words with `subgroupBallot` (32-wide subgroups
     /// laid out along the local index) rather than workgroup atomics and barriers.
     pub fn uses_ballot(&self) -> bool {
-        self.ballot
+        self.subgroup == 32
+    }
+    /// Whether the wide kernel ([`GpuOptions::wide`](crate::gpu::GpuOptions::wide)) builds
+    /// spike words with `subgroupBallot`: subgroups laid out along the local index whose size
+    /// is a multiple of 8 up to 128 (32 on NVIDIA, 8 on lavapipe).
+    pub fn wide_ballot(&self) -> bool {
+        self.subgroup > 0 && self.subgroup % 8 == 0 && self.subgroup <= 128
+    }
+    /// The subgroup size where the probe found subgroups laid out along the local invocation
+    /// index (what the ballot entry points need), else `None` (no subgroups, another layout,
+    /// or `GLIFSIM_NO_BALLOT=1`).
+    pub fn subgroup_size(&self) -> Option<u32> {
+        (self.subgroup > 0).then_some(self.subgroup)
     }
     /// Whether shaders may use 64-bit integers (Philox's multiply in one instruction).
     /// `GLIFSIM_NO_INT64=1` turns it off.
@@ -566,13 +586,14 @@ impl GpuContext {
         self.read_buffer(buf, bytes)
     }
 
-    /// Run `shaders/probe_subgroups.wgsl`: true when every invocation of a 256-wide workgroup
-    /// sits in a 32-wide subgroup at lane `index % 32`. `GLIFSIM_NO_BALLOT=1` forces false.
-    fn probe_ballot(&self) -> Result<bool> {
+    /// Run `shaders/probe_subgroups.wgsl`: the subgroup size when every invocation of a
+    /// 256-wide workgroup sits in a subgroup of one size at lane `index % size`, else 0.
+    /// `GLIFSIM_NO_BALLOT=1` forces 0.
+    fn probe_subgroups(&self) -> Result<u32> {
         if !self.features.contains(wgpu::Features::SUBGROUP)
             || std::env::var("GLIFSIM_NO_BALLOT").is_ok_and(|v| v == "1")
         {
-            return Ok(false);
+            return Ok(0);
         }
         let buf = self.buffer(
             "probe",
@@ -586,7 +607,13 @@ impl GpuContext {
             1024,
         )?;
         let out: Vec<u32> = bytemuck::pod_collect_to_vec(&raw);
-        Ok(out.iter().all(|&x| x == 32))
+        let size = out[0];
+        let linear = size > 0 && size.is_power_of_two() && 256 % size == 0;
+        Ok(if linear && out.iter().all(|&x| x == size) {
+            size
+        } else {
+            0
+        })
     }
 
     /// Run `shaders/calibrate.wgsl` on values where one rounding and two differ.

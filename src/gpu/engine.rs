@@ -54,6 +54,37 @@ pub struct GpuOptions {
     /// which run the skipped draw anyway under a mask, so that the cache only adds work
     /// (per-step noise 15 % slower there); `GLIFSIM_NO_NOISE_CACHE=1` turns the default off.
     pub noise_cache: Option<bool>,
+    /// Step four neurons per invocation, moving V and the host input as 16-byte vectors (the
+    /// access a copy kernel makes at full bandwidth) instead of one neuron per invocation with
+    /// 4-byte accesses; the results are identical. It serves populations without state
+    /// components (LIF and GLIF1) and without a noise drive whose neuron count is a multiple
+    /// of 4 (see [`GpuOptions::wide_serves`]). `None` (the default): on wherever it serves,
+    /// unless `GLIFSIM_NO_WIDE=1`; `Some(true)` where it does not serve is an error.
+    pub wide: Option<bool>,
+}
+
+impl GpuOptions {
+    /// Whether the wide kernel ([`GpuOptions::wide`]) can run `pop` with `drive`: no state
+    /// components besides V and r (LIF, GLIF1), no noise, and a neuron count that is a
+    /// multiple of 4 (so that no vector of four neurons straddles two trials or a shard's end).
+    ///
+    /// ```
+    /// use glifsim::{gpu::GpuOptions, input::Drive, Model, Population};
+    /// let lif = Population::builder(Model::Lif, 1_000).build()?;
+    /// assert!(GpuOptions::wide_serves(&lif, &Drive::default()));
+    /// let odd = Population::builder(Model::Lif, 1_001).build()?;
+    /// assert!(!GpuOptions::wide_serves(&odd, &Drive::default()));
+    /// // ALIF has a threshold component per neuron besides V and r.
+    /// let alif = glifsim::bench::bench_population(Model::Alif, 1_000);
+    /// assert!(!GpuOptions::wide_serves(&alif, &Drive::default()));
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
+    pub fn wide_serves(pop: &Population, drive: &Drive) -> bool {
+        pop.components() == 0
+            && !pop.model().has_asc()
+            && drive.noise.is_none()
+            && pop.len() % 4 == 0
+    }
 }
 
 impl Default for GpuOptions {
@@ -65,6 +96,7 @@ impl Default for GpuOptions {
             fused: true,
             portable: false,
             noise_cache: None,
+            wide: None,
         }
     }
 }
@@ -143,7 +175,7 @@ pub struct DeviceMemory {
     pub state: u64,
     /// Parameters (one value, or one per neuron for per-neuron parameters) and the noise table.
     pub parameters: u64,
-    /// The `[T][B][N]` host-input rows of one chunk (4 bytes without host input).
+    /// The `[T][B][N]` host-input rows of one chunk (a 16-byte stand-in without host input).
     pub inputs: u64,
     /// One chunk's spike rows and the refractory bits (one bit per neuron and trial).
     pub spikes: u64,
@@ -232,6 +264,8 @@ pub struct GpuSim {
     noise_cached_at: Option<u64>,
     /// Whether this simulator has the noise cache (a noise drive and the option).
     noise_cache: bool,
+    /// Whether it runs the wide kernel (four neurons per invocation).
+    wide: bool,
 }
 
 impl std::fmt::Debug for GpuSim {
@@ -294,6 +328,19 @@ impl GpuSim {
                 !ctx.adapter().is_cpu()
                     && !std::env::var("GLIFSIM_NO_NOISE_CACHE").is_ok_and(|v| v == "1")
             });
+        let serves = GpuOptions::wide_serves(pop, drive);
+        let wide = match opts.wide {
+            Some(true) if !serves => {
+                return Err(Error::Usage(format!(
+                    "the wide GPU kernel (GpuOptions::wide) serves LIF and GLIF1 without a noise drive and with a neuron count that is a multiple of 4; this is {} with {} neurons{}",
+                    pop.model(),
+                    pop.len(),
+                    if drive.noise.is_some() { " and noise" } else { "" }
+                )))
+            }
+            Some(w) => w,
+            None => serves && !std::env::var("GLIFSIM_NO_WIDE").is_ok_and(|v| v == "1"),
+        };
         let widest = comps.max(if cache { 3 } else { 1 });
         let per_neuron_bytes = 4 * (trials as u64) * (widest as u64);
         let per_neuron_slots = slots_list.iter().filter(|(_, p)| p.is_per_neuron()).count();
@@ -341,7 +388,8 @@ impl GpuSim {
             })
             .sum();
         log::debug!(
-            "GPU population: {n} neurons × {trials} trials in {nshards} shard(s) of ≤ {shard_max}, {chunk} steps per chunk, {needed} bytes"
+            "GPU population: {n} neurons × {trials} trials in {nshards} shard(s) of ≤ {shard_max}, {chunk} steps per chunk, {needed} bytes; {} kernel",
+            if wide { "wide (four neurons per invocation)" } else { "lane (one neuron per invocation)" }
         );
 
         // Pipeline constants: the parameter layout, K and the input kinds are fixed per
@@ -384,14 +432,18 @@ impl GpuSim {
             let thv = if model.has_theta_v() { 1.0 } else { 0.0 };
             constants.push(("THETA_V", thv));
         }
-        let module = ctx.shader(
-            pop.model().name(),
-            &shaders::step_source(
-                pop.model(),
-                ctx.uses_ballot() && !opts.portable,
-                ctx.has_int64() && !opts.portable,
-            ),
-        )?;
+        let int64 = ctx.has_int64() && !opts.portable;
+        let module = if wide {
+            ctx.shader(
+                &format!("{} (wide)", pop.model().name()),
+                &shaders::wide_source(ctx.wide_ballot() && !opts.portable, int64),
+            )?
+        } else {
+            ctx.shader(
+                pop.model().name(),
+                &shaders::step_source(pop.model(), ctx.uses_ballot() && !opts.portable, int64),
+            )?
+        };
         let layout = bind_group_layout(&ctx.device);
         let pl = ctx
             .device
@@ -439,6 +491,7 @@ impl GpuSim {
                 disp_off,
                 stride,
                 noise_cache: cache,
+                wide,
             };
             let shard = make_shard(
                 &ctx,
@@ -476,6 +529,7 @@ impl GpuSim {
             opts: opts.clone(),
             noise_cached_at: None,
             noise_cache: cache,
+            wide,
         };
         sim.ctx.take_error()?;
         Ok(sim)
@@ -525,6 +579,12 @@ impl GpuSim {
     /// noise drive).
     pub fn has_noise_cache(&self) -> bool {
         self.noise_cache
+    }
+
+    /// Whether this simulator runs the wide kernel, four neurons per invocation
+    /// ([`GpuOptions::wide`]).
+    pub fn is_wide(&self) -> bool {
+        self.wide
     }
     /// Steps taken so far.
     pub fn steps_done(&self) -> u64 {
@@ -1002,6 +1062,8 @@ struct SharedBuffers<'a> {
     stride: usize,
     /// Allocate the noise cache.
     noise_cache: bool,
+    /// The wide kernel: one invocation per four neurons.
+    wide: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1041,12 +1103,13 @@ fn make_shard(
         params.extend(crate::noise::noise_table().iter().flatten());
     }
     let threads = (trials * n_pad) as u64;
-    let wgs = threads.div_ceil(WORKGROUP);
+    let invocations = if shared.wide { threads / 4 } else { threads };
+    let wgs = invocations.div_ceil(WORKGROUP);
     let max_dim = ctx.limits().max_compute_workgroups_per_dimension as u64;
     let (wg_x, wg_y) = tile(wgs, max_dim);
     if wg_y > max_dim {
         return Err(Error::TooLarge {
-            needed: threads,
+            needed: invocations,
             available: Some(max_dim * max_dim * WORKGROUP),
             what: "invocations per dispatch".into(),
         });
@@ -1081,10 +1144,11 @@ fn make_shard(
     // θ/current components [NC][B][n]; LIF and GLIF1 have none and get a 4-byte stand-in
     // (a binding may not be empty), so that their state stays 8 bytes per neuron (V and r).
     let theta = ctx.buffer("theta", (bn * 4 * comps as u64).max(4), state_usage)?;
+    // Without host input, a stand-in of one vector (the wide kernel reads it as vec4s).
     let input_bytes = if opts.host_inputs {
         bn * 4 * chunk as u64
     } else {
-        4
+        16
     };
     let inputs = ctx.buffer("inputs", input_bytes, U::STORAGE | U::COPY_DST)?;
     let spike_bytes = (trials * w * 4 * chunk) as u64;

@@ -1,7 +1,12 @@
 //! The WGSL sources, embedded at compile time from `shaders/`.
 
-/// Bindings, parameter access and spike-word packing shared by every step kernel.
+/// Bindings, parameter access, noise and the shared steps of `update_neuron`, for every step
+/// kernel.
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
+/// One neuron per invocation: the state and input bindings and one step of one invocation.
+pub const LANE: &str = include_str!("../../shaders/lane.wgsl");
+/// Four neurons per invocation (LIF and GLIF1 without noise): 16-byte state and input access.
+pub const WIDE: &str = include_str!("../../shaders/wide.wgsl");
 /// LIF / GLIF1 / ALIF / GLIF2 step (K threshold components, 0 for LIF and GLIF1).
 pub const LIF: &str = include_str!("../../shaders/lif.wgsl");
 /// GLIF3 / GLIF4 / GLIF5 step.
@@ -13,6 +18,10 @@ pub const CALIBRATE: &str = include_str!("../../shaders/calibrate.wgsl");
 pub const MAIN_WORKGROUP: &str = include_str!("../../shaders/main_workgroup.wgsl");
 /// Entry point building spike words with subgroupBallot (32-wide subgroups).
 pub const MAIN_BALLOT: &str = include_str!("../../shaders/main_ballot.wgsl");
+/// The wide kernel's entry point building spike words in workgroup memory (any adapter).
+pub const WIDE_WORKGROUP: &str = include_str!("../../shaders/wide_workgroup.wgsl");
+/// The wide kernel's entry point building spike words with subgroupBallot.
+pub const WIDE_BALLOT: &str = include_str!("../../shaders/wide_ballot.wgsl");
 /// Philox's 32×32→64 multiply from 16-bit halves (any adapter).
 pub const MULHILO_U32: &str = include_str!("../../shaders/mulhilo_u32.wgsl");
 /// Philox's 32×32→64 multiply with 64-bit integers (`Features::SHADER_INT64`).
@@ -28,7 +37,15 @@ pub fn step_source(model: crate::Model, ballot: bool, int64: bool) -> String {
     let body = if model.has_asc() { GLIF } else { LIF };
     let main = if ballot { MAIN_BALLOT } else { MAIN_WORKGROUP };
     let mul = if int64 { MULHILO_U64 } else { MULHILO_U32 };
-    format!("{COMMON}\n{mul}\n{body}\n{main}")
+    format!("{COMMON}\n{mul}\n{LANE}\n{body}\n{main}")
+}
+
+/// The full source of the wide step kernel (four neurons per invocation; LIF and GLIF1 without
+/// noise, see [`crate::gpu::GpuOptions::wide`]); `ballot` and `int64` as for [`step_source`].
+pub fn wide_source(ballot: bool, int64: bool) -> String {
+    let main = if ballot { WIDE_BALLOT } else { WIDE_WORKGROUP };
+    let mul = if int64 { MULHILO_U64 } else { MULHILO_U32 };
+    format!("{COMMON}\n{mul}\n{WIDE}\n{main}")
 }
 /// The bandwidth reference kernel of `glifsim bench`.
 pub const REFERENCE_AXPY: &str = include_str!("../../shaders/reference_axpy.wgsl");
@@ -38,6 +55,10 @@ pub const REFERENCE_COPY: &str = include_str!("../../shaders/reference_copy.wgsl
 /// Every shader file with its name, for validation and checks.
 pub const ALL: &[(&str, &str)] = &[
     ("common", COMMON),
+    ("lane", LANE),
+    ("wide", WIDE),
+    ("wide_workgroup", WIDE_WORKGROUP),
+    ("wide_ballot", WIDE_BALLOT),
     ("lif", LIF),
     ("glif", GLIF),
     ("main_workgroup", MAIN_WORKGROUP),

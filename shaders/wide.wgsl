@@ -1,0 +1,177 @@
+// Four neurons per invocation: the wide layout of the step kernel, for LIF and GLIF1 (no
+// state components: K = J = 0) without a noise drive, where the shard's neuron count is a
+// multiple of 4. V and the host input move as one 16-byte vector per invocation, the access a
+// plain copy kernel makes at full bandwidth (one float per invocation reaches about three
+// quarters of it on an H200: `glifsim bench`'s two reference kernels), and the four neurons
+// step together in vec4 arithmetic, with no arrays, so that nothing leaves the registers.
+// Included after common.wgsl with an entry point (wide_ballot.wgsl or wide_workgroup.wgsl).
+//
+// CPU twin: `lanes` in src/cpu/vector.rs, which computes the same operations lane by lane
+// with branches as selects (K = 0: no θ, no after-spike currents); component c of every vector
+// here is also exactly `update_neuron` (lif.wgsl, src/cpu/mod.rs) for neuron 4q + c. The
+// tests hold this kernel to the CPU path bit for bit (tests/gpu.rs, `wide_*`).
+//
+// Invocation `id` covers trial `id / (n_pad / 4)` and neurons 4q … 4q + 3 of it, with
+// q = id % (n_pad / 4); their spike bits are bits 4(id % 8) … 4(id % 8) + 3 of spike word
+// id / 8 (n_pad / 4 is a multiple of 8, so a word never spans two trials).
+
+@group(0) @binding(3) var<storage, read> inputs4: array<vec4<f32>>;      // [T][B][n / 4]
+@group(0) @binding(4) var<storage, read_write> v4_buf: array<vec4<f32>>; // [B][n / 4]
+
+// The neurons and trial of invocation `lid` of workgroup `wg`. CPU twin: the lane loop's
+// block of `block` (src/cpu/vector.rs), 4 lanes instead of 32.
+struct Wide {
+    id: u32,      // global invocation index; spike word id / 8, nibble id % 8
+    trial: u32,
+    n: u32,       // first of its four neurons within the shard
+    live: bool,   // real neurons, not padding (all four or none: n is a multiple of 4)
+    idx: u32,     // index of its vector in the [B][n / 4] arrays
+    bn: u32,      // B · n / 4
+}
+
+fn wide_of(wg: u32, lid: u32) -> Wide {
+    var l: Wide;
+    l.id = wg * 256u + lid;
+    if ONE_TRIAL {
+        l.trial = 0u;
+        l.n = 4u * l.id;
+    } else {
+        l.trial = l.id / (info.n_pad / 4u);
+        l.n = 4u * (l.id % (info.n_pad / 4u));
+    }
+    l.live = l.id < info.threads / 4u && l.n < info.n;
+    l.idx = (l.trial * info.n + l.n) / 4u;
+    l.bn = info.trials * info.n / 4u;
+    return l;
+}
+
+// The parameters of the four neurons, component c from neuron n + c (one value splatted
+// when the parameter is uniform). CPU twin: `Uniform`, src/cpu/vector.rs.
+struct WideParams {
+    v_rest: vec4<f32>,
+    v_reset: vec4<f32>,
+    threshold: vec4<f32>,
+    t_ref: vec4<f32>,
+    resistance: vec4<f32>,
+    decay_m: vec4<f32>,
+    offset: vec4<f32>,   // drive: bias (no noise in this layout)
+}
+
+fn wide_param(slot: u32, n: u32) -> vec4<f32> {
+    return vec4<f32>(param(slot, n), param(slot, n + 1u), param(slot, n + 2u), param(slot, n + 3u));
+}
+
+fn wide_params(n: u32) -> WideParams {
+    var p: WideParams;
+    p.v_rest = wide_param(SLOT_V_REST, n);
+    p.v_reset = wide_param(SLOT_V_RESET, n);
+    p.threshold = wide_param(SLOT_THRESHOLD, n);
+    p.t_ref = wide_param(SLOT_T_REF, n);
+    p.resistance = wide_param(SLOT_RESISTANCE, n);
+    p.decay_m = wide_param(SLOT_DECAY_M, n);
+    p.offset = wide_param(SLOT_OFFSET, n);
+    return p;
+}
+
+// V and r of the four neurons.
+struct WideState {
+    v: vec4<f32>,
+    r: vec4<f32>,
+}
+
+// The refractory bits of the invocation's neurons (bit c: neuron n + c has r > 0): nibble
+// id % 8 of refractory word id / 8.
+fn refractory_nibble(id: u32) -> u32 {
+    return (spikes[info.refr_base + id / 8u] >> (4u * (id % 8u))) & 0xfu;
+}
+
+// V as one vector; r only for the neurons whose refractory bit is set (most have r = 0).
+// Twin of `load_state` in lane.wgsl.
+fn load_wide(l: Wide, nibble: u32) -> WideState {
+    var st: WideState;
+    st.v = v4_buf[l.idx];
+    st.r = vec4<f32>(0.0);
+    let i = 4u * l.idx;
+    if (nibble & 1u) != 0u {
+        st.r.x = r_buf[i];
+    }
+    if (nibble & 2u) != 0u {
+        st.r.y = r_buf[i + 1u];
+    }
+    if (nibble & 4u) != 0u {
+        st.r.z = r_buf[i + 2u];
+    }
+    if (nibble & 8u) != 0u {
+        st.r.w = r_buf[i + 3u];
+    }
+    return st;
+}
+
+// Store V as one vector and r where it changed. Twin of `store_state` in lane.wgsl.
+fn store_wide(l: Wide, st: WideState, r_start: vec4<f32>) {
+    v4_buf[l.idx] = st.v;
+    let i = 4u * l.idx;
+    if st.r.x != r_start.x {
+        r_buf[i] = st.r.x;
+    }
+    if st.r.y != r_start.y {
+        r_buf[i + 1u] = st.r.y;
+    }
+    if st.r.z != r_start.z {
+        r_buf[i + 2u] = st.r.z;
+    }
+    if st.r.w != r_start.w {
+        r_buf[i + 3u] = st.r.w;
+    }
+}
+
+// The host-streamed input of step t (0 without host input). Twin of `host_input`.
+fn wide_host_input(idx: u32, t: u32) -> vec4<f32> {
+    if HOST_INPUT && (dispatch.flags & FLAG_NO_HOST) == 0u {
+        return inputs4[t * info.trials * info.n / 4u + idx];
+    }
+    return vec4<f32>(0.0);
+}
+
+// One step of the four neurons: the input current (host + (bias)) + schedule, then steps 1–5
+// of `update_neuron` for K = 0 (no threshold components, so step 6 has nothing to do and the
+// freeze flag does not matter). Returns the spikes. CPU twin: the body of `lanes`'s loop
+// (src/cpu/vector.rs) and `update_neuron` / `integrate` / `spike_and_reset` (common.wgsl).
+fn wide_update(p: WideParams, host: vec4<f32>, si: StepInfo, lock: bool,
+               st: ptr<function, WideState>) -> vec4<bool> {
+    let input = (host + p.offset) + si.sched;
+    let zero = vec4<f32>(0.0);
+    // 1. Refractory countdown; the neuron is free when r reaches 0.
+    let r_dec = (*st).r - info.dt;
+    let r_new = select(zero, r_dec, r_dec > zero);
+    let free = r_new == zero;
+    // 2. Integration, V* = ((((V − V_rest) − R·Ĩ)·e_m) + V_rest) + R·Ĩ.
+    let i_eff = select(zero, input, free);
+    let v = (*st).v;
+    let a = v - p.v_rest;
+    let b = fma(-p.resistance, i_eff, a);
+    let c = fma(b, p.decay_m, p.v_rest);
+    let v_star = fma(p.resistance, i_eff, c);
+    let v_int = select(v_star, v, vec4<bool>(lock) & !free);
+    // 3.–4. Spike when free and V' ≥ Θ_∞.
+    let spike = free & (v_int >= p.threshold);
+    // 5. Reset: r ← t_ref and V ← V_reset (LIF and GLIF1), or keep the integrated values.
+    (*st).v = select(v_int, p.v_reset, spike);
+    (*st).r = select(r_new, p.t_ref, spike);
+    return spike;
+}
+
+// Bit j of the low byte of `b` moved to bit 4j (j = 0…7): the spike bits of eight lanes of one
+// component spread to their places in a spike word.
+fn spread_nibbles(b: u32) -> u32 {
+    var x = b & 0xffu;
+    x = (x | (x << 12u)) & 0x000f000fu;
+    x = (x | (x << 6u)) & 0x03030303u;
+    x = (x | (x << 3u)) & 0x11111111u;
+    return x;
+}
+
+// The four spike bits of one invocation as a nibble (bit c: neuron n + c).
+fn nibble_of(s: vec4<bool>) -> u32 {
+    return select(0u, 1u, s.x) | select(0u, 2u, s.y) | select(0u, 4u, s.z) | select(0u, 8u, s.w);
+}

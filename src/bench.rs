@@ -67,6 +67,9 @@ pub struct BenchResult {
     /// GPU time per step from timestamp queries (µs): the best of five passes of one chunk,
     /// where the adapter has timestamps.
     pub gpu_us_per_step: Option<f64>,
+    /// Which kernel ran: `wide` (four neurons per invocation, [`GpuOptions::wide`]) or `lane`
+    /// (one per invocation) on the GPU, `cpu` on the CPU path.
+    pub kernel: String,
     /// Device name.
     pub device: String,
 }
@@ -238,11 +241,18 @@ fn result(
         wall_fraction_of_copy: eff / copy,
         gpu_us_per_step: None,
         gpu_updates_per_s: None,
+        kernel: if device == "cpu" { "cpu" } else { "lane" }.into(),
         device: device.into(),
     }
 }
 
 impl BenchResult {
+    /// Record which kernel `sim` runs.
+    fn with_kernel(mut self, sim: &GpuSim) -> Self {
+        self.kernel = if sim.is_wide() { "wide" } else { "lane" }.into();
+        self
+    }
+
     /// Record the GPU time per step (µs) and take the bandwidth figures from it.
     fn with_gpu_time(mut self, us_per_step: Option<f64>) -> Self {
         if let Some(us) = us_per_step {
@@ -420,7 +430,8 @@ pub fn bench_gpu(
         copy_gb_s,
         &ctx.adapter().name,
     );
-    Ok(r.with_gpu_time(gpu_time.map(|s| s / chunk as f64 * 1e6)))
+    Ok(r.with_gpu_time(gpu_time.map(|s| s / chunk as f64 * 1e6))
+        .with_kernel(&sim))
 }
 
 /// The reference kernel (`shaders/reference_axpy.wgsl`, 12 bytes per element) over `n`
@@ -433,6 +444,30 @@ pub fn reference_kernel_gb_s(ctx: &GpuContext, n: usize, reps: usize) -> Result<
         crate::gpu::shaders::REFERENCE_AXPY,
         n as u64 * 4,
         n as u64,
+        reps,
+    )?;
+    Ok(12.0 * n as f64 * reps as f64 / secs / 1e9)
+}
+
+/// The same reference with 16-byte accesses (`shaders/reference_axpy4.wgsl`: one vec4 of
+/// each array per invocation, the access of the wide step kernel) over `n` elements (rounded
+/// down to a multiple of 4).
+///
+/// ```no_run
+/// let ctx = glifsim::gpu::GpuContext::new()?;
+/// let scalar = glifsim::bench::reference_kernel_gb_s(&ctx, 1 << 24, 20)?;
+/// let vector = glifsim::bench::reference_kernel4_gb_s(&ctx, 1 << 24, 20)?;
+/// println!("4-byte accesses {scalar:.0} GB/s, 16-byte {vector:.0} GB/s");
+/// # Ok::<(), glifsim::Error>(())
+/// ```
+pub fn reference_kernel4_gb_s(ctx: &GpuContext, n: usize, reps: usize) -> Result<f64> {
+    let n = (n / 4 * 4).max(4);
+    let secs = time_two_buffer_kernel(
+        ctx,
+        "reference_axpy4",
+        crate::gpu::shaders::REFERENCE_AXPY4,
+        n as u64 * 4,
+        n as u64 / 4,
         reps,
     )?;
     Ok(12.0 * n as f64 * reps as f64 / secs / 1e9)
@@ -474,7 +509,7 @@ fn time_two_buffer_kernel(
     let pipeline = ctx
         .device
         .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some("reference_axpy"),
+            label: Some(name),
             layout: None,
             module: &module,
             entry_point: Some("main"),
@@ -589,16 +624,18 @@ pub fn interactive_step(
         bytes_per_update(&pop, Refractory::Bit, false, 1, sim.has_noise_cache()),
         copy_gb_s,
         &ctx.adapter().name,
-    ))
+    )
+    .with_kernel(&sim))
 }
 
 /// Print results as an aligned table: updates per second from wall time and from GPU time;
 /// GB/s and the fraction of copy bandwidth from GPU time where the adapter has timestamps.
 pub fn print_table(results: &[BenchResult]) {
     println!(
-        "{:<6} {:<15} {:>11} {:>7} {:>11} {:>11} {:>11} {:>11} {:>8} {:>10} {:>10} {:>7}  device",
+        "{:<6} {:<15} {:<6} {:>11} {:>7} {:>11} {:>11} {:>11} {:>11} {:>8} {:>10} {:>10} {:>7}  device",
         "model",
         "path",
+        "kernel",
         "neurons",
         "steps",
         "updates/s",
@@ -612,9 +649,10 @@ pub fn print_table(results: &[BenchResult]) {
     );
     for r in results {
         println!(
-            "{:<6} {:<15} {:>11} {:>7} {:>11.3e} {:>11} {:>11.1} {:>11} {:>8.3} {:>10.1} {:>10.1} {:>6.1}%  {}",
+            "{:<6} {:<15} {:<6} {:>11} {:>7} {:>11.3e} {:>11} {:>11.1} {:>11} {:>8.3} {:>10.1} {:>10.1} {:>6.1}%  {}",
             r.model,
             r.path,
+            r.kernel,
             r.neurons,
             r.steps,
             r.updates_per_s,

@@ -246,7 +246,8 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
                 );
                 for &n in &sizes {
                     let r = bench::reference_kernel_gb_s(c, n.min(256 << 20), 100)?;
-                    println!("reference kernel y = fma(y, a, x), {n} elements: {r:.1} GB/s ({:.3e} elements/s)", r * 1e9 / 12.0);
+                    let r4 = bench::reference_kernel4_gb_s(c, n.min(256 << 20), 100)?;
+                    println!("reference kernel y = fma(y, a, x), {n} elements: {r:.1} GB/s ({:.3e} elements/s) with 4-byte accesses, {r4:.1} GB/s ({:.3e} elements/s) with 16-byte (vec4)", r * 1e9 / 12.0, r4 * 1e9 / 12.0);
                 }
             }
             for &n in &sizes {

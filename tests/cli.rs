@@ -561,6 +561,22 @@ fn binary_bench_prints_a_table_and_writes_consistent_json() {
         })
         .collect();
     assert_eq!(got, want, "{stdout}");
+    // Which kernel ran: the wide one for LIF with streamed input (N = 5000, a multiple of 4),
+    // the lane kernel with noise or θ components, the CPU path's own.
+    for r in &rows {
+        let want = match (r["model"].as_str().unwrap(), r["path"].as_str().unwrap()) {
+            (_, p) if p.starts_with("cpu") => "cpu",
+            ("LIF", "gpu-step") => "wide",
+            _ => "lane",
+        };
+        assert_eq!(r["kernel"], want, "{r}");
+    }
+    if gpu {
+        assert!(
+            stdout.contains("with 16-byte (vec4)"),
+            "no vec4 reference kernel line:\n{stdout}"
+        );
+    }
     let f = |r: &serde_json::Value, k: &str| r[k].as_f64().unwrap_or_else(|| panic!("{k}: {r}"));
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs());
     for r in &rows {

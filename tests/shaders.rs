@@ -161,6 +161,7 @@ fn every_shader_validates_and_translates_for_vulkan_metal_and_dx12() {
         ("probe_subgroups", shaders::PROBE_SUBGROUPS),
         ("calibrate", shaders::CALIBRATE),
         ("reference_axpy", shaders::REFERENCE_AXPY),
+        ("reference_axpy4", shaders::REFERENCE_AXPY4),
         ("reference_copy", shaders::REFERENCE_COPY),
     ] {
         let (module, info, caps) = validate(name, src);

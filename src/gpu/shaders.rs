@@ -49,6 +49,8 @@ pub fn wide_source(ballot: bool, int64: bool) -> String {
 }
 /// The bandwidth reference kernel of `glifsim bench`.
 pub const REFERENCE_AXPY: &str = include_str!("../../shaders/reference_axpy.wgsl");
+/// The bandwidth reference kernel with 16-byte accesses (`glifsim bench`).
+pub const REFERENCE_AXPY4: &str = include_str!("../../shaders/reference_axpy4.wgsl");
 /// The copy-bandwidth kernel of `glifsim bench`.
 pub const REFERENCE_COPY: &str = include_str!("../../shaders/reference_copy.wgsl");
 
@@ -68,5 +70,6 @@ pub const ALL: &[(&str, &str)] = &[
     ("calibrate", CALIBRATE),
     ("probe_subgroups", PROBE_SUBGROUPS),
     ("reference_axpy", REFERENCE_AXPY),
+    ("reference_axpy4", REFERENCE_AXPY4),
     ("reference_copy", REFERENCE_COPY),
 ];

@@ -3,7 +3,8 @@
 # (bit-for-bit against the CPU path in the adapter's arithmetic mode), the conformance
 # fixtures, the benchmark table (LIF at 1M/16M/64M on every GPU path, ALIF/GLIF2/GLIF5 at 16M,
 # the CPU path, one billion LIF neurons; LIF/ALIF/GLIF5 again with wgpu's loop bounding on,
-# LIF/ALIF per-step noise and the interactive step again without the noise cache),
+# LIF/ALIF per-step noise and the interactive step again without the noise cache, LIF with
+# streamed input again with one neuron per invocation instead of the wide kernel's four),
 # the interactive step (at 1M and 1,024 neurons, blocking and polling), the demo, and PyTorch's figures where PyTorch with CUDA is installed.
 # Ends with a short table of the headline numbers.
 #
@@ -85,6 +86,10 @@ sec bench without the noise cache
 NC_SIZES=${SIZES%%,*}
 [ "$NC_SIZES" = "$MID" ] || NC_SIZES=$NC_SIZES,$MID
 GLIFSIM_NO_NOISE_CACHE=1 "$B" bench --models LIF,ALIF --sizes $NC_SIZES --paths gpu-noise --steps $STEPS --interactive --json "$OUT/bench_no_noise_cache.json" > "$OUT/no_noise_cache.txt" 2>&1
+# The lane kernel (one neuron per invocation, 4-byte accesses) where the wide one (four per
+# invocation, 16-byte accesses; shaders/wide.wgsl) is the default: LIF with streamed input.
+sec bench without the wide kernel
+GLIFSIM_NO_WIDE=1 "$B" bench --models LIF --sizes $SIZES --paths gpu,gpu-fused --steps $STEPS --json "$OUT/bench_no_wide.json" > "$OUT/no_wide.txt" 2>&1
 if [ -n "$BILLION" ]; then
     sec bench 1e9
     "$B" bench --models LIF --sizes $BILLION --paths gpu-fused-noise --steps 100 --json "$OUT/bench_1e9.json" 2>&1 | tee -a "$L"
@@ -98,18 +103,20 @@ if [ -z "${GLIFSIM_CHECK_FAST:-}" ]; then
     timeout 150 python3 scripts/pytorch_lif_bench.py 2>&1 | tee -a "$L" || echo "(PyTorch with CUDA not available)" | tee -a "$L"
 fi
 sec summary
-# The summary's columns of the bench rows in file $1 (model, path, neurons, wall and GPU
-# updates/s, GPU µs/step, fraction of copy).
+# The summary's columns of the bench rows in file $1 (model, path, kernel, neurons, wall and
+# GPU updates/s, GPU µs/step, fraction of copy).
 rows() {
     grep -E "^(LIF|ALIF|GLIF2|GLIF5) +(cpu|gpu)" "$1" 2> /dev/null |
-        awk '{ printf "%-6s %-16s %-11s %-11s %-11s %-12s %s\n", $1, $2, $3, $5, $6, $8, $12 }'
+        awk '{ printf "%-6s %-16s %-6s %-11s %-11s %-11s %-12s %s\n", $1, $2, $3, $4, $6, $7, $9, $13 }'
 }
 {
     grep -E "^adapter:|copy bandwidth|^reference kernel|^interactive|^conformance \(GPU, " "$L" | sort -u
-    echo "model  path             neurons     upd/s wall  upd/s GPU   GPU µs/step  of copy (GPU time)"
+    echo "model  path             kernel neurons     upd/s wall  upd/s GPU   GPU µs/step  of copy (GPU time)"
     rows "$L"
     echo "with GLIFSIM_FORCE_LOOP_BOUNDING=1:"
     rows "$OUT/loop_bounding.txt"
+    echo "with GLIFSIM_NO_WIDE=1:"
+    rows "$OUT/no_wide.txt"
     echo "with GLIFSIM_NO_NOISE_CACHE=1:"
     rows "$OUT/no_noise_cache.txt"
     grep "^interactive" "$OUT/no_noise_cache.txt"

@@ -56,22 +56,27 @@ fn gpu(c: &mut Criterion) {
     let ctx = Arc::new(ctx);
     let mut g = c.benchmark_group(format!("gpu/{}", ctx.adapter().name));
     g.throughput(Throughput::Elements(10 * N as u64));
+    // Streamed input, fused and one dispatch per step, with the wide kernel (four neurons per
+    // invocation, the default for LIF) and the lane kernel (one).
     for fused in [false, true] {
-        let pop = glifsim::bench::bench_population(Model::Lif, N);
-        let opts = GpuOptions {
-            fused,
-            ..Default::default()
-        };
-        let mut sim = GpuSim::with_options(ctx.clone(), &pop, 1, &opts).unwrap();
-        let input = vec![16.0f32; 10 * N];
-        let name = if fused {
-            "LIF 10 steps fused"
-        } else {
-            "LIF 10 steps per-step"
-        };
-        g.bench_function(name, |b| {
-            b.iter(|| sim.run(10, &input, StepOptions::default()).unwrap())
-        });
+        for wide in [true, false] {
+            let pop = glifsim::bench::bench_population(Model::Lif, N);
+            let opts = GpuOptions {
+                fused,
+                wide: Some(wide),
+                ..Default::default()
+            };
+            let mut sim = GpuSim::with_options(ctx.clone(), &pop, 1, &opts).unwrap();
+            let input = vec![16.0f32; 10 * N];
+            let name = format!(
+                "LIF 10 steps {}, {} kernel",
+                if fused { "fused" } else { "per-step" },
+                if wide { "wide" } else { "lane" }
+            );
+            g.bench_function(name, |b| {
+                b.iter(|| sim.run(10, &input, StepOptions::default()).unwrap())
+            });
+        }
     }
     g.finish();
     // One interactive step (submit, compute, read back) with on-device noise, with and

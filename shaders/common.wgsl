@@ -102,10 +102,10 @@ const SLOT_DECAY_K: u32 = 10u;      // + k
 // which let a step skip reading r for the free neurons (most of them).
 @group(0) @binding(7) var<storage, read_write> spikes: array<u32>;
 @group(0) @binding(8) var<storage, read> sched: array<f32>;       // [T], when HAS_SCHED
-// [3][B][n]: words 1, 2 and 3 of each neuron's Philox block of the quad of steps that the last
-// dispatch ended inside, so that the next dispatch, starting inside that quad, need not draw
-// it again (one dispatch per step would otherwise draw every block four times).
-@group(0) @binding(9) var<storage, read_write> noise_cache: array<u32>;
+// Bindings 3 (the host input, [T][B][n]), 4 (V, [B][n]) and 9 (the noise cache: words 1, 2
+// and 3 of each neuron's current Philox block, [3][B][n], so that a dispatch starting inside a
+// quad of steps need not draw it again) are declared by each layout, lane.wgsl as floats and
+// words, wide.wgsl as vectors of four neurons.
 
 // Parameter `slot` of neuron `n`. Slots are laid out in order, a per-neuron one taking STRIDE
 // values and a uniform one a single value; with constant `slot` this folds to one load.

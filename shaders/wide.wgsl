@@ -1,15 +1,17 @@
 // Four neurons per invocation: the wide layout of the step kernel, for LIF and GLIF1 (no
-// state components: K = J = 0) without a noise drive, where the shard's neuron count is a
-// multiple of 4. V and the host input move as one 16-byte vector per invocation, the access a
-// plain copy kernel makes at full bandwidth (one float per invocation reaches about three
-// quarters of it on an H200: `glifsim bench`'s two reference kernels), and the four neurons
-// step together in vec4 arithmetic, with no arrays, so that nothing leaves the registers.
-// Included after common.wgsl with an entry point (wide_ballot.wgsl or wide_workgroup.wgsl).
+// state components: K = J = 0) where the shard's neuron count is a multiple of 4, with any
+// input (host-streamed, bias, schedule, noise). V, the host input and the noise cache move as
+// one 16-byte vector per invocation, the access a plain copy kernel makes at full bandwidth
+// (one float per invocation reaches about three quarters of it on an H200: `glifsim bench`'s
+// reference kernels), and the four neurons step together in vec4 arithmetic, with no arrays,
+// so that nothing leaves the registers. Included after common.wgsl with an entry point
+// (wide_ballot.wgsl or wide_workgroup.wgsl).
 //
 // CPU twin: `lanes` in src/cpu/vector.rs, which computes the same operations lane by lane
 // with branches as selects (K = 0: no θ, no after-spike currents); component c of every vector
-// here is also exactly `update_neuron` (lif.wgsl, src/cpu/mod.rs) for neuron 4q + c. The
-// tests hold this kernel to the CPU path bit for bit (tests/gpu.rs, `wide_*`).
+// here is also exactly what lane.wgsl and `update_neuron` (lif.wgsl, src/cpu/mod.rs) compute
+// for neuron 4q + c, noise included. The tests hold this kernel to the CPU path bit for bit
+// (tests/gpu.rs, `wide_*`).
 //
 // Invocation `id` covers trial `id / (n_pad / 4)` and neurons 4q … 4q + 3 of it, with
 // q = id % (n_pad / 4); their spike bits are bits 4(id % 8) … 4(id % 8) + 3 of spike word
@@ -17,6 +19,9 @@
 
 @group(0) @binding(3) var<storage, read> inputs4: array<vec4<f32>>;      // [T][B][n / 4]
 @group(0) @binding(4) var<storage, read_write> v4_buf: array<vec4<f32>>; // [B][n / 4]
+// [3][B][n / 4]: words 1, 2 and 3 of the four neurons' Philox blocks (lane.wgsl's
+// `noise_cache`, four neurons to a vector).
+@group(0) @binding(9) var<storage, read_write> noise_cache4: array<vec4<u32>>;
 
 // The neurons and trial of invocation `lid` of workgroup `wg`. CPU twin: the lane loop's
 // block of `block` (src/cpu/vector.rs), 4 lanes instead of 32.
@@ -54,7 +59,8 @@ struct WideParams {
     t_ref: vec4<f32>,
     resistance: vec4<f32>,
     decay_m: vec4<f32>,
-    offset: vec4<f32>,   // drive: bias (no noise in this layout)
+    offset: vec4<f32>,   // drive: bias + noise mean
+    gain: vec4<f32>,     // drive: noise gain
 }
 
 fn wide_param(slot: u32, n: u32) -> vec4<f32> {
@@ -70,6 +76,7 @@ fn wide_params(n: u32) -> WideParams {
     p.resistance = wide_param(SLOT_RESISTANCE, n);
     p.decay_m = wide_param(SLOT_DECAY_M, n);
     p.offset = wide_param(SLOT_OFFSET, n);
+    p.gain = wide_param(SLOT_GAIN, n);
     return p;
 }
 
@@ -133,13 +140,53 @@ fn wide_host_input(idx: u32, t: u32) -> vec4<f32> {
     return vec4<f32>(0.0);
 }
 
-// One step of the four neurons: the input current (host + (bias)) + schedule, then steps 1–5
-// of `update_neuron` for K = 0 (no threshold components, so step 6 has nothing to do and the
-// freeze flag does not matter). Returns the spikes. CPU twin: the body of `lanes`'s loop
-// (src/cpu/vector.rs) and `update_neuron` / `integrate` / `spike_and_reset` (common.wgsl).
-fn wide_update(p: WideParams, host: vec4<f32>, si: StepInfo, lock: bool,
+// The noise words of the four neurons for the steps of one quad: component c of `w[k]` is
+// word k of neuron n + c's Philox block (the blocks transposed, so that a step takes one
+// vector).
+struct WideNoise {
+    w0: vec4<u32>,
+    w1: vec4<u32>,
+    w2: vec4<u32>,
+    w3: vec4<u32>,
+}
+
+// The four blocks of the quad of step `si`. Twin of `noise_block` (common.wgsl).
+fn wide_noise_blocks(l: Wide, si: StepInfo) -> WideNoise {
+    let b0 = noise_block(l.trial, l.n, si);
+    let b1 = noise_block(l.trial, l.n + 1u, si);
+    let b2 = noise_block(l.trial, l.n + 2u, si);
+    let b3 = noise_block(l.trial, l.n + 3u, si);
+    var q: WideNoise;
+    q.w0 = vec4<u32>(b0.x, b1.x, b2.x, b3.x);
+    q.w1 = vec4<u32>(b0.y, b1.y, b2.y, b3.y);
+    q.w2 = vec4<u32>(b0.z, b1.z, b2.z, b3.z);
+    q.w3 = vec4<u32>(b0.w, b1.w, b2.w, b3.w);
+    return q;
+}
+
+// Word w of the quad (w is the same for every invocation of a dispatch).
+fn wide_noise_word(q: WideNoise, w: u32) -> vec4<u32> {
+    return select(select(q.w0, q.w1, w == 1u), select(q.w2, q.w3, w == 3u), w >= 2u);
+}
+
+// The input currents of a step: (host + (bias + mean)) + schedule, plus noise. Twin of
+// `input_current` (common.wgsl), component by component.
+fn wide_input(p: WideParams, host: vec4<f32>, si: StepInfo, words: vec4<u32>) -> vec4<f32> {
+    var current = (host + p.offset) + si.sched;
+    if NOISE {
+        let z = vec4<f32>(noise_value(words.x), noise_value(words.y), noise_value(words.z),
+                          noise_value(words.w));
+        current = fma(z, p.gain, current);
+    }
+    return current;
+}
+
+// Steps 1–5 of `update_neuron` for K = 0 (no threshold components, so step 6 has nothing to
+// do and the freeze flag does not matter) on the four neurons. Returns the spikes. CPU twin:
+// the body of `lanes`'s loop (src/cpu/vector.rs), and `integrate` / `spike_and_reset`
+// (common.wgsl) for each component.
+fn wide_update(p: WideParams, input: vec4<f32>, lock: bool,
                st: ptr<function, WideState>) -> vec4<bool> {
-    let input = (host + p.offset) + si.sched;
     let zero = vec4<f32>(0.0);
     // 1. Refractory countdown; the neuron is free when r reaches 0.
     let r_dec = (*st).r - info.dt;
@@ -174,4 +221,68 @@ fn spread_nibbles(b: u32) -> u32 {
 // The four spike bits of one invocation as a nibble (bit c: neuron n + c).
 fn nibble_of(s: vec4<bool>) -> u32 {
     return select(0u, 1u, s.x) | select(0u, 2u, s.y) | select(0u, 4u, s.z) | select(0u, 8u, s.w);
+}
+
+// What one invocation carries from step to step of a dispatch besides its neurons' state.
+// Twin of `Carry` (lane.wgsl).
+struct WideCarry {
+    p: WideParams,          // the four neurons' parameters, loaded once
+    next_host: vec4<f32>,   // the next step's host input, loaded one step ahead
+    noise: WideNoise,       // the noise blocks of the current quad of steps
+    drawn: bool,            // `noise` was drawn by this dispatch (else its words are cached)
+}
+
+// Before the first step: the state and parameters, once, and the first step's host input.
+// Twin of `begin_lane`.
+fn begin_wide(l: Wide, st: ptr<function, WideState>, carry: ptr<function, WideCarry>) {
+    (*carry).drawn = false;
+    if l.live {
+        *st = load_wide(l, refractory_nibble(l.id));
+        (*carry).p = wide_params(l.n);
+        (*carry).next_host = wide_host_input(l.idx, dispatch.t0);
+    }
+}
+
+// One step t of the four neurons: the noise blocks when a quad of steps begins (or the
+// dispatch does, unless they are cached), the input currents and the update. Returns the
+// spikes (none for padding). Twin of `step_lane`.
+fn step_wide(l: Wide, t: u32, end: u32, st: ptr<function, WideState>,
+             carry: ptr<function, WideCarry>) -> vec4<bool> {
+    if !l.live {
+        return vec4<bool>(false);
+    }
+    let si = step_info(t);
+    let w = si.step_lo & 3u;
+    let cached = NOISE_CACHE && (dispatch.flags & FLAG_NOISE_CACHED) != 0u;
+    if NOISE && (w == 0u || (t == dispatch.t0 && !cached)) {
+        (*carry).noise = wide_noise_blocks(l, si);
+        (*carry).drawn = true;
+    }
+    // The next step's input is loaded before this step's arithmetic (prefetch).
+    let host = (*carry).next_host;
+    if t + 1u < end {
+        (*carry).next_host = wide_host_input(l.idx, t + 1u);
+    }
+    var words = wide_noise_word((*carry).noise, w);
+    if NOISE_CACHE && !(*carry).drawn {
+        // This quad's blocks were drawn by an earlier dispatch (w ≥ 1 here).
+        words = noise_cache4[(w - 1u) * l.bn + l.idx];
+    }
+    let input = wide_input((*carry).p, host, si, words);
+    let lock = (dispatch.flags & FLAG_LOCK) != 0u;
+    return wide_update((*carry).p, input, lock, st);
+}
+
+// After the last step: the state, and the noise cache when the dispatch ends inside a quad
+// whose blocks it drew. Twin of `store_state` and `end_lane`.
+fn end_wide(l: Wide, st: WideState, r_start: vec4<f32>, carry: WideCarry, end: u32) {
+    if !l.live {
+        return;
+    }
+    store_wide(l, st, r_start);
+    if NOISE_CACHE && carry.drawn && ((dispatch.base_lo + end) & 3u) != 0u {
+        noise_cache4[l.idx] = carry.noise.w1;
+        noise_cache4[l.bn + l.idx] = carry.noise.w2;
+        noise_cache4[2u * l.bn + l.idx] = carry.noise.w3;
+    }
 }

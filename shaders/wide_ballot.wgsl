@@ -27,31 +27,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     let l = wide_of(wg, lid);
     var st: WideState;
-    var p: WideParams;
-    var next_host = vec4<f32>(0.0);
-    if l.live {
-        st = load_wide(l, refractory_nibble(l.id));
-        p = wide_params(l.n);
-        next_host = wide_host_input(l.idx, dispatch.t0);
-    }
+    var carry: WideCarry;
+    begin_wide(l, &st, &carry);
     let r_start = st.r;
-    let lock = (dispatch.flags & FLAG_LOCK) != 0u;
     // The subgroup's first invocation is l.id − sg_id; this invocation writes word sg_id of
     // its words (when sg_id < S / 8).
     let writes = sg_id < sg_size / 8u;
     let word = (l.id - sg_id) / 8u + sg_id;
     let end = dispatch.t0 + dispatch.count;
     for (var t = dispatch.t0; t < end; t++) {
-        let si = step_info(t);
-        var spike = vec4<bool>(false);
-        if l.live {
-            // The next step's input is loaded before this step's arithmetic (prefetch).
-            let host = next_host;
-            if t + 1u < end {
-                next_host = wide_host_input(l.idx, t + 1u);
-            }
-            spike = wide_update(p, host, si, lock, &st);
-        }
+        let spike = step_wide(l, t, end, &st, &carry);
         let b0 = subgroupBallot(spike.x);
         let b1 = subgroupBallot(spike.y);
         let b2 = subgroupBallot(spike.z);
@@ -60,7 +45,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             spikes[t * info.words + word] = wide_word(sg_id, b0, b1, b2, b3);
         }
     }
-    // The refractory words for the next dispatch, then the state, once.
+    // The refractory words for the next dispatch, then the state (and the noise cache), once.
     let refr = vec4<bool>(l.live) & (st.r > vec4<f32>(0.0));
     let q0 = subgroupBallot(refr.x);
     let q1 = subgroupBallot(refr.y);
@@ -69,7 +54,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if writes && word < info.words {
         spikes[info.refr_base + word] = wide_word(sg_id, q0, q1, q2, q3);
     }
-    if l.live {
-        store_wide(l, st, r_start);
-    }
+    end_wide(l, st, r_start, carry, end);
 }

@@ -15,15 +15,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     let l = wide_of(wg, lid);
     var st: WideState;
-    var p: WideParams;
-    var next_host = vec4<f32>(0.0);
-    if l.live {
-        st = load_wide(l, refractory_nibble(l.id));
-        p = wide_params(l.n);
-        next_host = wide_host_input(l.idx, dispatch.t0);
-    }
+    var carry: WideCarry;
+    begin_wide(l, &st, &carry);
     let r_start = st.r;
-    let lock = (dispatch.flags & FLAG_LOCK) != 0u;
     if lid < 32u {
         atomicStore(&wide_words[lid], 0u);
     }
@@ -31,17 +25,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let word = wg * 32u + lid;
     let end = dispatch.t0 + dispatch.count;
     for (var t = dispatch.t0; t < end; t++) {
-        let si = step_info(t);
-        if l.live {
-            // The next step's input is loaded before this step's arithmetic (prefetch).
-            let host = next_host;
-            if t + 1u < end {
-                next_host = wide_host_input(l.idx, t + 1u);
-            }
-            let bits = nibble_of(wide_update(p, host, si, lock, &st));
-            if bits != 0u {
-                atomicOr(&wide_words[lid / 8u], bits << (4u * (lid % 8u)));
-            }
+        let bits = nibble_of(step_wide(l, t, end, &st, &carry));
+        if bits != 0u {
+            atomicOr(&wide_words[lid / 8u], bits << (4u * (lid % 8u)));
         }
         workgroupBarrier();
         // Each spike word is assembled in workgroup memory and written once.
@@ -54,18 +40,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         workgroupBarrier();
     }
     // The refractory words for the next dispatch (the words are zero after the last step),
-    // then the state, once.
-    if l.live {
-        let bits = nibble_of(st.r > vec4<f32>(0.0));
-        if bits != 0u {
-            atomicOr(&wide_words[lid / 8u], bits << (4u * (lid % 8u)));
-        }
+    // then the state (and the noise cache), once.
+    let refr = nibble_of(vec4<bool>(l.live) & (st.r > vec4<f32>(0.0)));
+    if refr != 0u {
+        atomicOr(&wide_words[lid / 8u], refr << (4u * (lid % 8u)));
     }
     workgroupBarrier();
     if lid < 32u && word < info.words {
         spikes[info.refr_base + word] = atomicLoad(&wide_words[lid]);
     }
-    if l.live {
-        store_wide(l, st, r_start);
-    }
+    end_wide(l, st, r_start, carry, end);
 }

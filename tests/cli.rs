@@ -561,12 +561,12 @@ fn binary_bench_prints_a_table_and_writes_consistent_json() {
         })
         .collect();
     assert_eq!(got, want, "{stdout}");
-    // Which kernel ran: the wide one for LIF with streamed input (N = 5000, a multiple of 4),
-    // the lane kernel with noise or θ components, the CPU path's own.
+    // Which kernel ran: the wide one for LIF (N = 5000, a multiple of 4), the lane kernel for
+    // GLIF5 (θ components and after-spike currents), the CPU path's own.
     for r in &rows {
         let want = match (r["model"].as_str().unwrap(), r["path"].as_str().unwrap()) {
             (_, p) if p.starts_with("cpu") => "cpu",
-            ("LIF", "gpu-step") => "wide",
+            ("LIF", _) => "wide",
             _ => "lane",
         };
         assert_eq!(r["kernel"], want, "{r}");

@@ -113,13 +113,13 @@ fn uniform_parameters_and_odd_sizes() {
     }
 }
 
-/// The wide kernel (four neurons per invocation, V and the input moved as vectors; LIF and
-/// GLIF1 without noise, N a multiple of 4) against the CPU path bit for bit, fused and one
+/// The wide kernel (four neurons per invocation, V, the input and the noise cache moved as
+/// vectors; LIF and GLIF1, N a multiple of 4) against the CPU path bit for bit, fused and one
 /// dispatch per step (`compare`): per-neuron parameters (each of a vector's four neurons its
 /// own), one and three trials, the lock on and off, N = 4 and 36 (the last spike word
-/// partial, a vector per word's nibble), split shards with a last shard of 4 neurons, and
-/// on-device bias and schedule with host input; and where it does not serve, the lane kernel
-/// is chosen, or forcing it is an error that says why.
+/// partial), split shards with a last shard of 4 neurons, on-device bias and schedule with
+/// host input, and on-device noise with and without the noise cache; and where it does not
+/// serve, the lane kernel is chosen, or forcing it is an error that says why.
 #[test]
 fn wide_kernel_equals_the_cpu_path() {
     use glifsim::input::{Drive, Noise};
@@ -197,31 +197,60 @@ fn wide_kernel_equals_the_cpu_path() {
     );
     assert_state_eq("wide, driven", &g.state().unwrap(), &c.state());
 
-    // Where it does not serve: N not a multiple of 4, a model with θ components, noise.
-    let noisy = Drive {
+    // On-device noise (per-neuron mean and deviation) with bias and schedule, 2 trials, split
+    // shards, chunks of 33 steps (dispatches starting inside a quad of steps), fused and per
+    // step, with the noise cache on and off; then host input on top.
+    let n = 520;
+    let pop = hetero_population(Model::Glif1, n, 78);
+    let drive = Drive {
+        bias: 8.0.into(),
         noise: Some(Noise {
-            mean: 0.0.into(),
-            std: 1.0.into(),
-            seed: 1,
+            mean: glifsim::Param::PerNeuron(Rng(5).vec_f64(n, -2.0, 4.0)),
+            std: glifsim::Param::PerNeuron(Rng(6).vec_f64(n, 10.0, 30.0)),
+            seed: 0x5EED,
         }),
-        ..Default::default()
+        schedule: vec![(20, 6.0), (70, 0.0)],
     };
-    for (pop, drive, why) in [
-        (
-            hetero_population(Model::Lif, 1001, 1),
-            Drive::default(),
-            "1001 neurons",
-        ),
-        (
-            hetero_population(Model::Alif, 1000, 1),
-            Drive::default(),
-            "ALIF",
-        ),
-        (hetero_population(Model::Lif, 1000, 1), noisy, "noise"),
+    let mut c = CpuSim::<f32>::new(&pop, 2, ctx.arith()).unwrap();
+    c.set_drive(drive.clone()).unwrap();
+    let want = c.run_driven(150, StepOptions::default()).unwrap();
+    assert!(want.count() > 200, "noise drive too weak");
+    let inputs = Rng(7).vec_f32(30 * 2 * n, -4.0, 4.0);
+    let want_host = c.run(30, &inputs, StepOptions::default()).unwrap();
+    for fused in [true, false] {
+        for cache in [true, false] {
+            let o = GpuOptions {
+                fused,
+                noise_cache: Some(cache),
+                chunk_steps: 33,
+                max_shard_neurons: Some(256),
+                ..wide.clone()
+            };
+            let what = format!("noise, fused {fused}, cache {cache}");
+            let mut g = GpuSim::with_drive(ctx.clone(), &pop, 2, &drive, &o).unwrap();
+            assert!(g.is_wide() && g.has_noise_cache() == cache, "{what}");
+            assert_eq!(
+                g.run_driven(150, StepOptions::default()).unwrap(),
+                want,
+                "{what}"
+            );
+            assert_eq!(
+                g.run(30, &inputs, StepOptions::default()).unwrap(),
+                want_host,
+                "{what}, host input"
+            );
+            assert_state_eq(&what, &g.state().unwrap(), &c.state());
+        }
+    }
+
+    // Where it does not serve: N not a multiple of 4, a model with θ components.
+    for (pop, why) in [
+        (hetero_population(Model::Lif, 1001, 1), "1001 neurons"),
+        (hetero_population(Model::Alif, 1000, 1), "ALIF"),
     ] {
-        let g = GpuSim::with_drive(ctx.clone(), &pop, 1, &drive, &GpuOptions::default()).unwrap();
+        let g = GpuSim::with_options(ctx.clone(), &pop, 1, &GpuOptions::default()).unwrap();
         assert!(!g.is_wide(), "{why}: should take the lane kernel");
-        let err = GpuSim::with_drive(ctx.clone(), &pop, 1, &drive, &wide).unwrap_err();
+        let err = GpuSim::with_options(ctx.clone(), &pop, 1, &wide).unwrap_err();
         assert!(
             matches!(&err, glifsim::Error::Usage(m) if m.contains(why)),
             "{why}: {err}"
@@ -461,134 +490,142 @@ fn noise_cache_never_serves_stale_noise() {
     use glifsim::State;
     let Some(ctx) = gpu() else { return };
     let (n, b) = (600, 2);
-    let pop = hetero_population(Model::Alif, n, 31);
-    let drive = |seed| Drive {
-        bias: 10.0.into(),
-        noise: Some(Noise {
-            mean: 0.0.into(),
-            std: 25.0.into(),
-            seed,
-        }),
-        schedule: vec![],
-    };
-    enum Op {
-        Driven(usize),
-        Steps(usize),
-        Host(usize),
-        Seed(u64),
-        Jump(u64),
-    }
-    let ops = [
-        Op::Driven(5), // ends at 5, inside a quad
-        Op::Steps(3),  // 5, 6, 7 one at a time: words 1–3 of the cached block
-        Op::Driven(6), // 8..14
-        Op::Seed(2),   // a new seed at 14: the cached words are the old seed's
-        Op::Steps(2),  // 14, 15
-        Op::Driven(3), // 16..19
-        Op::Jump(41),  // the counter jumps from 19 to 41
-        Op::Steps(2),  // 41, 42
-        Op::Host(3),   // 43..46 with host input too
-        Op::Steps(1),  // 46
-    ];
-    let variants = [
-        (
-            "fused",
-            GpuOptions {
-                chunk_steps: 7,
-                max_shard_neurons: Some(256),
-                noise_cache: Some(true),
-                ..Default::default()
-            },
-        ),
-        (
-            "per step",
-            GpuOptions {
-                fused: false,
-                chunk_steps: 7,
-                noise_cache: Some(true),
-                ..Default::default()
-            },
-        ),
-        (
-            "no cache",
-            GpuOptions {
-                noise_cache: Some(false),
-                ..Default::default()
-            },
-        ),
-    ];
-    let mut gpus: Vec<GpuSim> = variants
-        .iter()
-        .map(|(_, o)| GpuSim::with_drive(ctx.clone(), &pop, b, &drive(1), o).unwrap())
-        .collect();
-    let mut cpu = CpuSim::<f32>::new(&pop, b, ctx.arith()).unwrap();
-    cpu.set_drive(drive(1)).unwrap();
-    // The reference: state, step and drive before each operation, run by a fresh simulator.
-    let (mut state, mut step, mut d): (State<f32>, u64, Drive) = (cpu.state(), 0, drive(1));
-    let mut rng = Rng(3);
-    let o = StepOptions::default();
-    for (i, op) in ops.iter().enumerate() {
-        let steps = match *op {
-            Op::Seed(seed) => {
-                d = drive(seed);
-                cpu.set_drive(d.clone()).unwrap();
-                gpus.iter_mut()
-                    .for_each(|g| g.set_drive(d.clone()).unwrap());
-                continue;
-            }
-            Op::Jump(to) => {
-                step = to;
-                cpu.set_steps_done(to);
-                gpus.iter_mut().for_each(|g| g.set_steps_done(to));
-                continue;
-            }
-            Op::Driven(k) | Op::Steps(k) | Op::Host(k) => k,
+    // ALIF runs the lane kernel, LIF (600 neurons, a multiple of 4) the wide one.
+    for model in [Model::Alif, Model::Lif] {
+        let pop = hetero_population(model, n, 31);
+        let drive = |seed| Drive {
+            bias: 10.0.into(),
+            noise: Some(Noise {
+                mean: 0.0.into(),
+                std: 25.0.into(),
+                seed,
+            }),
+            schedule: vec![],
         };
-        let host = matches!(op, Op::Host(_)).then(|| rng.vec_f32(steps * b * n, -3.0, 3.0));
-        let mut fresh = CpuSim::<f32>::new(&pop, b, ctx.arith()).unwrap();
-        fresh.set_drive(d.clone()).unwrap();
-        fresh.set_state(state.clone()).unwrap();
-        fresh.set_steps_done(step);
-        let want = match &host {
-            Some(x) => fresh.run(steps, x, o).unwrap(),
-            None => fresh.run_driven(steps, o).unwrap(),
-        };
-        let label = |who: &str| format!("operation {i} (to step {}), {who}", step + steps as u64);
-        // The CPU path and every GPU variant, the same way (one call per step for Steps).
-        let mut got = vec![];
-        let cpu_rec = match (&host, op) {
-            (Some(x), _) => cpu.run(steps, x, o).unwrap(),
-            (None, Op::Steps(_)) => {
-                let mut r = glifsim::SpikeRecord::new(b, n);
-                (0..steps).for_each(|_| r.push(&cpu.run_driven(1, o).unwrap().frame(0)));
-                r
-            }
-            (None, _) => cpu.run_driven(steps, o).unwrap(),
-        };
-        got.push(("CPU".to_string(), cpu_rec, cpu.state()));
-        for (g, (name, _)) in gpus.iter_mut().zip(&variants) {
-            let rec = match (&host, op) {
-                (Some(x), _) => g.run(steps, x, o).unwrap(),
+        enum Op {
+            Driven(usize),
+            Steps(usize),
+            Host(usize),
+            Seed(u64),
+            Jump(u64),
+        }
+        let ops = [
+            Op::Driven(5), // ends at 5, inside a quad
+            Op::Steps(3),  // 5, 6, 7 one at a time: words 1–3 of the cached block
+            Op::Driven(6), // 8..14
+            Op::Seed(2),   // a new seed at 14: the cached words are the old seed's
+            Op::Steps(2),  // 14, 15
+            Op::Driven(3), // 16..19
+            Op::Jump(41),  // the counter jumps from 19 to 41
+            Op::Steps(2),  // 41, 42
+            Op::Host(3),   // 43..46 with host input too
+            Op::Steps(1),  // 46
+        ];
+        let variants = [
+            (
+                "fused",
+                GpuOptions {
+                    chunk_steps: 7,
+                    max_shard_neurons: Some(256),
+                    noise_cache: Some(true),
+                    ..Default::default()
+                },
+            ),
+            (
+                "per step",
+                GpuOptions {
+                    fused: false,
+                    chunk_steps: 7,
+                    noise_cache: Some(true),
+                    ..Default::default()
+                },
+            ),
+            (
+                "no cache",
+                GpuOptions {
+                    noise_cache: Some(false),
+                    ..Default::default()
+                },
+            ),
+        ];
+        let mut gpus: Vec<GpuSim> = variants
+            .iter()
+            .map(|(_, o)| GpuSim::with_drive(ctx.clone(), &pop, b, &drive(1), o).unwrap())
+            .collect();
+        assert!(
+            gpus.iter().all(|g| g.is_wide() == (model == Model::Lif)),
+            "{model}: not the kernel this test means to check"
+        );
+        let mut cpu = CpuSim::<f32>::new(&pop, b, ctx.arith()).unwrap();
+        cpu.set_drive(drive(1)).unwrap();
+        // The reference: state, step and drive before each operation, run by a fresh simulator.
+        let (mut state, mut step, mut d): (State<f32>, u64, Drive) = (cpu.state(), 0, drive(1));
+        let mut rng = Rng(3);
+        let o = StepOptions::default();
+        for (i, op) in ops.iter().enumerate() {
+            let steps = match *op {
+                Op::Seed(seed) => {
+                    d = drive(seed);
+                    cpu.set_drive(d.clone()).unwrap();
+                    gpus.iter_mut()
+                        .for_each(|g| g.set_drive(d.clone()).unwrap());
+                    continue;
+                }
+                Op::Jump(to) => {
+                    step = to;
+                    cpu.set_steps_done(to);
+                    gpus.iter_mut().for_each(|g| g.set_steps_done(to));
+                    continue;
+                }
+                Op::Driven(k) | Op::Steps(k) | Op::Host(k) => k,
+            };
+            let host = matches!(op, Op::Host(_)).then(|| rng.vec_f32(steps * b * n, -3.0, 3.0));
+            let mut fresh = CpuSim::<f32>::new(&pop, b, ctx.arith()).unwrap();
+            fresh.set_drive(d.clone()).unwrap();
+            fresh.set_state(state.clone()).unwrap();
+            fresh.set_steps_done(step);
+            let want = match &host {
+                Some(x) => fresh.run(steps, x, o).unwrap(),
+                None => fresh.run_driven(steps, o).unwrap(),
+            };
+            let label =
+                |who: &str| format!("operation {i} (to step {}), {who}", step + steps as u64);
+            // The CPU path and every GPU variant, the same way (one call per step for Steps).
+            let mut got = vec![];
+            let cpu_rec = match (&host, op) {
+                (Some(x), _) => cpu.run(steps, x, o).unwrap(),
                 (None, Op::Steps(_)) => {
                     let mut r = glifsim::SpikeRecord::new(b, n);
-                    (0..steps).for_each(|_| r.push(&g.step_driven(o).unwrap()));
+                    (0..steps).for_each(|_| r.push(&cpu.run_driven(1, o).unwrap().frame(0)));
                     r
                 }
-                (None, _) => g.run_driven(steps, o).unwrap(),
+                (None, _) => cpu.run_driven(steps, o).unwrap(),
             };
-            got.push((format!("GPU {name}"), rec, g.state().unwrap()));
+            got.push(("CPU".to_string(), cpu_rec, cpu.state()));
+            for (g, (name, _)) in gpus.iter_mut().zip(&variants) {
+                let rec = match (&host, op) {
+                    (Some(x), _) => g.run(steps, x, o).unwrap(),
+                    (None, Op::Steps(_)) => {
+                        let mut r = glifsim::SpikeRecord::new(b, n);
+                        (0..steps).for_each(|_| r.push(&g.step_driven(o).unwrap()));
+                        r
+                    }
+                    (None, _) => g.run_driven(steps, o).unwrap(),
+                };
+                got.push((format!("GPU {name}"), rec, g.state().unwrap()));
+            }
+            for (who, rec, st) in &got {
+                common::assert_continues(&label(who), rec, &want, 0);
+                assert_state_eq(&label(who), st, &fresh.state());
+            }
+            state = fresh.state();
+            step += steps as u64;
         }
-        for (who, rec, st) in &got {
-            common::assert_continues(&label(who), rec, &want, 0);
-            assert_state_eq(&label(who), st, &fresh.state());
-        }
-        state = fresh.state();
-        step += steps as u64;
+        assert!(
+            state.v.iter().any(|&v| v != state.v[0]),
+            "the noise did nothing"
+        );
     }
-    assert!(
-        state.v.iter().any(|&v| v != state.v[0]),
-        "the noise did nothing"
-    );
 }
 
 #[test]
@@ -725,7 +762,7 @@ fn device_memory_per_neuron() {
     assert_eq!(m.state, 2 * n * 16, "{m:?}");
     assert_eq!(m.inputs, 2 * n * 4 * g.chunk_steps() as u64, "{m:?}");
     assert!(m.parameters >= 8 * n * 4, "per-neuron parameters: {m:?}");
-    assert_eq!(m.noise_cache, 4, "no noise drive, no cache: {m:?}");
+    assert_eq!(m.noise_cache, 16, "no noise drive, no cache: {m:?}");
     // With noise and the cache: three words per neuron and trial, counted in the total.
     let drive = glifsim::input::Drive {
         noise: Some(glifsim::input::Noise {
@@ -743,7 +780,7 @@ fn device_memory_per_neuron() {
         let g = GpuSim::with_drive(ctx.clone(), &lif, 2, &drive, &o).unwrap();
         let m = g.device_memory();
         assert_eq!(g.has_noise_cache(), cache);
-        assert_eq!(m.noise_cache, if cache { 2 * n * 12 } else { 4 }, "{m:?}");
+        assert_eq!(m.noise_cache, if cache { 2 * n * 12 } else { 16 }, "{m:?}");
         let parts = m.state + m.parameters + m.inputs + m.spikes + m.staging + m.noise_cache;
         assert_eq!(m.total(), parts);
     }

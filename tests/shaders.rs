@@ -134,17 +134,19 @@ fn every_shader_validates_and_translates_for_vulkan_metal_and_dx12() {
             }
         }
     }
-    // The wide kernel (LIF and GLIF1 without noise): its defaults, every input kind with
-    // per-neuron parameters, and one trial.
+    // The wide kernel (LIF and GLIF1): its defaults, every input kind with per-neuron
+    // parameters and the noise cache, and one trial with noise.
     let wide_sets: [&[(&str, f64)]; 3] = [
         &[],
         &[
+            ("NOISE", 1.0),
+            ("NOISE_CACHE", 1.0),
             ("HAS_SCHED", 1.0),
             ("HOST_INPUT", 1.0),
             ("PN_MASK", 0x3ff.into()),
             ("STRIDE", 1000.0),
         ],
-        &[("ONE_TRIAL", 1.0), ("HOST_INPUT", 1.0)],
+        &[("ONE_TRIAL", 1.0), ("HOST_INPUT", 1.0), ("NOISE", 1.0)],
     ];
     for ballot in [false, true] {
         for int64 in [false, true] {

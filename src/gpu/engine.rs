@@ -54,36 +54,34 @@ pub struct GpuOptions {
     /// which run the skipped draw anyway under a mask, so that the cache only adds work
     /// (per-step noise 15 % slower there); `GLIFSIM_NO_NOISE_CACHE=1` turns the default off.
     pub noise_cache: Option<bool>,
-    /// Step four neurons per invocation, moving V and the host input as 16-byte vectors (the
-    /// access a copy kernel makes at full bandwidth) instead of one neuron per invocation with
-    /// 4-byte accesses; the results are identical. It serves populations without state
-    /// components (LIF and GLIF1) and without a noise drive whose neuron count is a multiple
-    /// of 4 (see [`GpuOptions::wide_serves`]). `None` (the default): on wherever it serves,
-    /// unless `GLIFSIM_NO_WIDE=1`; `Some(true)` where it does not serve is an error.
+    /// Step four neurons per invocation, moving V, the host input and the noise cache as
+    /// 16-byte vectors (the access a copy kernel makes at full bandwidth) instead of one
+    /// neuron per invocation with 4-byte accesses; the results are identical. It serves
+    /// populations without state components (LIF and GLIF1) whose neuron count is a multiple
+    /// of 4, with any input (see [`GpuOptions::wide_serves`]). `None` (the default): on
+    /// wherever it serves, unless `GLIFSIM_NO_WIDE=1`; `Some(true)` where it does not serve is
+    /// an error.
     pub wide: Option<bool>,
 }
 
 impl GpuOptions {
-    /// Whether the wide kernel ([`GpuOptions::wide`]) can run `pop` with `drive`: no state
-    /// components besides V and r (LIF, GLIF1), no noise, and a neuron count that is a
-    /// multiple of 4 (so that no vector of four neurons straddles two trials or a shard's end).
+    /// Whether the wide kernel ([`GpuOptions::wide`]) can run `pop`: no state components
+    /// besides V and r (LIF, GLIF1) and a neuron count that is a multiple of 4 (so that no
+    /// vector of four neurons straddles two trials or a shard's end). Any input serves.
     ///
     /// ```
-    /// use glifsim::{gpu::GpuOptions, input::Drive, Model, Population};
+    /// use glifsim::{gpu::GpuOptions, Model, Population};
     /// let lif = Population::builder(Model::Lif, 1_000).build()?;
-    /// assert!(GpuOptions::wide_serves(&lif, &Drive::default()));
+    /// assert!(GpuOptions::wide_serves(&lif));
     /// let odd = Population::builder(Model::Lif, 1_001).build()?;
-    /// assert!(!GpuOptions::wide_serves(&odd, &Drive::default()));
+    /// assert!(!GpuOptions::wide_serves(&odd));
     /// // ALIF has a threshold component per neuron besides V and r.
     /// let alif = glifsim::bench::bench_population(Model::Alif, 1_000);
-    /// assert!(!GpuOptions::wide_serves(&alif, &Drive::default()));
+    /// assert!(!GpuOptions::wide_serves(&alif));
     /// # Ok::<(), glifsim::Error>(())
     /// ```
-    pub fn wide_serves(pop: &Population, drive: &Drive) -> bool {
-        pop.components() == 0
-            && !pop.model().has_asc()
-            && drive.noise.is_none()
-            && pop.len() % 4 == 0
+    pub fn wide_serves(pop: &Population) -> bool {
+        pop.components() == 0 && !pop.model().has_asc() && pop.len() % 4 == 0
     }
 }
 
@@ -182,7 +180,7 @@ pub struct DeviceMemory {
     /// The two host-visible copies of a chunk's spike rows for readback.
     pub staging: u64,
     /// Words 1–3 of each neuron's current noise block ([`GpuOptions::noise_cache`]): 12
-    /// bytes per neuron and trial with a noise drive (4 bytes without).
+    /// bytes per neuron and trial with a noise drive (a 16-byte stand-in without).
     pub noise_cache: u64,
 }
 
@@ -328,14 +326,13 @@ impl GpuSim {
                 !ctx.adapter().is_cpu()
                     && !std::env::var("GLIFSIM_NO_NOISE_CACHE").is_ok_and(|v| v == "1")
             });
-        let serves = GpuOptions::wide_serves(pop, drive);
+        let serves = GpuOptions::wide_serves(pop);
         let wide = match opts.wide {
             Some(true) if !serves => {
                 return Err(Error::Usage(format!(
-                    "the wide GPU kernel (GpuOptions::wide) serves LIF and GLIF1 without a noise drive and with a neuron count that is a multiple of 4; this is {} with {} neurons{}",
+                    "the wide GPU kernel (GpuOptions::wide) serves LIF and GLIF1 with a neuron count that is a multiple of 4; this is {} with {} neurons",
                     pop.model(),
                     pop.len(),
-                    if drive.noise.is_some() { " and noise" } else { "" }
                 )))
             }
             Some(w) => w,
@@ -1162,7 +1159,8 @@ fn make_shard(
         ctx.buffer("staging0", spike_bytes, U::MAP_READ | U::COPY_DST)?,
         ctx.buffer("staging1", spike_bytes, U::MAP_READ | U::COPY_DST)?,
     ];
-    let cache_bytes = if shared.noise_cache { 3 * bn * 4 } else { 4 };
+    // Without the cache, a stand-in of one vector (the wide kernel reads it as vec4s).
+    let cache_bytes = if shared.noise_cache { 3 * bn * 4 } else { 16 };
     let noise_cache = ctx.buffer("noise cache", cache_bytes, U::STORAGE)?;
     // Initial state: V = V_rest, r = 0, θ = 0.
     let v0: Vec<f32> = (0..trials * ns)

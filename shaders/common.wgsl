@@ -97,15 +97,15 @@ const SLOT_DECAY_K: u32 = 10u;      // + k
 @group(0) @binding(1) var<uniform> dispatch: Dispatch;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(5) var<storage, read_write> r_buf: array<f32>; // [B][n]
-@group(0) @binding(6) var<storage, read_write> theta_buf: array<f32>; // [NC][B][n]
 // [T][B][W] spike words of the chunk, then [B][W] refractory words (bit set where r > 0),
 // which let a step skip reading r for the free neurons (most of them).
 @group(0) @binding(7) var<storage, read_write> spikes: array<u32>;
 @group(0) @binding(8) var<storage, read> sched: array<f32>;       // [T], when HAS_SCHED
-// Bindings 3 (the host input, [T][B][n]), 4 (V, [B][n]) and 9 (the noise cache: words 1, 2
-// and 3 of each neuron's current Philox block, [3][B][n], so that a dispatch starting inside a
-// quad of steps need not draw it again) are declared by each layout, lane.wgsl as floats and
-// words, wide.wgsl as vectors of four neurons.
+// Bindings 3 (the host input, [T][B][n]), 4 (V, [B][n]), 6 (the θ / after-spike-current / θ_v
+// components, [NC][B][n]) and 9 (the noise cache: words 1, 2 and 3 of each neuron's current
+// Philox block, [3][B][n], so that a dispatch starting inside a quad of steps need not draw it
+// again) are declared by each layout, lane.wgsl as floats and words, wide.wgsl as vectors of
+// four neurons.
 
 // Parameter `slot` of neuron `n`. Slots are laid out in order, a per-neuron one taking STRIDE
 // values and a uniform one a single value; with constant `slot` this folds to one load.

@@ -9,6 +9,7 @@
 
 @group(0) @binding(3) var<storage, read> inputs: array<f32>;      // [T][B][n]
 @group(0) @binding(4) var<storage, read_write> v_buf: array<f32>; // [B][n]
+@group(0) @binding(6) var<storage, read_write> theta_buf: array<f32>; // [NC][B][n]
 // [3][B][n]: words 1, 2 and 3 of each neuron's Philox block of the quad of steps that the last
 // dispatch ended inside, so that the next dispatch, starting inside that quad, need not draw
 // it again (one dispatch per step would otherwise draw every block four times).

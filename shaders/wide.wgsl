@@ -1,14 +1,15 @@
-// Four neurons per invocation: the wide layout of the step kernel, for LIF and GLIF1 (no
-// state components: K = J = 0) where the shard's neuron count is a multiple of 4, with any
-// input (host-streamed, bias, schedule, noise). V, the host input and the noise cache move as
-// one 16-byte vector per invocation, the access a plain copy kernel makes at full bandwidth
+// Four neurons per invocation: the wide layout of the step kernel, for LIF and GLIF1 (K = 0)
+// and ALIF and GLIF2 with one threshold component (K = 1; no after-spike currents, J = 0),
+// where the shard's neuron count is a multiple of 4, with any input (host-streamed, bias,
+// schedule, noise). V, θ, the host input and the noise cache move as one 16-byte vector per
+// invocation, the access a plain copy kernel makes at full bandwidth
 // (one float per invocation reaches about three quarters of it on an H200: `glifsim bench`'s
 // reference kernels), and the four neurons step together in vec4 arithmetic, with no arrays,
 // so that nothing leaves the registers. Included after common.wgsl with an entry point
 // (wide_ballot.wgsl or wide_workgroup.wgsl).
 //
 // CPU twin: `lanes` in src/cpu/vector.rs, which computes the same operations lane by lane
-// with branches as selects (K = 0: no θ, no after-spike currents); component c of every vector
+// with branches as selects (K ≤ 1, J = 0, no θ_v); component c of every vector
 // here is also exactly what lane.wgsl and `update_neuron` (lif.wgsl, src/cpu/mod.rs) compute
 // for neuron 4q + c, noise included. The tests hold this kernel to the CPU path bit for bit
 // (tests/gpu.rs, `wide_*`).
@@ -19,6 +20,7 @@
 
 @group(0) @binding(3) var<storage, read> inputs4: array<vec4<f32>>;      // [T][B][n / 4]
 @group(0) @binding(4) var<storage, read_write> v4_buf: array<vec4<f32>>; // [B][n / 4]
+@group(0) @binding(6) var<storage, read_write> theta4_buf: array<vec4<f32>>; // θ_1, [B][n / 4]
 // [3][B][n / 4]: words 1, 2 and 3 of the four neurons' Philox blocks (lane.wgsl's
 // `noise_cache`, four neurons to a vector).
 @group(0) @binding(9) var<storage, read_write> noise_cache4: array<vec4<u32>>;
@@ -59,6 +61,11 @@ struct WideParams {
     t_ref: vec4<f32>,
     resistance: vec4<f32>,
     decay_m: vec4<f32>,
+    m_v: vec4<f32>,         // GLIF2's voltage reset
+    b_v: vec4<f32>,
+    decay_k: vec4<f32>,     // θ_1's decay, increment and spike reset factor (K = 1)
+    increment_k: vec4<f32>,
+    keep_k: vec4<f32>,
     offset: vec4<f32>,   // drive: bias + noise mean
     gain: vec4<f32>,     // drive: noise gain
 }
@@ -75,15 +82,25 @@ fn wide_params(n: u32) -> WideParams {
     p.t_ref = wide_param(SLOT_T_REF, n);
     p.resistance = wide_param(SLOT_RESISTANCE, n);
     p.decay_m = wide_param(SLOT_DECAY_M, n);
+    if GLIF2 {
+        p.m_v = wide_param(SLOT_M_V, n);
+        p.b_v = wide_param(SLOT_B_V, n);
+    }
+    if K == 1u {
+        p.decay_k = wide_param(SLOT_DECAY_K, n);
+        p.increment_k = wide_param(SLOT_DECAY_K + 1u, n);
+        p.keep_k = wide_param(SLOT_DECAY_K + 2u, n);
+    }
     p.offset = wide_param(SLOT_OFFSET, n);
     p.gain = wide_param(SLOT_GAIN, n);
     return p;
 }
 
-// V and r of the four neurons.
+// V, r and θ_1 (K = 1) of the four neurons.
 struct WideState {
     v: vec4<f32>,
     r: vec4<f32>,
+    th: vec4<f32>,
 }
 
 // The refractory bits of the invocation's neurons (bit c: neuron n + c has r > 0): nibble
@@ -97,6 +114,9 @@ fn refractory_nibble(id: u32) -> u32 {
 fn load_wide(l: Wide, nibble: u32) -> WideState {
     var st: WideState;
     st.v = v4_buf[l.idx];
+    if K == 1u {
+        st.th = theta4_buf[l.idx];
+    }
     st.r = vec4<f32>(0.0);
     let i = 4u * l.idx;
     if (nibble & 1u) != 0u {
@@ -117,6 +137,9 @@ fn load_wide(l: Wide, nibble: u32) -> WideState {
 // Store V as one vector and r where it changed. Twin of `store_state` in lane.wgsl.
 fn store_wide(l: Wide, st: WideState, r_start: vec4<f32>) {
     v4_buf[l.idx] = st.v;
+    if K == 1u {
+        theta4_buf[l.idx] = st.th;
+    }
     let i = 4u * l.idx;
     if st.r.x != r_start.x {
         r_buf[i] = st.r.x;
@@ -181,11 +204,12 @@ fn wide_input(p: WideParams, host: vec4<f32>, si: StepInfo, words: vec4<u32>) ->
     return current;
 }
 
-// Steps 1–5 of `update_neuron` for K = 0 (no threshold components, so step 6 has nothing to
-// do and the freeze flag does not matter) on the four neurons. Returns the spikes. CPU twin:
-// the body of `lanes`'s loop (src/cpu/vector.rs), and `integrate` / `spike_and_reset`
-// (common.wgsl) for each component.
-fn wide_update(p: WideParams, input: vec4<f32>, lock: bool,
+// `update_neuron` for K ≤ 1 and J = 0 on the four neurons: the refractory countdown and the
+// integration, the spike against θ_1 + Θ_∞ (or Θ_∞), the model's reset, and θ_1's adaptation.
+// Returns the spikes. CPU twin: the body of `lanes`'s loop (src/cpu/vector.rs), and
+// `integrate`, `threshold_sum`, `spike_and_reset` and `adapt_thresholds` (common.wgsl) for
+// each component.
+fn wide_update(p: WideParams, input: vec4<f32>, lock: bool, freeze: bool,
                st: ptr<function, WideState>) -> vec4<bool> {
     let zero = vec4<f32>(0.0);
     // 1. Refractory countdown; the neuron is free when r reaches 0.
@@ -200,11 +224,29 @@ fn wide_update(p: WideParams, input: vec4<f32>, lock: bool,
     let c = fma(b, p.decay_m, p.v_rest);
     let v_star = fma(p.resistance, i_eff, c);
     let v_int = select(v_star, v, vec4<bool>(lock) & !free);
-    // 3.–4. Spike when free and V' ≥ Θ_∞.
-    let spike = free & (v_int >= p.threshold);
-    // 5. Reset: r ← t_ref and V ← V_reset (LIF and GLIF1), or keep the integrated values.
-    (*st).v = select(v_int, p.v_reset, spike);
+    // 3. Threshold from θ before this step's update: θ_1 + Θ_∞, or Θ_∞ when K = 0.
+    var thr = p.threshold;
+    if K == 1u {
+        thr = (*st).th + p.threshold;
+    }
+    // 4. Spike when free and V' ≥ Θ.
+    let spike = free & (v_int >= thr);
+    // 5. Reset: r ← t_ref and the model's voltage reset, or keep the integrated values.
+    var v_spiked = p.v_reset;
+    if GLIF2 {
+        v_spiked = fma(v_int - p.v_rest, p.m_v, p.v_rest) - p.b_v;
+    }
+    (*st).v = select(v_int, v_spiked, spike);
     (*st).r = select(r_new, p.t_ref, spike);
+    // 6. Adaptation: θ_1 held while the lock is on and r > 0, else decayed; a spike first
+    // scales it by r_1, then + d_1·s.
+    if K == 1u && !freeze {
+        let hold = vec4<bool>(lock) & ((*st).r > zero);
+        let s = select(zero, vec4<f32>(1.0), spike);
+        let ds = p.increment_k * s;
+        let th = select((*st).th, (*st).th * p.keep_k, spike);
+        (*st).th = select(fma(th, p.decay_k, ds), th + ds, hold);
+    }
     return spike;
 }
 
@@ -270,7 +312,8 @@ fn step_wide(l: Wide, t: u32, end: u32, st: ptr<function, WideState>,
     }
     let input = wide_input((*carry).p, host, si, words);
     let lock = (dispatch.flags & FLAG_LOCK) != 0u;
-    return wide_update((*carry).p, input, lock, st);
+    let freeze = (dispatch.flags & FLAG_FREEZE) != 0u;
+    return wide_update((*carry).p, input, lock, freeze, st);
 }
 
 // After the last step: the state, and the noise cache when the dispatch ends inside a quad

@@ -113,11 +113,11 @@ fn uniform_parameters_and_odd_sizes() {
     }
 }
 
-/// The wide kernel (four neurons per invocation, V, the input and the noise cache moved as
-/// vectors; LIF and GLIF1, N a multiple of 4) against the CPU path bit for bit, fused and one
-/// dispatch per step (`compare`): per-neuron parameters (each of a vector's four neurons its
-/// own), one and three trials, the lock on and off, N = 4 and 36 (the last spike word
-/// partial), split shards with a last shard of 4 neurons, on-device bias and schedule with
+/// The wide kernel (four neurons per invocation, V, θ_1, the input and the noise cache moved
+/// as vectors; LIF and GLIF1, ALIF and GLIF2 with K = 1, N a multiple of 4) against the CPU
+/// path bit for bit, fused and one dispatch per step (`compare`): per-neuron parameters (each
+/// of a vector's four neurons its own), one and three trials, the lock on and off, adaptation
+/// frozen or not, N = 4 and 36 (the last spike word partial), split shards with a last shard of 4 neurons, on-device bias and schedule with
 /// host input, and on-device noise with and without the noise cache; and where it does not
 /// serve, the lane kernel is chosen, or forcing it is an error that says why.
 #[test]
@@ -141,15 +141,25 @@ fn wide_kernel_equals_the_cpu_path() {
         (Model::Glif1, 4),
         (Model::Glif1, 36),
         (Model::Lif, 260),
+        (Model::Alif, 1000),
+        (Model::Glif2, 36),
+        (Model::Glif2, 500),
     ] {
-        let pop = hetero_population(model, n, 40 + n as u64);
+        let pop = if model.is_adaptive() {
+            one_component_population(model, n, 40 + n as u64)
+        } else {
+            hetero_population(model, n, 40 + n as u64)
+        };
         for trials in [1, 3] {
             for lock in [false, true] {
-                let opts = StepOptions {
-                    refrac_lock: lock,
-                    ..Default::default()
-                };
-                compare(&pop, trials, 120, opts, &wide, n as u64 + trials as u64);
+                for freeze in [false, true] {
+                    let opts = StepOptions {
+                        refrac_lock: lock,
+                        freeze_adaptation: freeze,
+                        ..Default::default()
+                    };
+                    compare(&pop, trials, 120, opts, &wide, n as u64 + trials as u64);
+                }
             }
         }
         let g = GpuSim::with_options(ctx.clone(), &pop, 2, &GpuOptions::default()).unwrap();
@@ -243,10 +253,14 @@ fn wide_kernel_equals_the_cpu_path() {
         }
     }
 
-    // Where it does not serve: N not a multiple of 4, a model with θ components.
+    // Where it does not serve: N not a multiple of 4, two θ components, after-spike currents.
     for (pop, why) in [
         (hetero_population(Model::Lif, 1001, 1), "1001 neurons"),
-        (hetero_population(Model::Alif, 1000, 1), "ALIF"),
+        (
+            hetero_population(Model::Alif, 1000, 1),
+            "2 state components",
+        ),
+        (hetero_population(Model::Glif3, 1000, 1), "GLIF3"),
     ] {
         let g = GpuSim::with_options(ctx.clone(), &pop, 1, &GpuOptions::default()).unwrap();
         assert!(!g.is_wide(), "{why}: should take the lane kernel");
@@ -256,6 +270,32 @@ fn wide_kernel_equals_the_cpu_path() {
             "{why}: {err}"
         );
     }
+}
+
+/// ALIF or GLIF2 with one threshold component (K = 1, the most the wide kernel serves), every
+/// parameter per neuron, the spike reset factor r_1 included, so that each of a vector's four
+/// neurons has its own.
+fn one_component_population(model: Model, n: usize, seed: u64) -> Population {
+    let mut g = Rng(seed);
+    let per = |g: &mut Rng, lo: f64, hi: f64| glifsim::Param::PerNeuron(g.vec_f64(n, lo, hi));
+    let mut b = Population::builder(model, n)
+        .dt(0.25)
+        .v_rest(per(&mut g, -72.0, -62.0))
+        .t_ref(per(&mut g, 0.0, 3.0))
+        .tau_m(per(&mut g, 5.0, 30.0))
+        .resistance(per(&mut g, 0.5, 2.0))
+        .theta_inf(per(&mut g, -55.0, -45.0))
+        .adapt_increments(vec![per(&mut g, 0.5, 3.0)])
+        .adapt_reset_factors(vec![per(&mut g, 0.3, 1.0)]);
+    b = if model == Model::Glif2 {
+        b.m_v(per(&mut g, 0.0, 0.8))
+            .b_v(per(&mut g, 1.0, 8.0))
+            .adapt_rates(vec![per(&mut g, 0.01, 0.1)])
+    } else {
+        b.v_reset(per(&mut g, -80.0, -70.0))
+            .adapt_time_constants(vec![per(&mut g, 10.0, 50.0)])
+    };
+    b.build().unwrap()
 }
 
 /// On lavapipe the wide kernel's ballot entry point runs with subgroups of 8 invocations, one
@@ -750,7 +790,7 @@ fn device_memory_per_neuron() {
     let lif = Population::builder(Model::Lif, n as usize).build().unwrap();
     let g = GpuSim::with_options(ctx.clone(), &lif, 1, &driven).unwrap();
     let m = g.device_memory();
-    assert_eq!(m.state, 8 * n + 4, "{m:?}");
+    assert_eq!(m.state, 8 * n + 16, "{m:?}");
     assert_eq!(m.inputs, 16, "{m:?}");
     let words = n.div_ceil(32) * 4;
     let chunk = g.chunk_steps() as u64;

@@ -134,11 +134,15 @@ fn every_shader_validates_and_translates_for_vulkan_metal_and_dx12() {
             }
         }
     }
-    // The wide kernel (LIF and GLIF1): its defaults, every input kind with per-neuron
-    // parameters and the noise cache, and one trial with noise.
+    // The wide kernel (LIF and GLIF1; ALIF and GLIF2 with K = 1): its defaults, one θ
+    // component with the GLIF2 reset and every input kind with per-neuron parameters and the
+    // noise cache, and one trial with noise.
     let wide_sets: [&[(&str, f64)]; 3] = [
         &[],
         &[
+            ("K", 1.0),
+            ("NC", 1.0),
+            ("GLIF2", 1.0),
             ("NOISE", 1.0),
             ("NOISE_CACHE", 1.0),
             ("HAS_SCHED", 1.0),

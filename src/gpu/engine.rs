@@ -56,18 +56,19 @@ pub struct GpuOptions {
     pub noise_cache: Option<bool>,
     /// Step four neurons per invocation, moving V, the host input and the noise cache as
     /// 16-byte vectors (the access a copy kernel makes at full bandwidth) instead of one
-    /// neuron per invocation with 4-byte accesses; the results are identical. It serves
-    /// populations without state components (LIF and GLIF1) whose neuron count is a multiple
-    /// of 4, with any input (see [`GpuOptions::wide_serves`]). `None` (the default): on
+    /// neuron per invocation with 4-byte accesses; the results are identical. It serves LIF
+    /// and GLIF1, and ALIF and GLIF2 with one threshold component, whose neuron count is a
+    /// multiple of 4, with any input (see [`GpuOptions::wide_serves`]). `None` (the default): on
     /// wherever it serves, unless `GLIFSIM_NO_WIDE=1`; `Some(true)` where it does not serve is
     /// an error.
     pub wide: Option<bool>,
 }
 
 impl GpuOptions {
-    /// Whether the wide kernel ([`GpuOptions::wide`]) can run `pop`: no state components
-    /// besides V and r (LIF, GLIF1) and a neuron count that is a multiple of 4 (so that no
-    /// vector of four neurons straddles two trials or a shard's end). Any input serves.
+    /// Whether the wide kernel ([`GpuOptions::wide`]) can run `pop`: at most one state
+    /// component besides V and r (LIF and GLIF1; ALIF and GLIF2 with K = 1), and a neuron
+    /// count that is a multiple of 4 (so that no vector of four neurons straddles two trials
+    /// or a shard's end). Any input serves.
     ///
     /// ```
     /// use glifsim::{gpu::GpuOptions, Model, Population};
@@ -75,13 +76,18 @@ impl GpuOptions {
     /// assert!(GpuOptions::wide_serves(&lif));
     /// let odd = Population::builder(Model::Lif, 1_001).build()?;
     /// assert!(!GpuOptions::wide_serves(&odd));
-    /// // ALIF has a threshold component per neuron besides V and r.
+    /// // ALIF with one threshold component (K = 1) is served, with two it is not.
     /// let alif = glifsim::bench::bench_population(Model::Alif, 1_000);
-    /// assert!(!GpuOptions::wide_serves(&alif));
+    /// assert!(GpuOptions::wide_serves(&alif));
+    /// let alif2 = Population::builder(Model::Alif, 1_000)
+    ///     .adapt_time_constants(vec![20.0.into(), 200.0.into()])
+    ///     .adapt_increments(vec![1.0.into(), 0.1.into()])
+    ///     .build()?;
+    /// assert!(!GpuOptions::wide_serves(&alif2));
     /// # Ok::<(), glifsim::Error>(())
     /// ```
     pub fn wide_serves(pop: &Population) -> bool {
-        pop.components() == 0 && !pop.model().has_asc() && pop.len() % 4 == 0
+        pop.components() <= 1 && !pop.model().has_asc() && pop.len() % 4 == 0
     }
 }
 
@@ -144,7 +150,7 @@ struct Shard {
     inputs: wgpu::Buffer,
     spikes: wgpu::Buffer,
     staging: [wgpu::Buffer; 2],
-    /// Words 1–3 of the current Philox blocks, `[3][B][n]` (4-byte stand-in without).
+    /// Words 1–3 of the current Philox blocks, `[3][B][n]` (16-byte stand-in without).
     noise_cache: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
     dispatch: (u32, u32),
@@ -162,14 +168,14 @@ struct Shard {
 /// let opts = GpuOptions { host_inputs: false, ..Default::default() };
 /// let sim = GpuSim::with_options(ctx, &pop, 1, &opts)?;
 /// let m = sim.device_memory();
-/// assert!(m.state <= 8 * 1_000_000 + 4); // V and r: 8 bytes per LIF neuron
+/// assert!(m.state <= 8 * 1_000_000 + 16); // V and r: 8 bytes per LIF neuron
 /// println!("{} bytes in all", m.total());
 /// # Ok::<(), glifsim::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeviceMemory {
     /// V, r and the θ / after-spike-current / θ_v components: `4·(2 + C)` bytes per neuron
-    /// and trial (plus a 4-byte stand-in per shard where C = 0).
+    /// and trial (plus a 16-byte stand-in per shard where C = 0).
     pub state: u64,
     /// Parameters (one value, or one per neuron for per-neuron parameters) and the noise table.
     pub parameters: u64,
@@ -330,9 +336,10 @@ impl GpuSim {
         let wide = match opts.wide {
             Some(true) if !serves => {
                 return Err(Error::Usage(format!(
-                    "the wide GPU kernel (GpuOptions::wide) serves LIF and GLIF1 with a neuron count that is a multiple of 4; this is {} with {} neurons",
+                    "the wide GPU kernel (GpuOptions::wide) serves LIF and GLIF1, and ALIF and GLIF2 with one threshold component, with a neuron count that is a multiple of 4; this is {} with {} neurons and {} state components besides V and r",
                     pop.model(),
                     pop.len(),
+                    pop.components(),
                 )))
             }
             Some(w) => w,
@@ -1138,9 +1145,9 @@ fn make_shard(
     let state_usage = U::STORAGE | U::COPY_DST | U::COPY_SRC;
     let v = ctx.buffer("v", bn * 4, state_usage)?;
     let r = ctx.buffer("r", bn * 4, state_usage)?;
-    // θ/current components [NC][B][n]; LIF and GLIF1 have none and get a 4-byte stand-in
+    // θ/current components [NC][B][n]; LIF and GLIF1 have none and get a 16-byte stand-in
     // (a binding may not be empty), so that their state stays 8 bytes per neuron (V and r).
-    let theta = ctx.buffer("theta", (bn * 4 * comps as u64).max(4), state_usage)?;
+    let theta = ctx.buffer("theta", (bn * 4 * comps as u64).max(16), state_usage)?;
     // Without host input, a stand-in of one vector (the wide kernel reads it as vec4s).
     let input_bytes = if opts.host_inputs {
         bn * 4 * chunk as u64

@@ -100,6 +100,21 @@ fn translate(
     }
 }
 
+/// Validate the kernel `source(ballot, int64)` in its four variants (spike words by ballot or
+/// workgroup atomics, Philox's multiply in 64-bit or 32-bit integers) and translate each with
+/// every constant set.
+fn every_variant(kernel: &str, sets: &[&[(&str, f64)]], source: impl Fn(bool, bool) -> String) {
+    for ballot in [false, true] {
+        for int64 in [false, true] {
+            let name = format!("{kernel} ballot={ballot} int64={int64}");
+            let (module, info, caps) = validate(&name, &source(ballot, int64));
+            for consts in sets {
+                translate(&name, &module, &info, caps, consts);
+            }
+        }
+    }
+}
+
 #[test]
 fn every_shader_validates_and_translates_for_vulkan_metal_and_dx12() {
     // The defaults (LIF, several trials), and constants that unroll every loop of the kernels
@@ -123,16 +138,9 @@ fn every_shader_validates_and_translates_for_vulkan_metal_and_dx12() {
         &[("ONE_TRIAL", 1.0), ("NOISE", 1.0)],
     ];
     for model in [Model::Lif, Model::Alif, Model::Glif5] {
-        for ballot in [false, true] {
-            for int64 in [false, true] {
-                let name = format!("{model} ballot={ballot} int64={int64}");
-                let src = shaders::step_source(model, ballot, int64);
-                let (module, info, caps) = validate(&name, &src);
-                for consts in sets {
-                    translate(&name, &module, &info, caps, consts);
-                }
-            }
-        }
+        every_variant(&model.to_string(), &sets, |ballot, int64| {
+            shaders::step_source(model, ballot, int64)
+        });
     }
     // The wide kernel (LIF and GLIF1; ALIF and GLIF2 with K = 1): its defaults, one θ
     // component with the GLIF2 reset and every input kind with per-neuron parameters and the
@@ -152,16 +160,7 @@ fn every_shader_validates_and_translates_for_vulkan_metal_and_dx12() {
         ],
         &[("ONE_TRIAL", 1.0), ("HOST_INPUT", 1.0), ("NOISE", 1.0)],
     ];
-    for ballot in [false, true] {
-        for int64 in [false, true] {
-            let name = format!("wide ballot={ballot} int64={int64}");
-            let src = shaders::wide_source(ballot, int64);
-            let (module, info, caps) = validate(&name, &src);
-            for consts in wide_sets {
-                translate(&name, &module, &info, caps, consts);
-            }
-        }
-    }
+    every_variant("wide", &wide_sets, shaders::wide_source);
     // The helper kernels glifsim builds at run time (no pipeline constants).
     for (name, src) in [
         ("probe_subgroups", shaders::PROBE_SUBGROUPS),

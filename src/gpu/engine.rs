@@ -280,6 +280,7 @@ impl std::fmt::Debug for GpuSim {
             .field("trials", &self.trials)
             .field("shards", &self.shards.len())
             .field("chunk_steps", &self.chunk)
+            .field("kernel", &if self.wide { "wide" } else { "lane" })
             .finish()
     }
 }

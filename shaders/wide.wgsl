@@ -1,17 +1,17 @@
 // Four neurons per invocation: the wide layout of the step kernel, for LIF and GLIF1 (K = 0)
 // and ALIF and GLIF2 with one threshold component (K = 1; no after-spike currents, J = 0),
 // where the shard's neuron count is a multiple of 4, with any input (host-streamed, bias,
-// schedule, noise). V, θ, the host input and the noise cache move as one 16-byte vector per
-// invocation, the access a plain copy kernel makes at full bandwidth
-// (one float per invocation reaches about three quarters of it on an H200: `glifsim bench`'s
-// reference kernels), and the four neurons step together in vec4 arithmetic, with no arrays,
-// so that nothing leaves the registers. Included after common.wgsl with an entry point
+// schedule, noise). V, θ_1, the host input and the noise cache move as one 16-byte vector per
+// invocation, the access a plain copy kernel makes at full bandwidth (one float per
+// invocation reached about three quarters of that on an H200: `glifsim bench`'s reference
+// kernels), and the four neurons step together in vec4 arithmetic, with no arrays, so that
+// nothing leaves the registers. Included after common.wgsl with an entry point
 // (wide_ballot.wgsl or wide_workgroup.wgsl).
 //
 // CPU twin: `lanes` in src/cpu/vector.rs, which computes the same operations lane by lane
-// with branches as selects (K ≤ 1, J = 0, no θ_v); component c of every vector
-// here is also exactly what lane.wgsl and `update_neuron` (lif.wgsl, src/cpu/mod.rs) compute
-// for neuron 4q + c, noise included. The tests hold this kernel to the CPU path bit for bit
+// with branches as selects (K ≤ 1, J = 0, no θ_v); component c of every vector here is also
+// exactly what lane.wgsl and `update_neuron` (lif.wgsl, src/cpu/mod.rs) compute for neuron
+// 4q + c, noise included. The tests hold this kernel to the CPU path bit for bit
 // (tests/gpu.rs, `wide_*`).
 //
 // Invocation `id` covers trial `id / (n_pad / 4)` and neurons 4q … 4q + 3 of it, with
@@ -109,8 +109,8 @@ fn refractory_nibble(id: u32) -> u32 {
     return (spikes[info.refr_base + id / 8u] >> (4u * (id % 8u))) & 0xfu;
 }
 
-// V as one vector; r only for the neurons whose refractory bit is set (most have r = 0).
-// Twin of `load_state` in lane.wgsl.
+// V (and θ_1) as one vector each; r only for the neurons whose refractory bit is set (most
+// have r = 0). Twin of `load_state` in lane.wgsl.
 fn load_wide(l: Wide, nibble: u32) -> WideState {
     var st: WideState;
     st.v = v4_buf[l.idx];
@@ -134,7 +134,8 @@ fn load_wide(l: Wide, nibble: u32) -> WideState {
     return st;
 }
 
-// Store V as one vector and r where it changed. Twin of `store_state` in lane.wgsl.
+// Store V (and θ_1) as one vector each and r where it changed. Twin of `store_state` in
+// lane.wgsl.
 fn store_wide(l: Wide, st: WideState, r_start: vec4<f32>) {
     v4_buf[l.idx] = st.v;
     if K == 1u {
@@ -163,7 +164,7 @@ fn wide_host_input(idx: u32, t: u32) -> vec4<f32> {
     return vec4<f32>(0.0);
 }
 
-// The noise words of the four neurons for the steps of one quad: component c of `w[k]` is
+// The noise words of the four neurons for the steps of one quad: component c of `wk` is
 // word k of neuron n + c's Philox block (the blocks transposed, so that a step takes one
 // vector).
 struct WideNoise {

@@ -4,8 +4,8 @@
 # fixtures, the benchmark table (LIF at 1M/16M/64M on every GPU path, ALIF/GLIF2/GLIF5 at 16M,
 # the CPU path, one billion LIF neurons; LIF/ALIF/GLIF5 again with wgpu's loop bounding on,
 # LIF/ALIF per-step noise and the interactive step again without the noise cache, LIF with
-# every GPU path, the interactive step and ALIF/GLIF2 again with one neuron per invocation
-# instead of the wide kernel's four),
+# every GPU path, the interactive step and ALIF/GLIF2/GLIF5 again with one neuron per
+# invocation instead of the wide kernel's four),
 # the interactive step (at 1M and 1,024 neurons, blocking and polling), the demo, and PyTorch's figures where PyTorch with CUDA is installed.
 # Ends with a short table of the headline numbers.
 #
@@ -89,10 +89,11 @@ NC_SIZES=${SIZES%%,*}
 GLIFSIM_NO_NOISE_CACHE=1 "$B" bench --models LIF,ALIF --sizes $NC_SIZES --paths gpu-noise --steps $STEPS --interactive --json "$OUT/bench_no_noise_cache.json" > "$OUT/no_noise_cache.txt" 2>&1
 # The lane kernel (one neuron per invocation, 4-byte accesses) where the wide one (four per
 # invocation, 16-byte accesses; shaders/wide.wgsl) is the default: LIF on every GPU path, the
-# interactive step, and ALIF and GLIF2 (one θ component) at 16M.
+# interactive step, and ALIF, GLIF2 and GLIF5 (one θ component; GLIF5 two currents and θ_v) at
+# 16M.
 sec bench without the wide kernel
 GLIFSIM_NO_WIDE=1 "$B" bench --models LIF --sizes $SIZES --paths gpu,gpu-noise,gpu-fused,gpu-fused-noise --steps $STEPS --interactive --json "$OUT/bench_no_wide.json" > "$OUT/no_wide.txt" 2>&1
-GLIFSIM_NO_WIDE=1 "$B" bench --models ALIF,GLIF2 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_no_wide_adapt.json" >> "$OUT/no_wide.txt" 2>&1
+GLIFSIM_NO_WIDE=1 "$B" bench --models ALIF,GLIF2,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_no_wide_adapt.json" >> "$OUT/no_wide.txt" 2>&1
 if [ -n "$BILLION" ]; then
     sec bench 1e9
     "$B" bench --models LIF --sizes $BILLION --paths gpu-fused-noise --steps 100 --json "$OUT/bench_1e9.json" 2>&1 | tee -a "$L"

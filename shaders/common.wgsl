@@ -93,6 +93,17 @@ const SLOT_GAIN: u32 = 9u;          // drive: noise gain
 const SLOT_DECAY_K: u32 = 10u;      // + k
 // SLOT_INCREMENT_K = 10 + K + k, SLOT_KEEP_K = 10 + 2K + k (θ_k's spike reset factor r_k)
 
+// true: GLIF5's θ_v, the last state component.
+override THETA_V: bool = false;
+
+// Parameter slots after the θ_k ones (order of `Population::param_list`).
+// θ_k: decay at SLOT_DECAY_K + k, increment at + K + k, reset factor at + 2K + k.
+fn slot_asc_decay(j: u32) -> u32 { return SLOT_DECAY_K + 3u * K + j; }
+fn slot_asc_gain(j: u32) -> u32 { return SLOT_DECAY_K + 3u * K + J + j; }
+fn slot_asc_keep(j: u32) -> u32 { return SLOT_DECAY_K + 3u * K + 2u * J + j; }
+fn slot_asc_amp(j: u32) -> u32 { return SLOT_DECAY_K + 3u * K + 3u * J + j; }
+fn slot_thv(i: u32) -> u32 { return SLOT_DECAY_K + 3u * K + 4u * J + i; } // decay, u, w, then I_j
+
 @group(0) @binding(0) var<uniform> info: Info;
 @group(0) @binding(1) var<uniform> dispatch: Dispatch;
 @group(0) @binding(2) var<storage, read> params: array<f32>;

@@ -4,16 +4,8 @@
 // CPU twin: `update_neuron` in src/cpu/mod.rs; the numbered steps are the same. Every product that
 // feeds a sum is one explicit fma().
 
-// true: GLIF5's θ_v, the last state component.
-override THETA_V: bool = false;
-
-// Parameter slots after the θ_k ones (order of `Population::param_list`).
-// θ_k: decay at SLOT_DECAY_K + k, increment at + K + k, reset factor at + 2K + k.
-fn slot_asc_decay(j: u32) -> u32 { return SLOT_DECAY_K + 3u * K + j; }
-fn slot_asc_gain(j: u32) -> u32 { return SLOT_DECAY_K + 3u * K + J + j; }
-fn slot_asc_keep(j: u32) -> u32 { return SLOT_DECAY_K + 3u * K + 2u * J + j; }
-fn slot_asc_amp(j: u32) -> u32 { return SLOT_DECAY_K + 3u * K + 3u * J + j; }
-fn slot_thv(i: u32) -> u32 { return SLOT_DECAY_K + 3u * K + 4u * J + i; } // decay, u, w, then I_j
+// THETA_V and the slots of the after-spike currents and θ_v (`slot_asc_*`, `slot_thv`) are in
+// common.wgsl, shared with wide.wgsl.
 
 fn update_neuron(n: u32, p: NeuronParams, input: f32, lock: bool, freeze: bool,
                  st: ptr<function, NeuronState>) -> bool {

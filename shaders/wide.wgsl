@@ -1,17 +1,18 @@
-// Four neurons per invocation: the wide layout of the step kernel, for LIF and GLIF1 (K = 0)
-// and ALIF and GLIF2 with one threshold component (K = 1; no after-spike currents, J = 0),
-// where the shard's neuron count is a multiple of 4, with any input (host-streamed, bias,
-// schedule, noise). V, θ_1, the host input and the noise cache move as one 16-byte vector per
-// invocation, the access a plain copy kernel makes at full bandwidth (one float per
+// Four neurons per invocation: the wide layout of the step kernel, for every model with at
+// most one threshold component and two after-spike currents (K ≤ 1, J ≤ 2, θ_v or not: LIF,
+// GLIF1 and GLIF3; ALIF, GLIF2, GLIF4 and GLIF5 with K = 1, the shape of the Allen Institute's
+// fits), where the shard's neuron count is a multiple of 4, with any input (host-streamed,
+// bias, schedule, noise). V, each state component, the host input and the noise cache move as
+// one 16-byte vector per invocation, the access a plain copy kernel makes at full bandwidth (one float per
 // invocation reached about three quarters of that on an H200: `glifsim bench`'s reference
 // kernels), and the four neurons step together in vec4 arithmetic, with no arrays, so that
 // nothing leaves the registers. Included after common.wgsl with an entry point
 // (wide_ballot.wgsl or wide_workgroup.wgsl).
 //
 // CPU twin: `lanes` in src/cpu/vector.rs, which computes the same operations lane by lane
-// with branches as selects (K ≤ 1, J = 0, no θ_v); component c of every vector here is also
-// exactly what lane.wgsl and `update_neuron` (lif.wgsl, src/cpu/mod.rs) compute for neuron
-// 4q + c, noise included. The tests hold this kernel to the CPU path bit for bit
+// with branches as selects (the same shapes: K ≤ 1, J ≤ 2, θ_v); component c of every vector
+// here is also exactly what lane.wgsl and `update_neuron` (lif.wgsl, glif.wgsl,
+// src/cpu/mod.rs) compute for neuron 4q + c, noise included. The tests hold this kernel to the CPU path bit for bit
 // (tests/gpu.rs, `wide_*`).
 //
 // Invocation `id` covers trial `id / (n_pad / 4)` and neurons 4q … 4q + 3 of it, with
@@ -20,7 +21,8 @@
 
 @group(0) @binding(3) var<storage, read> inputs4: array<vec4<f32>>;      // [T][B][n / 4]
 @group(0) @binding(4) var<storage, read_write> v4_buf: array<vec4<f32>>; // [B][n / 4]
-@group(0) @binding(6) var<storage, read_write> theta4_buf: array<vec4<f32>>; // θ_1, [B][n / 4]
+// The state components θ_1 (K = 1), I_1 … I_J, θ_v, [NC][B][n / 4].
+@group(0) @binding(6) var<storage, read_write> theta4_buf: array<vec4<f32>>;
 // [3][B][n / 4]: words 1, 2 and 3 of the four neurons' Philox blocks (lane.wgsl's
 // `noise_cache`, four neurons to a vector).
 @group(0) @binding(9) var<storage, read_write> noise_cache4: array<vec4<u32>>;
@@ -96,11 +98,15 @@ fn wide_params(n: u32) -> WideParams {
     return p;
 }
 
-// V, r and θ_1 (K = 1) of the four neurons.
+// V, r and the state components of the four neurons: θ_1 (K = 1), I_1 and I_2 (J ≥ 1, 2),
+// θ_v (THETA_V).
 struct WideState {
     v: vec4<f32>,
     r: vec4<f32>,
     th: vec4<f32>,
+    i1: vec4<f32>,
+    i2: vec4<f32>,
+    thv: vec4<f32>,
 }
 
 // The refractory bits of the invocation's neurons (bit c: neuron n + c has r > 0): nibble
@@ -109,13 +115,22 @@ fn refractory_nibble(id: u32) -> u32 {
     return (spikes[info.refr_base + id / 8u] >> (4u * (id % 8u))) & 0xfu;
 }
 
-// V (and θ_1) as one vector each; r only for the neurons whose refractory bit is set (most
-// have r = 0). Twin of `load_state` in lane.wgsl.
+// V and each state component as one vector; r only for the neurons whose refractory bit is
+// set (most have r = 0). Twin of `load_state` in lane.wgsl.
 fn load_wide(l: Wide, nibble: u32) -> WideState {
     var st: WideState;
     st.v = v4_buf[l.idx];
     if K == 1u {
         st.th = theta4_buf[l.idx];
+    }
+    if J >= 1u {
+        st.i1 = theta4_buf[K * l.bn + l.idx];
+    }
+    if J >= 2u {
+        st.i2 = theta4_buf[(K + 1u) * l.bn + l.idx];
+    }
+    if THETA_V {
+        st.thv = theta4_buf[(K + J) * l.bn + l.idx];
     }
     st.r = vec4<f32>(0.0);
     let i = 4u * l.idx;
@@ -134,12 +149,21 @@ fn load_wide(l: Wide, nibble: u32) -> WideState {
     return st;
 }
 
-// Store V (and θ_1) as one vector each and r where it changed. Twin of `store_state` in
-// lane.wgsl.
+// Store V and each state component as one vector, and r where it changed. Twin of
+// `store_state` in lane.wgsl.
 fn store_wide(l: Wide, st: WideState, r_start: vec4<f32>) {
     v4_buf[l.idx] = st.v;
     if K == 1u {
         theta4_buf[l.idx] = st.th;
+    }
+    if J >= 1u {
+        theta4_buf[K * l.bn + l.idx] = st.i1;
+    }
+    if J >= 2u {
+        theta4_buf[(K + 1u) * l.bn + l.idx] = st.i2;
+    }
+    if THETA_V {
+        theta4_buf[(K + J) * l.bn + l.idx] = st.thv;
     }
     let i = 4u * l.idx;
     if st.r.x != r_start.x {
@@ -205,30 +229,42 @@ fn wide_input(p: WideParams, host: vec4<f32>, si: StepInfo, words: vec4<u32>) ->
     return current;
 }
 
-// `update_neuron` for K ≤ 1 and J = 0 on the four neurons: the refractory countdown and the
-// integration, the spike against θ_1 + Θ_∞ (or Θ_∞), the model's reset, and θ_1's adaptation.
-// Returns the spikes. CPU twin: the body of `lanes`'s loop (src/cpu/vector.rs), and
-// `integrate`, `threshold_sum`, `spike_and_reset` and `adapt_thresholds` (common.wgsl) for
-// each component.
-fn wide_update(p: WideParams, input: vec4<f32>, lock: bool, freeze: bool,
+// `update_neuron` for K ≤ 1 and J ≤ 2 on the four neurons `n` … `n` + 3: the refractory
+// countdown and the integration (plus c_j·I_j), the spike against θ_1 + Θ_∞ + θ_v, the model's
+// reset, θ_1's adaptation, θ_v and the after-spike currents. Returns the spikes. CPU twin: the
+// body of `lanes`'s loop (src/cpu/vector.rs); for each component, `integrate`,
+// `threshold_sum`, `spike_and_reset`, `adapt_thresholds` (common.wgsl) and the steps of
+// glif.wgsl. The currents' and θ_v's parameters are read where used, as glif.wgsl does.
+fn wide_update(n: u32, p: WideParams, input: vec4<f32>, lock: bool, freeze: bool,
                st: ptr<function, WideState>) -> vec4<bool> {
     let zero = vec4<f32>(0.0);
     // 1. Refractory countdown; the neuron is free when r reaches 0.
     let r_dec = (*st).r - info.dt;
     let r_new = select(zero, r_dec, r_dec > zero);
     let free = r_new == zero;
-    // 2. Integration, V* = ((((V − V_rest) − R·Ĩ)·e_m) + V_rest) + R·Ĩ.
+    // 2. Integration, V* = ((((V − V_rest) − R·Ĩ)·e_m) + V_rest) + R·Ĩ, then + c_j·I_j.
     let i_eff = select(zero, input, free);
     let v = (*st).v;
     let a = v - p.v_rest;
     let b = fma(-p.resistance, i_eff, a);
     let c = fma(b, p.decay_m, p.v_rest);
-    let v_star = fma(p.resistance, i_eff, c);
+    var v_star = fma(p.resistance, i_eff, c);
+    let i1 = (*st).i1;
+    let i2 = (*st).i2;
+    if J >= 1u {
+        v_star = fma(wide_param(slot_asc_gain(0u), n), i1, v_star);
+    }
+    if J >= 2u {
+        v_star = fma(wide_param(slot_asc_gain(1u), n), i2, v_star);
+    }
     let v_int = select(v_star, v, vec4<bool>(lock) & !free);
-    // 3. Threshold from θ before this step's update: θ_1 + Θ_∞, or Θ_∞ when K = 0.
+    // 3. Threshold from the start of the step: (θ_1 + Θ_∞) + θ_v, θ_1 and θ_v where present.
     var thr = p.threshold;
     if K == 1u {
         thr = (*st).th + p.threshold;
+    }
+    if THETA_V {
+        thr = thr + (*st).thv;
     }
     // 4. Spike when free and V' ≥ Θ.
     let spike = free & (v_int >= thr);
@@ -241,12 +277,39 @@ fn wide_update(p: WideParams, input: vec4<f32>, lock: bool, freeze: bool,
     (*st).r = select(r_new, p.t_ref, spike);
     // 6. Adaptation: θ_1 held while the lock is on and r > 0, else decayed; a spike first
     // scales it by r_1, then + d_1·s.
+    let hold = vec4<bool>(lock) & ((*st).r > zero);
     if K == 1u && !freeze {
-        let hold = vec4<bool>(lock) & ((*st).r > zero);
         let s = select(zero, vec4<f32>(1.0), spike);
         let ds = p.increment_k * s;
         let th = select((*st).th, (*st).th * p.keep_k, spike);
         (*st).th = select(fma(th, p.decay_k, ds), th + ds, hold);
+    }
+    // 7. θ_v (GLIF5), integrated exactly from the start-of-step u = a, w = R·Ĩ and I_j; held
+    //    like θ.
+    if THETA_V && !freeze {
+        let w = p.resistance * i_eff;
+        var acc = (*st).thv * wide_param(slot_thv(0u), n);
+        acc = fma(a, wide_param(slot_thv(1u), n), acc);
+        acc = fma(w, wide_param(slot_thv(2u), n), acc);
+        if J >= 1u {
+            acc = fma(wide_param(slot_thv(3u), n), i1, acc);
+        }
+        if J >= 2u {
+            acc = fma(wide_param(slot_thv(4u), n), i2, acc);
+        }
+        (*st).thv = select(acc, (*st).thv, hold);
+    }
+    // 8. After-spike currents: held while the lock is on and r > 0, else decayed; on a spike
+    //    I_j ← f_j·I_j + δI_j.
+    if J >= 1u {
+        let held = select(i1 * wide_param(slot_asc_decay(0u), n), i1, hold);
+        let kicked = fma(wide_param(slot_asc_keep(0u), n), held, wide_param(slot_asc_amp(0u), n));
+        (*st).i1 = select(held, kicked, spike);
+    }
+    if J >= 2u {
+        let held = select(i2 * wide_param(slot_asc_decay(1u), n), i2, hold);
+        let kicked = fma(wide_param(slot_asc_keep(1u), n), held, wide_param(slot_asc_amp(1u), n));
+        (*st).i2 = select(held, kicked, spike);
     }
     return spike;
 }
@@ -314,7 +377,7 @@ fn step_wide(l: Wide, t: u32, end: u32, st: ptr<function, WideState>,
     let input = wide_input((*carry).p, host, si, words);
     let lock = (dispatch.flags & FLAG_LOCK) != 0u;
     let freeze = (dispatch.flags & FLAG_FREEZE) != 0u;
-    return wide_update((*carry).p, input, lock, freeze, st);
+    return wide_update(l.n, (*carry).p, input, lock, freeze, st);
 }
 
 // After the last step: the state, and the noise cache when the dispatch ends inside a quad

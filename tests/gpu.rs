@@ -113,9 +113,9 @@ fn uniform_parameters_and_odd_sizes() {
     }
 }
 
-/// The wide kernel (four neurons per invocation, V, θ_1, the input and the noise cache moved
-/// as vectors; LIF and GLIF1, ALIF and GLIF2 with K = 1, N a multiple of 4) against the CPU
-/// path bit for bit, fused and one dispatch per step (`compare`): per-neuron parameters (each
+/// The wide kernel (four neurons per invocation, V, each state component, the input and the
+/// noise cache moved as vectors; K ≤ 1, J ≤ 2, N a multiple of 4: every model) against the
+/// CPU path bit for bit, fused and one dispatch per step (`compare`): per-neuron parameters (each
 /// of a vector's four neurons its own), one and three trials, the lock on and off, adaptation
 /// frozen or not, N = 4 and 36 (the last spike word partial), split shards with a last shard of 4 neurons, on-device bias and schedule with
 /// host input, and on-device noise with and without the noise cache; and where it does not
@@ -144,8 +144,13 @@ fn wide_kernel_equals_the_cpu_path() {
         (Model::Alif, 1000),
         (Model::Glif2, 36),
         (Model::Glif2, 500),
+        (Model::Glif3, 100),
+        (Model::Glif4, 260),
+        (Model::Glif5, 1000),
+        (Model::Glif5, 36),
     ] {
-        let pop = if model.is_adaptive() {
+        // hetero_population gives GLIF4 and GLIF5 one θ component, ALIF and GLIF2 two.
+        let pop = if matches!(model, Model::Alif | Model::Glif2) {
             one_component_population(model, n, 40 + n as u64)
         } else {
             hetero_population(model, n, 40 + n as u64)
@@ -253,14 +258,25 @@ fn wide_kernel_equals_the_cpu_path() {
         }
     }
 
-    // Where it does not serve: N not a multiple of 4, two θ components, after-spike currents.
+    // Where it does not serve: N not a multiple of 4, two θ components, three currents.
+    let three_currents = {
+        let asc = |rate: f64| glifsim::AfterSpikeCurrent {
+            rate: rate.into(),
+            amp: (-0.5).into(),
+            keep: 1.0.into(),
+        };
+        Population::builder(Model::Glif3, 1000)
+            .after_spike_currents(vec![asc(0.01), asc(0.1), asc(0.3)])
+            .build()
+            .unwrap()
+    };
     for (pop, why) in [
         (hetero_population(Model::Lif, 1001, 1), "1001 neurons"),
         (
             hetero_population(Model::Alif, 1000, 1),
-            "2 state components",
+            "2 threshold components",
         ),
-        (hetero_population(Model::Glif3, 1000, 1), "GLIF3"),
+        (three_currents, "3 after-spike currents"),
     ] {
         let g = GpuSim::with_options(ctx.clone(), &pop, 1, &GpuOptions::default()).unwrap();
         assert!(!g.is_wide(), "{why}: should take the lane kernel");

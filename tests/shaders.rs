@@ -142,14 +142,16 @@ fn every_shader_validates_and_translates_for_vulkan_metal_and_dx12() {
             shaders::step_source(model, ballot, int64)
         });
     }
-    // The wide kernel (LIF and GLIF1; ALIF and GLIF2 with K = 1): its defaults, one θ
-    // component with the GLIF2 reset and every input kind with per-neuron parameters and the
-    // noise cache, and one trial with noise.
+    // The wide kernel (K ≤ 1, J ≤ 2): its defaults, the largest shape it serves (one θ
+    // component, two after-spike currents, θ_v, the GLIF2 reset) with every input kind,
+    // per-neuron parameters and the noise cache, and one trial with noise.
     let wide_sets: [&[(&str, f64)]; 3] = [
         &[],
         &[
             ("K", 1.0),
-            ("NC", 1.0),
+            ("J", 2.0),
+            ("NC", 4.0),
+            ("THETA_V", 1.0),
             ("GLIF2", 1.0),
             ("NOISE", 1.0),
             ("NOISE_CACHE", 1.0),

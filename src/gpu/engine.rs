@@ -54,21 +54,23 @@ pub struct GpuOptions {
     /// which run the skipped draw anyway under a mask, so that the cache only adds work
     /// (per-step noise 15 % slower there); `GLIFSIM_NO_NOISE_CACHE=1` turns the default off.
     pub noise_cache: Option<bool>,
-    /// Step four neurons per invocation, moving V, the host input and the noise cache as
-    /// 16-byte vectors (the access a copy kernel makes at full bandwidth) instead of one
-    /// neuron per invocation with 4-byte accesses; the results are identical. It serves LIF
-    /// and GLIF1, and ALIF and GLIF2 with one threshold component, whose neuron count is a
-    /// multiple of 4, with any input (see [`GpuOptions::wide_serves`]). `None` (the default): on
+    /// Step four neurons per invocation, moving V, the state components, the host input and
+    /// the noise cache as 16-byte vectors (the access a copy kernel makes at full bandwidth)
+    /// instead of one neuron per invocation with 4-byte accesses; the results are identical.
+    /// It serves every model with at most one threshold component and two after-spike
+    /// currents whose neuron count is a multiple of 4, with any input (see
+    /// [`GpuOptions::wide_serves`]). `None` (the default): on
     /// wherever it serves, unless `GLIFSIM_NO_WIDE=1`; `Some(true)` where it does not serve is
     /// an error.
     pub wide: Option<bool>,
 }
 
 impl GpuOptions {
-    /// Whether the wide kernel ([`GpuOptions::wide`]) can run `pop`: at most one state
-    /// component besides V and r (LIF and GLIF1; ALIF and GLIF2 with K = 1), and a neuron
-    /// count that is a multiple of 4 (so that no vector of four neurons straddles two trials
-    /// or a shard's end). Any input serves.
+    /// Whether the wide kernel ([`GpuOptions::wide`]) can run `pop`: at most one threshold
+    /// component and two after-spike currents (LIF, GLIF1 and GLIF3; ALIF, GLIF2, GLIF4 and
+    /// GLIF5 with K = 1: the shape of the Allen Institute's fits), with or without θ_v, and a
+    /// neuron count that is a multiple of 4 (so that no vector of four neurons straddles two
+    /// trials or a shard's end). Any input serves.
     ///
     /// ```
     /// use glifsim::{gpu::GpuOptions, Model, Population};
@@ -87,7 +89,7 @@ impl GpuOptions {
     /// # Ok::<(), glifsim::Error>(())
     /// ```
     pub fn wide_serves(pop: &Population) -> bool {
-        pop.components() <= 1 && !pop.model().has_asc() && pop.len() % 4 == 0
+        pop.k() <= 1 && pop.j() <= 2 && pop.len() % 4 == 0
     }
 }
 
@@ -337,10 +339,11 @@ impl GpuSim {
         let wide = match opts.wide {
             Some(true) if !serves => {
                 return Err(Error::Usage(format!(
-                    "the wide GPU kernel (GpuOptions::wide) serves LIF and GLIF1, and ALIF and GLIF2 with one threshold component, with a neuron count that is a multiple of 4; this is {} with {} neurons and {} state components besides V and r",
+                    "the wide GPU kernel (GpuOptions::wide) serves populations with at most one threshold component and two after-spike currents and a neuron count that is a multiple of 4; this is {} with {} neurons, {} threshold components and {} after-spike currents",
                     pop.model(),
                     pop.len(),
-                    pop.components(),
+                    pop.k(),
+                    pop.j(),
                 )))
             }
             Some(w) => w,

@@ -11,7 +11,9 @@ use glifsim::{CpuSim, Model, Population, StepOptions};
 const MODELS: [Model; 4] = [Model::Lif, Model::Glif1, Model::Alif, Model::Glif2];
 
 /// Run `steps` steps on both paths with the same random inputs (strong enough that neurons
-/// fire and go refractory), comparing spikes every step and the full state at the end.
+/// fire and go refractory), comparing spikes every step and the full state at the end; the
+/// fused and per-step kernels, and where it serves the wide and lane kernels, against each
+/// other.
 fn compare(
     pop: &Population,
     trials: usize,
@@ -50,6 +52,21 @@ fn compare(
         &g2.state().unwrap(),
         &g.state().unwrap(),
     );
+    // Where the wide kernel serves, the other kernel (lane or wide) agrees bit for bit too.
+    if GpuOptions::wide_serves(pop) {
+        let other = GpuOptions {
+            wide: Some(!g.is_wide()),
+            ..gopts.clone()
+        };
+        let mut g3 = GpuSim::with_options(ctx.clone(), pop, trials, &other).unwrap();
+        assert_eq!(
+            g3.run(steps, &inputs, opts).unwrap(),
+            gs,
+            "{}: wide and lane kernels differ",
+            pop.model()
+        );
+        assert_state_eq("wide vs lane", &g3.state().unwrap(), &g.state().unwrap());
+    }
     for t in 0..steps {
         assert_eq!(
             gs.frame(t),
@@ -136,8 +153,12 @@ fn wide_kernel_equals_the_cpu_path() {
         wide: Some(true),
         ..Default::default()
     };
+    // The child process of the next test, which is there for the spike-word assembly, takes
+    // two of the populations.
+    let all = std::env::var_os("GLIFSIM_WIDE_CHILD").is_none();
     for (model, n) in [
         (Model::Lif, 1000),
+        (Model::Glif5, 36),
         (Model::Glif1, 4),
         (Model::Glif1, 36),
         (Model::Lif, 260),
@@ -147,8 +168,10 @@ fn wide_kernel_equals_the_cpu_path() {
         (Model::Glif3, 100),
         (Model::Glif4, 260),
         (Model::Glif5, 1000),
-        (Model::Glif5, 36),
-    ] {
+    ]
+    .into_iter()
+    .take(if all { usize::MAX } else { 2 })
+    {
         // hetero_population gives GLIF4 and GLIF5 one θ component, ALIF and GLIF2 two.
         let pop = if matches!(model, Model::Alif | Model::Glif2) {
             one_component_population(model, n, 40 + n as u64)
@@ -157,7 +180,13 @@ fn wide_kernel_equals_the_cpu_path() {
         };
         for trials in [1, 3] {
             for lock in [false, true] {
-                for freeze in [false, true] {
+                // Freezing matters only where there is adaptation.
+                let freezes: &[bool] = if model.is_adaptive() {
+                    &[false, true]
+                } else {
+                    &[false]
+                };
+                for &freeze in freezes {
                     let opts = StepOptions {
                         refrac_lock: lock,
                         freeze_adaptation: freeze,
@@ -333,6 +362,7 @@ fn wide_kernel_with_16_wide_subgroups_on_lavapipe() {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["wide_kernel_equals_the_cpu_path", "--exact", "--nocapture"])
         .env("LP_NATIVE_VECTOR_WIDTH", "512")
+        .env("GLIFSIM_WIDE_CHILD", "1")
         .output()
         .unwrap();
     let text = format!(

@@ -591,6 +591,18 @@ impl GpuSim {
 
     /// Whether this simulator runs the wide kernel, four neurons per invocation
     /// ([`GpuOptions::wide`]).
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuOptions, GpuSim}, Model, Population};
+    /// let ctx = Arc::new(GpuContext::new()?);
+    /// let pop = Population::builder(Model::Lif, 1_000_000).build()?;
+    /// let sim = GpuSim::new(ctx.clone(), &pop, 1)?;
+    /// assert!(sim.is_wide()); // the default where it serves
+    /// let lane = GpuOptions { wide: Some(false), ..Default::default() };
+    /// assert!(!GpuSim::with_options(ctx, &pop, 1, &lane)?.is_wide());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn is_wide(&self) -> bool {
         self.wide
     }

@@ -335,8 +335,9 @@ impl GpuContext {
     pub fn arith(&self) -> Arith {
         self.arith
     }
-    /// Whether the step kernel builds spike words with `subgroupBallot` (32-wide subgroups
-    /// laid out along the local index) rather than workgroup atomics and barriers.
+    /// Whether the lane kernel (one neuron per invocation) builds spike words with
+    /// `subgroupBallot` (32-wide subgroups laid out along the local index) rather than
+    /// workgroup atomics and barriers.
     pub fn uses_ballot(&self) -> bool {
         self.subgroup == 32
     }

@@ -59,9 +59,8 @@ pub struct GpuOptions {
     /// instead of one neuron per invocation with 4-byte accesses; the results are identical.
     /// It serves every model with at most one threshold component and two after-spike
     /// currents whose neuron count is a multiple of 4, with any input (see
-    /// [`GpuOptions::wide_serves`]). `None` (the default): on
-    /// wherever it serves, unless `GLIFSIM_NO_WIDE=1`; `Some(true)` where it does not serve is
-    /// an error.
+    /// [`GpuOptions::wide_serves`]). `None` (the default): on wherever it serves, unless
+    /// `GLIFSIM_NO_WIDE=1`; `Some(true)` where it does not serve is an error.
     pub wide: Option<bool>,
 }
 

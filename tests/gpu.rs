@@ -35,37 +35,34 @@ fn compare(
         pop.model(),
         pop.len()
     );
-    // The per-step kernel (one dispatch per step) and the fused one agree bit for bit.
-    let other = GpuOptions {
-        fused: !gopts.fused,
-        ..gopts.clone()
-    };
-    let mut g2 = GpuSim::with_options(ctx.clone(), pop, trials, &other).unwrap();
-    assert_eq!(
-        g2.run(steps, &inputs, opts).unwrap(),
-        gs,
-        "{}: fused and per-step kernels differ",
-        pop.model()
-    );
-    assert_state_eq(
-        "fused vs per-step",
-        &g2.state().unwrap(),
-        &g.state().unwrap(),
-    );
-    // Where the wide kernel serves, the other kernel (lane or wide) agrees bit for bit too.
-    if GpuOptions::wide_serves(pop) {
-        let other = GpuOptions {
-            wide: Some(!g.is_wide()),
-            ..gopts.clone()
-        };
-        let mut g3 = GpuSim::with_options(ctx.clone(), pop, trials, &other).unwrap();
+    // Another kernel variant gives the same spikes and state, bit for bit.
+    let same = |what: &str, other: GpuOptions| {
+        let mut g2 = GpuSim::with_options(ctx.clone(), pop, trials, &other).unwrap();
         assert_eq!(
-            g3.run(steps, &inputs, opts).unwrap(),
+            g2.run(steps, &inputs, opts).unwrap(),
             gs,
-            "{}: wide and lane kernels differ",
+            "{}: {what} differ",
             pop.model()
         );
-        assert_state_eq("wide vs lane", &g3.state().unwrap(), &g.state().unwrap());
+        assert_state_eq(what, &g2.state().unwrap(), &g.state().unwrap());
+    };
+    // The per-step kernel (one dispatch per step) and the fused one.
+    same(
+        "fused and per-step kernels",
+        GpuOptions {
+            fused: !gopts.fused,
+            ..gopts.clone()
+        },
+    );
+    // Where the wide kernel serves, the other kernel (lane or wide).
+    if GpuOptions::wide_serves(pop) {
+        same(
+            "wide and lane kernels",
+            GpuOptions {
+                wide: Some(!g.is_wide()),
+                ..gopts.clone()
+            },
+        );
     }
     for t in 0..steps {
         assert_eq!(

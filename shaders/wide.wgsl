@@ -1,10 +1,11 @@
 // Four neurons per invocation: the wide layout of the step kernel, for every model with at
 // most one threshold component and two after-spike currents (K ≤ 1, J ≤ 2, θ_v or not: LIF,
 // GLIF1 and GLIF3; ALIF, GLIF2, GLIF4 and GLIF5 with K = 1, the shape of the Allen Institute's
-// fits), where the shard's neuron count is a multiple of 4, with any input (host-streamed,
-// bias, schedule, noise). V, each state component, the host input and the noise cache move as
-// one 16-byte vector per invocation, the access a plain copy kernel makes at full bandwidth (one float per
-// invocation reached about three quarters of that on an H200: `glifsim bench`'s reference
+// fits), in shards whose neuron count is a multiple of 4 (the engine gives a population's
+// partial last spike word to a lane shard), with any input (host-streamed, bias, schedule,
+// noise). V, each state component, the host input and the noise cache move as one 16-byte
+// vector per invocation, the access a plain copy kernel makes at full bandwidth (one float
+// per invocation reached about three quarters of that on an H200: `glifsim bench`'s reference
 // kernels), and the four neurons step together in vec4 arithmetic, with no arrays, so that
 // nothing leaves the registers. Included after common.wgsl with an entry point
 // (wide_ballot.wgsl or wide_workgroup.wgsl).

@@ -128,12 +128,14 @@ fn uniform_parameters_and_odd_sizes() {
 }
 
 /// The wide kernel (four neurons per invocation, V, each state component, the input and the
-/// noise cache moved as vectors; K ≤ 1, J ≤ 2, N a multiple of 4: every model) against the
-/// CPU path bit for bit, fused and one dispatch per step (`compare`): per-neuron parameters (each
-/// of a vector's four neurons its own), one and three trials, the lock on and off, adaptation
-/// frozen or not, N = 4 and 36 (the last spike word partial), split shards with a last shard of 4 neurons, on-device bias and schedule with
-/// host input, and on-device noise with and without the noise cache; and where it does not
-/// serve, the lane kernel is chosen, or forcing it is an error that says why.
+/// noise cache moved as vectors; K ≤ 1, J ≤ 2: every model) against the CPU path bit for bit,
+/// fused and one dispatch per step, and against the lane kernel (`compare`): per-neuron
+/// parameters (each of a vector's four neurons its own), one and three trials, the lock on and
+/// off, adaptation frozen or not, N = 4 and 36 (the last spike word partial), N = 37, 103 and
+/// 1001 (the last partial word in a lane shard), split shards with a last shard of 4 or 6
+/// neurons, on-device bias and schedule with host input, and on-device noise with and without
+/// the noise cache; and where it does not serve, the lane kernel is chosen, or forcing it is an
+/// error that says why.
 #[test]
 fn wide_kernel_equals_the_cpu_path() {
     use glifsim::input::{Drive, Noise};
@@ -155,7 +157,7 @@ fn wide_kernel_equals_the_cpu_path() {
     let all = std::env::var_os("GLIFSIM_WIDE_CHILD").is_none();
     for (model, n) in [
         (Model::Lif, 1000),
-        (Model::Glif5, 36),
+        (Model::Glif5, 103),
         (Model::Glif1, 4),
         (Model::Glif1, 36),
         (Model::Lif, 260),
@@ -165,6 +167,9 @@ fn wide_kernel_equals_the_cpu_path() {
         (Model::Glif3, 100),
         (Model::Glif4, 260),
         (Model::Glif5, 1000),
+        (Model::Glif5, 36),
+        (Model::Lif, 1001),
+        (Model::Glif2, 37),
     ]
     .into_iter()
     .take(if all { usize::MAX } else { 2 })
@@ -202,20 +207,26 @@ fn wide_kernel_equals_the_cpu_path() {
         };
         compare(&pop, 2, 60, StepOptions::default(), &portable, 5);
     }
-    // Uniform parameters over split shards (4 × 256 + 4), chunks of 7 steps.
-    let pop = uniform_population(Model::Lif, 1028, 0.1);
-    let split = GpuOptions {
-        max_shard_neurons: Some(256),
-        chunk_steps: 7,
-        ..wide.clone()
-    };
-    assert_eq!(
-        GpuSim::with_options(ctx.clone(), &pop, 2, &split)
-            .unwrap()
-            .shard_count(),
-        5
-    );
-    compare(&pop, 2, 300, StepOptions::default(), &split, 9);
+    // Uniform parameters over split shards, chunks of 7 steps: 4 × 256 + 4 (all wide), and
+    // 4 × 256 + 6 (the 6 on the lane kernel).
+    for (n, shards) in [(1028, 5), (1030, 5)] {
+        let pop = uniform_population(Model::Lif, n, 0.1);
+        let split = GpuOptions {
+            max_shard_neurons: Some(256),
+            chunk_steps: 7,
+            ..wide.clone()
+        };
+        let g = GpuSim::with_options(ctx.clone(), &pop, 2, &split).unwrap();
+        assert_eq!((g.shard_count(), g.is_wide()), (shards, true), "N = {n}");
+        compare(&pop, 2, 300, StepOptions::default(), &split, 9);
+    }
+    // N not a multiple of 4: whole spike words wide, the last partial word (N mod 32 < 32
+    // neurons) in a lane shard; below 32 neurons no shard is wide.
+    for (n, shards, is_wide) in [(1001, 2, true), (37, 2, true), (5, 1, false)] {
+        let pop = hetero_population(Model::Lif, n, 3);
+        let g = GpuSim::with_options(ctx.clone(), &pop, 3, &GpuOptions::default()).unwrap();
+        assert_eq!((g.shard_count(), g.is_wide()), (shards, is_wide), "N = {n}");
+    }
     // On-device bias and schedule plus host input, from a state with refractory neurons.
     let n = 516;
     let pop = hetero_population(Model::Lif, n, 77);
@@ -284,7 +295,7 @@ fn wide_kernel_equals_the_cpu_path() {
         }
     }
 
-    // Where it does not serve: N not a multiple of 4, two θ components, three currents.
+    // Where it does not serve: two θ components, three currents.
     let three_currents = {
         let asc = |rate: f64| glifsim::AfterSpikeCurrent {
             rate: rate.into(),
@@ -297,7 +308,6 @@ fn wide_kernel_equals_the_cpu_path() {
             .unwrap()
     };
     for (pop, why) in [
-        (hetero_population(Model::Lif, 1001, 1), "1001 neurons"),
         (
             hetero_population(Model::Alif, 1000, 1),
             "2 threshold components",

@@ -58,25 +58,24 @@ pub struct GpuOptions {
     /// the noise cache as 16-byte vectors (the access a copy kernel makes at full bandwidth)
     /// instead of one neuron per invocation with 4-byte accesses; the results are identical.
     /// It serves every model with at most one threshold component and two after-spike
-    /// currents whose neuron count is a multiple of 4, with any input (see
-    /// [`GpuOptions::wide_serves`]). `None` (the default): on wherever it serves, unless
-    /// `GLIFSIM_NO_WIDE=1`; `Some(true)` where it does not serve is an error.
+    /// currents, with any input (see [`GpuOptions::wide_serves`]); where the neuron count is
+    /// not a multiple of 4, the last partial spike word's neurons (fewer than 32) run in a
+    /// shard of their own on the lane kernel. `None` (the default): on wherever it serves,
+    /// unless `GLIFSIM_NO_WIDE=1`; `Some(true)` where it does not serve is an error.
     pub wide: Option<bool>,
 }
 
 impl GpuOptions {
     /// Whether the wide kernel ([`GpuOptions::wide`]) can run `pop`: at most one threshold
     /// component and two after-spike currents (LIF, GLIF1 and GLIF3; ALIF, GLIF2, GLIF4 and
-    /// GLIF5 with K = 1: the shape of the Allen Institute's fits), with or without θ_v, and a
-    /// neuron count that is a multiple of 4 (so that no vector of four neurons straddles two
-    /// trials or a shard's end). Any input serves.
+    /// GLIF5 with K = 1: the shape of the Allen Institute's fits), with or without θ_v. Any
+    /// input and any neuron count serve (see [`GpuOptions::wide`] for counts that are not a
+    /// multiple of 4).
     ///
     /// ```
     /// use glifsim::{gpu::GpuOptions, Model, Population};
-    /// let lif = Population::builder(Model::Lif, 1_000).build()?;
+    /// let lif = Population::builder(Model::Lif, 1_001).build()?;
     /// assert!(GpuOptions::wide_serves(&lif));
-    /// let odd = Population::builder(Model::Lif, 1_001).build()?;
-    /// assert!(!GpuOptions::wide_serves(&odd));
     /// // ALIF with one threshold component (K = 1) is served, with two it is not.
     /// let alif = glifsim::bench::bench_population(Model::Alif, 1_000);
     /// assert!(GpuOptions::wide_serves(&alif));
@@ -88,7 +87,7 @@ impl GpuOptions {
     /// # Ok::<(), glifsim::Error>(())
     /// ```
     pub fn wide_serves(pop: &Population) -> bool {
-        pop.k() <= 1 && pop.j() <= 2 && pop.len() % 4 == 0
+        pop.k() <= 1 && pop.j() <= 2
     }
 }
 
@@ -153,6 +152,8 @@ struct Shard {
     staging: [wgpu::Buffer; 2],
     /// Words 1–3 of the current Philox blocks, `[3][B][n]` (16-byte stand-in without).
     noise_cache: wgpu::Buffer,
+    /// Runs the wide kernel (else the lane kernel).
+    wide: bool,
     bind_group: wgpu::BindGroup,
     dispatch: (u32, u32),
     _info: wgpu::Buffer,
@@ -256,7 +257,8 @@ pub struct GpuSim {
     pop: Population,
     trials: usize,
     shards: Vec<Shard>,
-    pipeline: wgpu::ComputePipeline,
+    /// The lane kernel's step pipeline and the wide kernel's, where a shard runs it.
+    pipelines: [Option<wgpu::ComputePipeline>; 2],
     ctrl_buf: wgpu::Buffer,
     disp_off: u64,
     chunk: usize,
@@ -269,7 +271,7 @@ pub struct GpuSim {
     noise_cached_at: Option<u64>,
     /// Whether this simulator has the noise cache (a noise drive and the option).
     noise_cache: bool,
-    /// Whether it runs the wide kernel (four neurons per invocation).
+    /// Whether a shard runs the wide kernel (four neurons per invocation).
     wide: bool,
 }
 
@@ -281,7 +283,14 @@ impl std::fmt::Debug for GpuSim {
             .field("trials", &self.trials)
             .field("shards", &self.shards.len())
             .field("chunk_steps", &self.chunk)
-            .field("kernel", &if self.wide { "wide" } else { "lane" })
+            .field(
+                "kernels",
+                &self
+                    .shards
+                    .iter()
+                    .map(|s| if s.wide { "wide" } else { "lane" })
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -338,9 +347,8 @@ impl GpuSim {
         let wide = match opts.wide {
             Some(true) if !serves => {
                 return Err(Error::Usage(format!(
-                    "the wide GPU kernel (GpuOptions::wide) serves populations with at most one threshold component and two after-spike currents and a neuron count that is a multiple of 4; this is {} with {} neurons, {} threshold components and {} after-spike currents",
+                    "the wide GPU kernel (GpuOptions::wide) serves populations with at most one threshold component and two after-spike currents; this is {} with {} threshold components and {} after-spike currents",
                     pop.model(),
-                    pop.len(),
                     pop.k(),
                     pop.j(),
                 )))
@@ -365,8 +373,27 @@ impl GpuSim {
         }
         let shard_max = (shard_max / WORKGROUP * WORKGROUP).max(WORKGROUP) as usize;
         let n = pop.len();
-        let nshards = n.div_ceil(shard_max);
         let largest = n.min(shard_max);
+        // The shards (first neuron, neurons, wide kernel or not): runs of `shard_max`, where the
+        // wide kernel gives a shard whose count is not a multiple of 4 (the last) its whole
+        // spike words and leaves its partial last word (< 32 neurons) to a lane shard, since a
+        // vector of four neurons must not straddle two trials.
+        let shard_list: Vec<(usize, usize, bool)> = (0..n.div_ceil(shard_max))
+            .flat_map(|s| {
+                let (n0, ns) = (s * shard_max, shard_max.min(n - s * shard_max));
+                let head = if !wide {
+                    0
+                } else if ns % 4 == 0 {
+                    ns
+                } else {
+                    ns / 32 * 32
+                };
+                [(n0, head, true), (n0 + head, ns - head, false)]
+                    .into_iter()
+                    .filter(|&(_, k, _)| k > 0)
+            })
+            .collect();
+        let nshards = shard_list.len();
         // Steps per chunk: inputs [T][B][n] must fit one binding.
         let mut chunk = opts.chunk_steps.max(1) as u64;
         if opts.host_inputs {
@@ -381,10 +408,11 @@ impl GpuSim {
                 .max(1),
         );
         let chunk = chunk as usize;
-        let needed: u64 = (0..nshards)
-            .map(|s| {
+        let needed: u64 = shard_list
+            .iter()
+            .map(|&(_, ns, _)| {
                 shard_bytes(
-                    shard_max.min(n - s * shard_max),
+                    ns,
                     trials,
                     comps,
                     per_neuron_slots,
@@ -395,8 +423,8 @@ impl GpuSim {
             })
             .sum();
         log::debug!(
-            "GPU population: {n} neurons × {trials} trials in {nshards} shard(s) of ≤ {shard_max}, {chunk} steps per chunk, {needed} bytes; {} kernel",
-            if wide { "wide (four neurons per invocation)" } else { "lane (one neuron per invocation)" }
+            "GPU population: {n} neurons × {trials} trials in {nshards} shard(s) of ≤ {shard_max}, {chunk} steps per chunk, {needed} bytes; shards {:?} (first neuron, neurons, wide kernel)",
+            shard_list
         );
 
         // Pipeline constants: the parameter layout, K and the input kinds are fixed per
@@ -440,17 +468,6 @@ impl GpuSim {
             constants.push(("THETA_V", thv));
         }
         let int64 = ctx.has_int64() && !opts.portable;
-        let module = if wide {
-            ctx.shader(
-                &format!("{} (wide)", pop.model().name()),
-                &shaders::wide_source(ctx.wide_ballot() && !opts.portable, int64),
-            )?
-        } else {
-            ctx.shader(
-                pop.model().name(),
-                &shaders::step_source(pop.model(), ctx.uses_ballot() && !opts.portable, int64),
-            )?
-        };
         let layout = bind_group_layout(&ctx.device);
         let pl = ctx
             .device
@@ -459,22 +476,41 @@ impl GpuSim {
                 bind_group_layouts: &[Some(&layout)],
                 immediate_size: 0,
             });
-        let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let pipeline = ctx
-            .device
-            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some("step"),
-                layout: Some(&pl),
-                module: &module,
-                entry_point: Some("main"),
-                compilation_options: wgpu::PipelineCompilationOptions {
-                    constants: &constants,
-                    ..Default::default()
-                },
-                cache: None,
-            });
-        if let Some(e) = pollster::block_on(scope.pop()) {
-            return Err(Error::Device(format!("step pipeline: {e}")));
+        // The step pipelines the shards need: index 0 the lane kernel, 1 the wide one.
+        let mut pipelines: [Option<wgpu::ComputePipeline>; 2] = [None, None];
+        for (i, is_wide) in [false, true].into_iter().enumerate() {
+            if !shard_list.iter().any(|&(_, _, w)| w == is_wide) {
+                continue;
+            }
+            let module = if is_wide {
+                ctx.shader(
+                    &format!("{} (wide)", pop.model().name()),
+                    &shaders::wide_source(ctx.wide_ballot() && !opts.portable, int64),
+                )?
+            } else {
+                ctx.shader(
+                    pop.model().name(),
+                    &shaders::step_source(pop.model(), ctx.uses_ballot() && !opts.portable, int64),
+                )?
+            };
+            let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
+            let pipeline = ctx
+                .device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(if is_wide { "step (wide)" } else { "step" }),
+                    layout: Some(&pl),
+                    module: &module,
+                    entry_point: Some("main"),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants: &constants,
+                        ..Default::default()
+                    },
+                    cache: None,
+                });
+            if let Some(e) = pollster::block_on(scope.pop()) {
+                return Err(Error::Device(format!("step pipeline: {e}")));
+            }
+            pipelines[i] = Some(pipeline);
         }
         // One control buffer, written once per chunk: the schedule values [chunk] at offset 0,
         // then the dispatch table (one entry per dispatch, DISPATCH_STRIDE apart).
@@ -488,9 +524,7 @@ impl GpuSim {
         )?;
 
         let mut shards = Vec::with_capacity(nshards);
-        for s in 0..nshards {
-            let n0 = s * shard_max;
-            let ns = shard_max.min(n - n0);
+        for &(n0, ns, wide) in &shard_list {
             let bufs = SharedBuffers {
                 layout: &layout,
                 ctrl: &ctrl_buf,
@@ -527,7 +561,7 @@ impl GpuSim {
             pop: pop.clone(),
             trials,
             shards,
-            pipeline,
+            pipelines,
             ctrl_buf,
             disp_off,
             chunk,
@@ -536,7 +570,7 @@ impl GpuSim {
             opts: opts.clone(),
             noise_cached_at: None,
             noise_cache: cache,
-            wide,
+            wide: shard_list.iter().any(|&(_, _, w)| w),
         };
         sim.ctx.take_error()?;
         Ok(sim)
@@ -589,7 +623,8 @@ impl GpuSim {
     }
 
     /// Whether this simulator runs the wide kernel, four neurons per invocation
-    /// ([`GpuOptions::wide`]).
+    /// ([`GpuOptions::wide`]), on at least one shard (every shard but the partial last spike
+    /// word's where N is not a multiple of 4; none below 32 neurons then).
     ///
     /// ```no_run
     /// use std::sync::Arc;
@@ -883,10 +918,13 @@ impl GpuSim {
                 end_of_pass_write_index: Some(1),
             }),
         });
-        pass.set_pipeline(&self.pipeline);
         let dispatches = if self.opts.fused { 1 } else { tc };
         for d in 0..dispatches {
             for sh in &self.shards {
+                // Each shard's kernel was built with the simulator (`with_drive`).
+                if let Some(p) = &self.pipelines[usize::from(sh.wide)] {
+                    pass.set_pipeline(p);
+                }
                 pass.set_bind_group(0, &sh.bind_group, &[(d as u64 * DISPATCH_STRIDE) as u32]);
                 pass.dispatch_workgroups(sh.dispatch.0, sh.dispatch.1, 1);
             }
@@ -1227,6 +1265,7 @@ fn make_shard(
     });
     Ok(Shard {
         noise_cache,
+        wide: shared.wide,
         n0,
         n: ns,
         w,

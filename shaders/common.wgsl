@@ -2,18 +2,20 @@
 // steps of `update_neuron` that every model shares. CPU twin: src/cpu/mod.rs (`P::at` for
 // `param`, `BlockCurrents` for `input_current`, `update_neuron` for the steps), src/noise.rs.
 //
-// Two layouts of invocations, each in a file of its own with the bindings of V and the host
-// input: lane.wgsl, one invocation per (trial, neuron), any model and input; and wide.wgsl,
-// one invocation per four neurons of LIF and GLIF1 without noise, moving V and the input as
-// 16-byte vectors. The shard's neurons are padded to a multiple of 32 (`n_pad`), and the
-// spike words of a step form the [B][W] frame of src/frame.rs in both.
+// Two layouts of invocations, each in a file of its own with the bindings of V, the state
+// components, the host input and the noise cache: lane.wgsl, one invocation per (trial,
+// neuron), any model and input; and wide.wgsl, one invocation per four neurons of any model
+// with K ≤ 1 and J ≤ 2, moving those as 16-byte vectors. The shard's neurons are padded to a
+// multiple of 32 (`n_pad`), and the spike words of a step form the [B][W] frame of
+// src/frame.rs in both.
 //
 // One dispatch advances `count` steps with the neuron's state in registers: `count = 1` is the
 // per-step kernel, `count = T` the fused kernel. Both run exactly the same arithmetic.
 // Each layout's entry point `main` builds the spike words with workgroup atomics
-// (main_workgroup.wgsl, wide_workgroup.wgsl; any adapter) or one subgroupBallot per word and
-// component (main_ballot.wgsl, wide_ballot.wgsl; where the adapter's subgroups are 32
-// invocations laid out along the local index, checked at device creation).
+// (main_workgroup.wgsl, wide_workgroup.wgsl; any adapter) or subgroupBallot (main_ballot.wgsl
+// where the adapter's subgroups are 32 invocations laid out along the local index,
+// wide_ballot.wgsl where they are any multiple of 8 up to 128 so laid out; checked at device
+// creation).
 
 // --- Pipeline constants (fixed per population; see src/gpu/engine.rs `overrides`) ---
 override K: u32 = 0u;           // spike-triggered threshold components θ_k

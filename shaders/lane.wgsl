@@ -1,8 +1,9 @@
 // One neuron per invocation: the lane layout of the step kernel (any model, any input). The
-// state and host-input bindings, the state's load and store, and one step of one invocation.
-// Included after common.wgsl with the model's file and an entry point (main_ballot.wgsl or
-// main_workgroup.wgsl). CPU twin: `update_neuron` and the per-step body of `CpuSim::advance`,
-// src/cpu/mod.rs. (wide.wgsl is the four-neurons-per-invocation layout of LIF.)
+// state, host-input and noise-cache bindings, the state's load and store, and one step of one
+// invocation. Included after common.wgsl with the model's file and an entry point
+// (main_ballot.wgsl or main_workgroup.wgsl). CPU twin: `update_neuron` and the per-step body
+// of `CpuSim::advance`, src/cpu/mod.rs. (wide.wgsl is the four-neurons-per-invocation layout,
+// for K ≤ 1 and J ≤ 2.)
 //
 // Invocation `id` covers trial `id / n_pad`, neuron `id % n_pad`; its spike bit is bit
 // id % 32 of spike word id / 32.

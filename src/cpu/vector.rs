@@ -10,6 +10,9 @@
 //! and off and with adaptation frozen). On x86-64 the loops are compiled a second time for
 //! AVX2 + FMA and that copy is chosen at run time when the processor has them; elsewhere the
 //! compiler's baseline SIMD (SSE2, NEON) is used.
+//!
+//! Its GPU twin is the wide step kernel, `shaders/wide.wgsl`: the same shapes (K ≤ 1, J ≤ 2,
+//! θ_v), the same operations on `vec4`s of four neurons, with selects where `lanes` has them.
 
 use super::NeuronParams;
 use crate::state::StepOptions;

@@ -5,7 +5,8 @@
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 /// One neuron per invocation: the state and input bindings and one step of one invocation.
 pub const LANE: &str = include_str!("../../shaders/lane.wgsl");
-/// Four neurons per invocation (LIF and GLIF1 without noise): 16-byte state and input access.
+/// Four neurons per invocation (any model with K ≤ 1 and J ≤ 2, any input): 16-byte state,
+/// input and noise-cache access.
 pub const WIDE: &str = include_str!("../../shaders/wide.wgsl");
 /// LIF / GLIF1 / ALIF / GLIF2 step (K threshold components, 0 for LIF and GLIF1).
 pub const LIF: &str = include_str!("../../shaders/lif.wgsl");
@@ -40,8 +41,9 @@ pub fn step_source(model: crate::Model, ballot: bool, int64: bool) -> String {
     format!("{COMMON}\n{mul}\n{LANE}\n{body}\n{main}")
 }
 
-/// The full source of the wide step kernel (four neurons per invocation; LIF and GLIF1 without
-/// noise, see [`crate::gpu::GpuOptions::wide`]); `ballot` and `int64` as for [`step_source`].
+/// The full source of the wide step kernel (four neurons per invocation; any model with K ≤ 1
+/// and J ≤ 2, see [`crate::gpu::GpuOptions::wide`]); `ballot` and `int64` as for
+/// [`step_source`].
 pub fn wide_source(ballot: bool, int64: bool) -> String {
     let main = if ballot { WIDE_BALLOT } else { WIDE_WORKGROUP };
     let mul = if int64 { MULHILO_U64 } else { MULHILO_U32 };

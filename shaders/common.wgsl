@@ -218,6 +218,23 @@ fn noise_value(w: u32) -> f32 {
     return select(mag, -mag, (w >> 31u) == 1u);
 }
 
+// Whether chunk step t, word w of its quad of steps, draws a new noise block: when a quad
+// begins, or when the dispatch begins inside a quad whose block the noise cache does not hold.
+// The same for every invocation of a dispatch, and for both layouts. CPU twin: the draw
+// condition in `CpuSim::advance` (src/cpu/mod.rs).
+fn draws_noise(t: u32, w: u32) -> bool {
+    let cached = NOISE_CACHE && (dispatch.flags & FLAG_NOISE_CACHED) != 0u;
+    return NOISE && (w == 0u || (t == dispatch.t0 && !cached));
+}
+
+// Whether a dispatch whose steps end before chunk step `end` ends inside a quad of steps, so
+// that an invocation that drew its block there keeps words 1–3 of it in the noise cache for
+// the next dispatch (which the host tells, by FLAG_NOISE_CACHED, that they are there). CPU
+// twin: the end of `CpuSim::advance` (`noise_cached_at`).
+fn keeps_noise(end: u32) -> bool {
+    return NOISE_CACHE && ((dispatch.base_lo + end) & 3u) != 0u;
+}
+
 // Global step index and schedule value of chunk step t.
 fn step_info(t: u32) -> StepInfo {
     var si: StepInfo;

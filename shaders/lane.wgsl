@@ -65,10 +65,7 @@ fn step_lane(l: Lane, t: u32, end: u32, st: ptr<function, NeuronState>,
              carry: ptr<function, Carry>) -> bool {
     let si = step_info(t);
     let w = si.step_lo & 3u;
-    // Uniform across the dispatch: every invocation draws a new block on the same steps, when
-    // a quad begins, or when the dispatch begins inside a quad whose block is not cached.
-    let cached = NOISE_CACHE && (dispatch.flags & FLAG_NOISE_CACHED) != 0u;
-    if NOISE && (w == 0u || (t == dispatch.t0 && !cached)) {
+    if draws_noise(t, w) {
         (*carry).noise = noise_block(l.trial, l.n, si);
         (*carry).drawn = true;
     }
@@ -103,10 +100,9 @@ fn begin_lane(l: Lane, st: ptr<function, NeuronState>, carry: ptr<function, Carr
 }
 
 // After the last step: when the dispatch ends inside a quad whose block it drew, words 1–3 of
-// the block for the next dispatch (which the host tells, by FLAG_NOISE_CACHED, that they are
-// there). CPU twin: the end of `CpuSim::advance` (`noise_cached_at`).
+// the block for the next dispatch (`keeps_noise`).
 fn end_lane(l: Lane, carry: Carry, end: u32) {
-    if NOISE_CACHE && l.live && carry.drawn && ((dispatch.base_lo + end) & 3u) != 0u {
+    if l.live && carry.drawn && keeps_noise(end) {
         noise_cache[l.idx] = carry.noise.y;
         noise_cache[l.bn + l.idx] = carry.noise.z;
         noise_cache[2u * l.bn + l.idx] = carry.noise.w;

@@ -360,8 +360,7 @@ fn step_wide(l: Wide, t: u32, end: u32, st: ptr<function, WideState>,
     }
     let si = step_info(t);
     let w = si.step_lo & 3u;
-    let cached = NOISE_CACHE && (dispatch.flags & FLAG_NOISE_CACHED) != 0u;
-    if NOISE && (w == 0u || (t == dispatch.t0 && !cached)) {
+    if draws_noise(t, w) {
         (*carry).noise = wide_noise_blocks(l, si);
         (*carry).drawn = true;
     }
@@ -388,7 +387,7 @@ fn end_wide(l: Wide, st: WideState, r_start: vec4<f32>, carry: WideCarry, end: u
         return;
     }
     store_wide(l, st, r_start);
-    if NOISE_CACHE && carry.drawn && ((dispatch.base_lo + end) & 3u) != 0u {
+    if carry.drawn && keeps_noise(end) {
         noise_cache4[l.idx] = carry.noise.w1;
         noise_cache4[l.bn + l.idx] = carry.noise.w2;
         noise_cache4[2u * l.bn + l.idx] = carry.noise.w3;

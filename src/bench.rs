@@ -222,6 +222,7 @@ fn result(
     secs: f64,
     bpu: f64,
     copy: f64,
+    kernel: &str,
     device: &str,
 ) -> BenchResult {
     let ups = (n * steps) as f64 / secs;
@@ -241,18 +242,21 @@ fn result(
         wall_fraction_of_copy: eff / copy,
         gpu_us_per_step: None,
         gpu_updates_per_s: None,
-        kernel: if device == "cpu" { "cpu" } else { "lane" }.into(),
+        kernel: kernel.into(),
         device: device.into(),
     }
 }
 
-impl BenchResult {
-    /// Record which kernel `sim` runs.
-    fn with_kernel(mut self, sim: &GpuSim) -> Self {
-        self.kernel = if sim.is_wide() { "wide" } else { "lane" }.into();
-        self
+/// The `kernel` of a GPU result: `wide` where `sim` runs the wide kernel, else `lane`.
+fn kernel_of(sim: &GpuSim) -> &'static str {
+    if sim.is_wide() {
+        "wide"
+    } else {
+        "lane"
     }
+}
 
+impl BenchResult {
     /// Record the GPU time per step (µs) and take the bandwidth figures from it.
     fn with_gpu_time(mut self, us_per_step: Option<f64>) -> Self {
         if let Some(us) = us_per_step {
@@ -297,6 +301,7 @@ pub fn bench_cpu(model: Model, n: usize, steps: usize, copy_gb_s: f64) -> Result
         secs,
         bytes_per_update(&pop, Refractory::ReadR, true, 1, false),
         copy_gb_s,
+        "cpu",
         "cpu",
     ))
 }
@@ -351,6 +356,7 @@ pub fn bench_cpu_run(
         best,
         bytes_per_update(&pop, Refractory::ReadR, false, 100, false),
         copy_gb_s,
+        "cpu",
         "cpu",
     ))
 }
@@ -428,10 +434,10 @@ pub fn bench_gpu(
             sim.has_noise_cache(),
         ),
         copy_gb_s,
+        kernel_of(&sim),
         &ctx.adapter().name,
     );
-    Ok(r.with_gpu_time(gpu_time.map(|s| s / chunk as f64 * 1e6))
-        .with_kernel(&sim))
+    Ok(r.with_gpu_time(gpu_time.map(|s| s / chunk as f64 * 1e6)))
 }
 
 /// The reference kernel (`shaders/reference_axpy.wgsl`, 12 bytes per element) over `n`
@@ -623,9 +629,9 @@ pub fn interactive_step(
         median,
         bytes_per_update(&pop, Refractory::Bit, false, 1, sim.has_noise_cache()),
         copy_gb_s,
+        kernel_of(&sim),
         &ctx.adapter().name,
-    )
-    .with_kernel(&sim))
+    ))
 }
 
 /// Print results as an aligned table: updates per second from wall time and from GPU time;

@@ -89,6 +89,12 @@ impl std::fmt::Display for AdapterSummary {
     }
 }
 
+/// Whether the switch `name` (one of the `GLIFSIM_*` variables listed in this module's docs)
+/// is set to `1`.
+pub(crate) fn env_flag(name: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v == "1")
+}
+
 /// The backends searched unless `WGPU_BACKEND` names others: Vulkan, Metal and DX12. OpenGL
 /// is left out because glifsim has no use for it (its compute support is partial, and the
 /// machines glifsim targets have one of these), and because searching it initialises EGL,
@@ -356,8 +362,7 @@ impl GpuContext {
     /// Whether shaders may use 64-bit integers (Philox's multiply in one instruction).
     /// `GLIFSIM_NO_INT64=1` turns it off.
     pub fn has_int64(&self) -> bool {
-        self.features.contains(wgpu::Features::SHADER_INT64)
-            && !std::env::var("GLIFSIM_NO_INT64").is_ok_and(|v| v == "1")
+        self.features.contains(wgpu::Features::SHADER_INT64) && !env_flag("GLIFSIM_NO_INT64")
     }
     /// The wgpu device.
     pub fn device(&self) -> &wgpu::Device {
@@ -532,8 +537,7 @@ impl GpuContext {
         // GLIFSIM_FORCE_LOOP_BOUNDING=1: it can keep drivers from unrolling the kernels' short
         // loops over K, J and Philox's rounds.
         let checks = wgpu::ShaderRuntimeChecks {
-            force_loop_bounding: std::env::var("GLIFSIM_FORCE_LOOP_BOUNDING")
-                .is_ok_and(|v| v == "1"),
+            force_loop_bounding: env_flag("GLIFSIM_FORCE_LOOP_BOUNDING"),
             ..wgpu::ShaderRuntimeChecks::checked()
         };
         // SAFETY: with bounds checks kept, `create_shader_module_trusted` only asks that no
@@ -591,9 +595,7 @@ impl GpuContext {
     /// 256-wide workgroup sits in a subgroup of one size at lane `index % size`, else 0.
     /// `GLIFSIM_NO_BALLOT=1` forces 0.
     fn probe_subgroups(&self) -> Result<u32> {
-        if !self.features.contains(wgpu::Features::SUBGROUP)
-            || std::env::var("GLIFSIM_NO_BALLOT").is_ok_and(|v| v == "1")
-        {
+        if !self.features.contains(wgpu::Features::SUBGROUP) || env_flag("GLIFSIM_NO_BALLOT") {
             return Ok(0);
         }
         let buf = self.buffer(

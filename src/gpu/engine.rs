@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::frame::{words_per_trial, SpikeFrame, SpikeRecord};
-use crate::gpu::context::GpuContext;
+use crate::gpu::context::{env_flag, GpuContext};
 use crate::gpu::shaders;
 use crate::input::{check_input, Drive};
 use crate::model::Population;
@@ -152,8 +152,9 @@ struct Shard {
     staging: [wgpu::Buffer; 2],
     /// Words 1–3 of the current Philox blocks, `[3][B][n]` (16-byte stand-in without).
     noise_cache: wgpu::Buffer,
-    /// Runs the wide kernel (else the lane kernel).
+    /// Runs the wide kernel (else the lane kernel), with this pipeline.
     wide: bool,
+    pipeline: wgpu::ComputePipeline,
     bind_group: wgpu::BindGroup,
     dispatch: (u32, u32),
     _info: wgpu::Buffer,
@@ -257,8 +258,6 @@ pub struct GpuSim {
     pop: Population,
     trials: usize,
     shards: Vec<Shard>,
-    /// The lane kernel's step pipeline and the wide kernel's, where a shard runs it.
-    pipelines: [Option<wgpu::ComputePipeline>; 2],
     ctrl_buf: wgpu::Buffer,
     disp_off: u64,
     chunk: usize,
@@ -271,8 +270,6 @@ pub struct GpuSim {
     noise_cached_at: Option<u64>,
     /// Whether this simulator has the noise cache (a noise drive and the option).
     noise_cache: bool,
-    /// Whether a shard runs the wide kernel (four neurons per invocation).
-    wide: bool,
 }
 
 impl std::fmt::Debug for GpuSim {
@@ -339,10 +336,9 @@ impl GpuSim {
         // Largest shard: every per-shard binding of one step must fit one binding (the noise
         // cache has three words per neuron and trial).
         let cache = drive.noise.is_some()
-            && opts.noise_cache.unwrap_or_else(|| {
-                !ctx.adapter().is_cpu()
-                    && !std::env::var("GLIFSIM_NO_NOISE_CACHE").is_ok_and(|v| v == "1")
-            });
+            && opts
+                .noise_cache
+                .unwrap_or_else(|| !ctx.adapter().is_cpu() && !env_flag("GLIFSIM_NO_NOISE_CACHE"));
         let serves = GpuOptions::wide_serves(pop);
         let wide = match opts.wide {
             Some(true) if !serves => {
@@ -354,7 +350,7 @@ impl GpuSim {
                 )))
             }
             Some(w) => w,
-            None => serves && !std::env::var("GLIFSIM_NO_WIDE").is_ok_and(|v| v == "1"),
+            None => serves && !env_flag("GLIFSIM_NO_WIDE"),
         };
         let widest = comps.max(if cache { 3 } else { 1 });
         let per_neuron_bytes = 4 * (trials as u64) * (widest as u64);
@@ -476,12 +472,9 @@ impl GpuSim {
                 bind_group_layouts: &[Some(&layout)],
                 immediate_size: 0,
             });
-        // The step pipelines the shards need: index 0 the lane kernel, 1 the wide one.
-        let mut pipelines: [Option<wgpu::ComputePipeline>; 2] = [None, None];
-        for (i, is_wide) in [false, true].into_iter().enumerate() {
-            if !shard_list.iter().any(|&(_, _, w)| w == is_wide) {
-                continue;
-            }
+        // The step pipeline of the lane kernel or of the wide one, built for the first shard
+        // that runs it.
+        let build = |is_wide: bool| -> Result<wgpu::ComputePipeline> {
             let module = if is_wide {
                 ctx.shader(
                     &format!("{} (wide)", pop.model().name()),
@@ -507,11 +500,12 @@ impl GpuSim {
                     },
                     cache: None,
                 });
-            if let Some(e) = pollster::block_on(scope.pop()) {
-                return Err(Error::Device(format!("step pipeline: {e}")));
+            match pollster::block_on(scope.pop()) {
+                Some(e) => Err(Error::Device(format!("step pipeline: {e}"))),
+                None => Ok(pipeline),
             }
-            pipelines[i] = Some(pipeline);
-        }
+        };
+        let mut pipelines: [Option<wgpu::ComputePipeline>; 2] = [None, None];
         // One control buffer, written once per chunk: the schedule values [chunk] at offset 0,
         // then the dispatch table (one entry per dispatch, DISPATCH_STRIDE apart).
         use wgpu::BufferUsages as U;
@@ -524,15 +518,18 @@ impl GpuSim {
         )?;
 
         let mut shards = Vec::with_capacity(nshards);
+        let bufs = SharedBuffers {
+            layout: &layout,
+            ctrl: &ctrl_buf,
+            steps_bytes,
+            disp_off,
+            stride,
+            noise_cache: cache,
+        };
         for &(n0, ns, wide) in &shard_list {
-            let bufs = SharedBuffers {
-                layout: &layout,
-                ctrl: &ctrl_buf,
-                steps_bytes,
-                disp_off,
-                stride,
-                noise_cache: cache,
-                wide,
+            let pipeline = match &pipelines[usize::from(wide)] {
+                Some(p) => p.clone(),
+                None => pipelines[usize::from(wide)].insert(build(wide)?).clone(),
             };
             let shard = make_shard(
                 &ctx,
@@ -542,6 +539,7 @@ impl GpuSim {
                 ns,
                 chunk,
                 &bufs,
+                (wide, pipeline),
                 &slots_list,
                 drive,
                 opts,
@@ -561,7 +559,6 @@ impl GpuSim {
             pop: pop.clone(),
             trials,
             shards,
-            pipelines,
             ctrl_buf,
             disp_off,
             chunk,
@@ -570,7 +567,6 @@ impl GpuSim {
             opts: opts.clone(),
             noise_cached_at: None,
             noise_cache: cache,
-            wide: shard_list.iter().any(|&(_, _, w)| w),
         };
         sim.ctx.take_error()?;
         Ok(sim)
@@ -638,7 +634,7 @@ impl GpuSim {
     /// # Ok::<(), glifsim::Error>(())
     /// ```
     pub fn is_wide(&self) -> bool {
-        self.wide
+        self.shards.iter().any(|s| s.wide)
     }
     /// Steps taken so far.
     pub fn steps_done(&self) -> u64 {
@@ -921,10 +917,7 @@ impl GpuSim {
         let dispatches = if self.opts.fused { 1 } else { tc };
         for d in 0..dispatches {
             for sh in &self.shards {
-                // Each shard's kernel was built with the simulator (`with_drive`).
-                if let Some(p) = &self.pipelines[usize::from(sh.wide)] {
-                    pass.set_pipeline(p);
-                }
+                pass.set_pipeline(&sh.pipeline);
                 pass.set_bind_group(0, &sh.bind_group, &[(d as u64 * DISPATCH_STRIDE) as u32]);
                 pass.dispatch_workgroups(sh.dispatch.0, sh.dispatch.1, 1);
             }
@@ -1119,8 +1112,6 @@ struct SharedBuffers<'a> {
     stride: usize,
     /// Allocate the noise cache.
     noise_cache: bool,
-    /// The wide kernel: one invocation per four neurons.
-    wide: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1132,6 +1123,7 @@ fn make_shard(
     ns: usize,
     chunk: usize,
     shared: &SharedBuffers<'_>,
+    (wide, pipeline): (bool, wgpu::ComputePipeline),
     slots_list: &[(&'static str, &crate::Param)],
     drive: &Drive,
     opts: &GpuOptions,
@@ -1160,7 +1152,7 @@ fn make_shard(
         params.extend(crate::noise::noise_table().iter().flatten());
     }
     let threads = (trials * n_pad) as u64;
-    let invocations = if shared.wide { threads / 4 } else { threads };
+    let invocations = if wide { threads / 4 } else { threads };
     let wgs = invocations.div_ceil(WORKGROUP);
     let max_dim = ctx.limits().max_compute_workgroups_per_dimension as u64;
     let (wg_x, wg_y) = tile(wgs, max_dim);
@@ -1265,7 +1257,8 @@ fn make_shard(
     });
     Ok(Shard {
         noise_cache,
-        wide: shared.wide,
+        wide,
+        pipeline,
         n0,
         n: ns,
         w,

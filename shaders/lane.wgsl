@@ -24,6 +24,36 @@ fn host_input(idx: u32, t: u32) -> f32 {
     return 0.0;
 }
 
+// Spike words assembled in workgroup memory (main_workgroup.wgsl, and main_ballot.wgsl where
+// the subgroups are narrower than a word): the bits of a workgroup's 256 invocations, 8 words.
+var<workgroup> wg_words: array<atomic<u32>, 8>;
+
+// Before the first step: the words start at 0. Call in workgroup-uniform control flow.
+fn clear_words(lid: u32) {
+    if lid < 8u {
+        atomicStore(&wg_words[lid], 0u);
+    }
+    workgroupBarrier();
+}
+
+// One row of spike words: each invocation sets its bit, then invocation k < 8 of workgroup
+// `wg` writes word 8·wg + k to `spikes[row + 8·wg + k]` and clears it for the next row. Call
+// in workgroup-uniform control flow. CPU twin of the word layout: src/frame.rs.
+fn workgroup_words(wg: u32, lid: u32, bit: bool, row: u32) {
+    if bit {
+        atomicOr(&wg_words[lid / 32u], 1u << (lid % 32u));
+    }
+    workgroupBarrier();
+    if lid < 8u {
+        let word = wg * 8u + lid;
+        if word < info.words {
+            spikes[row + word] = atomicLoad(&wg_words[lid]);
+        }
+        atomicStore(&wg_words[lid], 0u);
+    }
+    workgroupBarrier();
+}
+
 // The neuron and trial of invocation `lid` of workgroup `wg` (both entry points).
 struct Lane {
     id: u32,      // global invocation index: trial * n_pad + n; spike word id / 32

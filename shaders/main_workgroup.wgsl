@@ -1,7 +1,6 @@
-// The step kernel's entry point, building spike words in workgroup memory (any adapter).
-// Included after common.wgsl and the model's file; CPU twin of the word layout: src/frame.rs.
-
-var<workgroup> wg_words: array<atomic<u32>, 8>;
+// The step kernel's entry point, building spike words in workgroup memory (any adapter:
+// `workgroup_words`, lane.wgsl). Included after common.wgsl, lane.wgsl and the model's file;
+// CPU twin of the word layout: src/frame.rs.
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -16,36 +15,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     var carry: Carry;
     begin_lane(l, &st, &carry);
     let r_start = st.r;
-    if lid < 8u {
-        atomicStore(&wg_words[lid], 0u);
-    }
-    workgroupBarrier();
-    let word = wg * 8u + lid;
+    clear_words(lid);
     let end = dispatch.t0 + dispatch.count;
     for (var t = dispatch.t0; t < end; t++) {
         let spike = step_lane(l, t, end, &st, &carry);
-        if spike {
-            atomicOr(&wg_words[lid / 32u], 1u << (lid % 32u));
-        }
-        workgroupBarrier();
-        // Each spike word is assembled in workgroup memory and written once.
-        if lid < 8u {
-            if word < info.words {
-                spikes[t * info.words + word] = atomicLoad(&wg_words[lid]);
-            }
-            atomicStore(&wg_words[lid], 0u);
-        }
-        workgroupBarrier();
+        workgroup_words(wg, lid, spike, t * info.words);
     }
-    // The refractory words for the next dispatch (wg_words are zero after the last step),
-    // then the state, once (r only where it changed: most neurons are not refractory).
-    if l.live && st.r > 0.0 {
-        atomicOr(&wg_words[lid / 32u], 1u << (lid % 32u));
-    }
-    workgroupBarrier();
-    if lid < 8u && word < info.words {
-        spikes[info.refr_base + word] = atomicLoad(&wg_words[lid]);
-    }
+    // The refractory words for the next dispatch, then the state, once (r only where it
+    // changed: most neurons are not refractory).
+    workgroup_words(wg, lid, l.live && st.r > 0.0, info.refr_base);
     if l.live {
         store_state(l.idx, l.bn, st, r_start);
     }

@@ -141,11 +141,16 @@ fn wide_kernel_equals_the_cpu_path() {
     use glifsim::input::{Drive, Noise};
     let Some(ctx) = gpu() else { return };
     eprintln!(
-        "adapter {}: wide kernel spike words by {}",
+        "adapter {}: wide kernel spike words by {}; lane kernel by its {} entry point",
         ctx.adapter().name,
         match ctx.subgroup_size() {
             Some(s) if ctx.wide_ballot() => format!("subgroup ballot, subgroup size {s}"),
             _ => "workgroup atomics".to_string(),
+        },
+        if ctx.lane_ballot() {
+            "subgroup"
+        } else {
+            "workgroup"
         }
     );
     let wide = GpuOptions {
@@ -352,12 +357,18 @@ fn one_component_population(model: Model, n: usize, seed: u64) -> Population {
 
 /// On lavapipe the wide kernel's ballot entry point runs with subgroups of 8 invocations, one
 /// spike word each, so the part that picks byte k of each ballot for word k of a subgroup is
-/// not exercised. This runs `wide_kernel_equals_the_cpu_path` again in child processes with
-/// llvmpipe's wider vectors:
-/// - 512 bits: subgroups of 16, two words each (NVIDIA's have 32, four words);
-/// - 1024 bits: Mesa 22.3 reports subgroups of 32 whose invocation ids repeat every 16, a
-///   layout neither ballot entry point can use. The probe must see that and fall back to
-///   workgroup atomics; trusting the reported size would drop half of every spike word.
+/// not exercised; and the lane kernel takes its workgroup entry point, since its subgroup one
+/// builds words by ballot only from 32-wide subgroups. This runs
+/// `wide_kernel_equals_the_cpu_path` (which also holds the lane kernel to the CPU path) again
+/// in child processes:
+/// - with `GLIFSIM_LANE_BALLOT=1` at llvmpipe's 256 and 512-bit vectors (subgroups of 8 and
+///   16): the lane kernel's subgroup entry point meets subgroups narrower than a word, as on a
+///   driver that compiles the step kernel with another size than the probe's, and must build
+///   the words in workgroup memory; at 16 the wide kernel's subgroups span two words (NVIDIA's
+///   span four);
+/// - at 1024 bits, where Mesa 22.3 reports subgroups of 32 whose invocation ids repeat every
+///   16, a layout neither ballot entry point can use: the probe must see that and fall back to
+///   workgroup atomics (trusting the reported size would drop half of every spike word).
 ///
 /// Elsewhere there is nothing to do: the adapter's own subgroups ran it.
 #[test]
@@ -371,16 +382,32 @@ fn ballot_entry_points_under_other_subgroup_layouts_on_lavapipe() {
         );
         return;
     }
-    for (bits, expect) in [
-        ("512", "subgroup ballot, subgroup size 16"),
-        ("1024", "workgroup atomics"),
+    for (bits, lane_ballot, expect) in [
+        (
+            "256",
+            true,
+            "subgroup ballot, subgroup size 8; lane kernel by its subgroup",
+        ),
+        (
+            "512",
+            true,
+            "subgroup ballot, subgroup size 16; lane kernel by its subgroup",
+        ),
+        (
+            "1024",
+            false,
+            "workgroup atomics; lane kernel by its workgroup",
+        ),
     ] {
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        child
             .args(["wide_kernel_equals_the_cpu_path", "--exact", "--nocapture"])
             .env("LP_NATIVE_VECTOR_WIDTH", bits)
-            .env("GLIFSIM_WIDE_CHILD", "1")
-            .output()
-            .unwrap();
+            .env("GLIFSIM_WIDE_CHILD", "1");
+        if lane_ballot {
+            child.env("GLIFSIM_LANE_BALLOT", "1");
+        }
+        let out = child.output().unwrap();
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),

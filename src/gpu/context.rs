@@ -15,6 +15,10 @@
 //!   two spike words per subgroup. At 1024 bits, Mesa 22.3 reports 32-wide subgroups whose
 //!   invocation ids repeat every 16; the subgroup probe rejects that layout (spike words by
 //!   workgroup atomics), and the same test holds it to that.
+//! - `GLIFSIM_LANE_BALLOT=1`: the lane kernel's subgroup entry point even where subgroups are
+//!   narrower than a spike word, which then builds the words in workgroup memory (slower
+//!   there than the workgroup entry point; `tests/gpu.rs` uses it to run that branch on
+//!   lavapipe). Results are identical.
 //! - `GLIFSIM_NO_NOISE_CACHE=1`: no noise cache by default (see `GpuOptions::noise_cache`);
 //!   results are identical.
 //! - `GLIFSIM_NO_WIDE=1`: one neuron per invocation by default even where the wide kernel
@@ -344,10 +348,20 @@ impl GpuContext {
         self.arith
     }
     /// Whether the lane kernel (one neuron per invocation) builds spike words with
-    /// `subgroupBallot` (32-wide subgroups laid out along the local index) rather than
-    /// workgroup atomics and barriers.
+    /// `subgroupBallot` rather than workgroup atomics and barriers: subgroups laid out along
+    /// the local index whose size is a multiple of 32 up to 128 (32 on NVIDIA). The kernel
+    /// checks the size its own pipeline got at run time (`shaders/main_ballot.wgsl`) and
+    /// builds the words in workgroup memory where it is narrower, so this is what the probe
+    /// predicts, not a condition of correctness.
     pub fn uses_ballot(&self) -> bool {
-        self.subgroup == 32
+        self.subgroup % 32 == 0 && (32..=128).contains(&self.subgroup)
+    }
+    /// Whether the lane kernel is built with its subgroup entry point (`main_ballot.wgsl`):
+    /// where [`uses_ballot`](Self::uses_ballot), or, with `GLIFSIM_LANE_BALLOT=1`, wherever
+    /// the probe found subgroups along the local index, so that the entry point's branch for
+    /// subgroups narrower than a word runs on an adapter that has them (the tests' use).
+    pub fn lane_ballot(&self) -> bool {
+        self.uses_ballot() || (self.subgroup > 0 && env_flag("GLIFSIM_LANE_BALLOT"))
     }
     /// Whether the wide kernel ([`GpuOptions::wide`](crate::gpu::GpuOptions::wide)) builds
     /// spike words with `subgroupBallot`: subgroups laid out along the local index whose size

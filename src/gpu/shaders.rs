@@ -31,8 +31,9 @@ pub const MULHILO_U64: &str = include_str!("../../shaders/mulhilo_u64.wgsl");
 pub const PROBE_SUBGROUPS: &str = include_str!("../../shaders/probe_subgroups.wgsl");
 
 /// The full source of the step kernel for `model`: the common prelude, the model's file and
-/// an entry point (`ballot`: the subgroupBallot one, which needs `Features::SUBGROUP`; naga
-/// gates subgroup operations by that feature rather than by an `enable` directive).
+/// an entry point (`ballot`: the subgroup one, main_ballot.wgsl, which needs
+/// `Features::SUBGROUP` and subgroups laid out along the local index; naga gates subgroup
+/// operations by that feature rather than by an `enable` directive).
 /// `int64`: Philox's multiply in 64-bit integers (`Features::SHADER_INT64`).
 pub fn step_source(model: crate::Model, ballot: bool, int64: bool) -> String {
     let body = if model.has_asc() { GLIF } else { LIF };

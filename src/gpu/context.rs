@@ -360,12 +360,16 @@ impl GpuContext {
     /// where [`uses_ballot`](Self::uses_ballot), or, with `GLIFSIM_LANE_BALLOT=1`, wherever
     /// the probe found subgroups along the local index, so that the entry point's branch for
     /// subgroups narrower than a word runs on an adapter that has them (the tests' use).
-    pub fn lane_ballot(&self) -> bool {
+    pub fn lane_subgroup_entry(&self) -> bool {
         self.uses_ballot() || (self.subgroup > 0 && env_flag("GLIFSIM_LANE_BALLOT"))
     }
     /// Whether the wide kernel ([`GpuOptions::wide`](crate::gpu::GpuOptions::wide)) builds
     /// spike words with `subgroupBallot`: subgroups laid out along the local index whose size
-    /// is a multiple of 8 up to 128 (32 on NVIDIA, 8 on lavapipe).
+    /// is a multiple of 8 up to 128 (32 on NVIDIA, 8 on lavapipe). Its entry point reads the
+    /// size at run time and serves any size of that kind, so a driver may size the step
+    /// pipeline unlike the probe (every desktop GPU's sizes are multiples of 8). It has no
+    /// branch for narrower subgroups, unlike the lane kernel's: the barriers of one, even
+    /// never taken, halve the wide kernel's speed on lavapipe.
     pub fn wide_ballot(&self) -> bool {
         self.subgroup > 0 && self.subgroup % 8 == 0 && self.subgroup <= 128
     }

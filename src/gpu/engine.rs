@@ -483,7 +483,11 @@ impl GpuSim {
             } else {
                 ctx.shader(
                     pop.model().name(),
-                    &shaders::step_source(pop.model(), ctx.lane_ballot() && !opts.portable, int64),
+                    &shaders::step_source(
+                        pop.model(),
+                        ctx.lane_subgroup_entry() && !opts.portable,
+                        int64,
+                    ),
                 )?
             };
             let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);

@@ -13,9 +13,9 @@
 // per-step kernel, `count = T` the fused kernel. Both run exactly the same arithmetic.
 // Each layout's entry point `main` builds the spike words with workgroup atomics
 // (main_workgroup.wgsl, wide_workgroup.wgsl; any adapter) or subgroupBallot (main_ballot.wgsl
-// where the adapter's subgroups are 32 invocations laid out along the local index,
-// wide_ballot.wgsl where they are any multiple of 8 up to 128 so laid out; checked at device
-// creation).
+// where the adapter's subgroups are a multiple of 32 invocations up to 128 laid out along the
+// local index, wide_ballot.wgsl where they are any multiple of 8 up to 128 so laid out;
+// probed at device creation, and the size checked again by the entry points at run time).
 
 // --- Pipeline constants (fixed per population; see src/gpu/engine.rs `overrides`) ---
 override K: u32 = 0u;           // spike-triggered threshold components θ_k

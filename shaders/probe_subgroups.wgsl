@@ -1,7 +1,8 @@
 // Probes how subgroups are laid out: out[i] = subgroup size, with bit 16 set where the
 // invocation's subgroup_invocation_id differs from i % size. The spike-word entry points that
-// use subgroupBallot need subgroups laid out along the local invocation index: 32 wide for
-// main_ballot.wgsl, a multiple of 8 up to 128 for wide_ballot.wgsl. Host side:
+// use subgroupBallot need subgroups laid out along the local invocation index: a multiple of
+// 32 up to 128 wide for main_ballot.wgsl (which builds words in workgroup memory from
+// narrower ones), a multiple of 8 up to 128 for wide_ballot.wgsl. Host side:
 // src/gpu/context.rs `probe_subgroups`.
 @group(0) @binding(0) var<storage, read_write> out: array<u32>;
 

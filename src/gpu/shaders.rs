@@ -17,7 +17,8 @@ pub const CALIBRATE: &str = include_str!("../../shaders/calibrate.wgsl");
 
 /// Entry point building spike words in workgroup memory (any adapter).
 pub const MAIN_WORKGROUP: &str = include_str!("../../shaders/main_workgroup.wgsl");
-/// Entry point building spike words with subgroupBallot (32-wide subgroups).
+/// Entry point building spike words with subgroupBallot (subgroups a multiple of 32 wide; in
+/// workgroup memory from narrower ones).
 pub const MAIN_BALLOT: &str = include_str!("../../shaders/main_ballot.wgsl");
 /// The wide kernel's entry point building spike words in workgroup memory (any adapter).
 pub const WIDE_WORKGROUP: &str = include_str!("../../shaders/wide_workgroup.wgsl");

@@ -1,7 +1,7 @@
 //! # glifsim
 //!
-//! Large populations of linear integrate-and-fire neurons (LIF/GLIF1, ALIF, GLIF2) on any GPU
-//! through wgpu compute shaders, with a CPU reference path in f32 and f64 that the GPU path is
+//! Large populations of linear integrate-and-fire neurons (LIF/GLIF1, ALIF, GLIF2, GLIF3,
+//! GLIF4, GLIF5) on any GPU through wgpu compute shaders, with a CPU reference path in f32 and f64 that the GPU path is
 //! held to bit for bit. The semantics are those of `MODELS.md` (shipped in `docs/MODELS.md`).
 //!
 //! Start with [`Population::builder`], then [`Simulator`] (either path), [`CpuSim`] or

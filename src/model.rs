@@ -174,7 +174,7 @@ impl From<&[f64]> for Param {
 pub enum Adaptation {
     /// Time constants τ_k in ms (ALIF): e_k = exp(−Δt/τ_k).
     TimeConstants(Vec<Param>),
-    /// Rate constants λ_k in 1/ms (GLIF2): e_k = exp(−Δt·λ_k).
+    /// Rate constants λ_k in 1/ms (GLIF2, GLIF4, GLIF5): e_k = exp(−Δt·λ_k).
     Rates(Vec<Param>),
     /// The per-step decay factors e_k themselves, in [0, 1].
     DecayFactors(Vec<Param>),
@@ -229,9 +229,9 @@ pub struct Population {
     pub(crate) n: usize,
     pub(crate) dt: f64,
     pub(crate) v_rest: Param,
-    /// V_reset (LIF, ALIF); unused (zero) for GLIF2.
+    /// V_reset (LIF, ALIF, GLIF3); unused (zero) for GLIF2, GLIF4 and GLIF5.
     pub(crate) v_reset: Param,
-    /// V_th (LIF) or Θ_∞ (ALIF, GLIF2).
+    /// V_th (LIF, GLIF3) or Θ_∞ (ALIF, GLIF2, GLIF4, GLIF5).
     pub(crate) threshold: Param,
     pub(crate) t_ref: Param,
     pub(crate) tau_m: Param,
@@ -312,11 +312,11 @@ impl Population {
     pub fn v_rest(&self) -> &Param {
         &self.v_rest
     }
-    /// V_reset (mV; LIF and ALIF).
+    /// V_reset (mV; LIF, ALIF and GLIF3).
     pub fn v_reset(&self) -> &Param {
         &self.v_reset
     }
-    /// V_th (LIF) or Θ_∞ (ALIF, GLIF2), mV.
+    /// V_th (LIF, GLIF3) or Θ_∞ (ALIF, GLIF2, GLIF4, GLIF5), mV.
     pub fn threshold(&self) -> &Param {
         &self.threshold
     }
@@ -332,11 +332,11 @@ impl Population {
     pub fn resistance(&self) -> &Param {
         &self.resistance
     }
-    /// GLIF2 voltage-reset multiplier m_v.
+    /// Voltage-reset multiplier m_v (GLIF2, GLIF4, GLIF5).
     pub fn m_v(&self) -> &Param {
         &self.m_v
     }
-    /// GLIF2 voltage-reset offset b_v (mV).
+    /// Voltage-reset offset b_v (mV; GLIF2, GLIF4, GLIF5).
     pub fn b_v(&self) -> &Param {
         &self.b_v
     }
@@ -425,8 +425,8 @@ impl Population {
 /// Builder for [`Population`]; `build` validates every rule of the spec.
 ///
 /// Defaults: Δt = 0.1 ms, V_rest = −65 mV, V_reset = −70 mV, V_th = Θ_∞ = −50 mV,
-/// t_ref = 2 ms, τ_m = 20 ms, R = 1 MΩ. ALIF and GLIF2 need their adaptation components;
-/// GLIF2 needs m_v and b_v.
+/// t_ref = 2 ms, τ_m = 20 ms, R = 1 MΩ. ALIF, GLIF2, GLIF4 and GLIF5 need their adaptation
+/// components; GLIF2, GLIF4 and GLIF5 need m_v and b_v; GLIF3–5 their after-spike currents.
 ///
 /// ```
 /// use glifsim::{Model, Population};
@@ -513,12 +513,12 @@ impl PopulationBuilder {
         self.v_reset = Some(p.into());
         self
     }
-    /// Firing threshold V_th (mV; LIF, GLIF1). Same slot as [`Self::theta_inf`].
+    /// Firing threshold V_th (mV; LIF, GLIF1, GLIF3). Same slot as [`Self::theta_inf`].
     pub fn v_th(mut self, p: impl Into<Param>) -> Self {
         self.threshold = p.into();
         self
     }
-    /// Equilibrium threshold Θ_∞ (mV; ALIF, GLIF2). Same slot as [`Self::v_th`].
+    /// Equilibrium threshold Θ_∞ (mV; ALIF, GLIF2, GLIF4, GLIF5). Same slot as [`Self::v_th`].
     pub fn theta_inf(mut self, p: impl Into<Param>) -> Self {
         self.threshold = p.into();
         self
@@ -538,12 +538,12 @@ impl PopulationBuilder {
         self.resistance = p.into();
         self
     }
-    /// GLIF2 voltage-reset multiplier m_v.
+    /// Voltage-reset multiplier m_v (GLIF2, GLIF4, GLIF5).
     pub fn m_v(mut self, p: impl Into<Param>) -> Self {
         self.m_v = Some(p.into());
         self
     }
-    /// GLIF2 voltage-reset offset b_v (mV).
+    /// Voltage-reset offset b_v (mV; GLIF2, GLIF4, GLIF5).
     pub fn b_v(mut self, p: impl Into<Param>) -> Self {
         self.b_v = Some(p.into());
         self
@@ -647,7 +647,9 @@ impl PopulationBuilder {
                 if self.m_v.is_some() || self.b_v.is_some() {
                     return Err(Error::Parameter {
                         name: if self.m_v.is_some() { "m_v" } else { "b_v" },
-                        reason: format!("{model} resets to V_reset; m_v and b_v belong to GLIF2"),
+                        reason: format!(
+                            "{model} resets to V_reset; m_v and b_v belong to GLIF2, GLIF4 and GLIF5"
+                        ),
                     });
                 }
                 let v_reset = self.v_reset.unwrap_or((-70.0).into());

@@ -115,11 +115,11 @@ pub enum Value {
 pub struct ParamsSpec {
     /// V_rest (mV).
     pub v_rest: Option<Value>,
-    /// V_reset (mV; LIF, GLIF1, ALIF).
+    /// V_reset (mV; LIF, GLIF1, ALIF, GLIF3).
     pub v_reset: Option<Value>,
-    /// V_th (mV; LIF, GLIF1).
+    /// V_th (mV; LIF, GLIF1, GLIF3).
     pub v_th: Option<Value>,
-    /// Θ_∞ (mV; ALIF, GLIF2).
+    /// Θ_∞ (mV; ALIF, GLIF2, GLIF4, GLIF5).
     pub theta_inf: Option<Value>,
     /// t_ref (ms).
     pub t_ref: Option<Value>,
@@ -127,13 +127,13 @@ pub struct ParamsSpec {
     pub tau_m: Option<Value>,
     /// R (MΩ).
     pub resistance: Option<Value>,
-    /// m_v (GLIF2).
+    /// m_v (GLIF2, GLIF4, GLIF5).
     pub m_v: Option<Value>,
-    /// b_v (mV; GLIF2).
+    /// b_v (mV; GLIF2, GLIF4, GLIF5).
     pub b_v: Option<Value>,
-    /// τ_k (ms; ALIF).
+    /// τ_k (ms; ALIF's form, for any model with threshold components).
     pub adapt_tau: Option<Vec<Value>>,
-    /// λ_k (1/ms; GLIF2).
+    /// λ_k (1/ms; GLIF2's form, for any model with threshold components).
     pub adapt_rate: Option<Vec<Value>>,
     /// d_k (mV).
     pub adapt_increment: Option<Vec<Value>>,
@@ -424,7 +424,7 @@ impl Spec {
         ) {
             (Some(_), Some(_)) => {
                 return Err(self.err(format!(
-                    "population '{name}': give adapt_tau (ALIF) or adapt_rate (GLIF2), not both"
+                    "population '{name}': give adapt_tau (time constants) or adapt_rate (rates), not both"
                 )))
             }
             (Some(t), None) => b = b.adapt_time_constants(t),

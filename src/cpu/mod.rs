@@ -303,9 +303,9 @@ pub struct NeuronParams<'a, R> {
     pub resistance: R,
     /// e_m.
     pub decay_m: R,
-    /// m_v (GLIF2).
+    /// m_v (GLIF2, GLIF4, GLIF5).
     pub m_v: R,
-    /// b_v (GLIF2).
+    /// b_v (GLIF2, GLIF4, GLIF5).
     pub b_v: R,
     /// GLIF2 voltage reset instead of V_reset (GLIF2, GLIF4, GLIF5).
     pub glif2: bool,
@@ -651,7 +651,7 @@ impl<R: Real> CpuSim<R> {
         &self.r
     }
     /// Borrow the extra state components, `[B][N][C]`: θ_1..θ_K, I_1..I_J, θ_v. For LIF,
-    /// ALIF and GLIF2 this is θ, `[B][N][K]`.
+    /// ALIF and GLIF2 this is θ, `[B][N][K]` (empty for LIF).
     pub fn theta(&self) -> &[R] {
         &self.theta
     }

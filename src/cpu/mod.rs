@@ -293,7 +293,7 @@ pub struct NeuronParams<'a, R> {
     pub dt: R,
     /// V_rest.
     pub v_rest: R,
-    /// V_reset (LIF, ALIF).
+    /// V_reset (LIF, ALIF, GLIF3).
     pub v_reset: R,
     /// V_th or Θ_∞.
     pub threshold: R,

@@ -113,6 +113,15 @@ rows() {
     grep -E "^(LIF|ALIF|GLIF2|GLIF5) +(cpu|gpu)" "$1" 2> /dev/null |
         awk '{ printf "%-6s %-16s %-6s %-11s %-11s %-11s %-12s %s\n", $1, $2, $3, $4, $6, $7, $9, $13 }'
 }
+# Wide kernel ÷ lane kernel (GPU updates/s, else wall) for each configuration both ran: above 1
+# the wide default stands; below it, flip it (`GpuSim::with_drive`, one line).
+wide_over_lane() {
+    awk 'function upd(r, w) { return r == "-" ? w : r }
+         NR == FNR { lane[$1 " " $2 " " $4] = upd($6, $5); next }
+         $3 == "wide" && (($1 " " $2 " " $4) in lane) {
+             printf "%-6s %-16s %-11s %.2f\n", $1, $2, $4, upd($6, $5) / lane[$1 " " $2 " " $4]
+         }' <(rows "$OUT/no_wide.txt") <(rows "$L")
+}
 {
     grep -E "^adapter:|copy bandwidth|^reference kernel|^interactive|^conformance \(GPU, " "$L" | sort -u
     echo "model  path             kernel neurons     upd/s wall  upd/s GPU   GPU µs/step  of copy (GPU time)"
@@ -122,6 +131,8 @@ rows() {
     echo "with GLIFSIM_NO_WIDE=1:"
     rows "$OUT/no_wide.txt"
     grep "^interactive" "$OUT/no_wide.txt"
+    echo "wide kernel ÷ lane kernel, updates/s:"
+    wide_over_lane
     echo "with GLIFSIM_NO_NOISE_CACHE=1:"
     rows "$OUT/no_noise_cache.txt"
     grep "^interactive" "$OUT/no_noise_cache.txt"

@@ -33,7 +33,9 @@ use crate::Arith;
 /// // The Random123 known-answer test.
 /// assert_eq!(glifsim::noise::philox4x32_10([0; 4], [0; 2]), [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]);
 /// ```
-#[inline]
+// Always inlined: the vectorised loop of `noise_blocks` needs the body (the compiler's own
+// choice was a call per neuron, 3.6x slower).
+#[inline(always)]
 pub fn philox4x32_10(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
     const M0: u64 = 0xD251_1F53;
     const M1: u64 = 0xCD9E_8D57;
@@ -59,8 +61,30 @@ pub fn philox4x32_10(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
 /// before November 2026) drew one block per step and summed eight 16-bit uniforms.
 pub const NOISE_GENERATOR: u32 = 2;
 
-/// The table of [`noise_value`]: `(A, B)` per entry.
-pub type NoiseTable = [[f32; 2]; NOISE_TABLE_LEN];
+/// The table of [`noise_value`]: entry `i` is `(a[i], b[i])`, the quantile at cell `i`'s left
+/// edge and the exact difference to the next edge's. Two arrays rather than pairs, so that a
+/// loop of draws vectorises (its table reads become one load per array and lane; measured on
+/// Zen 4 with AVX2: 1.64 → 0.86 ns per draw). The GPU reads it interleaved
+/// ([`NoiseTable::interleaved`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoiseTable {
+    /// The quantile at each cell's left edge.
+    pub a: [f32; NOISE_TABLE_LEN],
+    /// The difference to the next cell's edge (0 for the 16 single-value entries).
+    pub b: [f32; NOISE_TABLE_LEN],
+}
+
+impl NoiseTable {
+    /// Entry `i` as `[a, b]`.
+    pub fn entry(&self, i: usize) -> [f32; 2] {
+        [self.a[i], self.b[i]]
+    }
+    /// `a[0], b[0], a[1], b[1], …`: the layout of the table in the GPU's parameter buffer
+    /// (entry `i` at `2i`, `2i + 1`; `noise_value` in `shaders/common.wgsl`).
+    pub fn interleaved(&self) -> impl Iterator<Item = f32> + '_ {
+        (0..NOISE_TABLE_LEN).flat_map(|i| self.entry(i))
+    }
+}
 
 /// Log₂ of the cells per octave.
 const CELL_BITS: u32 = 4;
@@ -71,13 +95,50 @@ pub const NOISE_TABLE_LEN: usize = CELLS + (31 - CELL_BITS as usize) * CELLS;
 
 /// The Philox block holding the draws of steps `4·(step ÷ 4)` to `4·(step ÷ 4) + 3` of one
 /// neuron in one trial. WGSL twin: `noise_block`.
-#[inline]
+#[inline(always)]
 pub fn noise_block(seed: u64, neuron: u32, trial: u32, step: u64) -> [u32; 4] {
     let quad = step >> 2;
     philox4x32_10(
         [neuron, trial, quad as u32, (quad >> 32) as u32],
         [seed as u32, (seed >> 32) as u32],
     )
+}
+
+/// [`noise_block`] for neurons `neuron0, neuron0 + 1, …`, one per element of `out`, of one
+/// trial: how the CPU path draws a block of neurons' noise every fourth step. The loop
+/// vectorises across neurons (Philox's 32 × 32 → 64-bit products become `vpmuludq`); on
+/// x86-64 it is compiled a second time for AVX2, chosen at run time (measured on Zen 4: 6.4 ns
+/// per block with the baseline's SSE2, 2.3 ns with AVX2).
+///
+/// ```
+/// use glifsim::noise::{noise_block, noise_blocks};
+/// let mut out = [[0u32; 4]; 40];
+/// noise_blocks(7, 100, 2, 12, &mut out);
+/// assert_eq!(out[39], noise_block(7, 139, 2, 12));
+/// ```
+pub fn noise_blocks(seed: u64, neuron0: u32, trial: u32, step: u64, out: &mut [[u32; 4]]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor has AVX2 (checked just above).
+            unsafe { noise_blocks_avx2(seed, neuron0, trial, step, out) };
+            return;
+        }
+    }
+    noise_blocks_portable(seed, neuron0, trial, step, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn noise_blocks_avx2(seed: u64, neuron0: u32, trial: u32, step: u64, out: &mut [[u32; 4]]) {
+    noise_blocks_portable(seed, neuron0, trial, step, out)
+}
+
+#[inline(always)]
+fn noise_blocks_portable(seed: u64, neuron0: u32, trial: u32, step: u64, out: &mut [[u32; 4]]) {
+    for (j, blk) in out.iter_mut().enumerate() {
+        *blk = noise_block(seed, neuron0.wrapping_add(j as u32), trial, step);
+    }
 }
 
 /// The normal variate of one 32-bit word, in arithmetic mode `arith` (the one multiply-add).
@@ -108,9 +169,9 @@ pub fn noise_value_in(table: &NoiseTable, w: u32, arith: Arith) -> f32 {
     // The position in the cell, rem / 2^sh, from at most 24 bits so that it is exact.
     let d = sh.saturating_sub(24);
     let frac = (rem >> d) as f32 * f32::from_bits((127 - (sh - d)) << 23);
-    // i < NOISE_TABLE_LEN always; the min lets the compiler drop the bounds check.
-    let [a, b] = table[(i as usize).min(NOISE_TABLE_LEN - 1)];
-    let mag = arith.fma(frac, b, a);
+    // i < NOISE_TABLE_LEN always; the min lets the compiler drop the bounds checks.
+    let i = (i as usize).min(NOISE_TABLE_LEN - 1);
+    let mag = arith.fma(frac, table.b[i], table.a[i]);
     f32::from_bits(mag.to_bits() ^ (w & 0x8000_0000))
 }
 
@@ -135,7 +196,7 @@ pub fn noise_table() -> &'static NoiseTable {
     TABLE.get_or_init(|| {
         let mut t = Vec::with_capacity(NOISE_TABLE_LEN);
         for q in 0..CELLS as u64 {
-            t.push([tail_quantile(q as f64) as f32, 0.0]);
+            t.push((tail_quantile(q as f64) as f32, 0.0));
         }
         for sh in 0..31 - CELL_BITS {
             for c in 0..CELLS as u64 {
@@ -143,10 +204,14 @@ pub fn noise_table() -> &'static NoiseTable {
                 // the next begins and the values decrease with q (no step back at an edge).
                 let lo = tail_quantile(((CELLS as u64 + c) << sh) as f64) as f32;
                 let hi = tail_quantile(((CELLS as u64 + c + 1) << sh) as f64) as f32;
-                t.push([lo, hi - lo]);
+                t.push((lo, hi - lo));
             }
         }
-        t.try_into().expect("the table has NOISE_TABLE_LEN entries")
+        assert_eq!(t.len(), NOISE_TABLE_LEN);
+        NoiseTable {
+            a: std::array::from_fn(|i| t[i].0),
+            b: std::array::from_fn(|i| t[i].1),
+        }
     })
 }
 
@@ -157,10 +222,10 @@ pub fn noise_variance() -> f64 {
     *VAR.get_or_init(|| {
         let t = noise_table();
         let mut sum = 0.0f64; // Σ over q of |x|², as a mean over 2³¹ tail indices
-        for &[a, _] in t.iter().take(CELLS) {
+        for &a in t.a.iter().take(CELLS) {
             sum += (a as f64).powi(2);
         }
-        for (cell, &[a, b]) in t.iter().skip(CELLS).enumerate() {
+        for (cell, (&a, &b)) in t.a.iter().zip(&t.b).skip(CELLS).enumerate() {
             let sh = cell as u32 / CELLS as u32;
             // frac takes 2^s equally likely values k / 2^s, k = 0 … 2^s − 1.
             let s = sh.min(24);

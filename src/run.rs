@@ -366,7 +366,7 @@ impl Run<'_> {
             done += n as u64;
             for (i, p) in self.prepared.iter().enumerate() {
                 if let Some(t) = &mut self.traces[i] {
-                    if done % p.every as u64 == 0 {
+                    if done.is_multiple_of(p.every as u64) {
                         let st = self.sims[i].state()?;
                         t.sample(done, &st)?;
                     }
@@ -376,7 +376,7 @@ impl Run<'_> {
             }
             if opts
                 .checkpoint_every
-                .is_some_and(|every| done % every.max(1) == 0)
+                .is_some_and(|every| done.is_multiple_of(every.max(1)))
                 && done < total
             {
                 self.checkpoint(done, dir)?;

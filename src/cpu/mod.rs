@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::frame::{words_per_trial, SpikeFrame, SpikeRecord};
 use crate::input::{check_input, Drive};
 use crate::model::{Param, Population};
-use crate::noise::{noise_block, noise_table, noise_value_in, NoiseTable};
+use crate::noise::{noise_blocks, noise_table, noise_value_in, NoiseTable};
 use crate::state::{State, StepOptions};
 use crate::{Arith, Real};
 
@@ -66,21 +66,24 @@ impl<R: Real> P<R> {
     /// `xs[i] = fma(draws[i], p(n0 + i), xs[i])` in mode `arith`.
     #[inline(always)]
     fn fma_to(&self, xs: &mut [R], draws: &[R], n0: usize, arith: Arith) {
-        let run = |arith: Arith, xs: &mut [R]| {
-            if self.per_neuron {
-                for ((x, &d), &p) in xs.iter_mut().zip(draws).zip(&self.values[n0..]) {
-                    *x = arith.fma(d, p, *x);
-                }
-            } else {
-                let p = self.values[0];
-                for (x, &d) in xs.iter_mut().zip(draws) {
-                    *x = arith.fma(d, p, *x);
-                }
-            }
-        };
+        // One loop per mode, each with its mode a constant (functions, not closures, so
+        // that they are inlined into the caller's AVX2 copy).
         match arith {
-            Arith::Separate => run(Arith::Separate, xs),
-            Arith::Fused => run(Arith::Fused, xs),
+            Arith::Separate => self.fma_to_in(xs, draws, n0, Arith::Separate),
+            Arith::Fused => self.fma_to_in(xs, draws, n0, Arith::Fused),
+        }
+    }
+    #[inline(always)]
+    fn fma_to_in(&self, xs: &mut [R], draws: &[R], n0: usize, arith: Arith) {
+        if self.per_neuron {
+            for ((x, &d), &p) in xs.iter_mut().zip(draws).zip(&self.values[n0..]) {
+                *x = arith.fma(d, p, *x);
+            }
+        } else {
+            let p = self.values[0];
+            for (x, &d) in xs.iter_mut().zip(draws) {
+                *x = arith.fma(d, p, *x);
+            }
         }
     }
     #[inline(always)]
@@ -123,22 +126,30 @@ impl<R: Real> vector::Fill<R> for BlockCurrents<'_, R> {
             *c = *c + self.sched;
         }
         if let Some((blocks, word, table)) = self.noise {
-            // The draws, then current = fma(draw, gain, current); each loop with its
-            // arithmetic mode and parameter layout decided outside it.
-            let blocks = &blocks[j0..j0 + cur.len()];
+            // This step's word of each neuron's block, contiguous; the draws; then current =
+            // fma(draw, gain, current): each a plain loop with its arithmetic mode and
+            // parameter layout decided outside it, so that it vectorises.
+            let len = cur.len();
+            let mut words = [0u32; 32];
+            for (w, blk) in words.iter_mut().zip(&blocks[j0..j0 + len]) {
+                *w = blk[word];
+            }
             let mut draws = [R::ZERO; 32];
-            let draws = &mut draws[..cur.len()];
-            let value = |arith: Arith, draws: &mut [R]| {
-                for (d, blk) in draws.iter_mut().zip(blocks) {
-                    *d = R::from_f64(noise_value_in(table, blk[word], arith) as f64);
-                }
-            };
+            let draws = &mut draws[..len];
             match self.arith {
-                Arith::Separate => value(Arith::Separate, draws),
-                Arith::Fused => value(Arith::Fused, draws),
+                Arith::Separate => noise_values(table, &words[..len], draws, Arith::Separate),
+                Arith::Fused => noise_values(table, &words[..len], draws, Arith::Fused),
             }
             self.gain.fma_to(cur, draws, base, self.arith);
         }
+    }
+}
+
+/// `draws[i] = noise_value(words[i])` in mode `arith` (a constant where it is inlined).
+#[inline(always)]
+fn noise_values<R: Real>(table: &NoiseTable, words: &[u32], draws: &mut [R], arith: Arith) {
+    for (d, &w) in draws.iter_mut().zip(words) {
+        *d = R::from_f64(noise_value_in(table, w, arith) as f64);
     }
 }
 
@@ -781,10 +792,8 @@ impl<R: Real> CpuSim<R> {
             for (t, wd) in local.chunks_mut(wb).enumerate() {
                 let step = first + t as u64;
                 let sched = scheds[t];
-                if noise && (step % 4 == 0 || (t == 0 && !cached)) {
-                    for (j, blk) in blocks.iter_mut().enumerate() {
-                        *blk = noise_block(seed, (n0 + j) as u32, b as u32, step);
-                    }
+                if noise && (step.is_multiple_of(4) || (t == 0 && !cached)) {
+                    noise_blocks(seed, n0 as u32, b as u32, step, blocks);
                 }
                 let word = (step % 4) as usize;
                 let blocks = &*blocks;
@@ -919,7 +928,7 @@ impl<R: Real> CpuSim<R> {
         self.steps += tc as u64;
         // An advance that ends inside a quad leaves its blocks for the next (GPU twin:
         // `end_lane`).
-        if noise && self.steps % 4 != 0 {
+        if noise && !self.steps.is_multiple_of(4) {
             self.noise_cached_at = Some(self.steps);
         }
     }

@@ -354,7 +354,7 @@ impl GpuContext {
     /// builds the words in workgroup memory where it is narrower, so this is what the probe
     /// predicts, not a condition of correctness.
     pub fn uses_ballot(&self) -> bool {
-        self.subgroup % 32 == 0 && (32..=128).contains(&self.subgroup)
+        self.subgroup.is_multiple_of(32) && (32..=128).contains(&self.subgroup)
     }
     /// Whether the lane kernel is built with its subgroup entry point (`main_ballot.wgsl`):
     /// where [`uses_ballot`](Self::uses_ballot), or, with `GLIFSIM_LANE_BALLOT=1`, wherever
@@ -371,7 +371,7 @@ impl GpuContext {
     /// branch for narrower subgroups, unlike the lane kernel's: the barriers of one, even
     /// never taken, halve the wide kernel's speed on lavapipe.
     pub fn wide_ballot(&self) -> bool {
-        self.subgroup > 0 && self.subgroup % 8 == 0 && self.subgroup <= 128
+        self.subgroup > 0 && self.subgroup.is_multiple_of(8) && self.subgroup <= 128
     }
     /// The subgroup size where the probe found subgroups laid out along the local invocation
     /// index (what the ballot entry points need), else `None` (no subgroups, another layout,

@@ -875,7 +875,7 @@ impl GpuSim {
         };
         let cached_at_start = self.noise_cached_at.take() == Some(base);
         let end = base + tc as u64;
-        if self.noise_cache && end % 4 != 0 {
+        if self.noise_cache && !end.is_multiple_of(4) {
             self.noise_cached_at = Some(end);
         }
         let len = self.disp_off as usize + entries.len() * DISPATCH_STRIDE as usize;
@@ -891,7 +891,7 @@ impl GpuSim {
             let cached = if i == 0 {
                 cached_at_start
             } else {
-                start % 4 != 0
+                !start.is_multiple_of(4)
             };
             let d = DispatchInfo {
                 t0,
@@ -1153,7 +1153,7 @@ fn make_shard(
     // from `info.noise_table`).
     let noise_table = params.len() as u32;
     if drive.noise.is_some() {
-        params.extend(crate::noise::noise_table().iter().flatten());
+        params.extend(crate::noise::noise_table().interleaved());
     }
     let threads = (trials * n_pad) as u64;
     let invocations = if wide { threads / 4 } else { threads };

@@ -19,7 +19,7 @@ use crate::noise::{noise_blocks, noise_table, noise_value_in, NoiseTable};
 use crate::state::{State, StepOptions};
 use crate::{Arith, Real};
 
-mod vector;
+pub(crate) mod vector;
 use vector::{Currents, Fill, Uniform};
 
 /// Below this many neuron-trials per step the CPU path runs on one thread.

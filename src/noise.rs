@@ -134,9 +134,16 @@ pub fn noise_blocks(seed: u64, neuron0: u32, trial: u32, step: u64, out: &mut [[
     noise_blocks_portable(seed, neuron0, trial, step, out)
 }
 
+// The features of `has_avx512` (`target_feature` takes only a literal).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512cd,avx2,fma")]
-unsafe fn noise_blocks_avx512(seed: u64, neuron0: u32, trial: u32, step: u64, out: &mut [[u32; 4]]) {
+unsafe fn noise_blocks_avx512(
+    seed: u64,
+    neuron0: u32,
+    trial: u32,
+    step: u64,
+    out: &mut [[u32; 4]],
+) {
     noise_blocks_portable(seed, neuron0, trial, step, out)
 }
 

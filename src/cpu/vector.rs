@@ -127,10 +127,10 @@ pub(crate) enum Currents<'a, R, F> {
 }
 
 /// One block of neurons: its currents, `v`, `r` and `th` (θ_1, empty for LIF) of equal length
-/// (`th` may be empty), and the spike words of the block, zeroed. The three functions below
-/// repeat this argument list on purpose: with the arrays gathered into a struct the compiler
-/// no longer knows they do not overlap and stops vectorising (measured: 4.9e9 → 1.2e9 LIF
-/// updates/s).
+/// (`th` may be empty), and the spike words of the block, zeroed. The functions below (and the
+/// copies `run_block_copy!` makes) repeat this argument list on purpose: with the arrays
+/// gathered into a struct the compiler no longer knows they do not overlap and stops
+/// vectorising (measured: 4.9e9 → 1.2e9 LIF updates/s).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_block<R: Real, F: Fill<R>>(
     u: &Uniform<R>,
@@ -170,37 +170,32 @@ pub(crate) fn has_avx512() -> bool {
         && std::is_x86_feature_detected!("fma")
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx512cd,avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn run_block_avx512<R: Real, F: Fill<R>>(
-    u: &Uniform<R>,
-    arith: Arith,
-    opts: StepOptions,
-    cur: &Currents<'_, R, F>,
-    v: &mut [R],
-    r: &mut [R],
-    th: &mut [R],
-    words: &mut [u32],
-) {
-    run_block_portable(u, arith, opts, cur, v, r, th, words)
+/// `$name`: `run_block_portable` compiled with the target features `$features` (callers
+/// check that the processor has them).
+macro_rules! run_block_copy {
+    ($name:ident, $features:literal) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name<R: Real, F: Fill<R>>(
+            u: &Uniform<R>,
+            arith: Arith,
+            opts: StepOptions,
+            cur: &Currents<'_, R, F>,
+            v: &mut [R],
+            r: &mut [R],
+            th: &mut [R],
+            words: &mut [u32],
+        ) {
+            run_block_portable(u, arith, opts, cur, v, r, th, words)
+        }
+    };
 }
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn run_block_avx2<R: Real, F: Fill<R>>(
-    u: &Uniform<R>,
-    arith: Arith,
-    opts: StepOptions,
-    cur: &Currents<'_, R, F>,
-    v: &mut [R],
-    r: &mut [R],
-    th: &mut [R],
-    words: &mut [u32],
-) {
-    run_block_portable(u, arith, opts, cur, v, r, th, words)
-}
+run_block_copy!(
+    run_block_avx512,
+    "avx512f,avx512vl,avx512bw,avx512dq,avx512cd,avx2,fma"
+);
+run_block_copy!(run_block_avx2, "avx2,fma");
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]

@@ -751,6 +751,46 @@ proptest! {
     }
 }
 
+/// Where the processor has AVX-512, LIF, ALIF and GLIF2 run on the AVX-512 copy of the
+/// vectorised kernel, which would leave the AVX2 copy untested for them: this runs the two
+/// tests that hold the vectorised kernel to the literal one again in a child process with
+/// `GLIFSIM_NO_AVX512=1`, and checks that the child ran the AVX2 copy. Elsewhere the AVX2 (or
+/// baseline) copy already ran them.
+#[test]
+fn vectorised_kernel_without_avx512() {
+    let (lif, _) = glifsim::cpu::vector_kernel_copies();
+    if std::env::var_os("GLIFSIM_NO_AVX512").is_some() {
+        // The child: say which copy runs.
+        eprintln!("vectorised kernel copy: {lif}");
+        return;
+    }
+    if lif != "AVX-512" {
+        eprintln!("the vectorised kernel runs the {lif} copy here: nothing to do");
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "vectorised_kernel_equals_literal_kernel",
+            "vectorised_kernel_equals_literal_kernel_in_parallel_blocks",
+            "vectorised_kernel_without_avx512",
+            "--exact",
+            "--nocapture",
+        ])
+        .env("GLIFSIM_NO_AVX512", "1")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "the child failed:\n{text}");
+    assert!(
+        text.contains("vectorised kernel copy: AVX2 + FMA") && text.contains("3 passed"),
+        "the child did not run the three tests on the AVX2 copy:\n{text}"
+    );
+}
+
 #[test]
 fn vectorised_kernel_equals_literal_kernel_in_parallel_blocks() {
     // 40,000 neurons × 2 trials runs in parallel blocks of 4,096 with a partial last block.

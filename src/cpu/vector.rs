@@ -158,16 +158,37 @@ pub(crate) fn run_block<R: Real, F: Fill<R>>(
     run_block_portable(u, arith, opts, cur, v, r, th, words)
 }
 
-/// Whether the processor runs the AVX-512 copies (`run_block_avx512`,
-/// `noise::noise_blocks`): the F, VL, BW, DQ and CD subsets, and FMA.
+/// Whether the AVX-512 copies run (`run_block_avx512`, `noise::noise_blocks`): the processor
+/// has the F, VL, BW, DQ and CD subsets and FMA, and `GLIFSIM_NO_AVX512` is not `1` (which
+/// the tests use to run the AVX2 copy where AVX-512 would be chosen). Decided once.
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn has_avx512() -> bool {
-    std::is_x86_feature_detected!("avx512f")
-        && std::is_x86_feature_detected!("avx512vl")
-        && std::is_x86_feature_detected!("avx512bw")
-        && std::is_x86_feature_detected!("avx512dq")
-        && std::is_x86_feature_detected!("avx512cd")
-        && std::is_x86_feature_detected!("fma")
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| {
+        std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512dq")
+            && std::is_x86_feature_detected!("avx512cd")
+            && std::is_x86_feature_detected!("fma")
+            && std::env::var("GLIFSIM_NO_AVX512").as_deref() != Ok("1")
+    })
+}
+
+/// The copy of the vectorised kernel that the shapes without after-spike currents or θ_v
+/// (LIF, ALIF, GLIF2) run, and the one the others (GLIF3–5) run, on this processor.
+pub(crate) fn copies() -> (&'static str, &'static str) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+        let wide = if avx2 { "AVX2 + FMA" } else { "baseline SIMD" };
+        if has_avx512() {
+            return ("AVX-512", wide);
+        }
+        return (wide, wide);
+    }
+    #[allow(unreachable_code)]
+    ("baseline SIMD", "baseline SIMD")
 }
 
 /// `$name`: `run_block_portable` compiled with the target features `$features` (callers

@@ -27,11 +27,9 @@ const PARALLEL_MIN: usize = 1 << 15;
 /// Neurons per parallel block (a multiple of 32, so blocks own whole spike words).
 const BLOCK: usize = 4096;
 
-/// One block's V, r, θ and Philox blocks (empty without noise), as the iterators zip them.
-type StateArrays<'a, R> = (
-    ((&'a mut [R], &'a mut [R]), &'a mut [R]),
-    &'a mut [[u32; 4]],
-);
+/// One block's V, r, θ and Philox blocks (empty without noise; four planes, see
+/// `CpuSim::noise_cache`), as the iterators zip them.
+type StateArrays<'a, R> = (((&'a mut [R], &'a mut [R]), &'a mut [R]), &'a mut [u32]);
 /// One block's V, r, θ, Philox blocks and spike words.
 type BlockArrays<'a, R> = (StateArrays<'a, R>, &'a mut [u32]);
 
@@ -108,8 +106,8 @@ struct BlockCurrents<'a, R> {
     sched: R,
     /// The block's first neuron.
     n0: usize,
-    /// The block's Philox blocks, which word this step uses, and the table.
-    noise: Option<(&'a [[u32; 4]], usize, &'a NoiseTable)>,
+    /// The block's Philox blocks (four planes), which word this step uses, and the table.
+    noise: Option<(&'a [u32], usize, &'a NoiseTable)>,
     arith: Arith,
 }
 
@@ -125,20 +123,18 @@ impl<R: Real> vector::Fill<R> for BlockCurrents<'_, R> {
         for c in cur.iter_mut() {
             *c = *c + self.sched;
         }
-        if let Some((blocks, word, table)) = self.noise {
-            // This step's word of each neuron's block, contiguous; the draws; then current =
-            // fma(draw, gain, current): each a plain loop with its arithmetic mode and
-            // parameter layout decided outside it, so that it vectorises.
+        if let Some((planes, word, table)) = self.noise {
+            // This step's words (one plane of the blocks, contiguous); the draws; then
+            // current = fma(draw, gain, current): each a plain loop with its arithmetic mode
+            // and parameter layout decided outside it, so that it vectorises.
             let len = cur.len();
-            let mut words = [0u32; 32];
-            for (w, blk) in words.iter_mut().zip(&blocks[j0..j0 + len]) {
-                *w = blk[word];
-            }
+            let at = word * (planes.len() / 4) + j0;
+            let words = &planes[at..at + len];
             let mut draws = [R::ZERO; 32];
             let draws = &mut draws[..len];
             match self.arith {
-                Arith::Separate => noise_values(table, &words[..len], draws, Arith::Separate),
-                Arith::Fused => noise_values(table, &words[..len], draws, Arith::Fused),
+                Arith::Separate => noise_values(table, words, draws, Arith::Separate),
+                Arith::Fused => noise_values(table, words, draws, Arith::Fused),
             }
             self.gain.fma_to(cur, draws, base, self.arith);
         }
@@ -519,9 +515,11 @@ pub struct CpuSim<R: Real> {
     offset: P<R>,
     /// noise gain, rounded once.
     gain: P<R>,
-    /// With a noise drive, each neuron's Philox block of the current quad of steps, `[B][N]`
-    /// (GPU twin: `noise_cache`, which keeps words 1–3).
-    noise_cache: Vec<[u32; 4]>,
+    /// With a noise drive, each neuron's Philox block of the current quad of steps (GPU twin:
+    /// `noise_cache`, which keeps words 1–3): four words per neuron and trial, laid out per
+    /// parallel block of `len` neurons as four planes, word k of the block's neuron j at
+    /// `k·len + j` (`noise::noise_blocks`), so that a step's words are one contiguous run.
+    noise_cache: Vec<u32>,
     /// The step at which `noise_cache` holds the blocks of the quad it falls in (the end of
     /// the last advance, inside a quad); `None`: draw them again.
     noise_cached_at: Option<u64>,
@@ -586,8 +584,8 @@ impl<R: Real> CpuSim<R> {
         } else {
             0
         };
-        if blocks != self.noise_cache.len() {
-            let needed = (blocks * std::mem::size_of::<[u32; 4]>()) as u64;
+        if 4 * blocks != self.noise_cache.len() {
+            let needed = (blocks * 4 * std::mem::size_of::<u32>()) as u64;
             if let Some(avail) = host_memory_available().filter(|&a| needed > a) {
                 return Err(Error::TooLarge {
                     needed,
@@ -595,7 +593,7 @@ impl<R: Real> CpuSim<R> {
                     what: "host memory for the CPU path's noise blocks (MemAvailable)".into(),
                 });
             }
-            self.noise_cache = vec![[0; 4]; blocks];
+            self.noise_cache = vec![0; 4 * blocks];
         }
         self.offset = P::new(&drive.offset(self.pop.n));
         self.gain = P::new(&drive.gain());
@@ -787,7 +785,7 @@ impl<R: Real> CpuSim<R> {
         // there (GPU twin: FLAG_NOISE_CACHED).
         debug_assert_eq!(
             self.noise_cache.len(),
-            if noise { self.trials * n } else { 0 }
+            if noise { 4 * self.trials * n } else { 0 }
         );
         let cached = self.noise_cached_at.take() == Some(first);
         // All tc steps of the neurons n0.. of trial b, their spike words into `local`,
@@ -877,11 +875,11 @@ impl<R: Real> CpuSim<R> {
             let th = &mut self.theta[b * n * comps..(b + 1) * n * comps];
             let th_blocks = chunks_or_empty(th, block * comps, nb);
             let nc = if noise {
-                &mut self.noise_cache[b * n..(b + 1) * n]
+                &mut self.noise_cache[4 * b * n..4 * (b + 1) * n]
             } else {
                 &mut []
             };
-            let nc_blocks = chunks_or_empty(nc, block, nb);
+            let nc_blocks = chunks_or_empty(nc, 4 * block, nb);
             if tc == 1 {
                 // One step: each block writes its words straight into the frame.
                 let wd = &mut words[b * w..(b + 1) * w];

@@ -234,11 +234,10 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
                 println!("adapter: {} (fma {})", c.adapter(), c.arith());
             }
             if let Some(b) = cpu_copy {
-                let (lif, glif) = glifsim::cpu::vector_kernel_copies();
                 println!(
-                    "CPU copy bandwidth: {b:.1} GB/s ({} threads); vectorised kernel: {lif} \
-                     (LIF, ALIF, GLIF2), {glif} (GLIF3-5)",
-                    rayon::current_num_threads()
+                    "CPU copy bandwidth: {b:.1} GB/s ({} threads); vectorised kernel: {}",
+                    rayon::current_num_threads(),
+                    glifsim::cpu::vector_kernel_copy()
                 );
             }
             if let (Some((engine, kernel)), Some(c)) = (gpu_copies, &ctx) {

@@ -350,18 +350,16 @@ pub struct ThetaV<'a, R> {
     pub asc: &'a [R],
 }
 
-/// The compiled copy of the vectorised kernel that this processor runs, for the shapes
-/// without after-spike currents or θ_v (LIF, ALIF, GLIF2) and for the others (GLIF3–5):
-/// `"AVX-512"`, `"AVX2 + FMA"` or `"baseline SIMD"` (SSE2 on x86-64, NEON on AArch64). All
-/// give the same bits; `GLIFSIM_NO_AVX512=1` keeps the AVX-512 copy off.
+/// The compiled copy of the vectorised kernel that this processor runs: `"AVX-512"`,
+/// `"AVX2 + FMA"` or `"baseline SIMD"` (SSE2 on x86-64, NEON on AArch64). All give the same
+/// bits; `GLIFSIM_NO_AVX512=1` keeps the AVX-512 copy off.
 ///
 /// ```
-/// let (lif, glif5) = glifsim::cpu::vector_kernel_copies();
-/// assert!(["AVX-512", "AVX2 + FMA", "baseline SIMD"].contains(&lif));
-/// assert_ne!(glif5, "AVX-512"); // GLIF3-5 ran slower on it
+/// let copy = glifsim::cpu::vector_kernel_copy();
+/// assert!(["AVX-512", "AVX2 + FMA", "baseline SIMD"].contains(&copy));
 /// ```
-pub fn vector_kernel_copies() -> (&'static str, &'static str) {
-    vector::copies()
+pub fn vector_kernel_copy() -> &'static str {
+    vector::copy()
 }
 
 /// One step of one neuron in one trial, exactly as `MODELS.md` orders it.

@@ -8,14 +8,12 @@
 //! order, with branches turned into selects, so the results are bit-identical (the tests in
 //! `tests/cpu.rs` hold the two against each other in both arithmetic modes, with the lock on
 //! and off and with adaptation frozen). On x86-64 the loops are compiled twice more, for
-//! AVX2 + FMA and for AVX-512, and the widest copy the processor runs is chosen at run time,
-//! except that the AVX-512 copy serves only the shapes without after-spike currents or θ_v
-//! (LIF, ALIF, GLIF2): measured on Zen 4 at 1M neurons it ran LIF 1.6× and ALIF 1.8× as fast
-//! as the AVX2 copy in 100-step runs, but GLIF5 at 0.6×, so GLIF3–5 keep AVX2. Elsewhere the
-//! compiler's baseline SIMD (SSE2, NEON) is used. The copies compute the same IEEE
-//! operations (Rust never contracts a multiply and an add into an FMA by itself), so they
-//! agree bit for bit; on a processor with AVX-512 the tests run both wide copies (LIF, ALIF
-//! and GLIF2 on one, GLIF3–5 on the other).
+//! AVX2 + FMA and for AVX-512, and the widest copy the processor runs is chosen at run time
+//! (measured on Zen 4 at 1M neurons, 100-step runs: AVX-512 ran LIF 1.5×, ALIF 1.7× and
+//! GLIF5 1.5× as fast as AVX2); elsewhere the compiler's baseline SIMD (SSE2, NEON) is used.
+//! The copies compute the same IEEE operations (Rust never contracts a multiply and an add
+//! into an FMA by itself), so they agree bit for bit; on a processor with AVX-512 the tests
+//! run the AVX2 copy too (`GLIFSIM_NO_AVX512=1` in a child process).
 //!
 //! Its GPU twin is the wide step kernel, `shaders/wide.wgsl`: the same shapes (K ≤ 1, J ≤ 2,
 //! θ_v), the same operations on `vec4`s of four neurons, with selects where `lanes` has them.
@@ -144,8 +142,8 @@ pub(crate) fn run_block<R: Real, F: Fill<R>>(
 ) {
     #[cfg(target_arch = "x86_64")]
     {
-        if u.j == 0 && !u.thv && has_avx512() {
-            // SAFETY: the processor has the AVX-512 subsets and FMA (checked just above).
+        if has_avx512() {
+            // SAFETY: the processor has the AVX-512 subsets and FMA (checked in has_avx512).
             unsafe { run_block_avx512(u, arith, opts, cur, v, r, th, words) };
             return;
         }
@@ -175,20 +173,18 @@ pub(crate) fn has_avx512() -> bool {
     })
 }
 
-/// The copy of the vectorised kernel that the shapes without after-spike currents or θ_v
-/// (LIF, ALIF, GLIF2) run, and the one the others (GLIF3–5) run, on this processor.
-pub(crate) fn copies() -> (&'static str, &'static str) {
+/// The copy of the vectorised kernel that runs on this processor.
+pub(crate) fn copy() -> &'static str {
     #[cfg(target_arch = "x86_64")]
     {
-        let avx2 = std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
-        let wide = if avx2 { "AVX2 + FMA" } else { "baseline SIMD" };
         if has_avx512() {
-            return ("AVX-512", wide);
+            return "AVX-512";
         }
-        return (wide, wide);
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            return "AVX2 + FMA";
+        }
     }
-    #[allow(unreachable_code)]
-    ("baseline SIMD", "baseline SIMD")
+    "baseline SIMD"
 }
 
 /// `$name`: `run_block_portable` compiled with the target features `$features` (callers
@@ -269,6 +265,9 @@ fn fma<R: Real, const FUSED: bool>(a: R, b: R, c: R) -> R {
     }
 }
 
+/// The most state components per neuron the kernel handles: θ_1, I_1, I_2, θ_v.
+const MAX_COMPONENTS: usize = 4;
+
 /// State components per neuron: θ_1 (ADAPTIVE), I_1..I_J, θ_v (THV).
 const fn stride(adaptive: bool, j: usize, thv: bool) -> usize {
     adaptive as usize + j + thv as usize
@@ -331,8 +330,46 @@ fn block<
     }
 }
 
-/// Up to 32 neurons; returns their spike word. The numbered steps are those of
-/// `update_neuron`.
+/// Where the lane loop reads and writes component k (θ_1, the currents, θ_v) of lane j.
+trait Components<R> {
+    fn get(&self, k: usize, j: usize) -> R;
+    fn set(&mut self, k: usize, j: usize, x: R);
+}
+
+/// At most one component per neuron (LIF; ALIF and GLIF2: θ_1): the state's own `[N][C]`
+/// layout is already contiguous, used in place.
+struct InPlace<'a, R>(&'a mut [R]);
+
+impl<R: Real> Components<R> for InPlace<'_, R> {
+    #[inline(always)]
+    fn get(&self, _k: usize, j: usize) -> R {
+        self.0[j]
+    }
+    #[inline(always)]
+    fn set(&mut self, _k: usize, j: usize, x: R) {
+        self.0[j] = x;
+    }
+}
+
+/// Two to four components (GLIF3–5) as planes, component k of lane j at `[k][j]`, copied from
+/// the interleaved `[N][C]` layout before the loop and back after it, so that every access in
+/// the loop is contiguous and it vectorises (read in place, GLIF5 ran scalar: 1.1e9 → 5.2e8
+/// updates/s in 100-step runs at 1M). One component is better left in place (copied, ALIF
+/// lost half its speed).
+struct Planes<R>([[R; LANES]; MAX_COMPONENTS]);
+
+impl<R: Real> Components<R> for Planes<R> {
+    #[inline(always)]
+    fn get(&self, k: usize, j: usize) -> R {
+        self.0[k][j]
+    }
+    #[inline(always)]
+    fn set(&mut self, k: usize, j: usize, x: R) {
+        self.0[k][j] = x;
+    }
+}
+
+/// Up to 32 neurons; returns their spike word.
 #[inline(always)]
 fn lanes<R: Real, const FUSED: bool, const ADAPTIVE: bool, const J: usize, const THV: bool>(
     u: &Uniform<R>,
@@ -342,16 +379,45 @@ fn lanes<R: Real, const FUSED: bool, const ADAPTIVE: bool, const J: usize, const
     r: &mut [R],
     comps: &mut [R],
 ) -> u32 {
-    let (lock, update_theta) = (opts.refrac_lock, ADAPTIVE && !opts.freeze_adaptation);
     let c = stride(ADAPTIVE, J, THV);
+    if c <= 1 {
+        return lanes_in::<R, FUSED, ADAPTIVE, J, THV>(u, opts, cur, v, r, &mut InPlace(comps));
+    }
+    let n = v.len();
+    let mut planes = Planes([[R::ZERO; LANES]; MAX_COMPONENTS]);
+    for j in 0..n {
+        for k in 0..c {
+            planes.0[k][j] = comps[j * c + k];
+        }
+    }
+    let bits = lanes_in::<R, FUSED, ADAPTIVE, J, THV>(u, opts, cur, v, r, &mut planes);
+    for j in 0..n {
+        for k in 0..c {
+            comps[j * c + k] = planes.0[k][j];
+        }
+    }
+    bits
+}
+
+/// The lane loop over `v.len()` ≤ 32 neurons with their components in `comp`; returns the
+/// spike word. The numbered steps are those of `update_neuron`.
+#[inline(always)]
+fn lanes_in<R: Real, const FUSED: bool, const ADAPTIVE: bool, const J: usize, const THV: bool>(
+    u: &Uniform<R>,
+    opts: StepOptions,
+    cur: impl Fn(usize) -> R,
+    v: &mut [R],
+    r: &mut [R],
+    comp: &mut impl Components<R>,
+) -> u32 {
+    let (lock, update_theta) = (opts.refrac_lock, ADAPTIVE && !opts.freeze_adaptation);
     // Where in a neuron's components θ_1, the currents and θ_v sit.
     let (at_theta, at_asc, at_thv) = (0, ADAPTIVE as usize, ADAPTIVE as usize + J);
     let mut bits = 0u32;
     for j in 0..v.len() {
-        let base = j * c;
         let mut asc = [R::ZERO; J];
         for (q, x) in asc.iter_mut().enumerate() {
-            *x = comps[base + at_asc + q];
+            *x = comp.get(at_asc + q, j);
         }
         // 1. Refractory countdown.
         let r_dec = r[j] - u.dt;
@@ -370,12 +436,12 @@ fn lanes<R: Real, const FUSED: bool, const ADAPTIVE: bool, const J: usize, const
         let v_int = if lock && !free { v0 } else { v_star };
         // 3. Threshold from the start of the step: (θ_1 + Θ_∞) + θ_v.
         let mut thr = if ADAPTIVE {
-            comps[base + at_theta] + u.threshold
+            comp.get(at_theta, j) + u.threshold
         } else {
             u.threshold
         };
         if THV {
-            thr = thr + comps[base + at_thv];
+            thr = thr + comp.get(at_thv, j);
         }
         // 4. Spike.
         let spike = free & (v_int >= thr);
@@ -390,20 +456,21 @@ fn lanes<R: Real, const FUSED: bool, const ADAPTIVE: bool, const J: usize, const
         r[j] = r_out;
         // 6. Adaptation (one component).
         let hold = lock && r_out > R::ZERO;
-        if update_theta {
+        if ADAPTIVE {
             let s = if spike { R::ONE } else { R::ZERO };
             let ds = u.increment_k * s;
-            let th = comps[base + at_theta];
+            let th = comp.get(at_theta, j);
             let th0 = if spike { th * u.keep_k } else { th };
-            comps[base + at_theta] = if hold {
+            let updated = if hold {
                 th0 + ds
             } else {
                 fma::<R, FUSED>(th0, u.decay_k, ds)
             };
+            comp.set(at_theta, j, if update_theta { updated } else { th });
         }
         // 7. θ_v from the start-of-step u = a, w = R·Ĩ and I_j; held like θ.
-        if THV && !opts.freeze_adaptation {
-            let thv = comps[base + at_thv];
+        if THV {
+            let thv = comp.get(at_thv, j);
             let w = u.resistance * i_eff;
             let mut acc = thv * u.thv_decay;
             acc = fma::<R, FUSED>(a, u.thv_u, acc);
@@ -411,7 +478,8 @@ fn lanes<R: Real, const FUSED: bool, const ADAPTIVE: bool, const J: usize, const
             for (q, &current) in asc.iter().enumerate() {
                 acc = fma::<R, FUSED>(u.thv_asc[q], current, acc);
             }
-            comps[base + at_thv] = if hold { thv } else { acc };
+            let kept = hold || opts.freeze_adaptation;
+            comp.set(at_thv, j, if kept { thv } else { acc });
         }
         // 8. After-spike currents: held or decayed; on a spike I_j ← f_j·I_j + δI_j.
         for (q, &current) in asc.iter().enumerate() {
@@ -420,11 +488,8 @@ fn lanes<R: Real, const FUSED: bool, const ADAPTIVE: bool, const J: usize, const
             } else {
                 current * u.asc_decay[q]
             };
-            comps[base + at_asc + q] = if spike {
-                fma::<R, FUSED>(u.asc_keep[q], held, u.asc_amp[q])
-            } else {
-                held
-            };
+            let jumped = fma::<R, FUSED>(u.asc_keep[q], held, u.asc_amp[q]);
+            comp.set(at_asc + q, j, if spike { jumped } else { held });
         }
         bits |= (spike as u32) << j;
     }

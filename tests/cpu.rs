@@ -767,23 +767,15 @@ fn vectorised_kernel_without_avx512() {
         eprintln!("the vectorised kernel runs the {lif} copy here: nothing to do");
         return;
     }
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
+    let text = common::rerun_tests(
+        "the child without AVX-512",
+        &[
             "vectorised_kernel_equals_literal_kernel",
             "vectorised_kernel_equals_literal_kernel_in_parallel_blocks",
             "vectorised_kernel_without_avx512",
-            "--exact",
-            "--nocapture",
-        ])
-        .env("GLIFSIM_NO_AVX512", "1")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        ],
+        &[("GLIFSIM_NO_AVX512", "1")],
     );
-    assert!(out.status.success(), "the child failed:\n{text}");
     assert!(
         text.contains("vectorised kernel copy: AVX2 + FMA") && text.contains("3 passed"),
         "the child did not run the three tests on the AVX2 copy:\n{text}"

@@ -389,21 +389,18 @@ fn ballot_entry_points_under_other_subgroup_layouts_on_lavapipe() {
                 .to_string(),
         ),
     ] {
-        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
-        child
-            .args(["wide_kernel_equals_the_cpu_path", "--exact", "--nocapture"])
-            .env("LP_NATIVE_VECTOR_WIDTH", bits)
-            .env("GLIFSIM_WIDE_CHILD", "1");
+        let mut env = vec![
+            ("LP_NATIVE_VECTOR_WIDTH", bits),
+            ("GLIFSIM_WIDE_CHILD", "1"),
+        ];
         if force {
-            child.env("GLIFSIM_LANE_BALLOT", "1");
+            env.push(("GLIFSIM_LANE_BALLOT", "1"));
         }
-        let out = child.output().unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        let text = common::rerun_tests(
+            &format!("the {bits}-bit child"),
+            &["wide_kernel_equals_the_cpu_path"],
+            &env,
         );
-        assert!(out.status.success(), "the {bits}-bit child failed:\n{text}");
         assert!(
             text.contains(&format!("{bits} bits)"))
                 && text.contains(&expect)

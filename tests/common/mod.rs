@@ -418,3 +418,22 @@ pub fn assert_continues(
         );
     }
 }
+
+/// Run the named tests of this test binary again in a child process with the environment
+/// `env` added, and return what it printed (stdout, then stderr); panics, naming `what`, if
+/// the child fails.
+pub fn rerun_tests(what: &str, tests: &[&str], env: &[(&str, &str)]) -> String {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(tests)
+        .args(["--exact", "--nocapture"])
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{what} failed:\n{text}");
+    text
+}

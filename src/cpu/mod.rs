@@ -65,7 +65,7 @@ impl<R: Real> P<R> {
     #[inline(always)]
     fn fma_to(&self, xs: &mut [R], draws: &[R], n0: usize, arith: Arith) {
         // One loop per mode, each with its mode a constant (functions, not closures, so
-        // that they are inlined into the caller's AVX2 copy).
+        // that they are inlined into the caller's AVX2 and AVX-512 copies).
         match arith {
             Arith::Separate => self.fma_to_in(xs, draws, n0, Arith::Separate),
             Arith::Fused => self.fma_to_in(xs, draws, n0, Arith::Fused),
@@ -96,8 +96,9 @@ impl<R: Real> P<R> {
 
 /// The input currents of neurons `n0 + j0..` (at most 32 at a time): (host + (bias + mean)) +
 /// schedule, plus noise, one pass per term so that each pass is a plain SIMD loop. Both
-/// kernels use it; a struct rather than a closure so that it is inlined into the AVX2 copy of
-/// the vectorised kernel. WGSL twin: `input_current` in shaders/common.wgsl.
+/// kernels use it; a struct rather than a closure so that it is inlined into the AVX2 and
+/// AVX-512 copies of the vectorised kernel. WGSL twin: `input_current` in
+/// shaders/common.wgsl.
 struct BlockCurrents<'a, R> {
     /// This step's host input for the block.
     host: Option<&'a [R]>,

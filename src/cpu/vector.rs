@@ -9,7 +9,7 @@
 //! `tests/cpu.rs` hold the two against each other in both arithmetic modes, with the lock on
 //! and off and with adaptation frozen). On x86-64 the loops are compiled twice more, for
 //! AVX2 + FMA and for AVX-512, and the widest copy the processor runs is chosen at run time
-//! (measured on Zen 4 at 1M neurons, 100-step runs: AVX-512 ran LIF 1.5×, ALIF 1.7× and
+//! (measured on Zen 4 at 1M neurons, 100-step runs: AVX-512 ran LIF 1.4×, ALIF 1.7× and
 //! GLIF5 1.5× as fast as AVX2); elsewhere the compiler's baseline SIMD (SSE2, NEON) is used.
 //! The copies compute the same IEEE operations (Rust never contracts a multiply and an add
 //! into an FMA by itself), so they agree bit for bit; on a processor with AVX-512 the tests

@@ -360,7 +360,7 @@ pub struct ThetaV<'a, R> {
 /// assert!(["AVX-512", "AVX2 + FMA", "baseline SIMD"].contains(&copy));
 /// ```
 pub fn vector_kernel_copy() -> &'static str {
-    vector::copy()
+    vector::simd().name()
 }
 
 /// One step of one neuron in one trial, exactly as `MODELS.md` orders it.

@@ -140,55 +140,69 @@ pub(crate) fn run_block<R: Real, F: Fill<R>>(
     th: &mut [R],
     words: &mut [u32],
 ) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if has_avx512() {
-            // SAFETY: the processor has the AVX-512 subsets and FMA (checked in has_avx512).
-            unsafe { run_block_avx512(u, arith, opts, cur, v, r, th, words) };
-            return;
-        }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            // SAFETY: the processor has AVX2 and FMA (checked just above).
-            unsafe { run_block_avx2(u, arith, opts, cur, v, r, th, words) };
-            return;
-        }
+    match simd() {
+        // SAFETY: `simd()` found the copy's target features on this processor.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => unsafe { run_block_avx512(u, arith, opts, cur, v, r, th, words) },
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => unsafe { run_block_avx2(u, arith, opts, cur, v, r, th, words) },
+        _ => run_block_portable(u, arith, opts, cur, v, r, th, words),
     }
-    run_block_portable(u, arith, opts, cur, v, r, th, words)
 }
 
-/// Whether the AVX-512 copies run (`run_block_avx512`, `noise::noise_blocks`): the processor
-/// has the F, VL, BW, DQ and CD subsets and FMA, and `GLIFSIM_NO_AVX512` is not `1` (which
-/// the tests use to run the AVX2 copy where AVX-512 would be chosen). Decided once.
-#[cfg(target_arch = "x86_64")]
-pub(crate) fn has_avx512() -> bool {
-    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *HAS.get_or_init(|| {
-        std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512vl")
-            && std::is_x86_feature_detected!("avx512bw")
-            && std::is_x86_feature_detected!("avx512dq")
-            && std::is_x86_feature_detected!("avx512cd")
-            && std::is_x86_feature_detected!("fma")
-            && std::env::var("GLIFSIM_NO_AVX512").as_deref() != Ok("1")
+/// The compiled copies of the vectorised loops (this kernel's and `noise::noise_blocks`'s):
+/// each x86-64 copy's target features are spelled in `run_block_copy!`'s uses and in
+/// `noise_blocks_*` (`target_feature` takes only a literal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) enum Simd {
+    /// The AVX-512 F, VL, BW, DQ and CD subsets, with AVX2 and FMA.
+    Avx512,
+    /// AVX2 and FMA.
+    Avx2,
+    /// The compiler's baseline (SSE2 on x86-64, NEON on AArch64).
+    Baseline,
+}
+
+impl Simd {
+    /// How `cpu::vector_kernel_copy` names it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Simd::Avx512 => "AVX-512",
+            Simd::Avx2 => "AVX2 + FMA",
+            Simd::Baseline => "baseline SIMD",
+        }
+    }
+}
+
+/// The widest copy this processor runs, decided once; `GLIFSIM_NO_AVX512=1` passes over
+/// AVX-512 (the tests use it to run the AVX2 copy where AVX-512 would be chosen).
+pub(crate) fn simd() -> Simd {
+    static SIMD: std::sync::OnceLock<Simd> = std::sync::OnceLock::new();
+    *SIMD.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let avx2 =
+                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+            let avx512 = avx2
+                && std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512vl")
+                && std::is_x86_feature_detected!("avx512bw")
+                && std::is_x86_feature_detected!("avx512dq")
+                && std::is_x86_feature_detected!("avx512cd");
+            if avx512 && std::env::var("GLIFSIM_NO_AVX512").as_deref() != Ok("1") {
+                return Simd::Avx512;
+            }
+            if avx2 {
+                return Simd::Avx2;
+            }
+        }
+        Simd::Baseline
     })
 }
 
-/// The copy of the vectorised kernel that runs on this processor.
-pub(crate) fn copy() -> &'static str {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if has_avx512() {
-            return "AVX-512";
-        }
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            return "AVX2 + FMA";
-        }
-    }
-    "baseline SIMD"
-}
-
-/// `$name`: `run_block_portable` compiled with the target features `$features` (callers
-/// check that the processor has them).
+/// `$name`: `run_block_portable` compiled with the target features `$features` (`run_block`
+/// calls it where `simd()` found them).
 macro_rules! run_block_copy {
     ($name:ident, $features:literal) => {
         #[cfg(target_arch = "x86_64")]

@@ -4,15 +4,17 @@
 //! Bytes per neuron-step count what the kernel must move: V read and written (8), the
 //! refractory bit read and written (2/8; r itself is read and written only for refractory
 //! neurons, not counted), each θ_k read and written (8·K), the input read (4, streamed paths
-//! only) and one spike bit (1/8). The CPU path keeps no refractory bits and reads r for every
+//! only), one spike bit (1/8) and, where parameters are per neuron, each of them (4, read
+//! only). What a dispatch keeps in registers or cache across its steps (the fused paths) is
+//! counted once per dispatch. The CPU path keeps no refractory bits and reads r for every
 //! neuron instead (4). The copy bandwidth is a device buffer-to-buffer copy or copy kernel
 //! (CPU: a parallel memcpy) timed in the same run, counting bytes read plus written.
 //!
 //! ```
-//! use glifsim::bench::{bench_cpu, cpu_copy_bandwidth, print_table};
+//! use glifsim::bench::{bench_cpu, bench_population, cpu_copy_bandwidth, print_table};
 //! use glifsim::Model;
 //! let copy = cpu_copy_bandwidth(16 << 20, 3); // GB/s, read + write
-//! let r = bench_cpu(Model::Lif, 100_000, 50, copy)?;
+//! let r = bench_cpu(&bench_population(Model::Lif, 100_000), 50, copy)?;
 //! assert!(r.updates_per_s > 0.0 && r.fraction_of_copy > 0.0);
 //! print_table(&[r]);
 //! # Ok::<(), glifsim::Error>(())
@@ -26,7 +28,7 @@ use rayon::prelude::*;
 use crate::error::Result;
 use crate::gpu::{GpuContext, GpuOptions, GpuSim};
 use crate::input::{Drive, Noise};
-use crate::{Arith, CpuSim, Model, Population, StepOptions};
+use crate::{Arith, CpuSim, Model, Param, Population, StepOptions};
 
 /// One measured configuration.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -40,6 +42,8 @@ pub struct BenchResult {
     pub path: String,
     /// Neurons.
     pub neurons: usize,
+    /// How many of the population's parameters have one value per neuron (0: all shared).
+    pub per_neuron_params: usize,
     /// Steps timed.
     pub steps: usize,
     /// Wall time of the timed steps (s).
@@ -75,42 +79,95 @@ pub struct BenchResult {
 }
 
 /// A benchmark population: K = 1 for the adaptive models, J = 2 after-spike currents for
-/// GLIF3–5.
+/// GLIF3–5, every parameter shared by all neurons.
 pub fn bench_population(model: Model, n: usize) -> Population {
-    let mut b = Population::builder(model, n).dt(0.1);
+    bench_population_with(model, n, false)
+}
+
+/// [`bench_population`] with every parameter per neuron when `per_neuron` is set: each
+/// neuron's value drawn (deterministically) within ±5 % of the shared one, or ±1 mV for
+/// potentials, so that the dynamics stay those of the shared population while every
+/// parameter is read from an array, as in a population of fitted neurons.
+///
+/// ```
+/// use glifsim::{bench::bench_population_with, Model};
+/// let pop = bench_population_with(Model::Glif5, 1_000, true);
+/// assert!(pop.threshold().is_per_neuron() && pop.tau_m().is_per_neuron());
+/// assert!(!bench_population_with(Model::Glif5, 1_000, false).threshold().is_per_neuron());
+/// ```
+pub fn bench_population_with(model: Model, n: usize, per_neuron: bool) -> Population {
+    let mut salt = 0u64;
+    // `value` itself, or one value per neuron within `value ± spread`.
+    let mut x = |value: f64, spread: f64| -> Param {
+        salt += 1;
+        if !per_neuron {
+            return value.into();
+        }
+        Param::PerNeuron(
+            (0..n as u64)
+                .map(|i| value + spread * jitter(i, salt))
+                .collect(),
+        )
+    };
+    let rel = |v: f64| 0.05 * v.abs();
+    let mut b = Population::builder(model, n)
+        .dt(0.1)
+        .v_rest(x(-65.0, 1.0))
+        .t_ref(x(2.0, rel(2.0)))
+        .tau_m(x(20.0, rel(20.0)))
+        .resistance(x(1.0, rel(1.0)));
+    b = if model.is_adaptive() {
+        b.theta_inf(x(-50.0, 1.0))
+    } else {
+        b.v_th(x(-50.0, 1.0))
+    };
+    if !model.has_glif_reset() {
+        b = b.v_reset(x(-70.0, 1.0));
+    }
     match model {
         Model::Alif => {
             b = b
-                .adapt_time_constants(vec![100.0.into()])
-                .adapt_increments(vec![1.0.into()])
+                .adapt_time_constants(vec![x(100.0, rel(100.0))])
+                .adapt_increments(vec![x(1.0, rel(1.0))])
         }
         Model::Glif2 | Model::Glif4 | Model::Glif5 => {
             b = b
-                .adapt_rates(vec![0.01.into()])
-                .adapt_increments(vec![1.0.into()])
-                .m_v(0.5)
-                .b_v(2.0)
+                .adapt_rates(vec![x(0.01, rel(0.01))])
+                .adapt_increments(vec![x(1.0, rel(1.0))])
+                .m_v(x(0.5, rel(0.5)))
+                .b_v(x(2.0, rel(2.0)))
         }
         _ => {}
     }
     if model.has_asc() {
         b = b.after_spike_currents(vec![
             crate::AfterSpikeCurrent {
-                rate: 0.01.into(),
-                amp: (-0.5).into(),
-                keep: 1.0.into(),
+                rate: x(0.01, rel(0.01)),
+                amp: x(-0.5, rel(0.5)),
+                keep: x(1.0, 0.0),
             },
             crate::AfterSpikeCurrent {
-                rate: 0.2.into(),
-                amp: 1.0.into(),
-                keep: 1.0.into(),
+                rate: x(0.2, rel(0.2)),
+                amp: x(1.0, rel(1.0)),
+                keep: x(1.0, 0.0),
             },
         ]);
     }
     if model == Model::Glif5 {
-        b = b.voltage_threshold(0.005, 0.1);
+        b = b.voltage_threshold(x(0.005, rel(0.005)), x(0.1, rel(0.1)));
     }
     b.build().expect("benchmark parameters are valid")
+}
+
+/// A number in [−1, 1) from neuron `i` and `salt` (SplitMix64's finaliser).
+fn jitter(i: u64, salt: u64) -> f64 {
+    let mut z = i
+        .wrapping_add(salt.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        .wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
 }
 
 /// Where a path learns whether a neuron is refractory.
@@ -122,8 +179,9 @@ enum Refractory {
     ReadR,
 }
 
-/// Bytes a step must move per neuron: V, the refractory state and the θ/current components
-/// once per dispatch (so divided by the steps a dispatch runs), the input read every step
+/// Bytes a step must move per neuron: V, the refractory state, the θ/current components and
+/// the per-neuron parameters (read only) once per dispatch (so divided by the steps a
+/// dispatch runs), the input read every step
 /// (streamed paths), one spike bit, and the noise cache's traffic where there is one (one step
 /// per dispatch: 12 bytes written every fourth step and 4 read on the other three, 6 on
 /// average; a longer dispatch at most 12 read and 12 written, none when its steps are a
@@ -146,7 +204,19 @@ fn bytes_per_update(
         (true, s) if s % 4 == 0 => 0.0,
         (true, _) => 24.0 / t,
     };
-    (8.0 + r + 8.0 * pop.components() as f64) / t + if streamed { 4.0 } else { 0.0 } + 0.125 + cache
+    let params = 4.0 * per_neuron_params(pop) as f64;
+    (8.0 + r + 8.0 * pop.components() as f64 + params) / t
+        + if streamed { 4.0 } else { 0.0 }
+        + 0.125
+        + cache
+}
+
+/// The population's parameters with one value per neuron.
+fn per_neuron_params(pop: &Population) -> usize {
+    pop.param_list()
+        .iter()
+        .filter(|(_, p)| p.is_per_neuron())
+        .count()
 }
 
 /// The drive of the noise paths: a 14 nA bias plus Gaussian noise of 40 nA (seed 1).
@@ -215,9 +285,8 @@ pub fn cpu_copy_bandwidth(bytes: usize, reps: usize) -> f64 {
 
 #[allow(clippy::too_many_arguments)]
 fn result(
-    model: Model,
+    pop: &Population,
     path: &str,
-    n: usize,
     steps: usize,
     secs: f64,
     bpu: f64,
@@ -225,12 +294,14 @@ fn result(
     kernel: &str,
     device: &str,
 ) -> BenchResult {
+    let n = pop.len();
     let ups = (n * steps) as f64 / secs;
     let eff = ups * bpu / 1e9;
     BenchResult {
-        model: model.name().into(),
+        model: pop.model().name().into(),
         path: path.into(),
         neurons: n,
+        per_neuron_params: per_neuron_params(pop),
         steps,
         seconds: secs,
         updates_per_s: ups,
@@ -272,9 +343,9 @@ impl BenchResult {
 
 /// The CPU path: `steps` steps of `n` neurons with one input row reused, timed in five
 /// batches of `steps / 5` of which the fastest counts (as for the copy bandwidth).
-pub fn bench_cpu(model: Model, n: usize, steps: usize, copy_gb_s: f64) -> Result<BenchResult> {
-    let pop = bench_population(model, n);
-    let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate)?;
+pub fn bench_cpu(pop: &Population, steps: usize, copy_gb_s: f64) -> Result<BenchResult> {
+    let n = pop.len();
+    let mut sim = CpuSim::<f32>::new(pop, 1, Arith::Separate)?;
     let input = vec![16.0f32; n];
     let opts = StepOptions {
         check_input: false,
@@ -294,12 +365,11 @@ pub fn bench_cpu(model: Model, n: usize, steps: usize, copy_gb_s: f64) -> Result
     }
     let (steps, secs) = (batch, best);
     Ok(result(
-        model,
+        pop,
         "cpu",
-        n,
         steps,
         secs,
-        bytes_per_update(&pop, Refractory::ReadR, true, 1, false),
+        bytes_per_update(pop, Refractory::ReadR, true, 1, false),
         copy_gb_s,
         "cpu",
         "cpu",
@@ -310,14 +380,13 @@ pub fn bench_cpu(model: Model, n: usize, steps: usize, copy_gb_s: f64) -> Result
 /// its state is in cache), driven on the host by a constant bias (`noise = false`) or by bias
 /// and Philox noise (`noise = true`); the best of five runs of `steps` steps.
 pub fn bench_cpu_run(
-    model: Model,
-    n: usize,
+    pop: &Population,
     steps: usize,
     noise: bool,
     copy_gb_s: f64,
 ) -> Result<BenchResult> {
-    let pop = bench_population(model, n);
-    let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate)?;
+    let model = pop.model();
+    let mut sim = CpuSim::<f32>::new(pop, 1, Arith::Separate)?;
     sim.set_drive(if noise {
         noise_drive()
     } else {
@@ -349,12 +418,11 @@ pub fn bench_cpu_run(
         "cpu-fused"
     };
     Ok(result(
-        model,
+        pop,
         path,
-        n,
         steps,
         best,
-        bytes_per_update(&pop, Refractory::ReadR, false, 100, false),
+        bytes_per_update(pop, Refractory::ReadR, false, 100, false),
         copy_gb_s,
         "cpu",
         "cpu",
@@ -366,14 +434,13 @@ pub fn bench_cpu_run(
 /// (`noise = false`) or with on-GPU noise (`noise = true`); `steps` steps after a warm-up chunk.
 pub fn bench_gpu(
     ctx: &Arc<GpuContext>,
-    model: Model,
-    n: usize,
+    pop: &Population,
     steps: usize,
     noise: bool,
     fused: bool,
     copy_gb_s: f64,
 ) -> Result<BenchResult> {
-    let pop = bench_population(model, n);
+    let n = pop.len();
     let drive = if noise {
         noise_drive()
     } else {
@@ -385,7 +452,7 @@ pub fn bench_gpu(
         fused,
         ..Default::default()
     };
-    let mut sim = GpuSim::with_drive(ctx.clone(), &pop, 1, &drive, &gopts)?;
+    let mut sim = GpuSim::with_drive(ctx.clone(), pop, 1, &drive, &gopts)?;
     let opts = StepOptions::default();
     let chunk = sim.chunk_steps();
     if noise {
@@ -421,13 +488,12 @@ pub fn bench_gpu(
         }
     }
     let r = result(
-        model,
+        pop,
         path,
-        n,
         steps,
         secs,
         bytes_per_update(
-            &pop,
+            pop,
             Refractory::Bit,
             !noise,
             if fused { chunk } else { 1 },
@@ -622,9 +688,8 @@ pub fn interactive_step(
         "gpu-interactive-poll"
     };
     Ok(result(
-        Model::Lif,
+        &pop,
         path,
-        n,
         1,
         median,
         bytes_per_update(&pop, Refractory::Bit, false, 1, sim.has_noise_cache()),
@@ -634,15 +699,17 @@ pub fn interactive_step(
     ))
 }
 
-/// Print results as an aligned table: updates per second from wall time and from GPU time;
+/// Print results as an aligned table (`p/n`: parameters with one value per neuron): updates
+/// per second from wall time and from GPU time;
 /// GB/s and the fraction of copy bandwidth from GPU time where the adapter has timestamps.
 pub fn print_table(results: &[BenchResult]) {
     println!(
-        "{:<6} {:<15} {:<6} {:>11} {:>7} {:>11} {:>11} {:>11} {:>11} {:>8} {:>10} {:>10} {:>7}  device",
+        "{:<6} {:<15} {:<6} {:>11} {:>4} {:>7} {:>11} {:>11} {:>11} {:>11} {:>8} {:>10} {:>10} {:>7}  device",
         "model",
         "path",
         "kernel",
         "neurons",
+        "p/n",
         "steps",
         "updates/s",
         "GPU upd/s",
@@ -655,11 +722,12 @@ pub fn print_table(results: &[BenchResult]) {
     );
     for r in results {
         println!(
-            "{:<6} {:<15} {:<6} {:>11} {:>7} {:>11.3e} {:>11} {:>11.1} {:>11} {:>8.3} {:>10.1} {:>10.1} {:>6.1}%  {}",
+            "{:<6} {:<15} {:<6} {:>11} {:>4} {:>7} {:>11.3e} {:>11} {:>11.1} {:>11} {:>8.3} {:>10.1} {:>10.1} {:>6.1}%  {}",
             r.model,
             r.path,
             r.kernel,
             r.neurons,
+            r.per_neuron_params,
             r.steps,
             r.updates_per_s,
             r.gpu_updates_per_s.map_or("-".into(), |u| format!("{u:.3e}")),

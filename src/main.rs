@@ -109,6 +109,11 @@ enum Command {
         /// Write the results as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Give every parameter one value per neuron (within a few percent of the shared
+        /// ones), as in a population of fitted neurons: the kernels then read each parameter
+        /// from an array (the host holds 8 bytes per neuron and parameter while it builds).
+        #[arg(long)]
+        per_neuron: bool,
     },
 }
 
@@ -199,6 +204,7 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
             interactive,
             interactive_neurons,
             json,
+            per_neuron,
         } => {
             let want = |p: &str| paths.iter().any(|x| x == p);
             let mut results: Vec<BenchResult> = Vec::new();
@@ -253,14 +259,15 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
             }
             for &n in &sizes {
                 for &m in &models {
+                    let pop = bench::bench_population_with(m, n, per_neuron);
                     if let Some(b) = cpu_copy {
                         let cpu_steps = (steps / 10).max(50);
                         if want("cpu") {
-                            results.push(bench::bench_cpu(m, n, cpu_steps, b)?);
+                            results.push(bench::bench_cpu(&pop, cpu_steps, b)?);
                         }
                         for (name, noise) in [("cpu-fused", false), ("cpu-fused-noise", true)] {
                             if want(name) {
-                                results.push(bench::bench_cpu_run(m, n, cpu_steps, noise, b)?);
+                                results.push(bench::bench_cpu_run(&pop, cpu_steps, noise, b)?);
                             }
                         }
                     }
@@ -272,7 +279,7 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
                             ("gpu-fused-noise", true, true),
                         ] {
                             if want(name) {
-                                results.push(bench::bench_gpu(c, m, n, steps, noise, fused, b)?);
+                                results.push(bench::bench_gpu(c, &pop, steps, noise, fused, b)?);
                             }
                         }
                     }

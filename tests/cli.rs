@@ -632,6 +632,76 @@ fn binary_bench_prints_a_table_and_writes_consistent_json() {
     );
 }
 
+/// `glifsim bench --per-neuron`: every parameter of the benchmark population has one value
+/// per neuron (LIF: V_rest, V_reset, V_th, t_ref, R, e_m; GLIF5 also m_v, b_v, θ_1's two
+/// and the currents' and θ_v's coefficients, but not r_1 = 1, which the builder defaults),
+/// the JSON says how many, and each is counted as 4 bytes read once per dispatch.
+#[test]
+fn binary_bench_with_per_neuron_parameters_counts_their_bytes() {
+    let gpu = common::gpu().is_some();
+    let tmp = tempfile::tempdir().unwrap();
+    let paths = if gpu {
+        "cpu,cpu-fused,gpu,gpu-fused"
+    } else {
+        "cpu,cpu-fused"
+    };
+    let run = |per_neuron: bool| -> Vec<serde_json::Value> {
+        let json = tmp.path().join(format!("bench-{per_neuron}.json"));
+        let mut args = vec![
+            "bench",
+            "--models",
+            "LIF,GLIF5",
+            "--sizes",
+            "2000",
+            "--paths",
+            paths,
+            "--steps",
+            "100",
+            "--json",
+        ];
+        args.push(json.to_str().unwrap());
+        if per_neuron {
+            args.push("--per-neuron");
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_glifsim"))
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        v.as_array().unwrap().clone()
+    };
+    let (shared, per) = (run(false), run(true));
+    assert_eq!(shared.len(), per.len());
+    assert_eq!(per.len(), if gpu { 8 } else { 4 });
+    for (s, p) in shared.iter().zip(&per) {
+        assert_eq!((&s["model"], &s["path"]), (&p["model"], &p["path"]));
+        assert_eq!(s["per_neuron_params"], 0, "{s}");
+        let count = match p["model"].as_str().unwrap() {
+            "LIF" => 6,
+            _ => 22,
+        };
+        assert_eq!(p["per_neuron_params"], count, "{p}");
+        // One dispatch per step, or 100 steps per dispatch (the fused paths).
+        let steps_per_dispatch = if p["path"].as_str().unwrap().contains("fused") {
+            100.0
+        } else {
+            1.0
+        };
+        let extra =
+            p["bytes_per_update"].as_f64().unwrap() - s["bytes_per_update"].as_f64().unwrap();
+        assert!(
+            (extra - 4.0 * count as f64 / steps_per_dispatch).abs() < 1e-9,
+            "{extra} extra bytes per update: {p}"
+        );
+        assert!(p["updates_per_s"].as_f64().unwrap() > 0.0, "{p}");
+    }
+}
+
 /// A malformed `GLIFSIM_SPIN_US` is named in the message that says why the GPU is not used.
 #[test]
 fn binary_names_a_bad_spin_setting() {

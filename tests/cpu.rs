@@ -572,54 +572,65 @@ fn a_population_too_large_for_host_memory_is_an_error() {
     }
 }
 
-/// A population whose parameters are all uniform (the vectorised kernel's case), from `seed`;
-/// ALIF, GLIF2, GLIF4 and GLIF5 get one θ component (with a spike reset factor below 1 for
-/// ALIF), GLIF3–5 zero to two after-spike currents (from the seed).
-fn uniform_population(model: Model, n: usize, seed: u64) -> Population {
-    uniform_population_j(model, n, seed, (seed % 3) as usize)
+/// A population of the vectorised kernel's shape, from `seed`; ALIF, GLIF2, GLIF4 and GLIF5
+/// get one θ component (with a spike reset factor below 1 for ALIF), GLIF3–5 zero to two
+/// after-spike currents (from the seed). Seeds with bit 2 set make each parameter per-neuron
+/// or shared by a coin toss (the kernel's per-neuron lanes, next to shared slots).
+fn vector_population(model: Model, n: usize, seed: u64) -> Population {
+    vector_population_j(model, n, seed, (seed % 3) as usize, seed & 4 != 0)
 }
 
-/// `uniform_population` with `j` after-spike currents for GLIF3–5.
-fn uniform_population_j(model: Model, n: usize, seed: u64, j: usize) -> Population {
+/// `vector_population` with `j` after-spike currents for GLIF3–5, and per-neuron parameters
+/// (each by a coin toss) or not.
+fn vector_population_j(
+    model: Model,
+    n: usize,
+    seed: u64,
+    j: usize,
+    per_neuron: bool,
+) -> Population {
     let mut g = Rng(seed);
+    let mut x = |lo: f64, hi: f64| -> glifsim::Param {
+        if per_neuron && g.uniform(0.0, 1.0) < 0.5 {
+            glifsim::Param::PerNeuron(g.vec_f64(n, lo, hi))
+        } else {
+            g.uniform(lo, hi).into()
+        }
+    };
     let mut b = Population::builder(model, n)
-        .dt(g.uniform(0.05, 1.0))
-        .v_rest(g.uniform(-72.0, -62.0))
-        .t_ref(g.uniform(0.0, 3.0))
-        .tau_m(g.uniform(2.0, 30.0))
-        .resistance(g.uniform(0.5, 2.0));
+        .dt(0.05 + (seed % 20) as f64 * 0.05)
+        .v_rest(x(-72.0, -62.0))
+        .t_ref(x(0.0, 3.0))
+        .tau_m(x(2.0, 30.0))
+        .resistance(x(0.5, 2.0));
     b = match model {
-        Model::Lif | Model::Glif1 => b
-            .v_reset(g.uniform(-80.0, -70.0))
-            .v_th(g.uniform(-55.0, -45.0)),
+        Model::Lif | Model::Glif1 => b.v_reset(x(-80.0, -70.0)).v_th(x(-55.0, -45.0)),
         Model::Alif => b
-            .v_reset(g.uniform(-80.0, -70.0))
-            .theta_inf(g.uniform(-55.0, -45.0))
-            .adapt_time_constants(vec![g.uniform(5.0, 100.0).into()])
-            .adapt_increments(vec![g.uniform(0.0, 3.0).into()])
-            .adapt_reset_factors(vec![g.uniform(0.5, 1.0).into()]),
-        Model::Glif3 => b
-            .v_reset(g.uniform(-80.0, -70.0))
-            .v_th(g.uniform(-55.0, -45.0)),
+            .v_reset(x(-80.0, -70.0))
+            .theta_inf(x(-55.0, -45.0))
+            .adapt_time_constants(vec![x(5.0, 100.0)])
+            .adapt_increments(vec![x(0.0, 3.0)])
+            .adapt_reset_factors(vec![x(0.5, 1.0)]),
+        Model::Glif3 => b.v_reset(x(-80.0, -70.0)).v_th(x(-55.0, -45.0)),
         _ => b
-            .theta_inf(g.uniform(-55.0, -45.0))
-            .m_v(g.uniform(0.0, 0.8))
-            .b_v(g.uniform(1.0, 8.0))
-            .adapt_rates(vec![g.uniform(0.01, 0.5).into()])
-            .adapt_increments(vec![g.uniform(0.0, 3.0).into()]),
+            .theta_inf(x(-55.0, -45.0))
+            .m_v(x(0.0, 0.8))
+            .b_v(x(1.0, 8.0))
+            .adapt_rates(vec![x(0.01, 0.5)])
+            .adapt_increments(vec![x(0.0, 3.0)]),
     };
     if model.has_asc() {
         let asc = (0..j)
             .map(|_| glifsim::AfterSpikeCurrent {
-                rate: g.uniform(0.005, 0.3).into(),
-                amp: g.uniform(-3.0, 1.0).into(),
-                keep: g.uniform(0.5, 1.0).into(),
+                rate: x(0.005, 0.3),
+                amp: x(-3.0, 1.0),
+                keep: x(0.5, 1.0),
             })
             .collect();
         b = b.after_spike_currents(asc);
     }
     if model == Model::Glif5 {
-        b = b.voltage_threshold(g.uniform(0.001, 0.01), g.uniform(0.05, 0.2));
+        b = b.voltage_threshold(x(0.001, 0.01), x(0.05, 0.2));
     }
     b.build().unwrap()
 }
@@ -742,7 +753,7 @@ proptest! {
         host in any::<bool>(),
         seed in any::<u64>(),
     ) {
-        let pop = uniform_population(model, n, seed);
+        let pop = vector_population(model, n, seed);
         let arith = if fused { Arith::Fused } else { Arith::Separate };
         let opts = StepOptions { refrac_lock, freeze_adaptation, check_input: true };
         let feed = Feed { noise, host };
@@ -786,7 +797,9 @@ fn vectorised_kernel_without_avx512() {
 fn vectorised_kernel_equals_literal_kernel_in_parallel_blocks() {
     // 40,000 neurons × 2 trials runs in parallel blocks of 4,096 with a partial last block.
     for model in [Model::Lif, Model::Alif, Model::Glif2, Model::Glif5] {
-        let pop = uniform_population_j(model, 40_003, 5, 2);
+        // Shared parameters for LIF and GLIF2, some per neuron for ALIF and GLIF5.
+        let per_neuron = matches!(model, Model::Alif | Model::Glif5);
+        let pop = vector_population_j(model, 40_003, 5, 2, per_neuron);
         let opts = StepOptions::default();
         for (i, feed) in [(true, true), (false, true), (true, false), (false, false)]
             .into_iter()
@@ -807,7 +820,7 @@ fn vectorised_kernel_equals_literal_kernel_in_parallel_blocks() {
 }
 
 #[test]
-fn the_vectorised_kernel_serves_exactly_the_uniform_populations_of_its_shape() {
+fn the_vectorised_kernel_serves_exactly_the_populations_of_its_shape() {
     let on = |pop: &Population| {
         CpuSim::<f32>::new(pop, 1, Arith::Separate)
             .unwrap()
@@ -823,25 +836,32 @@ fn the_vectorised_kernel_serves_exactly_the_uniform_populations_of_its_shape() {
         Model::Glif5,
     ] {
         for j in 0..=2 {
-            let pop = uniform_population_j(model, 10, 1, j);
-            assert!(on(&pop), "{} J = {j}", model.name());
+            for per_neuron in [false, true] {
+                let pop = vector_population_j(model, 10, 1, j, per_neuron);
+                assert!(
+                    on(&pop),
+                    "{} J = {j}, per-neuron {per_neuron}",
+                    model.name()
+                );
+            }
         }
-        assert!(
-            !on(&hetero_population(model, 10, 1)),
+        // Every parameter per neuron: K = 2 for ALIF and GLIF2 (the literal kernel), K ≤ 1
+        // and J = 2 for the others.
+        let k2 = matches!(model, Model::Alif | Model::Glif2);
+        assert_eq!(
+            on(&hetero_population(model, 10, 1)),
+            !k2,
             "{} per-neuron",
             model.name()
         );
     }
     // Two θ components or three after-spike currents: the literal kernel.
-    assert!(!on(&uniform_population_j(Model::Glif5, 10, 1, 3)));
+    assert!(!on(&vector_population_j(Model::Glif5, 10, 1, 3, false)));
     assert!(!on(&Population::builder(Model::Alif, 10)
         .adapt_time_constants(vec![20.0.into(), 200.0.into()])
         .adapt_increments(vec![1.0.into(), 0.1.into()])
         .build()
         .unwrap()));
-    for model in [Model::Glif3, Model::Glif4, Model::Glif5] {
-        assert!(!on(&hetero_population(model, 10, 1)), "{}", model.name());
-    }
 }
 
 #[test]
@@ -858,7 +878,7 @@ fn multi_step_runs_equal_single_steps() {
     ] {
         let n = 40_003;
         let pop = if uniform {
-            uniform_population(model, n, 8)
+            vector_population(model, n, 8)
         } else {
             hetero_population(model, n, 8)
         };

@@ -5,9 +5,9 @@
 //! `shaders/common.wgsl`): the same operations in
 //! the same order, each product that feeds a sum written as one [`Arith::fma`] where the shader
 //! writes `fma()`. The numbered comments are the steps of the spec and appear in both files.
-//! `vector.rs` holds the same update written for the compiler's SIMD, used where parameters are
-//! uniform, with at most one θ component and two after-spike currents; it is bit-identical
-//! (tested).
+//! `vector.rs` holds the same update written for the compiler's SIMD, used for every
+//! population with at most one θ component and two after-spike currents (shared or
+//! per-neuron parameters); it is bit-identical (tested).
 
 use rayon::prelude::*;
 
@@ -20,7 +20,7 @@ use crate::state::{State, StepOptions};
 use crate::{Arith, Real};
 
 pub(crate) mod vector;
-use vector::{Currents, Fill, Uniform};
+use vector::{Currents, Fill, Kernel};
 
 /// Below this many neuron-trials per step the CPU path runs on one thread.
 const PARALLEL_MIN: usize = 1 << 15;
@@ -501,8 +501,8 @@ pub struct CpuSim<R: Real> {
     trials: usize,
     arith: Arith,
     params: Params<R>,
-    /// The vectorised kernel's parameters, where the population allows it.
-    uniform: Option<Uniform<R>>,
+    /// The vectorised kernel, where the population's shape allows it.
+    kernel: Option<Kernel<R>>,
     /// Use the vectorised kernel where possible (default on).
     vectorised: bool,
     v: Vec<R>,
@@ -547,18 +547,14 @@ impl<R: Real> CpuSim<R> {
             }
         }
         let params = Params::<R>::new(pop);
-        // The vectorised kernel's parameters: those every neuron shares, when all are shared.
-        let uniform = params
-            .uniform
-            .then(|| Uniform::new(&params.neuron(0, &Gathered::filled(&params, 0))))
-            .flatten();
+        let kernel = Kernel::new(&params);
         let v = (0..trials * n).map(|i| params.v_rest.at(i % n)).collect();
         Ok(CpuSim {
             pop: pop.clone(),
             trials,
             arith,
             params,
-            uniform,
+            kernel,
             vectorised: true,
             v,
             r: vec![R::ZERO; trials * n],
@@ -628,7 +624,7 @@ impl<R: Real> CpuSim<R> {
         self.arith = arith;
     }
     /// Whether steps use the vectorised kernel (default: wherever the population allows it:
-    /// uniform parameters, at most one θ component, at most two after-spike currents). It is
+    /// at most one θ component and at most two after-spike currents). It is
     /// bit-identical to the literal per-neuron [`update_neuron`]; turning it off is for
     /// checking that.
     ///
@@ -642,7 +638,7 @@ impl<R: Real> CpuSim<R> {
     /// # Ok::<(), glifsim::Error>(())
     /// ```
     pub fn vectorised(&self) -> bool {
-        self.vectorised && self.uniform.is_some()
+        self.vectorised && self.kernel.is_some()
     }
     /// Choose the vectorised kernel (where the population allows it) or the literal one.
     pub fn set_vectorised(&mut self, on: bool) {
@@ -778,7 +774,7 @@ impl<R: Real> CpuSim<R> {
         let fw = self.trials * w;
         let params = &self.params;
         let arith = self.arith;
-        let uniform = self.uniform.as_ref().filter(|_| self.vectorised);
+        let kernel = self.kernel.as_ref().filter(|_| self.vectorised);
         let block = BLOCK.min(n.next_multiple_of(32));
         // The Philox blocks of the quad of steps `first` falls in, when the last advance ended
         // there (GPU twin: FLAG_NOISE_CACHED).
@@ -797,7 +793,9 @@ impl<R: Real> CpuSim<R> {
             // The literal kernel: parameters shared by every neuron, built once; the
             // block's currents of a step.
             let shared = params.uniform.then(|| Gathered::filled(params, 0));
-            let mut currents = vec![R::ZERO; if uniform.is_some() { 0 } else { len }];
+            let mut currents = vec![R::ZERO; if kernel.is_some() { 0 } else { len }];
+            // The vectorised kernel: the block's per-neuron parameters.
+            let cols = kernel.map(|k| k.columns(params, n0, len));
             // Each neuron's Philox block serves four steps (WGSL twin: `Carry::noise`): drawn
             // when a quad begins, or at the first step if the cache does not hold it.
             for (t, wd) in local.chunks_mut(wb).enumerate() {
@@ -820,7 +818,7 @@ impl<R: Real> CpuSim<R> {
                     noise: noise.then_some((blocks, word, table)),
                     arith,
                 };
-                if let Some(u) = uniform {
+                if let (Some(k), Some(cols)) = (kernel, &cols) {
                     let cur = if noise || offset.per_neuron {
                         Currents::Fill(&fill)
                     } else {
@@ -830,7 +828,7 @@ impl<R: Real> CpuSim<R> {
                             sched,
                         }
                     };
-                    vector::run_block(u, arith, opts, &cur, v, r, th, wd);
+                    vector::run_block(k, cols, arith, opts, &cur, v, r, th, wd);
                     continue;
                 }
                 for (i, c) in currents.chunks_mut(32).enumerate() {

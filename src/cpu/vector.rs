@@ -1,107 +1,198 @@
 //! The vectorised CPU kernel: [`update_neuron`](super::update_neuron) rewritten as
-//! straight-line lane loops over one spike word (32 neurons) at a time, for the populations
-//! where that is possible without gathers: every parameter uniform, at most one θ component
-//! and at most two after-spike currents (LIF and GLIF1; ALIF and GLIF2 with K = 1; GLIF3,
-//! GLIF4 and GLIF5 with K ≤ 1 and J ≤ 2, the shape of the Allen Institute's fits).
+//! straight-line lane loops over one spike word (32 neurons) at a time, for every population
+//! with at most one θ component and at most two after-spike currents (LIF and GLIF1; ALIF and
+//! GLIF2 with K = 1; GLIF3, GLIF4 and GLIF5 with K ≤ 1 and J ≤ 2, the shape of the Allen
+//! Institute's fits), with shared or per-neuron parameters.
 //!
 //! Every line computes the same IEEE operation as its twin in `update_neuron`, in the same
 //! order, with branches turned into selects, so the results are bit-identical (the tests in
 //! `tests/cpu.rs` hold the two against each other in both arithmetic modes, with the lock on
-//! and off and with adaptation frozen). On x86-64 the loops are compiled twice more, for
-//! AVX2 + FMA and for AVX-512, and the widest copy the processor runs is chosen at run time
-//! (measured on Zen 4 at 1M neurons, 100-step runs: AVX-512 ran LIF 1.4×, ALIF 1.7× and
-//! GLIF5 1.5× as fast as AVX2); elsewhere the compiler's baseline SIMD (SSE2, NEON) is used.
-//! The copies compute the same IEEE operations (Rust never contracts a multiply and an add
-//! into an FMA by itself), so they agree bit for bit; on a processor with AVX-512 the tests
-//! run the AVX2 copy too (`GLIFSIM_NO_AVX512=1` in a child process).
+//! and off, with adaptation frozen and with per-neuron parameters). On x86-64 the loops are
+//! compiled twice more, for AVX2 + FMA and for AVX-512, and the widest copy the processor runs
+//! is chosen at run time (measured on Zen 4 at 1M neurons, 100-step runs: AVX-512 ran LIF
+//! 1.4×, ALIF 1.7× and GLIF5 1.5× as fast as AVX2); elsewhere the compiler's baseline SIMD
+//! (SSE2, NEON) is used. The copies compute the same IEEE operations (Rust never contracts a
+//! multiply and an add into an FMA by itself), so they agree bit for bit; on a processor with
+//! AVX-512 the tests run the AVX2 copy too (`GLIFSIM_NO_AVX512=1` in a child process).
+//!
+//! Parameters are read by slot (`get(slot, lane)`), like the shader's `param(slot, n)`: a
+//! population whose parameters are all shared reads constants ([`Shared`]); one with
+//! per-neuron parameters copies those of each word's 32 neurons into lane arrays first
+//! ([`PerLane`]), so the loop still reads contiguous memory and vectorises.
 //!
 //! Its GPU twin is the wide step kernel, `shaders/wide.wgsl`: the same shapes (K ≤ 1, J ≤ 2,
 //! θ_v), the same operations on `vec4`s of four neurons, with selects where `lanes` has them.
 
-use super::NeuronParams;
+use super::{Params, P};
 use crate::state::StepOptions;
 use crate::{Arith, Real};
 
 /// Neurons per lane loop: one spike word.
 const LANES: usize = 32;
 
-/// The parameters of a population whose parameters are all uniform, in precision R.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Uniform<R> {
-    dt: R,
-    v_rest: R,
-    v_reset: R,
-    threshold: R,
-    t_ref: R,
-    resistance: R,
-    decay_m: R,
-    m_v: R,
-    b_v: R,
-    glif2: bool,
-    adaptive: bool,
-    decay_k: R,
-    increment_k: R,
-    keep_k: R,
-    /// After-spike currents: J, and decay g_j, voltage gain c_j, kept fraction f_j,
-    /// amplitude δI_j, θ_v coupling (first J entries used).
-    j: usize,
-    asc_decay: [R; MAX_J],
-    asc_gain: [R; MAX_J],
-    asc_keep: [R; MAX_J],
-    asc_amp: [R; MAX_J],
-    /// GLIF5: θ_v's decay h and couplings to u, w and each I_j.
-    thv: bool,
-    thv_decay: R,
-    thv_u: R,
-    thv_w: R,
-    thv_asc: [R; MAX_J],
-}
-
 /// The most after-spike currents the vectorised kernel handles.
 const MAX_J: usize = 2;
 
-impl<R: Real> Uniform<R> {
-    /// The kernel's parameters from the parameters every neuron shares (`Params::neuron` of a
-    /// population with no per-neuron parameter), or `None` where the population has a shape
-    /// this kernel does not serve.
-    pub(crate) fn new(p: &NeuronParams<'_, R>) -> Option<Self> {
+/// The parameter slots of the lane loop (the kernel's shape fixed at K ≤ 1, J ≤ 2, so the
+/// slots are constants; the shader's `SLOT_*` count K and J instead).
+mod slot {
+    pub const V_REST: usize = 0;
+    pub const V_RESET: usize = 1;
+    pub const THRESHOLD: usize = 2;
+    pub const T_REF: usize = 3;
+    pub const RESISTANCE: usize = 4;
+    pub const DECAY_M: usize = 5;
+    pub const M_V: usize = 6;
+    pub const B_V: usize = 7;
+    /// θ_1: decay e_1, increment d_1, spike reset factor r_1.
+    pub const DECAY_K: usize = 8;
+    pub const INCREMENT_K: usize = 9;
+    pub const KEEP_K: usize = 10;
+    /// After-spike current q (q < 2): decay g_q, voltage gain c_q, kept fraction f_q,
+    /// amplitude δI_q.
+    pub const ASC_DECAY: usize = 11;
+    pub const ASC_GAIN: usize = 13;
+    pub const ASC_KEEP: usize = 15;
+    pub const ASC_AMP: usize = 17;
+    /// θ_v (GLIF5): decay h, couplings to u and w, then to I_q.
+    pub const THV_DECAY: usize = 19;
+    pub const THV_U: usize = 20;
+    pub const THV_W: usize = 21;
+    pub const THV_ASC: usize = 22;
+    /// How many.
+    pub const COUNT: usize = 24;
+}
+
+/// The parameter in slot `s` of `p`, or `None` where the population has none there (a θ_1,
+/// current or θ_v slot of a model without it).
+fn slot_param<R>(p: &Params<R>, s: usize) -> Option<&P<R>> {
+    fn at<R>(list: &[P<R>], i: usize) -> Option<&P<R>> {
+        list.get(i)
+    }
+    use slot::*;
+    match s {
+        V_REST => Some(&p.v_rest),
+        V_RESET => Some(&p.v_reset),
+        THRESHOLD => Some(&p.threshold),
+        T_REF => Some(&p.t_ref),
+        RESISTANCE => Some(&p.resistance),
+        DECAY_M => Some(&p.decay_m),
+        M_V => Some(&p.m_v),
+        B_V => Some(&p.b_v),
+        DECAY_K => at(&p.decay_k, 0),
+        INCREMENT_K => at(&p.increment_k, 0),
+        KEEP_K => at(&p.keep_k, 0),
+        THV_DECAY => p.thv.then_some(&p.thv_decay),
+        THV_U => p.thv.then_some(&p.thv_u),
+        THV_W => p.thv.then_some(&p.thv_w),
+        _ if s < ASC_GAIN => at(&p.asc_decay, s - ASC_DECAY),
+        _ if s < ASC_KEEP => at(&p.asc_gain, s - ASC_GAIN),
+        _ if s < ASC_AMP => at(&p.asc_keep, s - ASC_KEEP),
+        _ if s < THV_DECAY => at(&p.asc_amp, s - ASC_AMP),
+        _ => at(&p.thv_asc, s - THV_ASC),
+    }
+}
+
+/// The vectorised kernel's view of a population: its shape, the values of its shared
+/// parameters, and which slots have one value per neuron.
+#[derive(Debug, Clone)]
+pub(crate) struct Kernel<R> {
+    dt: R,
+    glif2: bool,
+    adaptive: bool,
+    /// After-spike currents J.
+    j: usize,
+    /// GLIF5's θ_v.
+    thv: bool,
+    /// Each slot's value where every neuron shares it (zero for unused and per-neuron slots).
+    shared: [R; slot::COUNT],
+    /// The slots with one value per neuron.
+    per_neuron: Vec<usize>,
+}
+
+impl<R: Real> Kernel<R> {
+    /// The kernel for a population's parameters, or `None` where the population has a shape
+    /// this kernel does not serve (K ≥ 2, J ≥ 3).
+    pub(super) fn new(p: &Params<R>) -> Option<Self> {
         let (k, j) = (p.decay_k.len(), p.asc_decay.len());
         if k != usize::from(p.adaptive) || j > MAX_J {
             return None;
         }
-        let per_current = |xs: &[R]| {
-            let mut out = [R::ZERO; MAX_J];
-            out[..xs.len()].copy_from_slice(xs);
-            out
-        };
-        let first = |xs: &[R]| xs.first().copied().unwrap_or(R::ZERO);
-        let thv = p.thv.as_ref();
-        Some(Uniform {
+        let mut shared = [R::ZERO; slot::COUNT];
+        let mut per_neuron = Vec::new();
+        for (s, value) in shared.iter_mut().enumerate() {
+            match slot_param(p, s) {
+                Some(q) if q.per_neuron => per_neuron.push(s),
+                Some(q) => *value = q.values[0],
+                None => {}
+            }
+        }
+        Some(Kernel {
             dt: p.dt,
-            v_rest: p.v_rest,
-            v_reset: p.v_reset,
-            threshold: p.threshold,
-            t_ref: p.t_ref,
-            resistance: p.resistance,
-            decay_m: p.decay_m,
-            m_v: p.m_v,
-            b_v: p.b_v,
             glif2: p.glif2,
             adaptive: p.adaptive,
-            decay_k: first(p.decay_k),
-            increment_k: first(p.increment_k),
-            keep_k: first(p.keep_k),
             j,
-            asc_decay: per_current(p.asc_decay),
-            asc_gain: per_current(p.asc_gain),
-            asc_keep: per_current(p.asc_keep),
-            asc_amp: per_current(p.asc_amp),
-            thv: thv.is_some(),
-            thv_decay: thv.map_or(R::ZERO, |t| t.decay),
-            thv_u: thv.map_or(R::ZERO, |t| t.u),
-            thv_w: thv.map_or(R::ZERO, |t| t.w),
-            thv_asc: per_current(thv.map_or(&[][..], |t| t.asc)),
+            thv: p.thv,
+            shared,
+            per_neuron,
         })
+    }
+
+    /// The per-neuron parameters of neurons `n0..n0 + len` (the empty slice in the slots
+    /// that are shared).
+    pub(super) fn columns<'a>(&self, p: &'a Params<R>, n0: usize, len: usize) -> Columns<'a, R> {
+        let mut cols: Columns<'a, R> = [&[]; slot::COUNT];
+        for &s in &self.per_neuron {
+            if let Some(q) = slot_param(p, s) {
+                cols[s] = &q.values[n0..n0 + len];
+            }
+        }
+        cols
+    }
+}
+
+/// One block's per-neuron parameters by slot ([`Kernel::columns`]).
+pub(crate) type Columns<'a, R> = [&'a [R]; slot::COUNT];
+
+/// Where the lane loop reads parameter `slot` of lane `j` (CPU twin of the shader's
+/// `param(slot, n)`).
+trait LaneParams<R> {
+    /// Make the parameters of lanes `0..len` those of the block's neurons `j0..j0 + len`.
+    fn load(&mut self, j0: usize, len: usize);
+    fn get(&self, slot: usize, j: usize) -> R;
+}
+
+/// Every parameter shared: constants, hoisted out of the loop.
+struct Shared<'a, R>(&'a [R; slot::COUNT]);
+
+impl<R: Real> LaneParams<R> for Shared<'_, R> {
+    #[inline(always)]
+    fn load(&mut self, _j0: usize, _len: usize) {}
+    #[inline(always)]
+    fn get(&self, slot: usize, _j: usize) -> R {
+        self.0[slot]
+    }
+}
+
+/// Some parameters per neuron: every slot as 32 lanes, the shared ones filled once, the
+/// per-neuron ones copied for each word (lanes past a short last word keep stale values,
+/// which only those lanes read).
+struct PerLane<'a, R> {
+    lanes: [[R; LANES]; slot::COUNT],
+    cols: &'a Columns<'a, R>,
+    per_neuron: &'a [usize],
+}
+
+impl<R: Real> LaneParams<R> for PerLane<'_, R> {
+    #[inline(always)]
+    fn load(&mut self, j0: usize, len: usize) {
+        for &s in self.per_neuron {
+            self.lanes[s][..len].copy_from_slice(&self.cols[s][j0..j0 + len]);
+        }
+    }
+    #[inline(always)]
+    fn get(&self, slot: usize, j: usize) -> R {
+        self.lanes[slot][j]
     }
 }
 
@@ -131,7 +222,8 @@ pub(crate) enum Currents<'a, R, F> {
 /// vectorising (measured: 4.9e9 → 1.2e9 LIF updates/s).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn run_block<R: Real, F: Fill<R>>(
-    u: &Uniform<R>,
+    k: &Kernel<R>,
+    cols: &Columns<'_, R>,
     arith: Arith,
     opts: StepOptions,
     cur: &Currents<'_, R, F>,
@@ -140,13 +232,29 @@ pub(crate) fn run_block<R: Real, F: Fill<R>>(
     th: &mut [R],
     words: &mut [u32],
 ) {
-    match simd() {
-        // SAFETY: `simd()` found the copy's target features on this processor.
+    // Shared and per-neuron parameters are separate copies (in one function, the shared
+    // case's GLIF5 loop lost a fifth of its speed).
+    let shared = k.per_neuron.is_empty();
+    // SAFETY: `simd()` found the copy's target features on this processor.
+    match (simd(), shared) {
         #[cfg(target_arch = "x86_64")]
-        Simd::Avx512 => unsafe { run_block_avx512(u, arith, opts, cur, v, r, th, words) },
+        (Simd::Avx512, true) => unsafe {
+            run_block_avx512::<R, F, false>(k, cols, arith, opts, cur, v, r, th, words)
+        },
         #[cfg(target_arch = "x86_64")]
-        Simd::Avx2 => unsafe { run_block_avx2(u, arith, opts, cur, v, r, th, words) },
-        _ => run_block_portable(u, arith, opts, cur, v, r, th, words),
+        (Simd::Avx512, false) => unsafe {
+            run_block_avx512::<R, F, true>(k, cols, arith, opts, cur, v, r, th, words)
+        },
+        #[cfg(target_arch = "x86_64")]
+        (Simd::Avx2, true) => unsafe {
+            run_block_avx2::<R, F, false>(k, cols, arith, opts, cur, v, r, th, words)
+        },
+        #[cfg(target_arch = "x86_64")]
+        (Simd::Avx2, false) => unsafe {
+            run_block_avx2::<R, F, true>(k, cols, arith, opts, cur, v, r, th, words)
+        },
+        (_, true) => run_block_portable::<R, F, false>(k, cols, arith, opts, cur, v, r, th, words),
+        (_, false) => run_block_portable::<R, F, true>(k, cols, arith, opts, cur, v, r, th, words),
     }
 }
 
@@ -202,14 +310,15 @@ pub(crate) fn simd() -> Simd {
 }
 
 /// `$name`: `run_block_portable` compiled with the target features `$features` (`run_block`
-/// calls it where `simd()` found them).
+/// calls it where `simd()` found them); `PN`: some parameters are per neuron.
 macro_rules! run_block_copy {
     ($name:ident, $features:literal) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = $features)]
         #[allow(clippy::too_many_arguments)]
-        unsafe fn $name<R: Real, F: Fill<R>>(
-            u: &Uniform<R>,
+        unsafe fn $name<R: Real, F: Fill<R>, const PN: bool>(
+            k: &Kernel<R>,
+            cols: &Columns<'_, R>,
             arith: Arith,
             opts: StepOptions,
             cur: &Currents<'_, R, F>,
@@ -218,7 +327,7 @@ macro_rules! run_block_copy {
             th: &mut [R],
             words: &mut [u32],
         ) {
-            run_block_portable(u, arith, opts, cur, v, r, th, words)
+            run_block_portable::<R, F, PN>(k, cols, arith, opts, cur, v, r, th, words)
         }
     };
 }
@@ -230,8 +339,9 @@ run_block_copy!(run_block_avx2, "avx2,fma");
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn run_block_portable<R: Real, F: Fill<R>>(
-    u: &Uniform<R>,
+fn run_block_portable<R: Real, F: Fill<R>, const PN: bool>(
+    k: &Kernel<R>,
+    cols: &Columns<'_, R>,
     arith: Arith,
     opts: StepOptions,
     cur: &Currents<'_, R, F>,
@@ -240,33 +350,77 @@ fn run_block_portable<R: Real, F: Fill<R>>(
     th: &mut [R],
     words: &mut [u32],
 ) {
-    match (arith, u.adaptive) {
-        (Arith::Separate, false) => shape::<R, F, false, false>(u, opts, cur, v, r, th, words),
-        (Arith::Separate, true) => shape::<R, F, false, true>(u, opts, cur, v, r, th, words),
-        (Arith::Fused, false) => shape::<R, F, true, false>(u, opts, cur, v, r, th, words),
-        (Arith::Fused, true) => shape::<R, F, true, true>(u, opts, cur, v, r, th, words),
+    let a = Args { k, cols, opts, cur };
+    match (arith, k.adaptive) {
+        (Arith::Separate, false) => shape::<R, F, PN, false, false>(a, v, r, th, words),
+        (Arith::Separate, true) => shape::<R, F, PN, false, true>(a, v, r, th, words),
+        (Arith::Fused, false) => shape::<R, F, PN, true, false>(a, v, r, th, words),
+        (Arith::Fused, true) => shape::<R, F, PN, true, true>(a, v, r, th, words),
     }
 }
 
+/// The read-only arguments of a block (the state and spike words stay separate arguments,
+/// which the compiler knows do not overlap).
+struct Args<'a, 'c, R, F> {
+    k: &'a Kernel<R>,
+    cols: &'a Columns<'c, R>,
+    opts: StepOptions,
+    cur: &'a Currents<'a, R, F>,
+}
+
+impl<R, F> Clone for Args<'_, '_, R, F> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<R, F> Copy for Args<'_, '_, R, F> {}
+
 /// The second half of the dispatch: J after-spike currents and θ_v, as constants.
 #[inline(always)]
-fn shape<R: Real, F: Fill<R>, const FUSED: bool, const ADAPTIVE: bool>(
-    u: &Uniform<R>,
-    opts: StepOptions,
-    cur: &Currents<'_, R, F>,
+fn shape<R: Real, F: Fill<R>, const PN: bool, const FUSED: bool, const ADAPTIVE: bool>(
+    a: Args<'_, '_, R, F>,
     v: &mut [R],
     r: &mut [R],
     th: &mut [R],
     words: &mut [u32],
 ) {
-    match (u.j, u.thv) {
-        (0, false) => block::<R, F, FUSED, ADAPTIVE, 0, false>(u, opts, cur, v, r, th, words),
-        (0, true) => block::<R, F, FUSED, ADAPTIVE, 0, true>(u, opts, cur, v, r, th, words),
-        (1, false) => block::<R, F, FUSED, ADAPTIVE, 1, false>(u, opts, cur, v, r, th, words),
-        (1, true) => block::<R, F, FUSED, ADAPTIVE, 1, true>(u, opts, cur, v, r, th, words),
-        (_, false) => block::<R, F, FUSED, ADAPTIVE, 2, false>(u, opts, cur, v, r, th, words),
-        (_, true) => block::<R, F, FUSED, ADAPTIVE, 2, true>(u, opts, cur, v, r, th, words),
+    match (a.k.j, a.k.thv) {
+        (0, false) => params::<R, F, PN, FUSED, ADAPTIVE, 0, false>(a, v, r, th, words),
+        (0, true) => params::<R, F, PN, FUSED, ADAPTIVE, 0, true>(a, v, r, th, words),
+        (1, false) => params::<R, F, PN, FUSED, ADAPTIVE, 1, false>(a, v, r, th, words),
+        (1, true) => params::<R, F, PN, FUSED, ADAPTIVE, 1, true>(a, v, r, th, words),
+        (_, false) => params::<R, F, PN, FUSED, ADAPTIVE, 2, false>(a, v, r, th, words),
+        (_, true) => params::<R, F, PN, FUSED, ADAPTIVE, 2, true>(a, v, r, th, words),
     }
+}
+
+/// The last part of the dispatch: shared parameters as constants, or per-neuron ones in lanes.
+#[inline(always)]
+fn params<
+    R: Real,
+    F: Fill<R>,
+    const PN: bool,
+    const FUSED: bool,
+    const ADAPTIVE: bool,
+    const J: usize,
+    const THV: bool,
+>(
+    a: Args<'_, '_, R, F>,
+    v: &mut [R],
+    r: &mut [R],
+    th: &mut [R],
+    words: &mut [u32],
+) {
+    if !PN {
+        let p = Shared(&a.k.shared);
+        return block::<R, F, FUSED, ADAPTIVE, J, THV>(a, p, v, r, th, words);
+    }
+    let p = PerLane {
+        lanes: a.k.shared.map(|x| [x; LANES]),
+        cols: a.cols,
+        per_neuron: &a.k.per_neuron,
+    };
+    block::<R, F, FUSED, ADAPTIVE, J, THV>(a, p, v, r, th, words)
 }
 
 /// `a·b + c`, fused or separate (the twin of [`Arith::fma`], resolved at compile time).
@@ -297,14 +451,14 @@ fn block<
     const J: usize,
     const THV: bool,
 >(
-    u: &Uniform<R>,
-    opts: StepOptions,
-    cur: &Currents<'_, R, F>,
+    a: Args<'_, '_, R, F>,
+    mut p: impl LaneParams<R>,
     v: &mut [R],
     r: &mut [R],
     th: &mut [R],
     words: &mut [u32],
 ) {
+    let (k, opts) = (a.k, a.opts);
     let mut current = [R::ZERO; LANES];
     for (w, j0) in (0..v.len()).step_by(LANES).enumerate() {
         let len = LANES.min(v.len() - j0);
@@ -312,7 +466,9 @@ fn block<
         let r = &mut r[j0..j0 + len];
         let c = stride(ADAPTIVE, J, THV);
         let th = &mut th[j0 * c..(j0 + len) * c];
-        words[w] = match *cur {
+        p.load(j0, len);
+        let p = &p;
+        words[w] = match *a.cur {
             // (host + (bias + mean)) + schedule, computed in the lane loop itself.
             Currents::Host {
                 host,
@@ -322,7 +478,8 @@ fn block<
                 Some(x) => {
                     let x = &x[j0..j0 + len];
                     lanes::<R, FUSED, ADAPTIVE, J, THV>(
-                        u,
+                        k,
+                        p,
                         opts,
                         |j| (x[j] + offset) + sched,
                         v,
@@ -332,13 +489,13 @@ fn block<
                 }
                 None => {
                     let c = (R::ZERO + offset) + sched;
-                    lanes::<R, FUSED, ADAPTIVE, J, THV>(u, opts, |_| c, v, r, th)
+                    lanes::<R, FUSED, ADAPTIVE, J, THV>(k, p, opts, |_| c, v, r, th)
                 }
             },
             Currents::Fill(fill) => {
                 let cur = &mut current[..len];
                 fill.fill(j0, cur);
-                lanes::<R, FUSED, ADAPTIVE, J, THV>(u, opts, |j| cur[j], v, r, th)
+                lanes::<R, FUSED, ADAPTIVE, J, THV>(k, p, opts, |j| cur[j], v, r, th)
             }
         };
     }
@@ -386,7 +543,8 @@ impl<R: Real> Components<R> for Planes<R> {
 /// Up to 32 neurons; returns their spike word.
 #[inline(always)]
 fn lanes<R: Real, const FUSED: bool, const ADAPTIVE: bool, const J: usize, const THV: bool>(
-    u: &Uniform<R>,
+    k: &Kernel<R>,
+    p: &impl LaneParams<R>,
     opts: StepOptions,
     cur: impl Fn(usize) -> R,
     v: &mut [R],
@@ -395,7 +553,7 @@ fn lanes<R: Real, const FUSED: bool, const ADAPTIVE: bool, const J: usize, const
 ) -> u32 {
     let c = stride(ADAPTIVE, J, THV);
     if c <= 1 {
-        return lanes_in::<R, FUSED, ADAPTIVE, J, THV>(u, opts, cur, v, r, &mut InPlace(comps));
+        return lanes_in::<R, FUSED, ADAPTIVE, J, THV>(k, p, opts, cur, v, r, &mut InPlace(comps));
     }
     let n = v.len();
     let mut planes = Planes([[R::ZERO; LANES]; MAX_COMPONENTS]);
@@ -404,7 +562,7 @@ fn lanes<R: Real, const FUSED: bool, const ADAPTIVE: bool, const J: usize, const
             planes.0[k][j] = comps[j * c + k];
         }
     }
-    let bits = lanes_in::<R, FUSED, ADAPTIVE, J, THV>(u, opts, cur, v, r, &mut planes);
+    let bits = lanes_in::<R, FUSED, ADAPTIVE, J, THV>(k, p, opts, cur, v, r, &mut planes);
     for j in 0..n {
         for k in 0..c {
             comps[j * c + k] = planes.0[k][j];
@@ -417,13 +575,15 @@ fn lanes<R: Real, const FUSED: bool, const ADAPTIVE: bool, const J: usize, const
 /// spike word. The numbered steps are those of `update_neuron`.
 #[inline(always)]
 fn lanes_in<R: Real, const FUSED: bool, const ADAPTIVE: bool, const J: usize, const THV: bool>(
-    u: &Uniform<R>,
+    k: &Kernel<R>,
+    p: &impl LaneParams<R>,
     opts: StepOptions,
     cur: impl Fn(usize) -> R,
     v: &mut [R],
     r: &mut [R],
     comp: &mut impl Components<R>,
 ) -> u32 {
+    use slot::*;
     let (lock, update_theta) = (opts.refrac_lock, ADAPTIVE && !opts.freeze_adaptation);
     // Where in a neuron's components θ_1, the currents and θ_v sit.
     let (at_theta, at_asc, at_thv) = (0, ADAPTIVE as usize, ADAPTIVE as usize + J);
@@ -434,25 +594,26 @@ fn lanes_in<R: Real, const FUSED: bool, const ADAPTIVE: bool, const J: usize, co
             *x = comp.get(at_asc + q, j);
         }
         // 1. Refractory countdown.
-        let r_dec = r[j] - u.dt;
+        let r_dec = r[j] - k.dt;
         let r_new = if r_dec > R::ZERO { r_dec } else { R::ZERO };
         let free = r_new == R::ZERO;
         // 2. Integration.
         let i_eff = if free { cur(j) } else { R::ZERO };
+        let (v_rest, resistance) = (p.get(V_REST, j), p.get(RESISTANCE, j));
         let v0 = v[j];
-        let a = v0 - u.v_rest;
-        let b = fma::<R, FUSED>(-u.resistance, i_eff, a);
-        let c = fma::<R, FUSED>(b, u.decay_m, u.v_rest);
-        let mut v_star = fma::<R, FUSED>(u.resistance, i_eff, c);
+        let a = v0 - v_rest;
+        let b = fma::<R, FUSED>(-resistance, i_eff, a);
+        let c = fma::<R, FUSED>(b, p.get(DECAY_M, j), v_rest);
+        let mut v_star = fma::<R, FUSED>(resistance, i_eff, c);
         for (q, &current) in asc.iter().enumerate() {
-            v_star = fma::<R, FUSED>(u.asc_gain[q], current, v_star);
+            v_star = fma::<R, FUSED>(p.get(ASC_GAIN + q, j), current, v_star);
         }
         let v_int = if lock && !free { v0 } else { v_star };
         // 3. Threshold from the start of the step: (θ_1 + Θ_∞) + θ_v.
         let mut thr = if ADAPTIVE {
-            comp.get(at_theta, j) + u.threshold
+            comp.get(at_theta, j) + p.get(THRESHOLD, j)
         } else {
-            u.threshold
+            p.get(THRESHOLD, j)
         };
         if THV {
             thr = thr + comp.get(at_thv, j);
@@ -460,37 +621,37 @@ fn lanes_in<R: Real, const FUSED: bool, const ADAPTIVE: bool, const J: usize, co
         // 4. Spike.
         let spike = free & (v_int >= thr);
         // 5. Reset.
-        let v_spiked = if u.glif2 {
-            fma::<R, FUSED>(v_int - u.v_rest, u.m_v, u.v_rest) - u.b_v
+        let v_spiked = if k.glif2 {
+            fma::<R, FUSED>(v_int - v_rest, p.get(M_V, j), v_rest) - p.get(B_V, j)
         } else {
-            u.v_reset
+            p.get(V_RESET, j)
         };
         v[j] = if spike { v_spiked } else { v_int };
-        let r_out = if spike { u.t_ref } else { r_new };
+        let r_out = if spike { p.get(T_REF, j) } else { r_new };
         r[j] = r_out;
         // 6. Adaptation (one component).
         let hold = lock && r_out > R::ZERO;
         if ADAPTIVE {
             let s = if spike { R::ONE } else { R::ZERO };
-            let ds = u.increment_k * s;
+            let ds = p.get(INCREMENT_K, j) * s;
             let th = comp.get(at_theta, j);
-            let th0 = if spike { th * u.keep_k } else { th };
+            let th0 = if spike { th * p.get(KEEP_K, j) } else { th };
             let updated = if hold {
                 th0 + ds
             } else {
-                fma::<R, FUSED>(th0, u.decay_k, ds)
+                fma::<R, FUSED>(th0, p.get(DECAY_K, j), ds)
             };
             comp.set(at_theta, j, if update_theta { updated } else { th });
         }
         // 7. θ_v from the start-of-step u = a, w = R·Ĩ and I_j; held like θ.
         if THV {
             let thv = comp.get(at_thv, j);
-            let w = u.resistance * i_eff;
-            let mut acc = thv * u.thv_decay;
-            acc = fma::<R, FUSED>(a, u.thv_u, acc);
-            acc = fma::<R, FUSED>(w, u.thv_w, acc);
+            let w = resistance * i_eff;
+            let mut acc = thv * p.get(THV_DECAY, j);
+            acc = fma::<R, FUSED>(a, p.get(THV_U, j), acc);
+            acc = fma::<R, FUSED>(w, p.get(THV_W, j), acc);
             for (q, &current) in asc.iter().enumerate() {
-                acc = fma::<R, FUSED>(u.thv_asc[q], current, acc);
+                acc = fma::<R, FUSED>(p.get(THV_ASC + q, j), current, acc);
             }
             let kept = hold || opts.freeze_adaptation;
             comp.set(at_thv, j, if kept { thv } else { acc });
@@ -500,9 +661,9 @@ fn lanes_in<R: Real, const FUSED: bool, const ADAPTIVE: bool, const J: usize, co
             let held = if hold {
                 current
             } else {
-                current * u.asc_decay[q]
+                current * p.get(ASC_DECAY + q, j)
             };
-            let jumped = fma::<R, FUSED>(u.asc_keep[q], held, u.asc_amp[q]);
+            let jumped = fma::<R, FUSED>(p.get(ASC_KEEP + q, j), held, p.get(ASC_AMP + q, j));
             comp.set(at_asc + q, j, if spike { jumped } else { held });
         }
         bits |= (spike as u32) << j;

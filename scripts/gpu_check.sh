@@ -5,7 +5,8 @@
 # the CPU path, one billion LIF neurons; LIF/ALIF/GLIF5 again with wgpu's loop bounding on,
 # LIF/ALIF per-step noise and the interactive step again without the noise cache, LIF with
 # every GPU path, the interactive step and ALIF/GLIF2/GLIF5 again with one neuron per
-# invocation instead of the wide kernel's four),
+# invocation instead of the wide kernel's four; LIF and GLIF5 with every parameter per neuron,
+# both kernels),
 # the interactive step (at 1M and 1,024 neurons, blocking and polling), the demo, and PyTorch's figures where PyTorch with CUDA is installed.
 # Ends with a short table of the headline numbers.
 #
@@ -77,6 +78,12 @@ sec bench LIF
 "$B" bench --models LIF --sizes 1024 --paths gpu --steps 50 --interactive --interactive-neurons 1024 2>&1 | grep "^interactive" | tee -a "$L"
 sec bench ALIF GLIF2 GLIF5
 "$B" bench --models ALIF,GLIF2,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_adapt.json" 2>&1 | tee -a "$L"
+# Every parameter per neuron (as in a population of fitted neurons): LIF reads 6 arrays,
+# GLIF5 22, which the wide kernel loads as four scalars each (their regions are not 16-byte
+# aligned); the CPU path at 1M for comparison.
+sec bench per-neuron parameters
+"$B" bench --per-neuron --models LIF,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_per_neuron.json" 2>&1 | tee -a "$L"
+"$B" bench --per-neuron --models LIF,GLIF5 --sizes ${SIZES%%,*} --paths cpu,cpu-fused --steps $STEPS --json "$OUT/bench_per_neuron_cpu.json" 2>&1 | tee -a "$L"
 # The same with wgpu's loop bounding back on (glifsim turns it off, src/gpu/context.rs): what
 # it costs. Kept out of the main log so that the summary's rows stay the default build's.
 sec bench with loop bounding
@@ -94,6 +101,7 @@ GLIFSIM_NO_NOISE_CACHE=1 "$B" bench --models LIF,ALIF --sizes $NC_SIZES --paths 
 sec bench without the wide kernel
 GLIFSIM_NO_WIDE=1 "$B" bench --models LIF --sizes $SIZES --paths gpu,gpu-noise,gpu-fused,gpu-fused-noise --steps $STEPS --interactive --json "$OUT/bench_no_wide.json" > "$OUT/no_wide.txt" 2>&1
 GLIFSIM_NO_WIDE=1 "$B" bench --models ALIF,GLIF2,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_no_wide_adapt.json" >> "$OUT/no_wide.txt" 2>&1
+GLIFSIM_NO_WIDE=1 "$B" bench --per-neuron --models LIF,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_no_wide_per_neuron.json" >> "$OUT/no_wide.txt" 2>&1
 if [ -n "$BILLION" ]; then
     sec bench 1e9
     "$B" bench --models LIF --sizes $BILLION --paths gpu-fused-noise --steps 100 --json "$OUT/bench_1e9.json" 2>&1 | tee -a "$L"
@@ -108,30 +116,30 @@ if [ -z "${GLIFSIM_CHECK_FAST:-}" ]; then
 fi
 sec summary
 # The summary's columns of the bench rows in file $1 (model, path, kernel, neurons, wall and
-# GPU updates/s, GPU µs/step, fraction of copy).
+# GPU updates/s, GPU µs/step, fraction of copy, per-neuron parameters).
 rows() {
     grep -E "^(LIF|ALIF|GLIF2|GLIF5) +(cpu|gpu)" "$1" 2> /dev/null |
-        awk '{ printf "%-6s %-16s %-6s %-11s %-11s %-11s %-12s %s\n", $1, $2, $3, $4, $6, $7, $9, $13 }'
+        awk '{ printf "%-6s %-16s %-6s %-11s %-11s %-11s %-12s %-8s %s\n", $1, $2, $3, $4, $7, $8, $10, $14, $5 }'
 }
 # Wide kernel ÷ lane kernel (GPU updates/s, else wall) for each configuration both ran: above 1
 # the wide default stands; below it, flip it (`GpuSim::with_drive`, one line).
 wide_over_lane() {
     awk 'function upd(r, w) { return r == "-" ? w : r }
-         NR == FNR { lane[$1 " " $2 " " $4] = upd($6, $5); next }
-         $3 == "wide" && (($1 " " $2 " " $4) in lane) {
-             printf "%-6s %-16s %-11s %.2f\n", $1, $2, $4, upd($6, $5) / lane[$1 " " $2 " " $4]
+         NR == FNR { lane[$1 " " $2 " " $4 " " $9] = upd($6, $5); next }
+         $3 == "wide" && (($1 " " $2 " " $4 " " $9) in lane) {
+             printf "%-6s %-16s %-11s %-3s %.2f\n", $1, $2, $4, $9, upd($6, $5) / lane[$1 " " $2 " " $4 " " $9]
          }' <(rows "$OUT/no_wide.txt") <(rows "$L")
 }
 {
     grep -E "^adapter:|copy bandwidth|^reference kernel|^interactive|^conformance \(GPU, " "$L" | sort -u
-    echo "model  path             kernel neurons     upd/s wall  upd/s GPU   GPU µs/step  of copy (GPU time)"
+    echo "model  path             kernel neurons     upd/s wall  upd/s GPU   GPU µs/step  of copy  per-neuron params (GPU time)"
     rows "$L"
     echo "with GLIFSIM_FORCE_LOOP_BOUNDING=1:"
     rows "$OUT/loop_bounding.txt"
     echo "with GLIFSIM_NO_WIDE=1:"
     rows "$OUT/no_wide.txt"
     grep "^interactive" "$OUT/no_wide.txt"
-    echo "wide kernel ÷ lane kernel, updates/s:"
+    echo "wide kernel ÷ lane kernel, updates/s (model, path, neurons, per-neuron params, ratio):"
     wide_over_lane
     echo "with GLIFSIM_NO_NOISE_CACHE=1:"
     rows "$OUT/no_noise_cache.txt"

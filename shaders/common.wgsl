@@ -23,7 +23,8 @@ override J: u32 = 0u;           // after-spike currents (GLIF3–5)
 override NC: u32 = 0u;          // state components per neuron: K + J (+1 for θ_v), ≤ KMAX
 override PN_MASK: u32 = 0u;     // bit s: parameter slot s has one value per neuron
 override PN_MASK_HI: u32 = 0u;  // the same for slots 32..63
-override STRIDE: u32 = 1u;      // length of a per-neuron parameter region
+override STRIDE: u32 = 4u;      // length of a per-neuron parameter region (a multiple of 4)
+override PARAM_BASE: u32 = 0u;  // where the per-neuron regions begin: the slot count rounded up to 4
 override HOST_INPUT: bool = false;
 override NOISE: bool = false;
 override HAS_SCHED: bool = false; // a piecewise-constant drive is set: read `sched`
@@ -43,7 +44,7 @@ struct Info {
     seed_lo: u32,
     seed_hi: u32,
     dt: f32,
-    noise_table: u32,  // offset of the noise table in `params` (entry i: 2i, 2i + 1)
+    noise_table: u32,  // offset of the noise table in the parameters (entry i: 2i, 2i + 1)
     refr_base: u32,    // offset in `spikes` of the refractory words: bit = (r > 0), [B][W]
 }
 
@@ -108,36 +109,49 @@ fn slot_thv(i: u32) -> u32 { return SLOT_DECAY_K + 3u * K + 4u * J + i; } // dec
 
 @group(0) @binding(0) var<uniform> info: Info;
 @group(0) @binding(1) var<uniform> dispatch: Dispatch;
-@group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(5) var<storage, read_write> r_buf: array<f32>; // [B][n]
 // [T][B][W] spike words of the chunk, then [B][W] refractory words (bit set where r > 0),
 // which let a step skip reading r for the free neurons (most of them).
 @group(0) @binding(7) var<storage, read_write> spikes: array<u32>;
 @group(0) @binding(8) var<storage, read> sched: array<f32>;       // [T], when HAS_SCHED
-// Bindings 3 (the host input, [T][B][n]), 4 (V, [B][n]), 6 (the θ / after-spike-current / θ_v
-// components, [NC][B][n]) and 9 (the noise cache: words 1, 2 and 3 of each neuron's current
-// Philox block, [3][B][n], so that a dispatch starting inside a quad of steps need not draw it
-// again) are declared by each layout, lane.wgsl as floats and words, wide.wgsl as vectors of
-// four neurons.
+// Bindings 2 (the parameters and the noise table, read through `param_at(i)`), 3 (the host
+// input, [T][B][n]), 4 (V, [B][n]), 6 (the θ / after-spike-current / θ_v components,
+// [NC][B][n]) and 9 (the noise cache: words 1, 2 and 3 of each neuron's current Philox block,
+// [3][B][n], so that a dispatch starting inside a quad of steps need not draw it again) are
+// declared by each layout, lane.wgsl as floats and words, wide.wgsl as vectors of four
+// neurons.
 
-// Parameter `slot` of neuron `n`. Slots are laid out in order, a per-neuron one taking STRIDE
-// values and a uniform one a single value; with constant `slot` this folds to one load.
-// CPU twin: `P::at`.
-fn param(slot: u32, n: u32) -> f32 {
+// The parameter layout (src/gpu/engine.rs `make_shard` writes it): one value per slot at
+// index `slot` (unused for a per-neuron slot), padded to PARAM_BASE, a multiple of 4; then
+// each per-neuron slot's region of STRIDE values (a multiple of 4), in slot order, holding the
+// shard's neurons. Every region starts on a 16-byte boundary, so wide.wgsl reads four
+// neurons' values as one vector. With constant `slot` all of this folds to one load.
+
+// Whether slot `slot` has one value per neuron.
+fn per_neuron(slot: u32) -> bool {
+    if slot < 32u {
+        return ((PN_MASK >> slot) & 1u) == 1u;
+    }
+    return ((PN_MASK_HI >> (slot - 32u)) & 1u) == 1u;
+}
+
+// Where per-neuron slot `slot`'s region begins.
+fn region(slot: u32) -> u32 {
     var before: u32;
-    var per_neuron: bool;
     if slot < 32u {
         before = countOneBits(PN_MASK & ((1u << slot) - 1u));
-        per_neuron = ((PN_MASK >> slot) & 1u) == 1u;
     } else {
         before = countOneBits(PN_MASK) + countOneBits(PN_MASK_HI & ((1u << (slot - 32u)) - 1u));
-        per_neuron = ((PN_MASK_HI >> (slot - 32u)) & 1u) == 1u;
     }
-    let off = slot + before * (STRIDE - 1u);
-    if per_neuron {
-        return params[off + n];
+    return PARAM_BASE + before * STRIDE;
+}
+
+// Parameter `slot` of neuron `n`. CPU twin: `P::at`.
+fn param(slot: u32, n: u32) -> f32 {
+    if per_neuron(slot) {
+        return param_at(region(slot) + n);
     }
-    return params[off];
+    return param_at(slot);
 }
 
 // The parameters every step reads, loaded once per dispatch (when the lane begins) and kept
@@ -214,7 +228,7 @@ fn noise_value(w: u32) -> f32 {
         frac = f32(rem >> d) * bitcast<f32>((127u - (sh - d)) << 23u);
     }
     let at = info.noise_table + 2u * i;
-    let mag = fma(frac, params[at + 1u], params[at]);
+    let mag = fma(frac, param_at(at + 1u), param_at(at));
     return select(mag, -mag, (w >> 31u) == 1u);
 }
 

@@ -8,6 +8,7 @@
 // Invocation `id` covers trial `id / n_pad`, neuron `id % n_pad`; its spike bit is bit
 // id % 32 of spike word id / 32.
 
+@group(0) @binding(2) var<storage, read> params: array<f32>;      // common.wgsl's layout
 @group(0) @binding(3) var<storage, read> inputs: array<f32>;      // [T][B][n]
 @group(0) @binding(4) var<storage, read_write> v_buf: array<f32>; // [B][n]
 @group(0) @binding(6) var<storage, read_write> theta_buf: array<f32>; // [NC][B][n]
@@ -15,6 +16,11 @@
 // dispatch ended inside, so that the next dispatch, starting inside that quad, need not draw
 // it again (one dispatch per step would otherwise draw every block four times).
 @group(0) @binding(9) var<storage, read_write> noise_cache: array<u32>;
+
+// Value i of the parameters (common.wgsl's layout).
+fn param_at(i: u32) -> f32 {
+    return params[i];
+}
 
 // The host-streamed input of step t (0 without host input).
 fn host_input(idx: u32, t: u32) -> f32 {

@@ -20,6 +20,8 @@
 // q = id % (n_pad / 4); their spike bits are bits 4(id % 8) … 4(id % 8) + 3 of spike word
 // id / 8 (n_pad / 4 is a multiple of 8, so a word never spans two trials).
 
+// The parameters (common.wgsl's layout) as vectors: a per-neuron region starts on one.
+@group(0) @binding(2) var<storage, read> params4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> inputs4: array<vec4<f32>>;      // [T][B][n / 4]
 @group(0) @binding(4) var<storage, read_write> v4_buf: array<vec4<f32>>; // [B][n / 4]
 // The state components θ_1 (K = 1), I_1 … I_J, θ_v, [NC][B][n / 4].
@@ -56,7 +58,7 @@ fn wide_of(wg: u32, lid: u32) -> Wide {
 }
 
 // The parameters of the four neurons, component c from neuron n + c (one value splatted
-// when the parameter is uniform). CPU twin: `Uniform`, src/cpu/vector.rs.
+// when the parameter is uniform). CPU twin: `Shared` and `PerLane`, src/cpu/vector.rs.
 struct WideParams {
     v_rest: vec4<f32>,
     v_reset: vec4<f32>,
@@ -73,8 +75,18 @@ struct WideParams {
     gain: vec4<f32>,     // drive: noise gain
 }
 
+// Value i of the parameters.
+fn param_at(i: u32) -> f32 {
+    return params4[i >> 2u][i & 3u];
+}
+
+// Parameter `slot` of neurons n … n + 3 (n a multiple of 4): one 16-byte load where it is per
+// neuron, one value splatted where it is shared. CPU twin: `LaneParams::get`.
 fn wide_param(slot: u32, n: u32) -> vec4<f32> {
-    return vec4<f32>(param(slot, n), param(slot, n + 1u), param(slot, n + 2u), param(slot, n + 3u));
+    if per_neuron(slot) {
+        return params4[(region(slot) + n) >> 2u];
+    }
+    return vec4<f32>(param_at(slot));
 }
 
 fn wide_params(n: u32) -> WideParams {

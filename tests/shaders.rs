@@ -134,6 +134,7 @@ fn every_shader_validates_and_translates_for_vulkan_metal_and_dx12() {
             ("HOST_INPUT", 1.0),
             ("PN_MASK", 0x3ff.into()),
             ("STRIDE", 1000.0),
+            ("PARAM_BASE", 24.0),
         ],
         &[("ONE_TRIAL", 1.0), ("NOISE", 1.0)],
     ];
@@ -159,6 +160,7 @@ fn every_shader_validates_and_translates_for_vulkan_metal_and_dx12() {
             ("HOST_INPUT", 1.0),
             ("PN_MASK", 0x3ff.into()),
             ("STRIDE", 1000.0),
+            ("PARAM_BASE", 24.0),
         ],
         &[("ONE_TRIAL", 1.0), ("HOST_INPUT", 1.0), ("NOISE", 1.0)],
     ];

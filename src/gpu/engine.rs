@@ -357,9 +357,11 @@ impl GpuSim {
         let per_neuron_slots = slots_list.iter().filter(|(_, p)| p.is_per_neuron()).count();
         let mut shard_max = max_bind / per_neuron_bytes;
         if per_neuron_slots > 0 {
-            // params: each per-neuron slot takes a region of one shard's length.
-            // The noise table follows the slots.
-            let room = max_bind / 4 - slots_list.len() as u64 - 2 * NOISE_TABLE_LEN as u64;
+            // params: one value per slot (padded to a multiple of 4), a region of one shard's
+            // length (rounded up to 4) for each per-neuron slot, the noise table, and up to
+            // 3 values padding the whole to 16 bytes.
+            let head = slots_list.len().next_multiple_of(4) as u64;
+            let room = max_bind / 4 - head - 2 * NOISE_TABLE_LEN as u64 - 3;
             shard_max = shard_max.min(room / per_neuron_slots as u64);
         }
         // Invocation indices are u32 in the shader: keep B · n_pad below 2³¹.
@@ -437,7 +439,14 @@ impl GpuSim {
                 slots_list.len()
             )));
         }
-        let stride = if pn_mask == 0 { 1 } else { largest };
+        // Regions of a multiple of 4 values after a head of one value per slot padded to a
+        // multiple of 4, so that each region starts on 16 bytes (the wide kernel's vectors).
+        let stride = if pn_mask == 0 {
+            4
+        } else {
+            largest.next_multiple_of(4)
+        };
+        let param_base = slots_list.len().next_multiple_of(4);
         let mut constants: Vec<(&str, f64)> = vec![
             ("K", k as f64),
             ("J", pop.j() as f64),
@@ -445,6 +454,7 @@ impl GpuSim {
             ("PN_MASK", (pn_mask & 0xffff_ffff) as f64),
             ("PN_MASK_HI", (pn_mask >> 32) as f64),
             ("STRIDE", stride as f64),
+            ("PARAM_BASE", param_base as f64),
             ("HOST_INPUT", if opts.host_inputs { 1.0 } else { 0.0 }),
             ("NOISE", if drive.noise.is_some() { 1.0 } else { 0.0 }),
             (
@@ -1137,17 +1147,25 @@ fn make_shard(
     let n_pad = ns.next_multiple_of(32);
     let w = n_pad / 32;
     let bn = (trials * ns) as u64;
-    // Parameters, each rounded once to f32: one value, or a region of `stride` values holding
-    // this shard's neurons (the layout `param()` in shaders/common.wgsl computes).
-    let mut params: Vec<f32> = Vec::new();
-    for (_, p) in slots_list {
-        if p.is_per_neuron() {
-            let start = params.len();
-            params.extend(p.values()[n0..n0 + ns].iter().map(|&x| x as f32));
-            params.resize(start + shared.stride, 0.0);
-        } else {
-            params.push(p.at(0) as f32);
-        }
+    // Parameters, each rounded once to f32, in the layout `param()` in shaders/common.wgsl
+    // reads: one value per slot (0 for a per-neuron one), padded to a multiple of 4; then a
+    // region of `stride` values (a multiple of 4) holding this shard's neurons for each
+    // per-neuron slot.
+    let mut params: Vec<f32> = slots_list
+        .iter()
+        .map(|(_, p)| {
+            if p.is_per_neuron() {
+                0.0
+            } else {
+                p.at(0) as f32
+            }
+        })
+        .collect();
+    params.resize(params.len().next_multiple_of(4), 0.0);
+    for (_, p) in slots_list.iter().filter(|(_, p)| p.is_per_neuron()) {
+        let start = params.len();
+        params.extend(p.values()[n0..n0 + ns].iter().map(|&x| x as f32));
+        params.resize(start + shared.stride, 0.0);
     }
     // The noise table `(A, B)` of `noise_value` follows the slots (shaders/common.wgsl reads it
     // from `info.noise_table`).
@@ -1155,6 +1173,8 @@ fn make_shard(
     if drive.noise.is_some() {
         params.extend(crate::noise::noise_table().interleaved());
     }
+    // The wide kernel binds them as vectors.
+    params.resize(params.len().next_multiple_of(4), 0.0);
     let threads = (trials * n_pad) as u64;
     let invocations = if wide { threads / 4 } else { threads };
     let wgs = invocations.div_ceil(WORKGROUP);

@@ -1,5 +1,5 @@
 //! Criterion benchmarks small enough for CI's lavapipe: one step of 100,000 neurons on the CPU
-//! path (vectorised and literal kernels), a 10-step noisy CPU run and single noisy steps, and
+//! path (vectorised and literal kernels, shared and per-neuron parameters), a 10-step noisy CPU run and single noisy steps, and
 //! on the GPU path when an adapter exists a 10-step chunk (per-step and fused) and one
 //! interactive noisy step with and without the noise cache.
 //! `glifsim bench` measures the large configurations and bandwidth.
@@ -16,16 +16,20 @@ fn cpu(c: &mut Criterion) {
     let mut g = c.benchmark_group("cpu");
     g.throughput(Throughput::Elements(N as u64));
     for model in [Model::Lif, Model::Alif, Model::Glif2, Model::Glif5] {
-        let pop = glifsim::bench::bench_population(model, N);
         let input = vec![16.0f32; N];
-        // The vectorised kernel, and the literal `update_neuron` it is checked against.
-        for vectorised in [true, false] {
-            let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate).unwrap();
-            sim.set_vectorised(vectorised);
-            let kind = if vectorised { "" } else { " literal" };
-            g.bench_function(format!("{}{kind}", model.name()), |b| {
-                b.iter(|| sim.step(&input, StepOptions::default()).unwrap())
-            });
+        // Shared and per-neuron parameters; the vectorised kernel, and the literal
+        // `update_neuron` it is checked against.
+        for per_neuron in [false, true] {
+            let pop = glifsim::bench::bench_population_with(model, N, per_neuron);
+            for vectorised in [true, false] {
+                let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate).unwrap();
+                sim.set_vectorised(vectorised);
+                let params = if per_neuron { " per-neuron" } else { "" };
+                let kind = if vectorised { "" } else { " literal" };
+                g.bench_function(format!("{}{params}{kind}", model.name()), |b| {
+                    b.iter(|| sim.step(&input, StepOptions::default()).unwrap())
+                });
+            }
         }
     }
     g.finish();

@@ -21,6 +21,22 @@ const STEPS: usize = 400;
 const N_A: usize = 70;
 const N_B: usize = 45;
 
+/// Run the `glifsim` binary with `args` and require it to succeed (its output in the
+/// message otherwise).
+fn glifsim_ok<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> std::process::Output {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_glifsim"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "glifsim failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// A spec with two populations: LIF driven by an NPY host array, ALIF with per-neuron bias
 /// from NPY, noise and a schedule; two trials for ALIF.
 fn setup(dir: &Path) -> Spec {
@@ -397,22 +413,14 @@ fn binary_runs_a_spec_on_the_cpu() {
     let p = tmp.path().join("ok.toml");
     std::fs::write(&p, format!("{GOOD}[population.input]\nbias = 100.0\n")).unwrap();
     let o = tmp.path().join("o");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_glifsim"))
-        .args([
-            "run",
-            p.to_str().unwrap(),
-            "--backend",
-            "cpu",
-            "--out",
-            o.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = glifsim_ok(&[
+        "run",
+        p.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--out",
+        o.to_str().unwrap(),
+    ]);
     let s = Summary::read(&o).unwrap();
     assert!(s.populations[0].spike_count > 0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("spikes"));
@@ -663,15 +671,7 @@ fn binary_bench_with_per_neuron_parameters_counts_their_bytes() {
         if per_neuron {
             args.push("--per-neuron");
         }
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_glifsim"))
-            .args(&args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        glifsim_ok(&args);
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
         v.as_array().unwrap().clone()
     };

@@ -162,7 +162,8 @@ trait LaneParams<R> {
     fn get(&self, slot: usize, j: usize) -> R;
 }
 
-/// Every parameter shared: constants, hoisted out of the loop.
+/// Every parameter shared: constants, hoisted out of the loop. Borrowed from the kernel: an
+/// owned copy of the array was kept less well in registers (ALIF ran 15 % slower).
 struct Shared<'a, R>(&'a [R; slot::COUNT]);
 
 impl<R: Real> LaneParams<R> for Shared<'_, R> {

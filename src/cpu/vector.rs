@@ -218,7 +218,7 @@ pub(crate) enum Currents<'a, R, F> {
 
 /// One block of neurons: its currents, `v`, `r` and `th` (θ_1, empty for LIF) of equal length
 /// (`th` may be empty), and the spike words of the block, zeroed. The functions below (and the
-/// copies `run_block_copy!` makes) repeat this argument list on purpose: with the arrays
+/// copies `block_copy!` makes) repeat this argument list on purpose: with the arrays
 /// gathered into a struct the compiler no longer knows they do not overlap and stops
 /// vectorising (measured: 4.9e9 → 1.2e9 LIF updates/s).
 #[allow(clippy::too_many_arguments)]
@@ -233,34 +233,23 @@ pub(crate) fn run_block<R: Real, F: Fill<R>>(
     th: &mut [R],
     words: &mut [u32],
 ) {
-    // Shared and per-neuron parameters are separate copies (in one function, the shared
-    // case's GLIF5 loop lost a fifth of its speed).
-    let shared = k.per_neuron.is_empty();
-    // SAFETY: `simd()` found the copy's target features on this processor.
-    match (simd(), shared) {
-        #[cfg(target_arch = "x86_64")]
-        (Simd::Avx512, true) => unsafe {
-            run_block_avx512::<R, F, false>(k, cols, arith, opts, cur, v, r, th, words)
-        },
-        #[cfg(target_arch = "x86_64")]
-        (Simd::Avx512, false) => unsafe {
-            run_block_avx512::<R, F, true>(k, cols, arith, opts, cur, v, r, th, words)
-        },
-        #[cfg(target_arch = "x86_64")]
-        (Simd::Avx2, true) => unsafe {
-            run_block_avx2::<R, F, false>(k, cols, arith, opts, cur, v, r, th, words)
-        },
-        #[cfg(target_arch = "x86_64")]
-        (Simd::Avx2, false) => unsafe {
-            run_block_avx2::<R, F, true>(k, cols, arith, opts, cur, v, r, th, words)
-        },
-        (_, true) => run_block_portable::<R, F, false>(k, cols, arith, opts, cur, v, r, th, words),
-        (_, false) => run_block_portable::<R, F, true>(k, cols, arith, opts, cur, v, r, th, words),
+    // The shape's constants one after another, then the SIMD copy of that shape's loop
+    // (`leaf`): each shape and copy is a function of its own.
+    let a = Args { k, cols, opts, cur };
+    match (k.per_neuron.is_empty(), arith, k.adaptive) {
+        (true, Arith::Separate, false) => by_shape::<R, F, false, false, false>(a, v, r, th, words),
+        (true, Arith::Separate, true) => by_shape::<R, F, false, false, true>(a, v, r, th, words),
+        (true, Arith::Fused, false) => by_shape::<R, F, false, true, false>(a, v, r, th, words),
+        (true, Arith::Fused, true) => by_shape::<R, F, false, true, true>(a, v, r, th, words),
+        (false, Arith::Separate, false) => by_shape::<R, F, true, false, false>(a, v, r, th, words),
+        (false, Arith::Separate, true) => by_shape::<R, F, true, false, true>(a, v, r, th, words),
+        (false, Arith::Fused, false) => by_shape::<R, F, true, true, false>(a, v, r, th, words),
+        (false, Arith::Fused, true) => by_shape::<R, F, true, true, true>(a, v, r, th, words),
     }
 }
 
 /// The compiled copies of the vectorised loops (this kernel's and `noise::noise_blocks`'s):
-/// each x86-64 copy's target features are spelled in `run_block_copy!`'s uses and in
+/// each x86-64 copy's target features are spelled in `block_copy!`'s uses and in
 /// `noise_blocks_*` (`target_feature` takes only a literal).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
@@ -310,56 +299,6 @@ pub(crate) fn simd() -> Simd {
     })
 }
 
-/// `$name`: `run_block_portable` compiled with the target features `$features` (`run_block`
-/// calls it where `simd()` found them); `PN`: some parameters are per neuron.
-macro_rules! run_block_copy {
-    ($name:ident, $features:literal) => {
-        #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = $features)]
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn $name<R: Real, F: Fill<R>, const PN: bool>(
-            k: &Kernel<R>,
-            cols: &Columns<'_, R>,
-            arith: Arith,
-            opts: StepOptions,
-            cur: &Currents<'_, R, F>,
-            v: &mut [R],
-            r: &mut [R],
-            th: &mut [R],
-            words: &mut [u32],
-        ) {
-            run_block_portable::<R, F, PN>(k, cols, arith, opts, cur, v, r, th, words)
-        }
-    };
-}
-run_block_copy!(
-    run_block_avx512,
-    "avx512f,avx512vl,avx512bw,avx512dq,avx512cd,avx2,fma"
-);
-run_block_copy!(run_block_avx2, "avx2,fma");
-
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn run_block_portable<R: Real, F: Fill<R>, const PN: bool>(
-    k: &Kernel<R>,
-    cols: &Columns<'_, R>,
-    arith: Arith,
-    opts: StepOptions,
-    cur: &Currents<'_, R, F>,
-    v: &mut [R],
-    r: &mut [R],
-    th: &mut [R],
-    words: &mut [u32],
-) {
-    let a = Args { k, cols, opts, cur };
-    match (arith, k.adaptive) {
-        (Arith::Separate, false) => shape::<R, F, PN, false, false>(a, v, r, th, words),
-        (Arith::Separate, true) => shape::<R, F, PN, false, true>(a, v, r, th, words),
-        (Arith::Fused, false) => shape::<R, F, PN, true, false>(a, v, r, th, words),
-        (Arith::Fused, true) => shape::<R, F, PN, true, true>(a, v, r, th, words),
-    }
-}
-
 /// The read-only arguments of a block (the state and spike words stay separate arguments,
 /// which the compiler knows do not overlap).
 struct Args<'a, 'c, R, F> {
@@ -376,9 +315,8 @@ impl<R, F> Clone for Args<'_, '_, R, F> {
 }
 impl<R, F> Copy for Args<'_, '_, R, F> {}
 
-/// The second half of the dispatch: J after-spike currents and θ_v, as constants.
-#[inline(always)]
-fn shape<R: Real, F: Fill<R>, const PN: bool, const FUSED: bool, const ADAPTIVE: bool>(
+/// J after-spike currents and θ_v as constants.
+fn by_shape<R: Real, F: Fill<R>, const PN: bool, const FUSED: bool, const ADAPTIVE: bool>(
     a: Args<'_, '_, R, F>,
     v: &mut [R],
     r: &mut [R],
@@ -386,13 +324,107 @@ fn shape<R: Real, F: Fill<R>, const PN: bool, const FUSED: bool, const ADAPTIVE:
     words: &mut [u32],
 ) {
     match (a.k.j, a.k.thv) {
-        (0, false) => params::<R, F, PN, FUSED, ADAPTIVE, 0, false>(a, v, r, th, words),
-        (0, true) => params::<R, F, PN, FUSED, ADAPTIVE, 0, true>(a, v, r, th, words),
-        (1, false) => params::<R, F, PN, FUSED, ADAPTIVE, 1, false>(a, v, r, th, words),
-        (1, true) => params::<R, F, PN, FUSED, ADAPTIVE, 1, true>(a, v, r, th, words),
-        (_, false) => params::<R, F, PN, FUSED, ADAPTIVE, 2, false>(a, v, r, th, words),
-        (_, true) => params::<R, F, PN, FUSED, ADAPTIVE, 2, true>(a, v, r, th, words),
+        (0, false) => leaf::<R, F, PN, FUSED, ADAPTIVE, 0, false>(a, v, r, th, words),
+        (0, true) => leaf::<R, F, PN, FUSED, ADAPTIVE, 0, true>(a, v, r, th, words),
+        (1, false) => leaf::<R, F, PN, FUSED, ADAPTIVE, 1, false>(a, v, r, th, words),
+        (1, true) => leaf::<R, F, PN, FUSED, ADAPTIVE, 1, true>(a, v, r, th, words),
+        (_, false) => leaf::<R, F, PN, FUSED, ADAPTIVE, 2, false>(a, v, r, th, words),
+        (_, true) => leaf::<R, F, PN, FUSED, ADAPTIVE, 2, true>(a, v, r, th, words),
     }
+}
+
+/// The widest copy of one shape's loop that this processor runs.
+fn leaf<
+    R: Real,
+    F: Fill<R>,
+    const PN: bool,
+    const FUSED: bool,
+    const ADAPTIVE: bool,
+    const J: usize,
+    const THV: bool,
+>(
+    a: Args<'_, '_, R, F>,
+    v: &mut [R],
+    r: &mut [R],
+    th: &mut [R],
+    words: &mut [u32],
+) {
+    let Args { k, cols, opts, cur } = a;
+    match simd() {
+        // SAFETY: `simd()` found the copy's target features on this processor.
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => unsafe {
+            block_avx512::<R, F, PN, FUSED, ADAPTIVE, J, THV>(k, cols, opts, cur, v, r, th, words)
+        },
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => unsafe {
+            block_avx2::<R, F, PN, FUSED, ADAPTIVE, J, THV>(k, cols, opts, cur, v, r, th, words)
+        },
+        _ => {
+            block_portable::<R, F, PN, FUSED, ADAPTIVE, J, THV>(k, cols, opts, cur, v, r, th, words)
+        }
+    }
+}
+
+/// `$name`: `block_portable` compiled with the target features `$features` (`leaf` calls it
+/// where `simd()` found them).
+macro_rules! block_copy {
+    ($name:ident, $features:literal) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name<
+            R: Real,
+            F: Fill<R>,
+            const PN: bool,
+            const FUSED: bool,
+            const ADAPTIVE: bool,
+            const J: usize,
+            const THV: bool,
+        >(
+            k: &Kernel<R>,
+            cols: &Columns<'_, R>,
+            opts: StepOptions,
+            cur: &Currents<'_, R, F>,
+            v: &mut [R],
+            r: &mut [R],
+            th: &mut [R],
+            words: &mut [u32],
+        ) {
+            block_portable::<R, F, PN, FUSED, ADAPTIVE, J, THV>(k, cols, opts, cur, v, r, th, words)
+        }
+    };
+}
+block_copy!(
+    block_avx512,
+    "avx512f,avx512vl,avx512bw,avx512dq,avx512cd,avx2,fma"
+);
+block_copy!(block_avx2, "avx2,fma");
+
+/// One shape's loop in the compiler's baseline SIMD, and what the copies compile. Every
+/// reference is an argument of its own, so that the compiler knows that nothing written
+/// through the state changes the parameters.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn block_portable<
+    R: Real,
+    F: Fill<R>,
+    const PN: bool,
+    const FUSED: bool,
+    const ADAPTIVE: bool,
+    const J: usize,
+    const THV: bool,
+>(
+    k: &Kernel<R>,
+    cols: &Columns<'_, R>,
+    opts: StepOptions,
+    cur: &Currents<'_, R, F>,
+    v: &mut [R],
+    r: &mut [R],
+    th: &mut [R],
+    words: &mut [u32],
+) {
+    params::<R, F, PN, FUSED, ADAPTIVE, J, THV>(Args { k, cols, opts, cur }, v, r, th, words)
 }
 
 /// The last part of the dispatch: shared parameters as constants, or per-neuron ones in lanes.

@@ -341,8 +341,9 @@ impl BenchResult {
     }
 }
 
-/// The CPU path: `steps` steps of `n` neurons with one input row reused, timed in five
-/// batches of `steps / 5` of which the fastest counts (as for the copy bandwidth).
+/// The CPU path on `pop` (for example [`bench_population`]): `steps` steps with one input row
+/// reused, timed in five batches of `steps / 5` of which the fastest counts (as for the copy
+/// bandwidth).
 pub fn bench_cpu(pop: &Population, steps: usize, copy_gb_s: f64) -> Result<BenchResult> {
     let n = pop.len();
     let mut sim = CpuSim::<f32>::new(pop, 1, Arith::Separate)?;
@@ -376,9 +377,10 @@ pub fn bench_cpu(pop: &Population, steps: usize, copy_gb_s: f64) -> Result<Bench
     ))
 }
 
-/// The CPU path's multi-step run (`run_driven`: each block of neurons takes 100 steps while
-/// its state is in cache), driven on the host by a constant bias (`noise = false`) or by bias
-/// and Philox noise (`noise = true`); the best of five runs of `steps` steps.
+/// The CPU path's multi-step run on `pop` (`run_driven`: each block of neurons takes 100
+/// steps while its state is in cache), driven on the host by a constant bias
+/// (`noise = false`) or by bias and Philox noise (`noise = true`); the best of five runs of
+/// `steps` steps.
 pub fn bench_cpu_run(
     pop: &Population,
     steps: usize,
@@ -429,9 +431,10 @@ pub fn bench_cpu_run(
     ))
 }
 
-/// The GPU kernel, per step (`fused = false`: one dispatch per step) or fused (100 steps per
-/// dispatch, state in registers), with streamed input already in device memory
-/// (`noise = false`) or with on-GPU noise (`noise = true`); `steps` steps after a warm-up chunk.
+/// The GPU kernel on `pop`, per step (`fused = false`: one dispatch per step) or fused (100
+/// steps per dispatch, state in registers), with streamed input already in device memory
+/// (`noise = false`) or with on-GPU noise (`noise = true`); `steps` steps after a warm-up
+/// chunk.
 pub fn bench_gpu(
     ctx: &Arc<GpuContext>,
     pop: &Population,

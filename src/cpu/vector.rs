@@ -188,7 +188,14 @@ impl<R: Real> LaneParams<R> for PerLane<'_, R> {
     #[inline(always)]
     fn load(&mut self, j0: usize, len: usize) {
         for &s in self.per_neuron {
-            self.lanes[s][..len].copy_from_slice(&self.cols[s][j0..j0 + len]);
+            let from = &self.cols[s][j0..j0 + len];
+            if let Ok(word) = <&[R; LANES]>::try_from(from) {
+                // A whole word: a fixed-length copy, inlined as vector moves (a copy of
+                // `len` values is a call to memcpy per slot and word).
+                self.lanes[s] = *word;
+            } else {
+                self.lanes[s][..len].copy_from_slice(from);
+            }
         }
     }
     #[inline(always)]

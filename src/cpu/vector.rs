@@ -408,9 +408,10 @@ block_copy!(
 );
 block_copy!(block_avx2, "avx2,fma");
 
-/// One shape's loop in the compiler's baseline SIMD, and what the copies compile. Every
-/// reference is an argument of its own, so that the compiler knows that nothing written
-/// through the state changes the parameters.
+/// One shape's loop in the compiler's baseline SIMD, and what the copies compile: shared
+/// parameters as constants, or per-neuron ones in lanes. Every reference is an argument of
+/// its own, so that the compiler knows that nothing written through the state changes the
+/// parameters.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn block_portable<
@@ -431,34 +432,15 @@ fn block_portable<
     th: &mut [R],
     words: &mut [u32],
 ) {
-    params::<R, F, PN, FUSED, ADAPTIVE, J, THV>(Args { k, cols, opts, cur }, v, r, th, words)
-}
-
-/// The last part of the dispatch: shared parameters as constants, or per-neuron ones in lanes.
-#[inline(always)]
-fn params<
-    R: Real,
-    F: Fill<R>,
-    const PN: bool,
-    const FUSED: bool,
-    const ADAPTIVE: bool,
-    const J: usize,
-    const THV: bool,
->(
-    a: Args<'_, '_, R, F>,
-    v: &mut [R],
-    r: &mut [R],
-    th: &mut [R],
-    words: &mut [u32],
-) {
+    let a = Args { k, cols, opts, cur };
     if !PN {
-        let p = Shared(&a.k.shared);
+        let p = Shared(&k.shared);
         return block::<R, F, FUSED, ADAPTIVE, J, THV>(a, p, v, r, th, words);
     }
     let p = PerLane {
-        lanes: a.k.shared.map(|x| [x; LANES]),
-        cols: a.cols,
-        per_neuron: &a.k.per_neuron,
+        lanes: k.shared.map(|x| [x; LANES]),
+        cols,
+        per_neuron: &k.per_neuron,
     };
     block::<R, F, FUSED, ADAPTIVE, J, THV>(a, p, v, r, th, words)
 }

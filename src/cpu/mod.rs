@@ -794,8 +794,8 @@ impl<R: Real> CpuSim<R> {
             // block's currents of a step.
             let shared = params.uniform.then(|| Gathered::filled(params, 0));
             let mut currents = vec![R::ZERO; if kernel.is_some() { 0 } else { len }];
-            // The vectorised kernel: the block's per-neuron parameters.
-            let cols = kernel.map(|k| k.columns(params, n0, len));
+            // The vectorised kernel, with the block's per-neuron parameters.
+            let vector = kernel.map(|k| (k, k.columns(params, n0, len)));
             // Each neuron's Philox block serves four steps (WGSL twin: `Carry::noise`): drawn
             // when a quad begins, or at the first step if the cache does not hold it.
             for (t, wd) in local.chunks_mut(wb).enumerate() {
@@ -818,7 +818,7 @@ impl<R: Real> CpuSim<R> {
                     noise: noise.then_some((blocks, word, table)),
                     arith,
                 };
-                if let (Some(k), Some(cols)) = (kernel, &cols) {
+                if let Some((k, cols)) = &vector {
                     let cur = if noise || offset.per_neuron {
                         Currents::Fill(&fill)
                     } else {

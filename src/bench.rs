@@ -159,15 +159,11 @@ pub fn bench_population_with(model: Model, n: usize, per_neuron: bool) -> Popula
     b.build().expect("benchmark parameters are valid")
 }
 
-/// A number in [−1, 1) from neuron `i` and `salt` (SplitMix64's finaliser).
+/// A number in [−1, 1) from neuron `i` and `salt`: the first word of the Philox block the
+/// noise generator uses, with the two as its counter.
 fn jitter(i: u64, salt: u64) -> f64 {
-    let mut z = i
-        .wrapping_add(salt.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-        .wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+    let w = crate::noise::philox4x32_10([i as u32, (i >> 32) as u32, salt as u32, 0], [0, 0])[0];
+    w as f64 / (1u64 << 31) as f64 - 1.0
 }
 
 /// Where a path learns whether a neuron is refractory.
@@ -204,19 +200,11 @@ fn bytes_per_update(
         (true, s) if s % 4 == 0 => 0.0,
         (true, _) => 24.0 / t,
     };
-    let params = 4.0 * per_neuron_params(pop) as f64;
+    let params = 4.0 * pop.per_neuron_params() as f64;
     (8.0 + r + 8.0 * pop.components() as f64 + params) / t
         + if streamed { 4.0 } else { 0.0 }
         + 0.125
         + cache
-}
-
-/// The population's parameters with one value per neuron.
-fn per_neuron_params(pop: &Population) -> usize {
-    pop.param_list()
-        .iter()
-        .filter(|(_, p)| p.is_per_neuron())
-        .count()
 }
 
 /// The drive of the noise paths: a 14 nA bias plus Gaussian noise of 40 nA (seed 1).
@@ -301,7 +289,7 @@ fn result(
         model: pop.model().name().into(),
         path: path.into(),
         neurons: n,
-        per_neuron_params: per_neuron_params(pop),
+        per_neuron_params: pop.per_neuron_params(),
         steps,
         seconds: secs,
         updates_per_s: ups,

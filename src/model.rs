@@ -377,6 +377,13 @@ impl Population {
         }
         h
     }
+    /// How many of [`param_list`](Self::param_list)'s parameters have one value per neuron.
+    pub(crate) fn per_neuron_params(&self) -> usize {
+        self.param_list()
+            .iter()
+            .filter(|(_, p)| p.is_per_neuron())
+            .count()
+    }
     /// Every parameter as (name, value), in a fixed order; the GPU path uploads them in this
     /// order and the CPU path reads them by name.
     pub(crate) fn param_list(&self) -> Vec<(&'static str, &Param)> {

@@ -183,7 +183,7 @@ struct Params<R> {
 impl<R: Real> Params<R> {
     fn new(pop: &Population) -> Self {
         Params {
-            uniform: pop.param_list().iter().all(|(_, p)| !p.is_per_neuron()),
+            uniform: pop.per_neuron_params() == 0,
             glif2: pop.model.has_glif_reset(),
             adaptive: pop.model.is_adaptive(),
             thv: pop.model.has_theta_v(),

@@ -502,31 +502,23 @@ fn binary_bench_prints_a_table_and_writes_consistent_json() {
     let tmp = tempfile::tempdir().unwrap();
     let json = tmp.path().join("bench.json");
     let n = 5000;
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_glifsim"))
-        .args([
-            "bench",
-            "--models",
-            "LIF,GLIF5",
-            "--sizes",
-            &n.to_string(),
-            "--paths",
-            "cpu,cpu-fused-noise,gpu,gpu-fused-noise",
-            "--steps",
-            "40",
-            "--interactive",
-            "--interactive-neurons",
-            "64",
-            "--json",
-            json.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = glifsim_ok(&[
+        "bench",
+        "--models",
+        "LIF,GLIF5",
+        "--sizes",
+        &n.to_string(),
+        "--paths",
+        "cpu,cpu-fused-noise,gpu,gpu-fused-noise",
+        "--steps",
+        "40",
+        "--interactive",
+        "--interactive-neurons",
+        "64",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let mut rows = v.as_array().unwrap().clone();
     // The interactive step's two records come last (64 neurons, one step each).

@@ -21,7 +21,7 @@
 //! ```
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
@@ -419,10 +419,30 @@ pub fn bench_cpu_run(
     ))
 }
 
+/// How long [`bench_gpu`] and [`interactive_step`] keep the GPU busy before they time it, and
+/// how long [`bench_gpu`] repeats its timed run (`glifsim bench --min-time`). A GPU lowers its
+/// clocks within half a second of idling and takes about as long to raise them again (an
+/// H200: 345 MHz idle, 1980 MHz busy), so a run of a few milliseconds right after the
+/// population was built times the clock ramp rather than the kernel.
+pub const DEFAULT_MIN_TIME: Duration = Duration::from_millis(500);
+
 /// The GPU kernel on `pop`, per step (`fused = false`: one dispatch per step) or fused (100
 /// steps per dispatch, state in registers), with streamed input already in device memory
-/// (`noise = false`) or with on-GPU noise (`noise = true`); `steps` steps after a warm-up
-/// chunk.
+/// (`noise = false`) or with on-GPU noise (`noise = true`). After warm-up chunks for at least
+/// `min_time` ([`DEFAULT_MIN_TIME`]), runs of `steps` steps repeat until `min_time` has passed
+/// (at least one, at most 100); the result is the fastest run, and the GPU time the fastest of
+/// at least five one-chunk passes.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use glifsim::{bench, gpu::GpuContext, Model};
+/// let ctx = Arc::new(GpuContext::new()?);
+/// let copy = bench::copy_kernel_gb_s(&ctx, 1 << 30, 20)?;
+/// let pop = bench::bench_population(Model::Lif, 16_000_000);
+/// let r = bench::bench_gpu(&ctx, &pop, 500, true, true, copy, bench::DEFAULT_MIN_TIME)?;
+/// bench::print_table(&[r]);
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub fn bench_gpu(
     ctx: &Arc<GpuContext>,
     pop: &Population,
@@ -430,6 +450,7 @@ pub fn bench_gpu(
     noise: bool,
     fused: bool,
     copy_gb_s: f64,
+    min_time: Duration,
 ) -> Result<BenchResult> {
     let n = pop.len();
     let drive = if noise {
@@ -446,32 +467,43 @@ pub fn bench_gpu(
     let mut sim = GpuSim::with_drive(ctx.clone(), pop, 1, &drive, &gopts)?;
     let opts = StepOptions::default();
     let chunk = sim.chunk_steps();
-    if noise {
-        sim.run_inner(chunk, None, opts, |_, _| Ok(()))?;
-    } else {
+    let run = |sim: &mut GpuSim, steps: usize| -> Result<()> {
+        if noise {
+            sim.run_inner(steps, None, opts, |_, _| Ok(()))
+        } else {
+            sim.run_resident(steps, opts, |_, _| Ok(()))
+        }
+    };
+    let warm = Instant::now();
+    if !noise {
         let inputs = vec![16.0f32; chunk * n];
         sim.run(chunk, &inputs, opts)?;
-        drop(inputs);
-        // A second, untimed chunk on the resident rows: wgpu frees the upload's staging memory
-        // (as large as the input buffer, up to 2 GB) at a later submission, which must not
-        // land in the timed run.
-        sim.run_resident(chunk, opts, |_, _| Ok(()))?;
     }
-    let t = Instant::now();
-    if noise {
-        sim.run_inner(steps, None, opts, |_, _| Ok(()))?;
-    } else {
-        sim.run_resident(steps, opts, |_, _| Ok(()))?;
+    // Untimed chunks until the clocks are up. On the streamed path the first of them also
+    // lets wgpu free the upload's staging memory (as large as the input buffer, up to 2 GB),
+    // which it does at a later submission, outside the timed runs.
+    loop {
+        run(&mut sim, chunk)?;
+        if warm.elapsed() >= min_time {
+            break;
+        }
     }
-    let secs = t.elapsed().as_secs_f64();
+    let (mut secs, mut timed, mut runs) = (f64::INFINITY, Duration::ZERO, 0);
+    while runs == 0 || (timed < min_time && runs < 100) {
+        let t = Instant::now();
+        run(&mut sim, steps)?;
+        let e = t.elapsed();
+        secs = secs.min(e.as_secs_f64());
+        timed += e;
+        runs += 1;
+    }
     let path = match (fused, noise) {
         (false, false) => "gpu-step",
         (false, true) => "gpu-step-noise",
         (true, false) => "gpu-fused",
         (true, true) => "gpu-fused-noise",
     };
-    // GPU time: the best of five passes of one chunk each (a single pass can catch the GPU
-    // between clock states).
+    // GPU time: the best of five passes of one chunk each, right after the timed runs.
     let mut gpu_time: Option<f64> = None;
     for _ in 0..5 {
         if let Some(s) = sim.gpu_time_resident(chunk)? {
@@ -556,7 +588,7 @@ pub fn copy_kernel_gb_s(ctx: &GpuContext, bytes: u64, reps: usize) -> Result<f64
 }
 
 /// Seconds for `reps` dispatches of `source`'s `main` over `threads` invocations, binding two
-/// `bytes`-long buffers (x read, y read-write), after a warm-up pass.
+/// `bytes`-long buffers (x read, y read-write), after warm-up passes for [`GPU_WARM_UP`].
 fn time_two_buffer_kernel(
     ctx: &GpuContext,
     name: &str,
@@ -639,20 +671,29 @@ fn time_two_buffer_kernel(
             Ok(wall)
         }
     };
-    run(2)?;
+    // Warm-up passes for at least GPU_WARM_UP, so that the timed one runs at full clocks.
+    let warm = Instant::now();
+    while warm.elapsed() < GPU_WARM_UP {
+        run(reps.clamp(2, 20))?;
+    }
     run(reps)
 }
+
+/// How long [`time_two_buffer_kernel`] (the copy and reference kernels) warms the GPU up.
+const GPU_WARM_UP: Duration = Duration::from_millis(300);
 
 /// Time one interactive step at `n` LIF neurons driven on the device (bias and noise): submit,
 /// compute, read back the bitmask, waiting the way `ctx` is set to
 /// ([`GpuContext::spin_wait`]). The result's µs per step (and seconds, updates/s) are the
 /// median of `reps` steps; its path is `gpu-interactive` (blocking at once) or
-/// `gpu-interactive-poll` (polling first).
+/// `gpu-interactive-poll` (polling first). Steps run untimed for `min_time` first (see
+/// [`DEFAULT_MIN_TIME`]), as in a session that has been stepping a while.
 pub fn interactive_step(
     ctx: &Arc<GpuContext>,
     n: usize,
     reps: usize,
     copy_gb_s: f64,
+    min_time: Duration,
 ) -> Result<BenchResult> {
     let pop = bench_population(Model::Lif, n);
     let drive = noise_drive();
@@ -662,8 +703,12 @@ pub fn interactive_step(
     };
     let mut sim = GpuSim::with_drive(ctx.clone(), &pop, 1, &drive, &gopts)?;
     let opts = StepOptions::default();
-    for _ in 0..5 {
+    let warm = Instant::now();
+    for i in 0.. {
         sim.step_driven(opts)?;
+        if i >= 4 && warm.elapsed() >= min_time {
+            break;
+        }
     }
     let mut times: Vec<f64> = (0..reps.max(1))
         .map(|_| {

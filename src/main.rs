@@ -114,7 +114,20 @@ enum Command {
         /// from an array (the host holds 8 bytes per neuron and parameter while it builds).
         #[arg(long)]
         per_neuron: bool,
+        /// Seconds each GPU configuration runs untimed before it is timed, and for which its
+        /// timed run repeats (the fastest run counts): a GPU idles at low clocks and takes
+        /// a fraction of a second to raise them.
+        #[arg(long, value_name = "SECONDS", default_value = "0.5", value_parser = seconds)]
+        min_time: std::time::Duration,
     },
+}
+
+/// A duration given in seconds (`0.5`), for clap.
+fn seconds(s: &str) -> Result<std::time::Duration, String> {
+    s.parse::<f64>()
+        .ok()
+        .and_then(|x| std::time::Duration::try_from_secs_f64(x).ok())
+        .ok_or_else(|| format!("'{s}' is not a non-negative number of seconds"))
 }
 
 fn main() -> ExitCode {
@@ -205,6 +218,7 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
             interactive_neurons,
             json,
             per_neuron,
+            min_time,
         } => {
             let want = |p: &str| paths.iter().any(|x| x == p);
             let mut results: Vec<BenchResult> = Vec::new();
@@ -279,7 +293,9 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
                             ("gpu-fused-noise", true, true),
                         ] {
                             if want(name) {
-                                results.push(bench::bench_gpu(c, &pop, steps, noise, fused, b)?);
+                                results.push(bench::bench_gpu(
+                                    c, &pop, steps, noise, fused, b, min_time,
+                                )?);
                             }
                         }
                     }
@@ -294,7 +310,7 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
                 let mut line = String::new();
                 for spin in [std::time::Duration::ZERO, DEFAULT_SPIN_WAIT] {
                     c.set_spin_wait(spin);
-                    let r = bench::interactive_step(c, n, 200, copy);
+                    let r = bench::interactive_step(c, n, 200, copy, min_time);
                     c.set_spin_wait(own);
                     let r = r?;
                     line += &if spin.is_zero() {

@@ -694,6 +694,30 @@ fn binary_bench_with_per_neuron_parameters_counts_their_bytes() {
     }
 }
 
+/// `bench --min-time` takes a non-negative number of seconds and says so otherwise, before it
+/// measures anything.
+#[test]
+fn binary_rejects_a_bad_min_time() {
+    for bad in ["-1", "soon", "NaN"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_glifsim"))
+            .args(["bench", "--paths", "cpu", "--sizes", "1000"])
+            .arg(format!("--min-time={bad}"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "--min-time {bad} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("'{bad}' is not a non-negative number of seconds")),
+            "{err}"
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
 /// A malformed `GLIFSIM_SPIN_US` is named in the message that says why the GPU is not used.
 #[test]
 fn binary_names_a_bad_spin_setting() {

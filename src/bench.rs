@@ -44,9 +44,12 @@ pub struct BenchResult {
     pub neurons: usize,
     /// How many of the population's parameters have one value per neuron (0: all shared).
     pub per_neuron_params: usize,
-    /// Steps timed.
+    /// Steps timed (in each timed run).
     pub steps: usize,
-    /// Wall time of the timed steps (s).
+    /// How many timed runs the result is the fastest of (the median of, for the interactive
+    /// step).
+    pub timed_runs: usize,
+    /// Wall time of the timed steps (s): the fastest run.
     pub seconds: f64,
     /// Neuron updates per second, from wall time (which includes reading every spike bit back
     /// to the host).
@@ -276,6 +279,7 @@ fn result(
     pop: &Population,
     path: &str,
     steps: usize,
+    timed_runs: usize,
     secs: f64,
     bpu: f64,
     copy: f64,
@@ -291,6 +295,7 @@ fn result(
         neurons: n,
         per_neuron_params: pop.per_neuron_params(),
         steps,
+        timed_runs,
         seconds: secs,
         updates_per_s: ups,
         us_per_step: secs / steps as f64 * 1e6,
@@ -357,6 +362,7 @@ pub fn bench_cpu(pop: &Population, steps: usize, copy_gb_s: f64) -> Result<Bench
         pop,
         "cpu",
         steps,
+        5,
         secs,
         bytes_per_update(pop, Refractory::ReadR, true, 1, false),
         copy_gb_s,
@@ -411,6 +417,7 @@ pub fn bench_cpu_run(
         pop,
         path,
         steps,
+        5,
         best,
         bytes_per_update(pop, Refractory::ReadR, false, 100, false),
         copy_gb_s,
@@ -514,6 +521,7 @@ pub fn bench_gpu(
         pop,
         path,
         steps,
+        runs,
         secs,
         bytes_per_update(
             pop,
@@ -727,6 +735,7 @@ pub fn interactive_step(
         &pop,
         path,
         1,
+        times.len(),
         median,
         bytes_per_update(&pop, Refractory::Bit, false, 1, sim.has_noise_cache()),
         copy_gb_s,

@@ -494,8 +494,8 @@ fn fuzz_regression_nested_npy_header_is_refused_quickly() {
 
 /// `glifsim bench` on a small population: one JSON record per model and path asked for (GPU
 /// paths where an adapter exists), each consistent with itself (updates/s against µs per
-/// step, bandwidth against bytes per update, the fraction against the copy), the table on
-/// standard output, and the interactive step in both ways of waiting.
+/// step, bandwidth against bytes per update, the fraction against the copy, how many runs were
+/// timed), the table on standard output, and the interactive step in both ways of waiting.
 #[test]
 fn binary_bench_prints_a_table_and_writes_consistent_json() {
     let gpu = common::gpu().is_some();
@@ -515,6 +515,8 @@ fn binary_bench_prints_a_table_and_writes_consistent_json() {
         "--interactive",
         "--interactive-neurons",
         "64",
+        "--min-time",
+        "0.3",
         "--json",
         json.to_str().unwrap(),
     ]);
@@ -538,6 +540,7 @@ fn binary_bench_prints_a_table_and_writes_consistent_json() {
                 us > 0.0 && stdout.contains(&format!("{us:.1} µs")),
                 "{r}\n{stdout}"
             );
+            assert_eq!(r["timed_runs"], 200, "the median of 200 steps: {r}");
         }
     }
     let mut want = vec![];
@@ -581,6 +584,15 @@ fn binary_bench_prints_a_table_and_writes_consistent_json() {
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs());
     for r in &rows {
         assert_eq!(r["neurons"], n, "{r}");
+        // The CPU paths keep the fastest of five runs; a GPU path repeats its run for
+        // --min-time (0.3 s here, where one 40-step run at 5,000 neurons takes milliseconds
+        // even on lavapipe), at most 100 times.
+        let runs = r["timed_runs"].as_u64().unwrap();
+        if r["path"].as_str().unwrap().starts_with("cpu") {
+            assert_eq!(runs, 5, "{r}");
+        } else {
+            assert!((2..=100).contains(&runs), "{r}");
+        }
         let ups = f(r, "updates_per_s");
         assert!(ups.is_finite() && ups > 0.0, "{r}");
         assert!(

@@ -15,7 +15,8 @@
 #                                               GPU machine): DIR holds glifsim and the test
 #                                               binaries gpu, glif, checkpoint, conformance, as
 #                                               scripts/prepare_bin_dir.sh makes them
-# GLIFSIM_ADAPTER=NVIDIA picks an adapter by name. Takes 6 to 8 minutes on an H200.
+# GLIFSIM_ADAPTER=NVIDIA picks an adapter by name. Took under 6 minutes on an H200 at 1ba2614
+# (before the bench's warm-up and repeats, which add about 1 s per configuration).
 # GLIFSIM_CHECK_QUICK=1 runs small sizes only (to try the script on a CPU Vulkan driver).
 # GLIFSIM_CHECK_FAST=1 skips the checkpoint suite, the demo and PyTorch (a re-measurement).
 set -u
@@ -24,6 +25,10 @@ mkdir -p "$OUT"
 export GLIFSIM_REQUIRE_GPU=1 CARGO_MANIFEST_DIR="${CARGO_MANIFEST_DIR:-$PWD}"
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 BIN="${GLIFSIM_BIN_DIR:-}"
+# Binaries packed by `scripts/prepare_bin_dir.sh DIR --xz` are unpacked first.
+if [ -n "$BIN" ] && [ -f "$BIN/bins.tar.xz" ]; then
+    tar xJf "$BIN/bins.tar.xz" -C "$BIN" || exit 1
+fi
 L="$OUT/log.txt"
 : > "$L"
 sec() { echo; echo "=== $* ($(date +%T))" | tee -a "$L"; }
@@ -79,8 +84,8 @@ sec bench LIF
 sec bench ALIF GLIF2 GLIF5
 "$B" bench --models ALIF,GLIF2,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_adapt.json" 2>&1 | tee -a "$L"
 # Every parameter per neuron (as in a population of fitted neurons): LIF reads 6 arrays,
-# GLIF5 22, which the wide kernel loads as four scalars each (their regions are not 16-byte
-# aligned); the CPU path at 1M for comparison.
+# GLIF5 22, which the wide kernel loads as one vec4 per four neurons; the CPU path at 1M for
+# comparison.
 sec bench per-neuron parameters
 "$B" bench --per-neuron --models LIF,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_per_neuron.json" 2>&1 | tee -a "$L"
 "$B" bench --per-neuron --models LIF,GLIF5 --sizes ${SIZES%%,*} --paths cpu,cpu-fused --steps $STEPS --json "$OUT/bench_per_neuron_cpu.json" 2>&1 | tee -a "$L"

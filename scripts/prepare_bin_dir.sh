@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Build the release binary and the GPU test binaries here and copy them, stripped, into DIR
 # (default .devcarry), for scripts/gpu_check.sh on a GPU machine without a Rust toolchain:
-#   scripts/prepare_bin_dir.sh [DIR] && GLIFSIM_BIN_DIR=DIR scripts/gpu_check.sh OUT
+#   scripts/prepare_bin_dir.sh [DIR] [--xz] && GLIFSIM_BIN_DIR=DIR scripts/gpu_check.sh OUT
+# With --xz the binaries (about 60 MB) travel as one DIR/bins.tar.xz (about 16 MB), which
+# gpu_check.sh unpacks.
 set -eu
 DIR="${1:-.devcarry}"
+XZ="${2:-}"
 mkdir -p "$DIR"
 cargo build --release
 cp target/release/glifsim "$DIR/"
@@ -18,5 +21,9 @@ for line in sys.stdin:
     cp "$exe" "$DIR/$t"
 done
 strip "$DIR"/* 2>/dev/null || true
+if [ "$XZ" = "--xz" ]; then
+    (cd "$DIR" && tar cf - glifsim gpu glif checkpoint conformance | xz -T0 -6 > bins.tar.xz &&
+        rm glifsim gpu glif checkpoint conformance)
+fi
 cp scripts/gpu_check.sh "$DIR/"
 ls -la "$DIR"

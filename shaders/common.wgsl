@@ -30,6 +30,7 @@ override NOISE: bool = false;
 override HAS_SCHED: bool = false; // a piecewise-constant drive is set: read `sched`
 override ONE_TRIAL: bool = false; // B = 1: invocation id = neuron, no division by n_pad
 override NOISE_CACHE: bool = false; // NOISE, and `noise_cache` holds words 1–3 of the blocks
+override ONE_STEP: bool = false;  // every dispatch runs one step (the per-step kernel)
 
 const KMAX: u32 = 8u;
 
@@ -230,6 +231,16 @@ fn noise_value(w: u32) -> f32 {
     let at = info.noise_table + 2u * i;
     let mag = fma(frac, param_at(at + 1u), param_at(at));
     return select(mag, -mag, (w >> 31u) == 1u);
+}
+
+// The chunk step after the dispatch's last: t0 + count, where count is 1 whenever ONE_STEP is
+// set (the simulator writes one step per dispatch then, src/gpu/engine.rs
+// `write_step_uniforms`), so that the compiler sees a loop that runs once.
+fn dispatch_end() -> u32 {
+    if ONE_STEP {
+        return dispatch.t0 + 1u;
+    }
+    return dispatch.t0 + dispatch.count;
 }
 
 // Whether chunk step t, word w of its quad of steps, draws a new noise block: when a quad

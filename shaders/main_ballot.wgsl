@@ -37,7 +37,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if !by_ballot {
         clear_words(lid);
     }
-    let end = dispatch.t0 + dispatch.count;
+    let end = dispatch_end();
     for (var t = dispatch.t0; t < end; t++) {
         let spike = step_lane(l, t, end, &st, &carry);
         if by_ballot {

@@ -34,7 +34,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     // its words (when sg_id < S / 8).
     let writes = sg_id < sg_size / 8u;
     let word = (l.id - sg_id) / 8u + sg_id;
-    let end = dispatch.t0 + dispatch.count;
+    let end = dispatch_end();
     for (var t = dispatch.t0; t < end; t++) {
         let spike = step_wide(l, t, end, &st, &carry);
         let b0 = subgroupBallot(spike.x);

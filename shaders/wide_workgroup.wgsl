@@ -23,7 +23,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
     let word = wg * 32u + lid;
-    let end = dispatch.t0 + dispatch.count;
+    let end = dispatch_end();
     for (var t = dispatch.t0; t < end; t++) {
         let bits = nibble_of(step_wide(l, t, end, &st, &carry));
         if bits != 0u {

@@ -119,7 +119,8 @@ fn every_variant(kernel: &str, sets: &[&[(&str, f64)]], source: impl Fn(bool, bo
 fn every_shader_validates_and_translates_for_vulkan_metal_and_dx12() {
     // The defaults (LIF, several trials), and constants that unroll every loop of the kernels
     // and take every branch: K and J components, θ_v, the GLIF2 reset, noise, a schedule, host
-    // input, per-neuron parameters, the noise cache; and one trial with noise.
+    // input, per-neuron parameters, the noise cache; and one trial with noise, one step per
+    // dispatch.
     let sets: [&[(&str, f64)]; 3] = [
         &[],
         &[
@@ -136,7 +137,7 @@ fn every_shader_validates_and_translates_for_vulkan_metal_and_dx12() {
             ("STRIDE", 1000.0),
             ("PARAM_BASE", 24.0),
         ],
-        &[("ONE_TRIAL", 1.0), ("NOISE", 1.0)],
+        &[("ONE_TRIAL", 1.0), ("NOISE", 1.0), ("ONE_STEP", 1.0)],
     ];
     for model in [Model::Lif, Model::Alif, Model::Glif5] {
         every_variant(&model.to_string(), &sets, |ballot, int64| {
@@ -145,7 +146,8 @@ fn every_shader_validates_and_translates_for_vulkan_metal_and_dx12() {
     }
     // The wide kernel (K ≤ 1, J ≤ 2): its defaults, the largest shape it serves (one θ
     // component, two after-spike currents, θ_v, the GLIF2 reset) with every input kind,
-    // per-neuron parameters and the noise cache, and one trial with noise.
+    // per-neuron parameters and the noise cache, and one trial with noise, one step per
+    // dispatch.
     let wide_sets: [&[(&str, f64)]; 3] = [
         &[],
         &[
@@ -162,7 +164,12 @@ fn every_shader_validates_and_translates_for_vulkan_metal_and_dx12() {
             ("STRIDE", 1000.0),
             ("PARAM_BASE", 24.0),
         ],
-        &[("ONE_TRIAL", 1.0), ("HOST_INPUT", 1.0), ("NOISE", 1.0)],
+        &[
+            ("ONE_TRIAL", 1.0),
+            ("HOST_INPUT", 1.0),
+            ("NOISE", 1.0),
+            ("ONE_STEP", 1.0),
+        ],
     ];
     every_variant("wide", &wide_sets, shaders::wide_source);
     // The helper kernels glifsim builds at run time (no pipeline constants).

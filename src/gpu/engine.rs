@@ -463,6 +463,8 @@ impl GpuSim {
             ),
             ("ONE_TRIAL", if trials == 1 { 1.0 } else { 0.0 }),
             ("NOISE_CACHE", if cache { 1.0 } else { 0.0 }),
+            // One step per dispatch (write_step_uniforms): the kernel's loop runs once.
+            ("ONE_STEP", if opts.fused { 0.0 } else { 1.0 }),
         ];
         let model = pop.model();
         // Every step kernel declares GLIF2 (common.wgsl); LIF and GLIF1 take its default.

@@ -489,12 +489,7 @@ pub fn bench_gpu(
     // Untimed chunks until the clocks are up. On the streamed path the first of them also
     // lets wgpu free the upload's staging memory (as large as the input buffer, up to 2 GB),
     // which it does at a later submission, outside the timed runs.
-    loop {
-        run(&mut sim, chunk)?;
-        if warm.elapsed() >= min_time {
-            break;
-        }
-    }
+    keep_busy(warm, min_time, 1, || run(&mut sim, chunk))?;
     let (mut secs, mut timed, mut runs) = (f64::INFINITY, Duration::ZERO, 0);
     while runs == 0 || (timed < min_time && runs < 100) {
         let t = Instant::now();
@@ -680,11 +675,26 @@ fn time_two_buffer_kernel(
         }
     };
     // Warm-up passes for at least GPU_WARM_UP, so that the timed one runs at full clocks.
-    let warm = Instant::now();
-    while warm.elapsed() < GPU_WARM_UP {
-        run(reps.clamp(2, 20))?;
-    }
+    keep_busy(Instant::now(), GPU_WARM_UP, 1, || {
+        run(reps.clamp(2, 20)).map(|_| ())
+    })?;
     run(reps)
+}
+
+/// Call `f` at least `at_least` times and until `min` has passed since `since`: the untimed
+/// work that brings a GPU's clocks up before a measurement ([`DEFAULT_MIN_TIME`]).
+fn keep_busy(
+    since: Instant,
+    min: Duration,
+    at_least: usize,
+    mut f: impl FnMut() -> Result<()>,
+) -> Result<()> {
+    let mut calls = 0;
+    while calls < at_least || since.elapsed() < min {
+        f()?;
+        calls += 1;
+    }
+    Ok(())
 }
 
 /// How long [`time_two_buffer_kernel`] (the copy and reference kernels) warms the GPU up.
@@ -711,13 +721,9 @@ pub fn interactive_step(
     };
     let mut sim = GpuSim::with_drive(ctx.clone(), &pop, 1, &drive, &gopts)?;
     let opts = StepOptions::default();
-    let warm = Instant::now();
-    for i in 0.. {
-        sim.step_driven(opts)?;
-        if i >= 4 && warm.elapsed() >= min_time {
-            break;
-        }
-    }
+    keep_busy(Instant::now(), min_time, 5, || {
+        sim.step_driven(opts).map(|_| ())
+    })?;
     let mut times: Vec<f64> = (0..reps.max(1))
         .map(|_| {
             let t = Instant::now();

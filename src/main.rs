@@ -116,9 +116,9 @@ enum Command {
         per_neuron: bool,
         /// Seconds each GPU configuration runs untimed before it is timed, and for which its
         /// timed run repeats (the fastest run counts): a GPU idles at low clocks and takes
-        /// a fraction of a second to raise them.
-        #[arg(long, value_name = "SECONDS", default_value = "0.5", value_parser = seconds)]
-        min_time: std::time::Duration,
+        /// a fraction of a second to raise them. Default 0.5 (`bench::DEFAULT_MIN_TIME`).
+        #[arg(long, value_name = "SECONDS", value_parser = seconds)]
+        min_time: Option<std::time::Duration>,
     },
 }
 
@@ -220,6 +220,7 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
             per_neuron,
             min_time,
         } => {
+            let min_time = min_time.unwrap_or(bench::DEFAULT_MIN_TIME);
             let want = |p: &str| paths.iter().any(|x| x == p);
             let mut results: Vec<BenchResult> = Vec::new();
             let ctx = if paths.iter().any(|p| p.starts_with("gpu")) || interactive {

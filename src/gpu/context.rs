@@ -28,6 +28,8 @@
 //!   [`GpuContext::set_spin_wait`]); by default 100 on GPUs, 0 on CPU drivers.
 //! - `GLIFSIM_FORCE_LOOP_BOUNDING=1`: compile the shaders with wgpu's loop bounding, which
 //!   glifsim otherwise turns off (see [`GpuContext`]'s shader creation). Results are identical.
+//! - `GLIFSIM_SHADER_DIR=DIR`: the step kernels' WGSL files from DIR where it has them, for
+//!   kernel experiments without a rebuild (see [`crate::gpu::shaders`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -490,16 +490,16 @@ impl GpuSim {
             let module = if is_wide {
                 ctx.shader(
                     &format!("{} (wide)", pop.model().name()),
-                    &shaders::wide_source(ctx.wide_ballot() && !opts.portable, int64),
+                    &shaders::wide_source_runtime(ctx.wide_ballot() && !opts.portable, int64)?,
                 )?
             } else {
                 ctx.shader(
                     pop.model().name(),
-                    &shaders::step_source(
+                    &shaders::step_source_runtime(
                         pop.model(),
                         ctx.lane_subgroup_entry() && !opts.portable,
                         int64,
-                    ),
+                    )?,
                 )?
             };
             let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);

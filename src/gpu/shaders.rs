@@ -1,4 +1,16 @@
 //! The WGSL sources, embedded at compile time from `shaders/`.
+//!
+//! For kernel experiments on a machine without a Rust toolchain (a lent GPU), the step
+//! kernels' files can be replaced at run time: with `GLIFSIM_SHADER_DIR=DIR`, each file that
+//! [`step_source`] and [`wide_source`] assemble is read from `DIR/<name>.wgsl` where that file
+//! exists (a warning names it), and taken from the embedded copy otherwise. A file that
+//! exists but cannot be read is an error at pipeline creation. `scripts/kernel_variants.py`
+//! writes such directories.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use crate::error::{Error, Result};
 
 /// Bindings, parameter access, noise and the shared steps of `update_neuron`, for every step
 /// kernel.
@@ -36,21 +48,125 @@ pub const PROBE_SUBGROUPS: &str = include_str!("../../shaders/probe_subgroups.wg
 /// `Features::SUBGROUP` and subgroups laid out along the local index; naga gates subgroup
 /// operations by that feature rather than by an `enable` directive).
 /// `int64`: Philox's multiply in 64-bit integers (`Features::SHADER_INT64`).
+///
+/// ```
+/// let src = glifsim::gpu::shaders::step_source(glifsim::Model::Lif, true, false);
+/// assert!(src.contains("fn update_neuron") && src.contains("subgroupBallot"));
+/// ```
 pub fn step_source(model: crate::Model, ballot: bool, int64: bool) -> String {
-    let body = if model.has_asc() { GLIF } else { LIF };
-    let main = if ballot { MAIN_BALLOT } else { MAIN_WORKGROUP };
-    let mul = if int64 { MULHILO_U64 } else { MULHILO_U32 };
-    format!("{COMMON}\n{mul}\n{LANE}\n{body}\n{main}")
+    assemble_step(model, ballot, int64, |_, text| Ok(Cow::Borrowed(text)))
+        .expect("embedded sources")
 }
 
 /// The full source of the wide step kernel (four neurons per invocation; any model with K ≤ 1
 /// and J ≤ 2, see [`crate::gpu::GpuOptions::wide`]); `ballot` and `int64` as for
 /// [`step_source`].
+///
+/// ```
+/// let src = glifsim::gpu::shaders::wide_source(false, false);
+/// assert!(src.contains("fn wide_update") && !src.contains("subgroupBallot("));
+/// ```
 pub fn wide_source(ballot: bool, int64: bool) -> String {
-    let main = if ballot { WIDE_BALLOT } else { WIDE_WORKGROUP };
-    let mul = if int64 { MULHILO_U64 } else { MULHILO_U32 };
-    format!("{COMMON}\n{mul}\n{WIDE}\n{main}")
+    assemble_wide(ballot, int64, |_, text| Ok(Cow::Borrowed(text))).expect("embedded sources")
 }
+
+/// [`step_source`], each file replaced by `GLIFSIM_SHADER_DIR`'s copy where it has one (see
+/// the module docs). What the engine compiles.
+pub(crate) fn step_source_runtime(
+    model: crate::Model,
+    ballot: bool,
+    int64: bool,
+) -> Result<String> {
+    assemble_step(model, ballot, int64, runtime_file)
+}
+
+/// [`wide_source`], each file replaced by `GLIFSIM_SHADER_DIR`'s copy where it has one.
+pub(crate) fn wide_source_runtime(ballot: bool, int64: bool) -> Result<String> {
+    assemble_wide(ballot, int64, runtime_file)
+}
+
+fn assemble_step(
+    model: crate::Model,
+    ballot: bool,
+    int64: bool,
+    file: impl Fn(&str, &'static str) -> Result<Cow<'static, str>>,
+) -> Result<String> {
+    let body = if model.has_asc() {
+        ("glif", GLIF)
+    } else {
+        ("lif", LIF)
+    };
+    let main = if ballot {
+        ("main_ballot", MAIN_BALLOT)
+    } else {
+        ("main_workgroup", MAIN_WORKGROUP)
+    };
+    let mul = if int64 {
+        ("mulhilo_u64", MULHILO_U64)
+    } else {
+        ("mulhilo_u32", MULHILO_U32)
+    };
+    let parts = [("common", COMMON), mul, ("lane", LANE), body, main];
+    join(&parts, file)
+}
+
+fn assemble_wide(
+    ballot: bool,
+    int64: bool,
+    file: impl Fn(&str, &'static str) -> Result<Cow<'static, str>>,
+) -> Result<String> {
+    let main = if ballot {
+        ("wide_ballot", WIDE_BALLOT)
+    } else {
+        ("wide_workgroup", WIDE_WORKGROUP)
+    };
+    let mul = if int64 {
+        ("mulhilo_u64", MULHILO_U64)
+    } else {
+        ("mulhilo_u32", MULHILO_U32)
+    };
+    let parts = [("common", COMMON), mul, ("wide", WIDE), main];
+    join(&parts, file)
+}
+
+fn join(
+    parts: &[(&str, &'static str)],
+    file: impl Fn(&str, &'static str) -> Result<Cow<'static, str>>,
+) -> Result<String> {
+    let texts = parts
+        .iter()
+        .map(|&(name, text)| file(name, text))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(texts.join("\n"))
+}
+
+/// File `name` from `GLIFSIM_SHADER_DIR` where that directory has it, else `embedded`.
+fn runtime_file(name: &str, embedded: &'static str) -> Result<Cow<'static, str>> {
+    match std::env::var_os("GLIFSIM_SHADER_DIR") {
+        Some(dir) => file_in(Path::new(&dir), name, embedded),
+        None => Ok(Cow::Borrowed(embedded)),
+    }
+}
+
+/// `dir/<name>.wgsl` where it exists, else `embedded`.
+fn file_in(dir: &Path, name: &str, embedded: &'static str) -> Result<Cow<'static, str>> {
+    let path = dir.join(format!("{name}.wgsl"));
+    if !path.exists() {
+        return Ok(Cow::Borrowed(embedded));
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        Error::Usage(format!(
+            "GLIFSIM_SHADER_DIR: cannot read {}: {e}",
+            path.display()
+        ))
+    })?;
+    log::warn!(
+        "GLIFSIM_SHADER_DIR: {name}.wgsl from {} instead of the built-in copy",
+        path.display()
+    );
+    Ok(Cow::Owned(text))
+}
+
 /// The bandwidth reference kernel of `glifsim bench`.
 pub const REFERENCE_AXPY: &str = include_str!("../../shaders/reference_axpy.wgsl");
 /// The bandwidth reference kernel with 16-byte accesses (`glifsim bench`).
@@ -77,3 +193,37 @@ pub const ALL: &[(&str, &str)] = &[
     ("reference_axpy4", REFERENCE_AXPY4),
     ("reference_copy", REFERENCE_COPY),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shader_dir_replaces_only_the_files_it_has() {
+        let dir = std::env::temp_dir().join(format!("glifsim-shader-dir-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("wide.wgsl"), "// replaced\n").unwrap();
+        let from = |name: &str, text: &'static str| file_in(&dir, name, text);
+        let src = assemble_wide(true, false, from).unwrap();
+        assert!(src.contains("// replaced") && !src.contains("fn wide_update"));
+        assert!(src.contains("fn philox") && src.contains("subgroupBallot"));
+        // A file that exists but is not text is an error, not a silent fallback.
+        std::fs::write(dir.join("common.wgsl"), [0xffu8, 0xfe, 0x00]).unwrap();
+        let err = assemble_wide(true, false, from).unwrap_err().to_string();
+        assert!(
+            err.contains("GLIFSIM_SHADER_DIR") && err.contains("common.wgsl"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn without_a_shader_dir_the_sources_are_the_embedded_ones() {
+        let embedded = |_: &str, text: &'static str| Ok(Cow::Borrowed(text));
+        let src = assemble_step(crate::Model::Glif5, false, true, embedded).unwrap();
+        assert_eq!(
+            src,
+            [COMMON, MULHILO_U64, LANE, GLIF, MAIN_WORKGROUP].join("\n")
+        );
+    }
+}

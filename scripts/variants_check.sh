@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Time variants of the wide step kernel against the built-in one on a real GPU, in one run, and
+# check the exact ones bit for bit: what scripts/kernel_variants.py writes, loaded at run time
+# through GLIFSIM_SHADER_DIR, so that the GPU machine needs no Rust toolchain.
+#
+#   scripts/variants_check.sh OUTDIR
+#
+# Needs GLIFSIM_BIN_DIR (glifsim and the gpu and glif test binaries, or bins.tar.xz, as
+# scripts/prepare_bin_dir.sh makes them) and GLIFSIM_VARIANTS (the directory of variants; made
+# here with python3 when unset). GLIFSIM_ADAPTER=NVIDIA picks the adapter. Prints a table of
+# each variant's GPU updates/s divided by the built-in kernel's, the built-in kernel timed
+# before and after the variants so that drift shows.
+# GLIFSIM_CHECK_QUICK=1: small sizes (to try the script on a CPU Vulkan driver).
+set -u
+OUT="${1:-out/variants}"
+mkdir -p "$OUT"
+export GLIFSIM_REQUIRE_GPU=1 CARGO_MANIFEST_DIR="${CARGO_MANIFEST_DIR:-$PWD}"
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+BIN="${GLIFSIM_BIN_DIR:?set GLIFSIM_BIN_DIR}"
+if [ -f "$BIN/bins.tar.xz" ] && [ ! -x "$BIN/glifsim" ]; then
+    tar xJf "$BIN/bins.tar.xz" -C "$BIN" || exit 1
+fi
+VAR="${GLIFSIM_VARIANTS:-}"
+if [ -z "$VAR" ]; then
+    VAR="$OUT/kernels"
+    python3 scripts/kernel_variants.py "$VAR" > /dev/null || exit 1
+fi
+B="$BIN/glifsim"
+L="$OUT/log.txt"
+: > "$L"
+SMALL=1000000 MID=16000000 STEPS=500 MT=0.3
+if [ -n "${GLIFSIM_CHECK_QUICK:-}" ]; then
+    SMALL=50000 MID=100000 STEPS=50 MT=0
+fi
+if command -v nvidia-smi > /dev/null; then
+    nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw,temperature.gpu \
+        --format=csv -lms 200 > "$OUT/clocks.csv" 2>&1 &
+    SMI=$!
+    trap 'kill $SMI 2> /dev/null' EXIT
+fi
+# bench VARIANT TAG ARGS...: one glifsim bench with VARIANT's kernel files ("base": the
+# built-in ones); its rows go to the log prefixed with the variant and TAG.
+bench() {
+    local v=$1 tag=$2; shift 2
+    local dir=
+    [ "$v" = base ] || dir="$VAR/$v"
+    echo "--- $v $tag: $* ($(date +%T))" >> "$L"
+    GLIFSIM_SHADER_DIR=$dir "$B" bench --steps $STEPS --min-time $MT "$@" 2>&1 |
+        tee -a "$OUT/bench_raw.txt" | grep -E "^(LIF|ALIF|GLIF2|GLIF5) +gpu|copy bandwidth" |
+        sed "s/^/$v $tag /" >> "$L"
+}
+# The exact candidates, bit for bit against the CPU path on this GPU.
+for v in candidate; do
+    echo "=== exactness: $v ($(date +%T))" | tee -a "$L"
+    for t in gpu glif; do
+        GLIFSIM_SHADER_DIR="$VAR/$v" timeout 120 "$BIN/$t" --test-threads=4 > "$OUT/${t}_$v.txt" 2>&1
+        grep -E "test result|FAILED|panicked" "$OUT/${t}_$v.txt" | sed "s/^/$v $t: /" | tee -a "$L"
+    done
+done
+echo "=== timing ($(date +%T))" | tee -a "$L"
+# LIF per step and fused, streamed input: the per-step gap's parts.
+LIFVARS="base reorder r4 reorder_r4 candidate multi_step_loop x_no_refr_read x_no_spike_words x_no_refr_words x_state_only"
+for v in $LIFVARS; do
+    bench "$v" lif --models LIF --sizes $SMALL,$MID --paths gpu,gpu-fused
+done
+# What bounds the noisy paths: Philox's rounds or the quantile table.
+for v in base candidate x_cheap_philox x_no_table; do
+    bench "$v" noise --models LIF --sizes $MID --paths gpu-noise,gpu-fused-noise
+done
+# GLIF5 with every parameter per neuron, and shared: the coefficients in registers.
+for v in base hoist candidate; do
+    bench "$v" glif5pn --per-neuron --models GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise
+    bench "$v" glif5 --models GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise
+done
+# Again, for drift.
+for v in base reorder_r4 candidate; do
+    bench "$v" lif2 --models LIF --sizes $SMALL,$MID --paths gpu,gpu-fused
+done
+echo "=== done ($(date +%T))" | tee -a "$L"
+# The table: GPU updates/s (column 8 of a bench row, else wall updates/s) of each variant's
+# row divided by the built-in kernel's row of the same tag and configuration (first run).
+awk '$1 ~ /^[a-z_0-9]+$/ && $3 ~ /^(LIF|ALIF|GLIF2|GLIF5)$/ {
+        key = $2 " " $3 " " $4 " " $6 " " $7; sub(/lif2/, "lif", key)
+        u = ($10 == "-") ? $9 : $10
+        if ($1 == "base" && !(key in base)) base[key] = u
+        rows[++n] = $1 "|" key "|" u "|" $16
+     }
+     END {
+        printf "%-17s %-8s %-6s %-16s %-9s %-3s %-10s %-7s %s\n", "variant", "tag", "model", "path", "neurons", "pn", "GPU upd/s", "of copy", "÷ base"
+        for (i = 1; i <= n; i++) {
+            split(rows[i], r, "|"); split(r[2], k, " ")
+            ratio = (r[2] in base) ? sprintf("%.3f", r[3] / base[r[2]]) : "-"
+            printf "%-17s %-8s %-6s %-16s %-9s %-3s %-10s %-7s %s\n", r[1], k[1], k[2], k[3], k[4], k[5], r[3], r[4], ratio
+        }
+     }' "$L" | tee "$OUT/summary.txt"
+grep -E "copy bandwidth" "$L" | cut -d" " -f1,2,6-8 >> "$OUT/summary.txt"

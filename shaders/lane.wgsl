@@ -129,9 +129,10 @@ fn step_lane(l: Lane, t: u32, end: u32, st: ptr<function, NeuronState>,
 fn begin_lane(l: Lane, st: ptr<function, NeuronState>, carry: ptr<function, Carry>) {
     (*carry).drawn = false;
     if l.live {
-        *st = load_state(l.idx, l.bn, refractory_bit(l.id));
-        (*carry).p = load_params(l.n);
+        // The loads that do not depend on the refractory bit first (as in `begin_wide`).
         (*carry).next_host = host_input(l.idx, dispatch.t0);
+        (*carry).p = load_params(l.n);
+        *st = load_state(l.idx, l.bn, refractory_bit(l.id));
     }
 }
 

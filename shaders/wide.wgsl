@@ -128,8 +128,8 @@ fn refractory_nibble(id: u32) -> u32 {
     return (spikes[info.refr_base + id / 8u] >> (4u * (id % 8u))) & 0xfu;
 }
 
-// V and each state component as one vector; r only for the neurons whose refractory bit is
-// set (most have r = 0). Twin of `load_state` in lane.wgsl.
+// V and each state component as one vector; r only where a refractory bit of the four is set
+// (most neurons have r = 0). Twin of `load_state` in lane.wgsl.
 fn load_wide(l: Wide, nibble: u32) -> WideState {
     var st: WideState;
     st.v = v4_buf[l.idx];
@@ -145,19 +145,12 @@ fn load_wide(l: Wide, nibble: u32) -> WideState {
     if THETA_V {
         st.thv = theta4_buf[(K + J) * l.bn + l.idx];
     }
+    // r is stored exactly for every neuron (0 when free), so reading all four when any is
+    // refractory gives the same values as reading only those: one branch instead of four.
     st.r = vec4<f32>(0.0);
     let i = 4u * l.idx;
-    if (nibble & 1u) != 0u {
-        st.r.x = r_buf[i];
-    }
-    if (nibble & 2u) != 0u {
-        st.r.y = r_buf[i + 1u];
-    }
-    if (nibble & 4u) != 0u {
-        st.r.z = r_buf[i + 2u];
-    }
-    if (nibble & 8u) != 0u {
-        st.r.w = r_buf[i + 3u];
+    if nibble != 0u {
+        st.r = vec4<f32>(r_buf[i], r_buf[i + 1u], r_buf[i + 2u], r_buf[i + 3u]);
     }
     return st;
 }
@@ -356,9 +349,12 @@ struct WideCarry {
 fn begin_wide(l: Wide, st: ptr<function, WideState>, carry: ptr<function, WideCarry>) {
     (*carry).drawn = false;
     if l.live {
-        *st = load_wide(l, refractory_nibble(l.id));
-        (*carry).p = wide_params(l.n);
+        // The loads that do not depend on the refractory nibble first, so that none of them
+        // waits behind the branches on it (1.04× at 1M, 1.10× at 16M per step on an H200,
+        // with one branch for r below).
         (*carry).next_host = wide_host_input(l.idx, dispatch.t0);
+        (*carry).p = wide_params(l.n);
+        *st = load_wide(l, refractory_nibble(l.id));
     }
 }
 

@@ -1,7 +1,7 @@
 //! The WGSL sources, embedded at compile time from `shaders/`.
 //!
 //! For kernel experiments on a machine without a Rust toolchain (a lent GPU), the step
-//! kernels' files can be replaced at run time: with `GLIFSIM_SHADER_DIR=DIR`, each file that
+//! kernels' files can be replaced at run time: with `GLIFSIM_SHADER_DIR=DIR` (empty: unset), each file that
 //! [`step_source`] and [`wide_source`] assemble is read from `DIR/<name>.wgsl` where that file
 //! exists (a warning names it), and taken from the embedded copy otherwise. A file that
 //! exists but cannot be read is an error at pipeline creation. `scripts/kernel_variants.py`
@@ -143,8 +143,8 @@ fn join(
 /// File `name` from `GLIFSIM_SHADER_DIR` where that directory has it, else `embedded`.
 fn runtime_file(name: &str, embedded: &'static str) -> Result<Cow<'static, str>> {
     match std::env::var_os("GLIFSIM_SHADER_DIR") {
-        Some(dir) => file_in(Path::new(&dir), name, embedded),
-        None => Ok(Cow::Borrowed(embedded)),
+        Some(dir) if !dir.is_empty() => file_in(Path::new(&dir), name, embedded),
+        _ => Ok(Cow::Borrowed(embedded)),
     }
 }
 

@@ -2,7 +2,8 @@
 # Everything the GPU issues ask to measure on a real GPU, in one run: the GPU test suites
 # (bit-for-bit against the CPU path in the adapter's arithmetic mode), the conformance
 # fixtures, the benchmark table (LIF at 1M/16M/64M on every GPU path, ALIF/GLIF2/GLIF5 at 16M,
-# the CPU path, one billion LIF neurons; LIF/ALIF/GLIF5 again with wgpu's loop bounding on,
+# the CPU path, one billion LIF neurons; LIF on every GPU path and ALIF/GLIF2/GLIF5 again with
+# the wide kernel's spike words by subgroupBallot instead of workgroup atomics,
 # LIF/ALIF per-step noise and the interactive step again without the noise cache, LIF with
 # every GPU path, the interactive step and ALIF/GLIF2/GLIF5 again with one neuron per
 # invocation instead of the wide kernel's four; LIF and GLIF5 with every parameter per neuron,
@@ -89,10 +90,15 @@ sec bench ALIF GLIF2 GLIF5
 sec bench per-neuron parameters
 "$B" bench --per-neuron --models LIF,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_per_neuron.json" 2>&1 | tee -a "$L"
 "$B" bench --per-neuron --models LIF,GLIF5 --sizes ${SIZES%%,*} --paths cpu,cpu-fused --steps $STEPS --json "$OUT/bench_per_neuron_cpu.json" 2>&1 | tee -a "$L"
-# The same with wgpu's loop bounding back on (glifsim turns it off, src/gpu/context.rs): what
-# it costs. Kept out of the main log so that the summary's rows stay the default build's.
-sec bench with loop bounding
-GLIFSIM_FORCE_LOOP_BOUNDING=1 "$B" bench --models LIF,ALIF,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_loop_bounding.json" > "$OUT/loop_bounding.txt" 2>&1
+# The wide kernel's spike words by subgroupBallot (GLIFSIM_WIDE_BALLOT=1) instead of workgroup
+# atomics, the GPU default since the H200 run at 8c8cf67 found the atomics 1.08-1.19x faster
+# for LIF (src/gpu/context.rs `wide_ballot`): LIF on every GPU path with the interactive step,
+# and the adaptive models. Kept out of the main log so that the summary's rows stay the default
+# build's. (Loop bounding, the A/B that stood here, cost up to 30 % at aeb21e5 and stays off;
+# GLIFSIM_FORCE_LOOP_BOUNDING=1 still turns it on.)
+sec bench with the ballot entry point
+GLIFSIM_WIDE_BALLOT=1 "$B" bench --models LIF --sizes $SIZES --paths gpu,gpu-noise,gpu-fused,gpu-fused-noise --steps $STEPS --interactive --json "$OUT/bench_wide_ballot.json" > "$OUT/wide_ballot.txt" 2>&1
+GLIFSIM_WIDE_BALLOT=1 "$B" bench --models ALIF,GLIF2,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_wide_ballot_adapt.json" >> "$OUT/wide_ballot.txt" 2>&1
 # The noise cache off (GLIFSIM_NO_NOISE_CACHE=1): one dispatch per step with noise, and the
 # interactive step, draw every Philox block four times as before.
 sec bench without the noise cache
@@ -139,8 +145,9 @@ wide_over_lane() {
     grep -E "^adapter:|copy bandwidth|^reference kernel|^interactive|^conformance \(GPU, " "$L" | sort -u
     echo "model  path             kernel neurons     upd/s wall  upd/s GPU   GPU µs/step  of copy  per-neuron params (GPU time)"
     rows "$L"
-    echo "with GLIFSIM_FORCE_LOOP_BOUNDING=1:"
-    rows "$OUT/loop_bounding.txt"
+    echo "with GLIFSIM_WIDE_BALLOT=1:"
+    rows "$OUT/wide_ballot.txt"
+    grep "^interactive" "$OUT/wide_ballot.txt"
     echo "with GLIFSIM_NO_WIDE=1:"
     rows "$OUT/no_wide.txt"
     grep "^interactive" "$OUT/no_wide.txt"

@@ -32,58 +32,11 @@ def variant(name, exact, what, patches):
 
 # --- Exact variants ------------------------------------------------------------------------
 
-REORDER = (
-    "wide.wgsl",
-    """        *st = load_wide(l, refractory_nibble(l.id));
-        (*carry).p = wide_params(l.n);
-        (*carry).next_host = wide_host_input(l.idx, dispatch.t0);""",
-    """        (*carry).next_host = wide_host_input(l.idx, dispatch.t0);
-        (*carry).p = wide_params(l.n);
-        *st = load_wide(l, refractory_nibble(l.id));""",
-)
-variant(
-    "reorder",
-    True,
-    "the first step's host input and the parameters are loaded before the state, so that no "
-    "load waits behind the branches on the refractory nibble",
-    [REORDER],
-)
-
-R4 = (
-    "wide.wgsl",
-    """    st.r = vec4<f32>(0.0);
-    let i = 4u * l.idx;
-    if (nibble & 1u) != 0u {
-        st.r.x = r_buf[i];
-    }
-    if (nibble & 2u) != 0u {
-        st.r.y = r_buf[i + 1u];
-    }
-    if (nibble & 4u) != 0u {
-        st.r.z = r_buf[i + 2u];
-    }
-    if (nibble & 8u) != 0u {
-        st.r.w = r_buf[i + 3u];
-    }""",
-    """    st.r = vec4<f32>(0.0);
-    let i = 4u * l.idx;
-    if nibble != 0u {
-        st.r = vec4<f32>(r_buf[i], r_buf[i + 1u], r_buf[i + 2u], r_buf[i + 3u]);
-    }""",
-)
-variant(
-    "r4",
-    True,
-    "r of all four neurons under one branch (any refractory) instead of four (r is stored "
-    "exactly for every neuron, so the bits are the same)",
-    [R4],
-)
-variant("reorder_r4", True, "reorder and r4 together", [REORDER, R4])
-
 variant(
     "multi_step_loop",
     True,
-    "the per-step kernel without ONE_STEP: its loop bound read from the dispatch uniform",
+    "the per-step kernel without ONE_STEP: its loop bound read from the dispatch uniform "
+    "(H200, LIF: 1.00x at 1M and 16M; ONE_STEP changes nothing there)",
     [
         (
             "common.wgsl",
@@ -95,81 +48,107 @@ variant(
     ],
 )
 
-HOIST_FIELDS = """    gain: vec4<f32>,     // drive: noise gain
-    asc_gain0: vec4<f32>,
-    asc_gain1: vec4<f32>,
-    asc_decay0: vec4<f32>,
-    asc_decay1: vec4<f32>,
-    asc_keep0: vec4<f32>,
-    asc_keep1: vec4<f32>,
-    asc_amp0: vec4<f32>,
-    asc_amp1: vec4<f32>,
-    thv0: vec4<f32>,
-    thv1: vec4<f32>,
-    thv2: vec4<f32>,
-    thv3: vec4<f32>,
-    thv4: vec4<f32>,
-}"""
-HOIST_LOAD = """    p.gain = wide_param(SLOT_GAIN, n);
-    if J >= 1u {
-        p.asc_gain0 = wide_param(slot_asc_gain(0u), n);
-        p.asc_decay0 = wide_param(slot_asc_decay(0u), n);
-        p.asc_keep0 = wide_param(slot_asc_keep(0u), n);
-        p.asc_amp0 = wide_param(slot_asc_amp(0u), n);
-    }
-    if J >= 2u {
-        p.asc_gain1 = wide_param(slot_asc_gain(1u), n);
-        p.asc_decay1 = wide_param(slot_asc_decay(1u), n);
-        p.asc_keep1 = wide_param(slot_asc_keep(1u), n);
-        p.asc_amp1 = wide_param(slot_asc_amp(1u), n);
-    }
-    if THETA_V {
-        p.thv0 = wide_param(slot_thv(0u), n);
-        p.thv1 = wide_param(slot_thv(1u), n);
-        p.thv2 = wide_param(slot_thv(2u), n);
-        if J >= 1u {
-            p.thv3 = wide_param(slot_thv(3u), n);
-        }
-        if J >= 2u {
-            p.thv4 = wide_param(slot_thv(4u), n);
-        }
-    }
-    return p;"""
+# The noise table's two values of entry i (at an even offset: the table starts on a multiple
+# of 4) read as one 16-byte load in the wide kernel instead of two 4-byte ones.
+TABLE_PAIR = [
+    (
+        "common.wgsl",
+        """    let at = info.noise_table + 2u * i;
+    let mag = fma(frac, param_at(at + 1u), param_at(at));""",
+        """    let ab = noise_entry(info.noise_table + 2u * i);
+    let mag = fma(frac, ab.y, ab.x);""",
+    ),
+    (
+        "wide.wgsl",
+        """// Value i of the parameters.
+fn param_at(i: u32) -> f32 {
+    return params4[i >> 2u][i & 3u];
+}""",
+        """// Value i of the parameters.
+fn param_at(i: u32) -> f32 {
+    return params4[i >> 2u][i & 3u];
+}
+
+// Values at and at + 1 of the parameters, at even: one 16-byte load.
+fn noise_entry(at: u32) -> vec2<f32> {
+    let q = params4[at >> 2u];
+    return select(q.xy, q.zw, (at & 2u) != 0u);
+}""",
+    ),
+    (
+        "lane.wgsl",
+        """fn param_at(i: u32) -> f32 {""",
+        """fn noise_entry(at: u32) -> vec2<f32> {
+    return vec2<f32>(param_at(at), param_at(at + 1u));
+}
+
+fn param_at(i: u32) -> f32 {""",
+    ),
+]
 variant(
-    "hoist",
+    "table_pair",
     True,
-    "the after-spike currents' and θ_v's coefficients loaded once per dispatch into registers "
-    "with the other parameters, instead of read in every step",
-    [
-        ("wide.wgsl", "    gain: vec4<f32>,     // drive: noise gain\n}", HOIST_FIELDS),
-        ("wide.wgsl", "    p.gain = wide_param(SLOT_GAIN, n);\n    return p;", HOIST_LOAD),
-        ("wide.wgsl", "fma(wide_param(slot_asc_gain(0u), n), i1, v_star)", "fma(p.asc_gain0, i1, v_star)"),
-        ("wide.wgsl", "fma(wide_param(slot_asc_gain(1u), n), i2, v_star)", "fma(p.asc_gain1, i2, v_star)"),
-        ("wide.wgsl", "(*st).thv * wide_param(slot_thv(0u), n)", "(*st).thv * p.thv0"),
-        ("wide.wgsl", "fma(a, wide_param(slot_thv(1u), n), acc)", "fma(a, p.thv1, acc)"),
-        ("wide.wgsl", "fma(w, wide_param(slot_thv(2u), n), acc)", "fma(w, p.thv2, acc)"),
-        ("wide.wgsl", "fma(wide_param(slot_thv(3u), n), i1, acc)", "fma(p.thv3, i1, acc)"),
-        ("wide.wgsl", "fma(wide_param(slot_thv(4u), n), i2, acc)", "fma(p.thv4, i2, acc)"),
-        ("wide.wgsl", "i1 * wide_param(slot_asc_decay(0u), n)", "i1 * p.asc_decay0"),
-        ("wide.wgsl", "i2 * wide_param(slot_asc_decay(1u), n)", "i2 * p.asc_decay1"),
-        (
-            "wide.wgsl",
-            "fma(wide_param(slot_asc_keep(0u), n), held, wide_param(slot_asc_amp(0u), n))",
-            "fma(p.asc_keep0, held, p.asc_amp0)",
-        ),
-        (
-            "wide.wgsl",
-            "fma(wide_param(slot_asc_keep(1u), n), held, wide_param(slot_asc_amp(1u), n))",
-            "fma(p.asc_keep1, held, p.asc_amp1)",
-        ),
-    ],
+    "the noise table's entry (two values) as one 16-byte load (H200, LIF with noise: 0.98-1.01x; "
+    "not adopted)",
+    TABLE_PAIR,
 )
 
+# The table in workgroup memory, filled once per dispatch (224 vectors, 3.5 KB).
+SMEM_TABLE = [
+    TABLE_PAIR[0],
+    (
+        "wide.wgsl",
+        """// Value i of the parameters.
+fn param_at(i: u32) -> f32 {
+    return params4[i >> 2u][i & 3u];
+}""",
+        """// Value i of the parameters.
+fn param_at(i: u32) -> f32 {
+    return params4[i >> 2u][i & 3u];
+}
+
+var<workgroup> wg_table: array<vec4<f32>, 224>;
+
+fn fill_table(lid: u32) {
+    if NOISE {
+        for (var k = lid; k < 224u; k += 256u) {
+            wg_table[k] = params4[(info.noise_table >> 2u) + k];
+        }
+        workgroupBarrier();
+    }
+}
+
+fn noise_entry(at: u32) -> vec2<f32> {
+    let q = wg_table[(at - info.noise_table) >> 2u];
+    return select(q.xy, q.zw, (at & 2u) != 0u);
+}""",
+    ),
+    TABLE_PAIR[2],
+    (
+        "wide_ballot.wgsl",
+        """    let l = wide_of(wg, lid);
+    var st: WideState;
+    var carry: WideCarry;
+    begin_wide(l, &st, &carry);""",
+        """    let l = wide_of(wg, lid);
+    var st: WideState;
+    var carry: WideCarry;
+    begin_wide(l, &st, &carry);
+    fill_table(lid);""",
+    ),
+    (
+        "wide_workgroup.wgsl",
+        """    begin_wide(l, &st, &carry);""",
+        """    begin_wide(l, &st, &carry);
+    fill_table(lid);""",
+    ),
+]
 variant(
-    "candidate",
+    "smem_table",
     True,
-    "reorder, r4 and hoist together (what the default would become)",
-    [REORDER, R4] + VARIANTS["hoist"][2],
+    "the noise table in workgroup memory, filled once per dispatch (H200, LIF with noise: "
+    "0.88-0.94x per step, 1.01x fused; not adopted)",
+    SMEM_TABLE,
 )
 
 # --- Ablations (wrong results; timing only) ----------------------------------------------------
@@ -179,32 +158,54 @@ NO_REFR_READ = (
     "*st = load_wide(l, refractory_nibble(l.id));",
     "*st = load_wide(l, 0u);",
 )
-NO_SPIKE_WORDS = (
-    "wide_ballot.wgsl",
-    """        if writes && word < info.words {
+NO_SPIKE_WORDS = [
+    (
+        "wide_ballot.wgsl",
+        """        if writes && word < info.words {
             spikes[t * info.words + word] = wide_word(sg_id, b0, b1, b2, b3);
         }""",
-    """        if writes && word > 0xfffffff0u {
+        """        if writes && word > 0xfffffff0u {
             spikes[t * info.words + word] = wide_word(sg_id, b0, b1, b2, b3);
         }""",
-)
-NO_REFR_WORDS = (
-    "wide_ballot.wgsl",
-    """    if writes && word < info.words {
+    ),
+    (
+        "wide_workgroup.wgsl",
+        """            if word < info.words {
+                spikes[t * info.words + word] = atomicLoad(&wide_words[lid]);
+            }""",
+        """            if word > 0xfffffff0u {
+                spikes[t * info.words + word] = atomicLoad(&wide_words[lid]);
+            }""",
+    ),
+]
+NO_REFR_WORDS = [
+    (
+        "wide_ballot.wgsl",
+        """    if writes && word < info.words {
         spikes[info.refr_base + word] = wide_word(sg_id, q0, q1, q2, q3);
     }""",
-    """    if writes && word > 0xfffffff0u {
+        """    if writes && word > 0xfffffff0u {
         spikes[info.refr_base + word] = wide_word(sg_id, q0, q1, q2, q3);
     }""",
-)
+    ),
+    (
+        "wide_workgroup.wgsl",
+        """    if lid < 32u && word < info.words {
+        spikes[info.refr_base + word] = atomicLoad(&wide_words[lid]);
+    }""",
+        """    if lid < 32u && word > 0xfffffff0u {
+        spikes[info.refr_base + word] = atomicLoad(&wide_words[lid]);
+    }""",
+    ),
+]
 variant("x_no_refr_read", False, "the refractory words are not read (r = 0 assumed)", [NO_REFR_READ])
-variant("x_no_spike_words", False, "no spike word is written (the ballots still run)", [NO_SPIKE_WORDS])
-variant("x_no_refr_words", False, "the refractory words are not written", [NO_REFR_WORDS])
+variant("x_no_spike_words", False, "no spike word is written (the bits are still gathered)", NO_SPIKE_WORDS)
+variant("x_no_refr_words", False, "the refractory words are not written", NO_REFR_WORDS)
 variant(
     "x_state_only",
     False,
     "no refractory or spike words read or written; V, r and the input only",
-    [NO_REFR_READ, NO_SPIKE_WORDS, NO_REFR_WORDS],
+    [NO_REFR_READ] + NO_SPIKE_WORDS + NO_REFR_WORDS,
 )
 variant(
     "x_cheap_philox",

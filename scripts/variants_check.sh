@@ -7,9 +7,11 @@
 #
 # Needs GLIFSIM_BIN_DIR (glifsim and the gpu and glif test binaries, or bins.tar.xz, as
 # scripts/prepare_bin_dir.sh makes them) and GLIFSIM_VARIANTS (the directory of variants; made
-# here with python3 when unset). GLIFSIM_ADAPTER=NVIDIA picks the adapter. Prints a table of
-# each variant's GPU updates/s divided by the built-in kernel's, the built-in kernel timed
-# before and after the variants so that drift shows.
+# here with python3 when unset). GLIFSIM_ADAPTER=NVIDIA picks the adapter. EXACT="a b" runs
+# the GPU suites with those exact variants first; LIF_VARIANTS and NOISE_VARIANTS replace the
+# ablations timed on LIF with streamed input and with noise. Prints a table of each variant's
+# GPU updates/s divided by the built-in kernel's, the built-in kernel timed before and after
+# the variants so that drift shows. Took 3.5 minutes on an H200 (commit 8c8cf67's plan).
 # GLIFSIM_CHECK_QUICK=1: small sizes (to try the script on a CPU Vulkan driver).
 set -u
 OUT="${1:-out/variants}"
@@ -39,41 +41,48 @@ if command -v nvidia-smi > /dev/null; then
     trap 'kill $SMI 2> /dev/null' EXIT
 fi
 # bench VARIANT TAG ARGS...: one glifsim bench with VARIANT's kernel files ("base": the
-# built-in ones); its rows go to the log prefixed with the variant and TAG.
+# built-in ones; "wide_ballot": the built-in ones with GLIFSIM_WIDE_BALLOT=1, the wide
+# kernel's spike words by subgroupBallot instead of workgroup atomics); its rows go to the log
+# prefixed with the variant and TAG.
 bench() {
     local v=$1 tag=$2; shift 2
-    local dir=
-    [ "$v" = base ] || dir="$VAR/$v"
+    local dir= wb=
+    case "$v" in
+        base) ;;
+        wide_ballot) wb=1 ;;
+        *) dir="$VAR/$v" ;;
+    esac
     echo "--- $v $tag: $* ($(date +%T))" >> "$L"
-    GLIFSIM_SHADER_DIR=$dir "$B" bench --steps $STEPS --min-time $MT "$@" 2>&1 |
+    GLIFSIM_WIDE_BALLOT=$wb GLIFSIM_SHADER_DIR=$dir "$B" bench --steps $STEPS --min-time $MT "$@" 2>&1 |
         tee -a "$OUT/bench_raw.txt" | grep -E "^(LIF|ALIF|GLIF2|GLIF5) +gpu|copy bandwidth" |
         sed "s/^/$v $tag /" >> "$L"
 }
-# The exact candidates, bit for bit against the CPU path on this GPU.
-for v in candidate; do
+# Exact variants named in EXACT (none by default), bit for bit against the CPU path on this
+# GPU: the tests of the wide kernel (every model, noise, the noise cache, the on-device drive)
+# and the GLIF suite.
+for v in ${EXACT:-}; do
     echo "=== exactness: $v ($(date +%T))" | tee -a "$L"
-    for t in gpu glif; do
-        GLIFSIM_SHADER_DIR="$VAR/$v" timeout 120 "$BIN/$t" --test-threads=4 > "$OUT/${t}_$v.txt" 2>&1
-        grep -E "test result|FAILED|panicked" "$OUT/${t}_$v.txt" | sed "s/^/$v $t: /" | tee -a "$L"
-    done
+    GLIFSIM_SHADER_DIR="$VAR/$v" timeout 120 "$BIN/gpu" --test-threads=4 wide noise_cache on_device_drive \
+        > "$OUT/gpu_$v.txt" 2>&1
+    GLIFSIM_SHADER_DIR="$VAR/$v" timeout 60 "$BIN/glif" --test-threads=4 > "$OUT/glif_$v.txt" 2>&1
+    grep -hE "test result|FAILED|panicked" "$OUT/gpu_$v.txt" "$OUT/glif_$v.txt" | sed "s/^/$v: /" | tee -a "$L"
 done
 echo "=== timing ($(date +%T))" | tee -a "$L"
-# LIF per step and fused, streamed input: the per-step gap's parts.
-LIFVARS="base reorder r4 reorder_r4 candidate multi_step_loop x_no_refr_read x_no_spike_words x_no_refr_words x_state_only"
-for v in $LIFVARS; do
+# LIF per step and fused with streamed input: the word assembly (ballot or atomics) and the
+# parts of the step's memory traffic.
+for v in base wide_ballot ${LIF_VARIANTS:-x_no_refr_read x_no_spike_words x_no_refr_words x_state_only}; do
     bench "$v" lif --models LIF --sizes $SMALL,$MID --paths gpu,gpu-fused
 done
-# What bounds the noisy paths: Philox's rounds or the quantile table.
-for v in base candidate x_cheap_philox x_no_table; do
-    bench "$v" noise --models LIF --sizes $MID --paths gpu-noise,gpu-fused-noise
+# The noisy paths: Philox's rounds and the quantile table.
+for v in base wide_ballot ${NOISE_VARIANTS:-x_cheap_philox x_no_table}; do
+    bench "$v" noise --models LIF --sizes $SMALL,$MID --paths gpu-noise,gpu-fused-noise
 done
-# GLIF5 with every parameter per neuron, and shared: the coefficients in registers.
-for v in base hoist candidate; do
-    bench "$v" glif5pn --per-neuron --models GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise
-    bench "$v" glif5 --models GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise
+# The adaptive models.
+for v in base wide_ballot; do
+    bench "$v" adapt --models ALIF,GLIF2,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise
 done
 # Again, for drift.
-for v in base reorder_r4 candidate; do
+for v in base wide_ballot; do
     bench "$v" lif2 --models LIF --sizes $SMALL,$MID --paths gpu,gpu-fused
 done
 echo "=== done ($(date +%T))" | tee -a "$L"

@@ -252,7 +252,12 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
             };
             let gpu_copy = gpu_copies.map(|(a, b)| a.max(b));
             if let Some(c) = &ctx {
-                println!("adapter: {} (fma {})", c.adapter(), c.arith());
+                println!(
+                    "adapter: {} (fma {}; spike words by {})",
+                    c.adapter(),
+                    c.arith(),
+                    c.spike_word_method()
+                );
             }
             if let Some(b) = cpu_copy {
                 println!(

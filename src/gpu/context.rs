@@ -21,6 +21,9 @@
 //!   lavapipe). Results are identical.
 //! - `GLIFSIM_NO_NOISE_CACHE=1`: no noise cache by default (see `GpuOptions::noise_cache`);
 //!   results are identical.
+//! - `GLIFSIM_WIDE_BALLOT=1`: the wide kernel builds spike words with subgroupBallot on a GPU
+//!   too (by default only on CPU drivers; see [`GpuContext::wide_ballot`]). Results are
+//!   identical.
 //! - `GLIFSIM_NO_WIDE=1`: one neuron per invocation by default even where the wide kernel
 //!   (four per invocation, 16-byte accesses) serves (see `GpuOptions::wide`); results are
 //!   identical.
@@ -293,11 +296,7 @@ impl GpuContext {
             "GPU adapter: {} — fma() is {}; spike words by {}",
             ctx.summary,
             ctx.arith,
-            match (ctx.uses_ballot(), ctx.wide_ballot()) {
-                (true, _) => "subgroup ballot",
-                (false, true) => "subgroup ballot (wide kernel), workgroup atomics (lane kernel)",
-                _ => "workgroup atomics",
-            }
+            ctx.spike_word_method()
         );
         Ok(ctx)
     }
@@ -366,14 +365,38 @@ impl GpuContext {
         self.uses_ballot() || (self.subgroup > 0 && env_flag("GLIFSIM_LANE_BALLOT"))
     }
     /// Whether the wide kernel ([`GpuOptions::wide`](crate::gpu::GpuOptions::wide)) builds
-    /// spike words with `subgroupBallot`: subgroups laid out along the local index whose size
-    /// is a multiple of 8 up to 128 (32 on NVIDIA, 8 on lavapipe). Its entry point reads the
-    /// size at run time and serves any size of that kind, so a driver may size the step
-    /// pipeline unlike the probe (every desktop GPU's sizes are multiples of 8). It has no
-    /// branch for narrower subgroups, unlike the lane kernel's: the barriers of one, even
-    /// never taken, halve the wide kernel's speed on lavapipe.
+    /// spike words with `subgroupBallot` (wide_ballot.wgsl) rather than with workgroup atomics
+    /// (wide_workgroup.wgsl). On CPU drivers such as lavapipe, where the ballot entry point is
+    /// the faster (LIF at 1M neurons on a 2-core VM: 1.5× per step and fused, 1.4× fused with
+    /// noise); on GPUs only with `GLIFSIM_WIDE_BALLOT=1`, because on an H200 the atomics are
+    /// the faster (LIF per step 1.08× at 1M and 1.10× at 16M neurons, fused 1.10× and 1.19×:
+    /// the four ballots and the word assembly of each step cost more than two barriers).
+    /// Either way it needs subgroups laid out along the local index whose size is a multiple
+    /// of 8 up to 128 (32 on NVIDIA, 8 on lavapipe). The entry point reads the size at run
+    /// time and serves any size of that kind, so a driver may size the step pipeline unlike
+    /// the probe (every desktop GPU's sizes are multiples of 8). It has no branch for narrower
+    /// subgroups, unlike the lane kernel's: the barriers of one, even never taken, halve the
+    /// wide kernel's speed on lavapipe. The results are identical either way.
     pub fn wide_ballot(&self) -> bool {
-        self.subgroup > 0 && self.subgroup.is_multiple_of(8) && self.subgroup <= 128
+        let fits = self.subgroup > 0 && self.subgroup.is_multiple_of(8) && self.subgroup <= 128;
+        fits && (self.summary.is_cpu() || env_flag("GLIFSIM_WIDE_BALLOT"))
+    }
+    /// How the step kernels build spike words on this context, in words: by subgroup ballot
+    /// or workgroup atomics, for the wide and the lane kernel (see [`Self::wide_ballot`] and
+    /// [`Self::uses_ballot`]). `glifsim bench` prints it with the adapter.
+    ///
+    /// ```no_run
+    /// let ctx = glifsim::gpu::GpuContext::new()?;
+    /// println!("spike words by {}", ctx.spike_word_method());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
+    pub fn spike_word_method(&self) -> &'static str {
+        match (self.uses_ballot(), self.wide_ballot()) {
+            (true, true) => "subgroup ballot",
+            (true, false) => "workgroup atomics (wide kernel), subgroup ballot (lane kernel)",
+            (false, true) => "subgroup ballot (wide kernel), workgroup atomics (lane kernel)",
+            (false, false) => "workgroup atomics",
+        }
     }
     /// The subgroup size where the probe found subgroups laid out along the local invocation
     /// index (what the ballot entry points need), else `None` (no subgroups, another layout,

@@ -410,6 +410,45 @@ fn ballot_entry_points_under_other_subgroup_layouts_on_lavapipe() {
     }
 }
 
+/// Which entry point the wide kernel takes: subgroupBallot on CPU drivers (where it is the
+/// faster), workgroup atomics on GPUs unless `GLIFSIM_WIDE_BALLOT=1`, and on a GPU whose
+/// subgroups serve the ballot entry point, that entry point run again in a child process with
+/// the switch set and held to the CPU path (the default no longer runs it there).
+#[test]
+fn wide_kernel_entry_point_by_adapter_kind() {
+    let Some(ctx) = gpu() else { return };
+    let fits = matches!(ctx.subgroup_size(), Some(s) if s % 8 == 0 && s <= 128);
+    let forced = std::env::var("GLIFSIM_WIDE_BALLOT").as_deref() == Ok("1");
+    assert_eq!(
+        ctx.wide_ballot(),
+        fits && (ctx.adapter().is_cpu() || forced),
+        "{} (subgroup size {:?}, GLIFSIM_WIDE_BALLOT {forced}): wrong entry point",
+        ctx.adapter().name,
+        ctx.subgroup_size()
+    );
+    if ctx.adapter().is_cpu() || !fits || forced {
+        eprintln!(
+            "{}: the wide kernel's default entry point ({}) is the only one to run here",
+            ctx.adapter().name,
+            if ctx.wide_ballot() {
+                "subgroup"
+            } else {
+                "workgroup"
+            }
+        );
+        return;
+    }
+    let text = common::rerun_tests(
+        "the ballot child",
+        &["wide_kernel_equals_the_cpu_path"],
+        &[("GLIFSIM_WIDE_BALLOT", "1")],
+    );
+    assert!(
+        text.contains("wide kernel by its subgroup entry point") && text.contains("1 passed"),
+        "the child did not run the wide kernel's subgroup entry point:\n{text}"
+    );
+}
+
 #[test]
 fn splitting_across_buffers_equals_one_buffer() {
     let Some(ctx) = gpu() else { return };

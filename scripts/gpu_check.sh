@@ -8,7 +8,8 @@
 # every GPU path, the interactive step and ALIF/GLIF2/GLIF5 again with one neuron per
 # invocation instead of the wide kernel's four; LIF and GLIF5 with every parameter per neuron,
 # both kernels),
-# the interactive step (at 1M and 1,024 neurons, blocking and polling), the demo, and PyTorch's figures where PyTorch with CUDA is installed.
+# the interactive step (at 1M and 1,024 neurons, blocking and polling; again with the dispatch
+# table in a uniform buffer instead of immediates), the demo, and PyTorch's figures where PyTorch with CUDA is installed.
 # Ends with a short table of the headline numbers.
 #
 #   scripts/gpu_check.sh [OUTDIR]               builds with cargo, then runs
@@ -82,6 +83,11 @@ sec bench LIF
 "$B" bench --models LIF --sizes $SIZES --paths cpu,gpu,gpu-noise,gpu-fused,gpu-fused-noise --steps $STEPS --interactive --json "$OUT/bench_lif.json" 2>&1 | tee -a "$L"
 # The interactive step's floor: the same at 1,024 neurons, where the kernel takes ~nothing.
 "$B" bench --models LIF --sizes 1024 --paths gpu --steps 50 --interactive --interactive-neurons 1024 2>&1 | grep "^interactive" | tee -a "$L"
+# Both again with the dispatch table in a uniform buffer instead of immediates (one buffer
+# write per step; src/gpu/context.rs `has_immediates`): what the immediates save.
+for n in ${SIZES%%,*} 1024; do
+    GLIFSIM_NO_IMMEDIATES=1 "$B" bench --models LIF --sizes 1024 --paths gpu --steps 50 --interactive --interactive-neurons $n 2>&1 | grep "^interactive"
+done > "$OUT/no_immediates.txt"
 sec bench ALIF GLIF2 GLIF5
 "$B" bench --models ALIF,GLIF2,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_adapt.json" 2>&1 | tee -a "$L"
 # Every parameter per neuron (as in a population of fitted neurons): LIF reads 6 arrays,
@@ -153,6 +159,8 @@ wide_over_lane() {
     grep "^interactive" "$OUT/no_wide.txt"
     echo "wide kernel ÷ lane kernel, updates/s (model, path, neurons, per-neuron params, ratio):"
     wide_over_lane
+    echo "with GLIFSIM_NO_IMMEDIATES=1:"
+    cat "$OUT/no_immediates.txt"
     echo "with GLIFSIM_NO_NOISE_CACHE=1:"
     rows "$OUT/no_noise_cache.txt"
     grep "^interactive" "$OUT/no_noise_cache.txt"

@@ -109,7 +109,7 @@ fn slot_asc_amp(j: u32) -> u32 { return SLOT_DECAY_K + 3u * K + 3u * J + j; }
 fn slot_thv(i: u32) -> u32 { return SLOT_DECAY_K + 3u * K + 4u * J + i; } // decay, u, w, then I_j
 
 @group(0) @binding(0) var<uniform> info: Info;
-@group(0) @binding(1) var<uniform> dispatch: Dispatch;
+// `dispatch: Dispatch` is declared by dispatch_uniform.wgsl or dispatch_immediate.wgsl.
 @group(0) @binding(5) var<storage, read_write> r_buf: array<f32>; // [B][n]
 // [T][B][W] spike words of the chunk, then [B][W] refractory words (bit set where r > 0),
 // which let a step skip reading r for the free neurons (most of them).

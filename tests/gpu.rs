@@ -856,12 +856,20 @@ fn portable_kernel_variants_equal_the_fast_ones() {
     use glifsim::input::{Drive, Noise};
     let Some(ctx) = gpu() else { return };
     eprintln!(
-        "adapter {}: ballot {}, int64 {}",
+        "adapter {}: ballot {}, int64 {}, immediates {}",
         ctx.adapter().name,
         ctx.uses_ballot(),
-        ctx.has_int64()
+        ctx.has_int64(),
+        ctx.has_immediates()
     );
-    for model in [Model::Lif, Model::Alif] {
+    // Fused and one dispatch per step (a dispatch table of one entry per step, as immediates
+    // or in the uniform buffer), LIF on the wide kernel and ALIF (two trials) on both.
+    for (model, fused) in [
+        (Model::Lif, true),
+        (Model::Alif, true),
+        (Model::Lif, false),
+        (Model::Alif, false),
+    ] {
         let n = 999;
         let pop = hetero_population(model, n, 31);
         let drive = Drive {
@@ -875,6 +883,7 @@ fn portable_kernel_variants_equal_the_fast_ones() {
         };
         let fast = GpuOptions {
             host_inputs: false,
+            fused,
             ..Default::default()
         };
         let portable = GpuOptions {
@@ -888,7 +897,7 @@ fn portable_kernel_variants_equal_the_fast_ones() {
         assert_eq!(
             ra,
             b.run_driven(120, StepOptions::default()).unwrap(),
-            "{model}"
+            "{model}, fused {fused}"
         );
         assert_state_eq("portable", &a.state().unwrap(), &b.state().unwrap());
     }

@@ -24,6 +24,9 @@ fn validate(
     if src.contains("u64") {
         caps |= naga::valid::Capabilities::SHADER_INT64;
     }
+    if src.contains("var<immediate>") {
+        caps |= naga::valid::Capabilities::IMMEDIATES;
+    }
     let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
         .validate(&module)
         .unwrap_or_else(|e| panic!("{name}: {e:?}"));
@@ -89,6 +92,13 @@ fn translate(
     if naga::back::hlsl::supported_capabilities().contains(caps) {
         let options = naga::back::hlsl::Options {
             shader_model: naga::back::hlsl::ShaderModel::V6_0,
+            // Where wgpu's DX12 back end puts immediates: root constants (the register is
+            // the root signature's business, any serves for the translation).
+            immediates_target: Some(naga::back::hlsl::BindTarget {
+                space: 0,
+                register: 0,
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let pipeline = naga::back::hlsl::PipelineOptions { entry_point: entry };
@@ -100,16 +110,27 @@ fn translate(
     }
 }
 
-/// Validate the kernel `source(ballot, int64)` in its four variants (spike words by ballot or
-/// workgroup atomics, Philox's multiply in 64-bit or 32-bit integers) and translate each with
-/// every constant set.
-fn every_variant(kernel: &str, sets: &[&[(&str, f64)]], source: impl Fn(bool, bool) -> String) {
+/// Validate the kernel `source(variant)` in its eight variants (spike words by ballot or
+/// workgroup atomics, Philox's multiply in 64-bit or 32-bit integers, the dispatch's step range
+/// as immediates or a uniform) and translate each with every constant set.
+fn every_variant(
+    kernel: &str,
+    sets: &[&[(&str, f64)]],
+    source: impl Fn(shaders::Variant) -> String,
+) {
     for ballot in [false, true] {
         for int64 in [false, true] {
-            let name = format!("{kernel} ballot={ballot} int64={int64}");
-            let (module, info, caps) = validate(&name, &source(ballot, int64));
-            for consts in sets {
-                translate(&name, &module, &info, caps, consts);
+            for immediates in [false, true] {
+                let v = shaders::Variant {
+                    ballot,
+                    int64,
+                    immediates,
+                };
+                let name = format!("{kernel} {v:?}");
+                let (module, info, caps) = validate(&name, &source(v));
+                for consts in sets {
+                    translate(&name, &module, &info, caps, consts);
+                }
             }
         }
     }
@@ -140,8 +161,8 @@ fn every_shader_validates_and_translates_for_vulkan_metal_and_dx12() {
         &[("ONE_TRIAL", 1.0), ("NOISE", 1.0), ("ONE_STEP", 1.0)],
     ];
     for model in [Model::Lif, Model::Alif, Model::Glif5] {
-        every_variant(&model.to_string(), &sets, |ballot, int64| {
-            shaders::step_source(model, ballot, int64)
+        every_variant(&model.to_string(), &sets, |v| {
+            shaders::step_source(model, v)
         });
     }
     // The wide kernel (K ≤ 1, J ≤ 2): its defaults, the largest shape it serves (one θ
@@ -295,9 +316,13 @@ fn step_kernels_bind_the_storage_buffers_the_context_checks_for() {
     for model in [Some(Model::Lif), Some(Model::Glif5), None] {
         for ballot in [false, true] {
             // None: the wide kernel, which binds the same buffers (V and the input as vectors).
+            let v = shaders::Variant {
+                ballot,
+                ..Default::default()
+            };
             let src = match model {
-                Some(m) => shaders::step_source(m, ballot, false),
-                None => shaders::wide_source(ballot, false),
+                Some(m) => shaders::step_source(m, v),
+                None => shaders::wide_source(v),
             };
             let module = naga::front::wgsl::parse_str(&src).unwrap();
             let storage = module

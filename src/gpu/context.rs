@@ -21,6 +21,8 @@
 //!   lavapipe). Results are identical.
 //! - `GLIFSIM_NO_NOISE_CACHE=1`: no noise cache by default (see `GpuOptions::noise_cache`);
 //!   results are identical.
+//! - `GLIFSIM_NO_IMMEDIATES=1`: the dispatch's step range from a uniform buffer even where the
+//!   device has immediates (see [`GpuContext::has_immediates`]). Results are identical.
 //! - `GLIFSIM_WIDE_BALLOT=1`: the wide kernel builds spike words with subgroupBallot on a GPU
 //!   too (by default only on CPU drivers; see [`GpuContext::wide_ballot`]). Results are
 //!   identical.
@@ -235,7 +237,8 @@ impl GpuContext {
         let features = adapter.features()
             & (wgpu::Features::TIMESTAMP_QUERY
                 | wgpu::Features::SUBGROUP
-                | wgpu::Features::SHADER_INT64);
+                | wgpu::Features::SHADER_INT64
+                | wgpu::Features::IMMEDIATES);
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("glifsim"),
             required_features: features,
@@ -293,10 +296,15 @@ impl GpuContext {
             0
         });
         log::info!(
-            "GPU adapter: {} — fma() is {}; spike words by {}",
+            "GPU adapter: {} — fma() is {}; spike words by {}; dispatch table as {}",
             ctx.summary,
             ctx.arith,
-            ctx.spike_word_method()
+            ctx.spike_word_method(),
+            if ctx.has_immediates() {
+                "immediates"
+            } else {
+                "a uniform"
+            }
         );
         Ok(ctx)
     }
@@ -403,6 +411,18 @@ impl GpuContext {
     /// or `GLIFSIM_NO_BALLOT=1`).
     pub fn subgroup_size(&self) -> Option<u32> {
         (self.subgroup > 0).then_some(self.subgroup)
+    }
+    /// Whether the step kernels take their dispatch's step range as immediates (push
+    /// constants, set in the compute pass before each dispatch) instead of a uniform that the
+    /// host writes into a buffer before each submission: where the device has
+    /// `Features::IMMEDIATES` with room for the 32-byte `Dispatch` (Vulkan, Metal, DX12).
+    /// A run of one step then writes no buffer at all (without a schedule), which is what an
+    /// interactive step submits. `GLIFSIM_NO_IMMEDIATES=1` turns it off; the results are
+    /// identical either way.
+    pub fn has_immediates(&self) -> bool {
+        self.features.contains(wgpu::Features::IMMEDIATES)
+            && self.limits.max_immediate_size >= crate::gpu::engine::DISPATCH_BYTES
+            && !env_flag("GLIFSIM_NO_IMMEDIATES")
     }
     /// Whether shaders may use 64-bit integers (Philox's multiply in one instruction).
     /// `GLIFSIM_NO_INT64=1` turns it off.

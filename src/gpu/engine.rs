@@ -43,8 +43,9 @@ pub struct GpuOptions {
     /// False records one dispatch per step; both give identical results.
     pub fused: bool,
     /// Use only core-WGSL kernel variants (spike words by workgroup atomics, Philox's multiply
-    /// from 16-bit halves) even where the adapter offers subgroups and 64-bit integers. The
-    /// results are identical; this exists to test that and to work around driver bugs.
+    /// from 16-bit halves, the dispatch table in a uniform buffer) even where the adapter
+    /// offers subgroups, 64-bit integers and immediates. The results are identical; this
+    /// exists to test that and to work around driver bugs.
     pub portable: bool,
     /// With a noise drive, keep words 1–3 of each neuron's current Philox block in device
     /// memory (12 bytes per neuron and trial), so that a dispatch that starts inside a quad of
@@ -124,8 +125,12 @@ struct Info {
     refr_base: u32,
 }
 
-/// Which steps one dispatch runs; one per dispatch, at a dynamic offset. Chunk step t is
-/// global step base + t.
+/// Size of [`DispatchInfo`] (`Dispatch` in shaders/common.wgsl): what the device's immediates
+/// must hold for [`GpuContext::has_immediates`].
+pub(crate) const DISPATCH_BYTES: u32 = std::mem::size_of::<DispatchInfo>() as u32;
+
+/// Which steps one dispatch runs; one per dispatch, as immediates or at a dynamic offset of
+/// the control buffer. Chunk step t is global step base + t.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct DispatchInfo {
@@ -270,6 +275,11 @@ pub struct GpuSim {
     noise_cached_at: Option<u64>,
     /// Whether this simulator has the noise cache (a noise drive and the option).
     noise_cache: bool,
+    /// Whether the kernels take the dispatch table as immediates
+    /// ([`GpuContext::has_immediates`], not with `portable`), else from `ctrl_buf`.
+    immediates: bool,
+    /// The dispatch table of the chunk being recorded (`write_step_uniforms`).
+    dispatches: Vec<DispatchInfo>,
 }
 
 impl std::fmt::Debug for GpuSim {
@@ -476,13 +486,14 @@ impl GpuSim {
             constants.push(("THETA_V", thv));
         }
         let int64 = ctx.has_int64() && !opts.portable;
+        let immediates = ctx.has_immediates() && !opts.portable;
         let layout = bind_group_layout(&ctx.device);
         let pl = ctx
             .device
             .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                 label: Some("step"),
                 bind_group_layouts: &[Some(&layout)],
-                immediate_size: 0,
+                immediate_size: if immediates { DISPATCH_BYTES } else { 0 },
             });
         // The step pipeline of the lane kernel or of the wide one, built for the first shard
         // that runs it.
@@ -490,15 +501,22 @@ impl GpuSim {
             let module = if is_wide {
                 ctx.shader(
                     &format!("{} (wide)", pop.model().name()),
-                    &shaders::wide_source_runtime(ctx.wide_ballot() && !opts.portable, int64)?,
+                    &shaders::wide_source_runtime(shaders::Variant {
+                        ballot: ctx.wide_ballot() && !opts.portable,
+                        int64,
+                        immediates,
+                    })?,
                 )?
             } else {
                 ctx.shader(
                     pop.model().name(),
                     &shaders::step_source_runtime(
                         pop.model(),
-                        ctx.lane_subgroup_entry() && !opts.portable,
-                        int64,
+                        shaders::Variant {
+                            ballot: ctx.lane_subgroup_entry() && !opts.portable,
+                            int64,
+                            immediates,
+                        },
                     )?,
                 )?
             };
@@ -583,6 +601,8 @@ impl GpuSim {
             opts: opts.clone(),
             noise_cached_at: None,
             noise_cache: cache,
+            immediates,
+            dispatches: Vec::new(),
         };
         sim.ctx.take_error()?;
         Ok(sim)
@@ -809,7 +829,7 @@ impl GpuSim {
                 }
                 self.write_step_uniforms(start + t0 as u64, tc, flags);
                 let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-                self.encode_steps(&mut enc, tc, None);
+                self.encode_steps(&mut enc, None);
                 for sh in &self.shards {
                     let bytes = (tc * self.trials * sh.w * 4) as u64;
                     enc.copy_buffer_to_buffer(&sh.spikes, 0, &sh.staging[c % 2], 0, bytes);
@@ -873,12 +893,15 @@ impl GpuSim {
         self.ctx.take_error()
     }
 
-    /// The schedule values of `tc` steps starting at global step `base` (when there is a
-    /// schedule), and the dispatch table: one entry `{0, tc}` when fused, else `{t, 1}` for
-    /// every step. One write. Each entry says whether the noise cache holds its first quad's
-    /// block: the first if the last dispatch recorded ended at `base`, the others if they
-    /// start inside a quad (their predecessor in this chunk drew or read its block); and the
-    /// cache's position after the chunk is recorded for the next one.
+    /// The dispatch table of `tc` steps starting at global step `base`: one entry `{0, tc}`
+    /// when fused, else `{t, 1}` for every step, kept for `encode_steps`; and one write of the
+    /// control buffer with the schedule values of those steps (when there is a schedule) and,
+    /// unless the kernels take the table as immediates, the table itself (none at all for a
+    /// step without a schedule on a device with immediates). Each entry says whether the
+    /// noise cache holds its first quad's block: the first if the last dispatch recorded ended
+    /// at `base`, the others if they start inside a quad (their predecessor in this chunk drew
+    /// or read its block); and the cache's position after the chunk is recorded for the next
+    /// one.
     fn write_step_uniforms(&mut self, base: u64, tc: usize, flags: u32) {
         let entries: Vec<(u32, u32)> = if self.opts.fused {
             vec![(0, tc as u32)]
@@ -890,14 +913,7 @@ impl GpuSim {
         if self.noise_cache && !end.is_multiple_of(4) {
             self.noise_cached_at = Some(end);
         }
-        let len = self.disp_off as usize + entries.len() * DISPATCH_STRIDE as usize;
-        let mut bytes = vec![0u8; len];
-        if !self.drive.schedule.is_empty() {
-            for t in 0..tc {
-                let v = self.drive.schedule_at(base + t as u64) as f32;
-                bytes[4 * t..4 * t + 4].copy_from_slice(&v.to_le_bytes());
-            }
-        }
+        self.dispatches.clear();
         for (i, &(t0, count)) in entries.iter().enumerate() {
             let start = base + t0 as u64;
             let cached = if i == 0 {
@@ -905,23 +921,43 @@ impl GpuSim {
             } else {
                 !start.is_multiple_of(4)
             };
-            let d = DispatchInfo {
+            self.dispatches.push(DispatchInfo {
                 t0,
                 count,
                 flags: flags | if cached { FLAG_NOISE_CACHED } else { 0 },
                 base_lo: base as u32,
                 base_hi: (base >> 32) as u32,
                 _pad: [0; 3],
-            };
-            let o = self.disp_off as usize + i * DISPATCH_STRIDE as usize;
-            bytes[o..o + std::mem::size_of::<DispatchInfo>()]
-                .copy_from_slice(bytemuck::bytes_of(&d));
+            });
+        }
+        let schedule = !self.drive.schedule.is_empty();
+        let len = if !self.immediates {
+            self.disp_off as usize + entries.len() * DISPATCH_STRIDE as usize
+        } else if schedule {
+            4 * tc
+        } else {
+            return;
+        };
+        let mut bytes = vec![0u8; len];
+        if schedule {
+            for t in 0..tc {
+                let v = self.drive.schedule_at(base + t as u64) as f32;
+                bytes[4 * t..4 * t + 4].copy_from_slice(&v.to_le_bytes());
+            }
+        }
+        if !self.immediates {
+            for (i, d) in self.dispatches.iter().enumerate() {
+                let o = self.disp_off as usize + i * DISPATCH_STRIDE as usize;
+                bytes[o..o + DISPATCH_BYTES as usize].copy_from_slice(bytemuck::bytes_of(d));
+            }
         }
         self.ctx.queue.write_buffer(&self.ctrl_buf, 0, &bytes);
     }
 
-    /// One compute pass over `tc` steps: one dispatch per shard (fused) or per step and shard.
-    fn encode_steps(&self, enc: &mut wgpu::CommandEncoder, tc: usize, ts: Option<&wgpu::QuerySet>) {
+    /// One compute pass over the chunk of `write_step_uniforms`: one dispatch per shard
+    /// (fused) or per step and shard, each given its entry of the dispatch table as
+    /// immediates or as the uniform's dynamic offset.
+    fn encode_steps(&self, enc: &mut wgpu::CommandEncoder, ts: Option<&wgpu::QuerySet>) {
         let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some("steps"),
             timestamp_writes: ts.map(|q| wgpu::ComputePassTimestampWrites {
@@ -930,11 +966,18 @@ impl GpuSim {
                 end_of_pass_write_index: Some(1),
             }),
         });
-        let dispatches = if self.opts.fused { 1 } else { tc };
-        for d in 0..dispatches {
+        for (d, entry) in self.dispatches.iter().enumerate() {
+            let offset = if self.immediates {
+                0
+            } else {
+                (d as u64 * DISPATCH_STRIDE) as u32
+            };
             for sh in &self.shards {
                 pass.set_pipeline(&sh.pipeline);
-                pass.set_bind_group(0, &sh.bind_group, &[(d as u64 * DISPATCH_STRIDE) as u32]);
+                pass.set_bind_group(0, &sh.bind_group, &[offset]);
+                if self.immediates {
+                    pass.set_immediates(0, bytemuck::bytes_of(entry));
+                }
                 pass.dispatch_workgroups(sh.dispatch.0, sh.dispatch.1, 1);
             }
         }
@@ -958,7 +1001,7 @@ impl GpuSim {
             .buffer("timestamps", 16, U::QUERY_RESOLVE | U::COPY_SRC)?;
         self.write_step_uniforms(self.steps, tc, 1);
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-        self.encode_steps(&mut enc, tc, Some(&qs));
+        self.encode_steps(&mut enc, Some(&qs));
         enc.resolve_query_set(&qs, 0..2, &resolve, 0);
         self.ctx.queue.submit([enc.finish()]);
         let raw = self.ctx.read_buffer(&resolve, 16)?;

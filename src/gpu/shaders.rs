@@ -43,52 +43,90 @@ pub const MULHILO_U64: &str = include_str!("../../shaders/mulhilo_u64.wgsl");
 /// The subgroup layout probe.
 pub const PROBE_SUBGROUPS: &str = include_str!("../../shaders/probe_subgroups.wgsl");
 
-/// The full source of the step kernel for `model`: the common prelude, the model's file and
-/// an entry point (`ballot`: the subgroup one, main_ballot.wgsl, which needs
-/// `Features::SUBGROUP` and subgroups laid out along the local index; naga gates subgroup
-/// operations by that feature rather than by an `enable` directive).
-/// `int64`: Philox's multiply in 64-bit integers (`Features::SHADER_INT64`).
+/// The dispatch's step range as a uniform at a dynamic offset (any adapter).
+pub const DISPATCH_UNIFORM: &str = include_str!("../../shaders/dispatch_uniform.wgsl");
+/// The dispatch's step range as immediates (`Features::IMMEDIATES`).
+pub const DISPATCH_IMMEDIATE: &str = include_str!("../../shaders/dispatch_immediate.wgsl");
+
+/// Which variant of a step kernel [`step_source`] and [`wide_source`] assemble. Every variant
+/// computes the same bits; they differ in what the adapter must offer.
 ///
 /// ```
-/// let src = glifsim::gpu::shaders::step_source(glifsim::Model::Lif, true, false);
+/// use glifsim::gpu::shaders::{step_source, Variant};
+/// let fast = Variant { ballot: true, int64: true, immediates: true };
+/// assert!(step_source(glifsim::Model::Lif, fast).contains("var<immediate> dispatch"));
+/// assert!(step_source(glifsim::Model::Lif, Variant::default()).contains("var<uniform> dispatch"));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Variant {
+    /// Spike words by `subgroupBallot` (main_ballot.wgsl, wide_ballot.wgsl), which needs
+    /// `Features::SUBGROUP` and subgroups laid out along the local index (naga gates subgroup
+    /// operations by that feature rather than by an `enable` directive), instead of workgroup
+    /// atomics.
+    pub ballot: bool,
+    /// Philox's multiply in 64-bit integers (`Features::SHADER_INT64`) instead of 16-bit
+    /// halves.
+    pub int64: bool,
+    /// The dispatch's step range (`Dispatch`, common.wgsl) as immediates
+    /// (`Features::IMMEDIATES`) instead of a uniform at a dynamic offset.
+    pub immediates: bool,
+}
+
+/// The full source of the step kernel for `model` (one neuron per invocation): the common
+/// prelude, the dispatch's declaration, Philox's multiply, the lane layout, the model's file
+/// and an entry point, as `variant` says.
+///
+/// ```
+/// use glifsim::gpu::shaders::{step_source, Variant};
+/// let v = Variant { ballot: true, ..Default::default() };
+/// let src = step_source(glifsim::Model::Lif, v);
 /// assert!(src.contains("fn update_neuron") && src.contains("subgroupBallot"));
 /// ```
-pub fn step_source(model: crate::Model, ballot: bool, int64: bool) -> String {
-    assemble_step(model, ballot, int64, |_, text| Ok(Cow::Borrowed(text)))
-        .expect("embedded sources")
+pub fn step_source(model: crate::Model, variant: Variant) -> String {
+    assemble_step(model, variant, |_, text| Ok(Cow::Borrowed(text))).expect("embedded sources")
 }
 
 /// The full source of the wide step kernel (four neurons per invocation; any model with K ≤ 1
-/// and J ≤ 2, see [`crate::gpu::GpuOptions::wide`]); `ballot` and `int64` as for
-/// [`step_source`].
+/// and J ≤ 2, see [`crate::gpu::GpuOptions::wide`]); `variant` as for [`step_source`].
 ///
 /// ```
-/// let src = glifsim::gpu::shaders::wide_source(false, false);
+/// let src = glifsim::gpu::shaders::wide_source(Default::default());
 /// assert!(src.contains("fn wide_update") && !src.contains("subgroupBallot("));
 /// ```
-pub fn wide_source(ballot: bool, int64: bool) -> String {
-    assemble_wide(ballot, int64, |_, text| Ok(Cow::Borrowed(text))).expect("embedded sources")
+pub fn wide_source(variant: Variant) -> String {
+    assemble_wide(variant, |_, text| Ok(Cow::Borrowed(text))).expect("embedded sources")
 }
 
 /// [`step_source`], each file replaced by `GLIFSIM_SHADER_DIR`'s copy where it has one (see
 /// the module docs). What the engine compiles.
-pub(crate) fn step_source_runtime(
-    model: crate::Model,
-    ballot: bool,
-    int64: bool,
-) -> Result<String> {
-    assemble_step(model, ballot, int64, runtime_file)
+pub(crate) fn step_source_runtime(model: crate::Model, variant: Variant) -> Result<String> {
+    assemble_step(model, variant, runtime_file)
 }
 
 /// [`wide_source`], each file replaced by `GLIFSIM_SHADER_DIR`'s copy where it has one.
-pub(crate) fn wide_source_runtime(ballot: bool, int64: bool) -> Result<String> {
-    assemble_wide(ballot, int64, runtime_file)
+pub(crate) fn wide_source_runtime(variant: Variant) -> Result<String> {
+    assemble_wide(variant, runtime_file)
+}
+
+/// The files every step kernel shares, in order: the prelude, the dispatch's declaration and
+/// Philox's multiply.
+fn shared_parts(v: Variant) -> [(&'static str, &'static str); 3] {
+    let dispatch = if v.immediates {
+        ("dispatch_immediate", DISPATCH_IMMEDIATE)
+    } else {
+        ("dispatch_uniform", DISPATCH_UNIFORM)
+    };
+    let mul = if v.int64 {
+        ("mulhilo_u64", MULHILO_U64)
+    } else {
+        ("mulhilo_u32", MULHILO_U32)
+    };
+    [("common", COMMON), dispatch, mul]
 }
 
 fn assemble_step(
     model: crate::Model,
-    ballot: bool,
-    int64: bool,
+    v: Variant,
     file: impl Fn(&str, &'static str) -> Result<Cow<'static, str>>,
 ) -> Result<String> {
     let body = if model.has_asc() {
@@ -96,37 +134,26 @@ fn assemble_step(
     } else {
         ("lif", LIF)
     };
-    let main = if ballot {
+    let main = if v.ballot {
         ("main_ballot", MAIN_BALLOT)
     } else {
         ("main_workgroup", MAIN_WORKGROUP)
     };
-    let mul = if int64 {
-        ("mulhilo_u64", MULHILO_U64)
-    } else {
-        ("mulhilo_u32", MULHILO_U32)
-    };
-    let parts = [("common", COMMON), mul, ("lane", LANE), body, main];
-    join(&parts, file)
+    let [common, dispatch, mul] = shared_parts(v);
+    join(&[common, dispatch, mul, ("lane", LANE), body, main], file)
 }
 
 fn assemble_wide(
-    ballot: bool,
-    int64: bool,
+    v: Variant,
     file: impl Fn(&str, &'static str) -> Result<Cow<'static, str>>,
 ) -> Result<String> {
-    let main = if ballot {
+    let main = if v.ballot {
         ("wide_ballot", WIDE_BALLOT)
     } else {
         ("wide_workgroup", WIDE_WORKGROUP)
     };
-    let mul = if int64 {
-        ("mulhilo_u64", MULHILO_U64)
-    } else {
-        ("mulhilo_u32", MULHILO_U32)
-    };
-    let parts = [("common", COMMON), mul, ("wide", WIDE), main];
-    join(&parts, file)
+    let [common, dispatch, mul] = shared_parts(v);
+    join(&[common, dispatch, mul, ("wide", WIDE), main], file)
 }
 
 fn join(
@@ -187,6 +214,8 @@ pub const ALL: &[(&str, &str)] = &[
     ("main_ballot", MAIN_BALLOT),
     ("mulhilo_u32", MULHILO_U32),
     ("mulhilo_u64", MULHILO_U64),
+    ("dispatch_uniform", DISPATCH_UNIFORM),
+    ("dispatch_immediate", DISPATCH_IMMEDIATE),
     ("calibrate", CALIBRATE),
     ("probe_subgroups", PROBE_SUBGROUPS),
     ("reference_axpy", REFERENCE_AXPY),
@@ -204,12 +233,16 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("wide.wgsl"), "// replaced\n").unwrap();
         let from = |name: &str, text: &'static str| file_in(&dir, name, text);
-        let src = assemble_wide(true, false, from).unwrap();
+        let ballot = Variant {
+            ballot: true,
+            ..Default::default()
+        };
+        let src = assemble_wide(ballot, from).unwrap();
         assert!(src.contains("// replaced") && !src.contains("fn wide_update"));
         assert!(src.contains("fn philox") && src.contains("subgroupBallot"));
         // A file that exists but is not text is an error, not a silent fallback.
         std::fs::write(dir.join("common.wgsl"), [0xffu8, 0xfe, 0x00]).unwrap();
-        let err = assemble_wide(true, false, from).unwrap_err().to_string();
+        let err = assemble_wide(ballot, from).unwrap_err().to_string();
         assert!(
             err.contains("GLIFSIM_SHADER_DIR") && err.contains("common.wgsl"),
             "{err}"
@@ -220,10 +253,20 @@ mod tests {
     #[test]
     fn without_a_shader_dir_the_sources_are_the_embedded_ones() {
         let embedded = |_: &str, text: &'static str| Ok(Cow::Borrowed(text));
-        let src = assemble_step(crate::Model::Glif5, false, true, embedded).unwrap();
-        assert_eq!(
-            src,
-            [COMMON, MULHILO_U64, LANE, GLIF, MAIN_WORKGROUP].join("\n")
-        );
+        let v = Variant {
+            int64: true,
+            immediates: true,
+            ..Default::default()
+        };
+        let src = assemble_step(crate::Model::Glif5, v, embedded).unwrap();
+        let parts = [
+            COMMON,
+            DISPATCH_IMMEDIATE,
+            MULHILO_U64,
+            LANE,
+            GLIF,
+            MAIN_WORKGROUP,
+        ];
+        assert_eq!(src, parts.join("\n"));
     }
 }

@@ -48,6 +48,18 @@ variant(
     ],
 )
 
+# wide.wgsl's `param_at`, after which the table variants add their helpers.
+PARAM_AT = """// Value i of the parameters.
+fn param_at(i: u32) -> f32 {
+    return params4[i >> 2u][i & 3u];
+}"""
+
+
+def after_param_at(code):
+    """A patch of wide.wgsl that adds `code` after `param_at`."""
+    return ("wide.wgsl", PARAM_AT, PARAM_AT + "\n\n" + code)
+
+
 # The noise table's two values of entry i (at an even offset: the table starts on a multiple
 # of 4) read as one 16-byte load in the wide kernel instead of two 4-byte ones.
 TABLE_PAIR = [
@@ -58,22 +70,12 @@ TABLE_PAIR = [
         """    let ab = noise_entry(info.noise_table + 2u * i);
     let mag = fma(frac, ab.y, ab.x);""",
     ),
-    (
-        "wide.wgsl",
-        """// Value i of the parameters.
-fn param_at(i: u32) -> f32 {
-    return params4[i >> 2u][i & 3u];
-}""",
-        """// Value i of the parameters.
-fn param_at(i: u32) -> f32 {
-    return params4[i >> 2u][i & 3u];
-}
-
-// Values at and at + 1 of the parameters, at even: one 16-byte load.
+    after_param_at(
+        """// Values at and at + 1 of the parameters, at even: one 16-byte load.
 fn noise_entry(at: u32) -> vec2<f32> {
     let q = params4[at >> 2u];
     return select(q.xy, q.zw, (at & 2u) != 0u);
-}""",
+}"""
     ),
     (
         "lane.wgsl",
@@ -96,18 +98,8 @@ variant(
 # The table in workgroup memory, filled once per dispatch (224 vectors, 3.5 KB).
 SMEM_TABLE = [
     TABLE_PAIR[0],
-    (
-        "wide.wgsl",
-        """// Value i of the parameters.
-fn param_at(i: u32) -> f32 {
-    return params4[i >> 2u][i & 3u];
-}""",
-        """// Value i of the parameters.
-fn param_at(i: u32) -> f32 {
-    return params4[i >> 2u][i & 3u];
-}
-
-var<workgroup> wg_table: array<vec4<f32>, 224>;
+    after_param_at(
+        """var<workgroup> wg_table: array<vec4<f32>, 224>;
 
 fn fill_table(lid: u32) {
     if NOISE {
@@ -121,7 +113,7 @@ fn fill_table(lid: u32) {
 fn noise_entry(at: u32) -> vec2<f32> {
     let q = wg_table[(at - info.noise_table) >> 2u];
     return select(q.xy, q.zw, (at & 2u) != 0u);
-}""",
+}"""
     ),
     TABLE_PAIR[2],
     (

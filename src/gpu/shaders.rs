@@ -108,19 +108,31 @@ pub(crate) fn wide_source_runtime(variant: Variant) -> Result<String> {
     assemble_wide(variant, runtime_file)
 }
 
+/// A shader file: its name in `shaders/` (without `.wgsl`) and its embedded text.
+type Part = (&'static str, &'static str);
+
+/// `a` where `cond`, else `b`.
+fn either(cond: bool, a: Part, b: Part) -> Part {
+    if cond {
+        a
+    } else {
+        b
+    }
+}
+
 /// The files every step kernel shares, in order: the prelude, the dispatch's declaration and
 /// Philox's multiply.
-fn shared_parts(v: Variant) -> [(&'static str, &'static str); 3] {
-    let dispatch = if v.immediates {
-        ("dispatch_immediate", DISPATCH_IMMEDIATE)
-    } else {
-        ("dispatch_uniform", DISPATCH_UNIFORM)
-    };
-    let mul = if v.int64 {
-        ("mulhilo_u64", MULHILO_U64)
-    } else {
-        ("mulhilo_u32", MULHILO_U32)
-    };
+fn shared_parts(v: Variant) -> [Part; 3] {
+    let dispatch = either(
+        v.immediates,
+        ("dispatch_immediate", DISPATCH_IMMEDIATE),
+        ("dispatch_uniform", DISPATCH_UNIFORM),
+    );
+    let mul = either(
+        v.int64,
+        ("mulhilo_u64", MULHILO_U64),
+        ("mulhilo_u32", MULHILO_U32),
+    );
     [("common", COMMON), dispatch, mul]
 }
 
@@ -129,16 +141,12 @@ fn assemble_step(
     v: Variant,
     file: impl Fn(&str, &'static str) -> Result<Cow<'static, str>>,
 ) -> Result<String> {
-    let body = if model.has_asc() {
-        ("glif", GLIF)
-    } else {
-        ("lif", LIF)
-    };
-    let main = if v.ballot {
-        ("main_ballot", MAIN_BALLOT)
-    } else {
-        ("main_workgroup", MAIN_WORKGROUP)
-    };
+    let body = either(model.has_asc(), ("glif", GLIF), ("lif", LIF));
+    let main = either(
+        v.ballot,
+        ("main_ballot", MAIN_BALLOT),
+        ("main_workgroup", MAIN_WORKGROUP),
+    );
     let [common, dispatch, mul] = shared_parts(v);
     join(&[common, dispatch, mul, ("lane", LANE), body, main], file)
 }
@@ -147,17 +155,17 @@ fn assemble_wide(
     v: Variant,
     file: impl Fn(&str, &'static str) -> Result<Cow<'static, str>>,
 ) -> Result<String> {
-    let main = if v.ballot {
-        ("wide_ballot", WIDE_BALLOT)
-    } else {
-        ("wide_workgroup", WIDE_WORKGROUP)
-    };
+    let main = either(
+        v.ballot,
+        ("wide_ballot", WIDE_BALLOT),
+        ("wide_workgroup", WIDE_WORKGROUP),
+    );
     let [common, dispatch, mul] = shared_parts(v);
     join(&[common, dispatch, mul, ("wide", WIDE), main], file)
 }
 
 fn join(
-    parts: &[(&str, &'static str)],
+    parts: &[Part],
     file: impl Fn(&str, &'static str) -> Result<Cow<'static, str>>,
 ) -> Result<String> {
     let texts = parts

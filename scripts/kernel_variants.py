@@ -237,7 +237,7 @@ def write(out, name):
         texts[file] = text.replace(old, new)
     for file, text in texts.items():
         (d / file).write_text(text)
-    (d / "WHAT").write_text(("exact: " if exact else "") + what + "\n")
+    (d / "WHAT").write_text(("exact: " if exact else "ablation: ") + what + "\n")
 
 
 def main():

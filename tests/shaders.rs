@@ -338,3 +338,68 @@ fn step_kernels_bind_the_storage_buffers_the_context_checks_for() {
         }
     }
 }
+
+/// `scripts/kernel_variants.py` (the kernel experiments `scripts/variants_check.sh` times on a
+/// GPU) still applies to the current shaders, and every variant it writes, exact or ablation,
+/// assembles with the files it replaces and passes naga's validator in each entry point and
+/// translates to SPIR-V with the constants of a noisy GLIF5-shaped population: so that a
+/// change to the kernels cannot leave the experiments broken until a lent GPU finds out.
+/// Needs python3 (`.ci/run` installs it); without it the test says so and checks nothing.
+#[test]
+fn kernel_variants_apply_and_validate() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::env::temp_dir().join(format!("glifsim-kernel-variants-{}", std::process::id()));
+    let run = std::process::Command::new("python3")
+        .arg(root.join("scripts/kernel_variants.py"))
+        .arg(&out)
+        .output();
+    let run = match run {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("python3 is not available ({e}): scripts/kernel_variants.py not checked");
+            return;
+        }
+    };
+    assert!(
+        run.status.success(),
+        "kernel_variants.py failed (a patch no longer applies?):\n{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let consts: &[(&str, f64)] = &[
+        ("K", 1.0),
+        ("J", 2.0),
+        ("NC", 4.0),
+        ("THETA_V", 1.0),
+        ("GLIF2", 1.0),
+        ("NOISE", 1.0),
+        ("NOISE_CACHE", 1.0),
+        ("HOST_INPUT", 1.0),
+    ];
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let dir = entry.unwrap().path();
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let what = std::fs::read_to_string(dir.join("WHAT")).unwrap();
+        assert!(
+            what.starts_with("exact: ") || what.starts_with("ablation: "),
+            "{name}: {what}"
+        );
+        for ballot in [false, true] {
+            let v = shaders::Variant {
+                ballot,
+                int64: true,
+                immediates: true,
+            };
+            let label = format!("variant {name} ({v:?})");
+            let wide = shaders::wide_source_in(&dir, v).unwrap();
+            let (module, info, caps) = validate(&label, &wide);
+            translate(&label, &module, &info, caps, consts);
+            let lane = shaders::step_source_in(&dir, Model::Glif5, v).unwrap();
+            let _ = validate(&format!("{label}, lane"), &lane);
+        }
+        seen += 1;
+    }
+    std::fs::remove_dir_all(&out).unwrap();
+    assert!(seen >= 5, "kernel_variants.py wrote only {seen} variants");
+}

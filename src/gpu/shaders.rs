@@ -97,6 +97,29 @@ pub fn wide_source(variant: Variant) -> String {
     assemble_wide(variant, |_, text| Ok(Cow::Borrowed(text))).expect("embedded sources")
 }
 
+/// [`step_source`] with each file that `dir` holds (`dir/<name>.wgsl`) in place of the
+/// embedded one: what `GLIFSIM_SHADER_DIR=dir` makes the engine compile. An unreadable file
+/// is an error.
+///
+/// ```
+/// let dir = std::env::temp_dir().join("glifsim-doc-step-source-in");
+/// std::fs::create_dir_all(&dir)?;
+/// std::fs::write(dir.join("lif.wgsl"), "// my LIF\n")?;
+/// let src = glifsim::gpu::shaders::step_source_in(&dir, glifsim::Model::Lif, Default::default())?;
+/// assert!(src.contains("// my LIF") && src.contains("fn philox"));
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn step_source_in(dir: &Path, model: crate::Model, variant: Variant) -> Result<String> {
+    assemble_step(model, variant, |name, text| file_in(dir, name, text))
+}
+
+/// [`wide_source`] with each file that `dir` holds in place of the embedded one (see
+/// [`step_source_in`]).
+pub fn wide_source_in(dir: &Path, variant: Variant) -> Result<String> {
+    assemble_wide(variant, |name, text| file_in(dir, name, text))
+}
+
 /// [`step_source`], each file replaced by `GLIFSIM_SHADER_DIR`'s copy where it has one (see
 /// the module docs). What the engine compiles.
 pub(crate) fn step_source_runtime(model: crate::Model, variant: Variant) -> Result<String> {

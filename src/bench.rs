@@ -77,6 +77,11 @@ pub struct BenchResult {
     /// Which kernel ran: `wide` (four neurons per invocation, [`GpuOptions::wide`]) or `lane`
     /// (one per invocation) on the GPU, `cpu` on the CPU path.
     pub kernel: String,
+    /// On the GPU, how the kernels were built ([`GpuSim::kernel_variants`]: spike words by
+    /// ballot or atomics, the dispatch table as immediates or a uniform, Philox in 64- or
+    /// 32-bit integers); `None` on the CPU path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     /// Device name.
     pub device: String,
 }
@@ -307,6 +312,7 @@ fn result(
         gpu_us_per_step: None,
         gpu_updates_per_s: None,
         kernel: kernel.into(),
+        variant: None,
         device: device.into(),
     }
 }
@@ -321,6 +327,12 @@ fn kernel_of(sim: &GpuSim) -> &'static str {
 }
 
 impl BenchResult {
+    /// Record how `sim`'s kernels were built.
+    fn built_by(mut self, sim: &GpuSim) -> Self {
+        self.variant = Some(sim.kernel_variants().to_string());
+        self
+    }
+
     /// Record the GPU time per step (µs) and take the bandwidth figures from it.
     fn with_gpu_time(mut self, us_per_step: Option<f64>) -> Self {
         if let Some(us) = us_per_step {
@@ -529,7 +541,8 @@ pub fn bench_gpu(
         kernel_of(&sim),
         &ctx.adapter().name,
     );
-    Ok(r.with_gpu_time(gpu_time.map(|s| s / chunk as f64 * 1e6)))
+    Ok(r.with_gpu_time(gpu_time.map(|s| s / chunk as f64 * 1e6))
+        .built_by(&sim))
 }
 
 /// The reference kernel (`shaders/reference_axpy.wgsl`, 12 bytes per element) over `n`
@@ -747,7 +760,8 @@ pub fn interactive_step(
         copy_gb_s,
         kernel_of(&sim),
         &ctx.adapter().name,
-    ))
+    )
+    .built_by(&sim))
 }
 
 /// Print results as an aligned table (`p/n`: parameters with one value per neuron): updates

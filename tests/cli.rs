@@ -590,8 +590,22 @@ fn binary_bench_prints_a_table_and_writes_consistent_json() {
         let runs = r["timed_runs"].as_u64().unwrap();
         if r["path"].as_str().unwrap().starts_with("cpu") {
             assert_eq!(runs, 5, "{r}");
+            assert!(
+                r.get("variant").is_none(),
+                "a CPU row with a kernel variant: {r}"
+            );
         } else {
             assert!((2..=100).contains(&runs), "{r}");
+            // How the kernels were built, e.g. "wide (ballot, immediates, int64)".
+            let v = r["variant"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no variant: {r}"));
+            assert!(
+                v.starts_with(r["kernel"].as_str().unwrap())
+                    && (v.contains("(ballot, ") || v.contains("(atomics, "))
+                    && (v.contains(", immediates, ") || v.contains(", uniform, ")),
+                "{r}"
+            );
         }
         let ups = f(r, "updates_per_s");
         assert!(ups.is_finite() && ups > 0.0, "{r}");

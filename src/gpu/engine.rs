@@ -280,6 +280,8 @@ pub struct GpuSim {
     immediates: bool,
     /// The dispatch table of the chunk being recorded (`write_step_uniforms`).
     dispatches: Vec<DispatchInfo>,
+    /// The kernels built and their variants ([`GpuSim::kernel_variants`]).
+    kernels: String,
 }
 
 impl std::fmt::Debug for GpuSim {
@@ -497,27 +499,30 @@ impl GpuSim {
             });
         // The step pipeline of the lane kernel or of the wide one, built for the first shard
         // that runs it.
+        // What each kernel is built with: [lane, wide].
+        let variants = [
+            shaders::Variant {
+                ballot: ctx.lane_subgroup_entry() && !opts.portable,
+                int64,
+                immediates,
+            },
+            shaders::Variant {
+                ballot: ctx.wide_ballot() && !opts.portable,
+                int64,
+                immediates,
+            },
+        ];
         let build = |is_wide: bool| -> Result<wgpu::ComputePipeline> {
+            let v = variants[usize::from(is_wide)];
             let module = if is_wide {
                 ctx.shader(
                     &format!("{} (wide)", pop.model().name()),
-                    &shaders::wide_source_runtime(shaders::Variant {
-                        ballot: ctx.wide_ballot() && !opts.portable,
-                        int64,
-                        immediates,
-                    })?,
+                    &shaders::wide_source_runtime(v)?,
                 )?
             } else {
                 ctx.shader(
                     pop.model().name(),
-                    &shaders::step_source_runtime(
-                        pop.model(),
-                        shaders::Variant {
-                            ballot: ctx.lane_subgroup_entry() && !opts.portable,
-                            int64,
-                            immediates,
-                        },
-                    )?,
+                    &shaders::step_source_runtime(pop.model(), v)?,
                 )?
             };
             let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -588,7 +593,14 @@ impl GpuSim {
             })?;
             shards.push(shard);
         }
+        let kernels = [(true, "wide"), (false, "lane")]
+            .iter()
+            .filter(|&&(w, _)| pipelines[usize::from(w)].is_some())
+            .map(|&(w, name)| format!("{name} ({})", variants[usize::from(w)]))
+            .collect::<Vec<_>>()
+            .join("; ");
         let sim = GpuSim {
+            kernels,
             ctx,
             pop: pop.clone(),
             trials,
@@ -671,6 +683,23 @@ impl GpuSim {
     /// ```
     pub fn is_wide(&self) -> bool {
         self.shards.iter().any(|s| s.wide)
+    }
+    /// The kernels this simulator built and how, e.g. `wide (atomics, immediates, int64)`, or
+    /// two such parts separated by `; ` where a lane shard takes the partial last spike word:
+    /// how each builds spike words (subgroup ballot or workgroup atomics), takes the dispatch
+    /// table (immediates or a uniform) and multiplies in Philox (64- or 32-bit integers).
+    /// Results are identical whichever; `glifsim bench` records it with each GPU row.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, Model, Population};
+    /// let ctx = Arc::new(GpuContext::new()?);
+    /// let pop = Population::builder(Model::Lif, 1_000).build()?;
+    /// println!("{}", GpuSim::new(ctx, &pop, 1)?.kernel_variants());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
+    pub fn kernel_variants(&self) -> &str {
+        &self.kernels
     }
     /// Steps taken so far.
     pub fn steps_done(&self) -> u64 {

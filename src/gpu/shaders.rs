@@ -72,6 +72,24 @@ pub struct Variant {
     pub immediates: bool,
 }
 
+/// `ballot, immediates, int64` and so on: the three choices in a few words, for logs and
+/// benchmark records.
+impl std::fmt::Display for Variant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}, {}, {}",
+            if self.ballot { "ballot" } else { "atomics" },
+            if self.immediates {
+                "immediates"
+            } else {
+                "uniform"
+            },
+            if self.int64 { "int64" } else { "int32" }
+        )
+    }
+}
+
 /// The full source of the step kernel for `model` (one neuron per invocation): the common
 /// prelude, the dispatch's declaration, Philox's multiply, the lane layout, the model's file
 /// and an entry point, as `variant` says.

@@ -497,8 +497,6 @@ impl GpuSim {
                 bind_group_layouts: &[Some(&layout)],
                 immediate_size: if immediates { DISPATCH_BYTES } else { 0 },
             });
-        // The step pipeline of the lane kernel or of the wide one, built for the first shard
-        // that runs it.
         // What each kernel is built with: [lane, wide].
         let variants = [
             shaders::Variant {
@@ -512,6 +510,8 @@ impl GpuSim {
                 immediates,
             },
         ];
+        // The step pipeline of the lane kernel or of the wide one, built for the first shard
+        // that runs it.
         let build = |is_wide: bool| -> Result<wgpu::ComputePipeline> {
             let v = variants[usize::from(is_wide)];
             let module = if is_wide {
@@ -932,10 +932,10 @@ impl GpuSim {
     /// or read its block); and the cache's position after the chunk is recorded for the next
     /// one.
     fn write_step_uniforms(&mut self, base: u64, tc: usize, flags: u32) {
-        let entries: Vec<(u32, u32)> = if self.opts.fused {
-            vec![(0, tc as u32)]
+        let (dispatches, count) = if self.opts.fused {
+            (1, tc as u32)
         } else {
-            (0..tc as u32).map(|t| (t, 1)).collect()
+            (tc as u32, 1)
         };
         let cached_at_start = self.noise_cached_at.take() == Some(base);
         let end = base + tc as u64;
@@ -943,7 +943,8 @@ impl GpuSim {
             self.noise_cached_at = Some(end);
         }
         self.dispatches.clear();
-        for (i, &(t0, count)) in entries.iter().enumerate() {
+        for i in 0..dispatches {
+            let t0 = i * count;
             let start = base + t0 as u64;
             let cached = if i == 0 {
                 cached_at_start
@@ -961,7 +962,7 @@ impl GpuSim {
         }
         let schedule = !self.drive.schedule.is_empty();
         let len = if !self.immediates {
-            self.disp_off as usize + entries.len() * DISPATCH_STRIDE as usize
+            self.disp_off as usize + self.dispatches.len() * DISPATCH_STRIDE as usize
         } else if schedule {
             4 * tc
         } else {

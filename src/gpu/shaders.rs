@@ -1,11 +1,11 @@
 //! The WGSL sources, embedded at compile time from `shaders/`.
 //!
 //! For kernel experiments on a machine without a Rust toolchain (a lent GPU), the step
-//! kernels' files can be replaced at run time: with `GLIFSIM_SHADER_DIR=DIR` (empty: unset), each file that
-//! [`step_source`] and [`wide_source`] assemble is read from `DIR/<name>.wgsl` where that file
-//! exists (a warning names it), and taken from the embedded copy otherwise. A file that
-//! exists but cannot be read is an error at pipeline creation. `scripts/kernel_variants.py`
-//! writes such directories.
+//! kernels' files can be replaced at run time: with `GLIFSIM_SHADER_DIR=DIR` (empty: unset),
+//! each file that [`step_source`] and [`wide_source`] assemble is read from `DIR/<name>.wgsl`
+//! where that file exists (a warning names it; [`step_source_in`]), and taken from the
+//! embedded copy otherwise. A file that exists but cannot be read is an error at pipeline
+//! creation. `scripts/kernel_variants.py` writes such directories.
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -141,12 +141,25 @@ pub fn wide_source_in(dir: &Path, variant: Variant) -> Result<String> {
 /// [`step_source`], each file replaced by `GLIFSIM_SHADER_DIR`'s copy where it has one (see
 /// the module docs). What the engine compiles.
 pub(crate) fn step_source_runtime(model: crate::Model, variant: Variant) -> Result<String> {
-    assemble_step(model, variant, runtime_file)
+    match shader_dir() {
+        Some(dir) => step_source_in(&dir, model, variant),
+        None => Ok(step_source(model, variant)),
+    }
 }
 
 /// [`wide_source`], each file replaced by `GLIFSIM_SHADER_DIR`'s copy where it has one.
 pub(crate) fn wide_source_runtime(variant: Variant) -> Result<String> {
-    assemble_wide(variant, runtime_file)
+    match shader_dir() {
+        Some(dir) => wide_source_in(&dir, variant),
+        None => Ok(wide_source(variant)),
+    }
+}
+
+/// `GLIFSIM_SHADER_DIR`, where it is set and not empty.
+fn shader_dir() -> Option<std::path::PathBuf> {
+    std::env::var_os("GLIFSIM_SHADER_DIR")
+        .filter(|d| !d.is_empty())
+        .map(Into::into)
 }
 
 /// A shader file: its name in `shaders/` (without `.wgsl`) and its embedded text.
@@ -214,14 +227,6 @@ fn join(
         .map(|&(name, text)| file(name, text))
         .collect::<Result<Vec<_>>>()?;
     Ok(texts.join("\n"))
-}
-
-/// File `name` from `GLIFSIM_SHADER_DIR` where that directory has it, else `embedded`.
-fn runtime_file(name: &str, embedded: &'static str) -> Result<Cow<'static, str>> {
-    match std::env::var_os("GLIFSIM_SHADER_DIR") {
-        Some(dir) if !dir.is_empty() => file_in(Path::new(&dir), name, embedded),
-        _ => Ok(Cow::Borrowed(embedded)),
-    }
 }
 
 /// `dir/<name>.wgsl` where it exists, else `embedded`.

@@ -21,6 +21,8 @@
 # (before the bench's warm-up and repeats, which add about 1 s per configuration).
 # GLIFSIM_CHECK_QUICK=1 runs small sizes only (to try the script on a CPU Vulkan driver).
 # GLIFSIM_CHECK_FAST=1 skips the checkpoint suite, the demo and PyTorch (a re-measurement).
+# GLIFSIM_CHECK_SKIP="ballot no_cache no_wide per_neuron billion" skips those A/B and bench
+# sections (any of the words), for a re-measurement that must fit a short device lease.
 set -u
 OUT="${1:-out/gpu-check}"
 mkdir -p "$OUT"
@@ -33,6 +35,15 @@ if [ -n "$BIN" ] && [ -f "$BIN/bins.tar.xz" ]; then
 fi
 L="$OUT/log.txt"
 : > "$L"
+# The A/B sections' outputs, empty where a section is skipped.
+for f in wide_ballot no_wide no_noise_cache no_immediates; do : > "$OUT/$f.txt"; done
+# skip SECTION: whether GLIFSIM_CHECK_SKIP names it.
+skip() {
+    case " ${GLIFSIM_CHECK_SKIP:-} " in
+        *" $1 "*) echo "(skipped: $1)" | tee -a "$L"; return 0 ;;
+    esac
+    return 1
+}
 sec() { echo; echo "=== $* ($(date +%T))" | tee -a "$L"; }
 if [ -z "$BIN" ]; then
     cargo build --release || exit 1
@@ -94,8 +105,10 @@ sec bench ALIF GLIF2 GLIF5
 # GLIF5 22, which the wide kernel loads as one vec4 per four neurons; the CPU path at 1M for
 # comparison.
 sec bench per-neuron parameters
-"$B" bench --per-neuron --models LIF,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_per_neuron.json" 2>&1 | tee -a "$L"
-"$B" bench --per-neuron --models LIF,GLIF5 --sizes ${SIZES%%,*} --paths cpu,cpu-fused --steps $STEPS --json "$OUT/bench_per_neuron_cpu.json" 2>&1 | tee -a "$L"
+if ! skip per_neuron; then
+    "$B" bench --per-neuron --models LIF,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_per_neuron.json" 2>&1 | tee -a "$L"
+    "$B" bench --per-neuron --models LIF,GLIF5 --sizes ${SIZES%%,*} --paths cpu,cpu-fused --steps $STEPS --json "$OUT/bench_per_neuron_cpu.json" 2>&1 | tee -a "$L"
+fi
 # The wide kernel's spike words by subgroupBallot (GLIFSIM_WIDE_BALLOT=1) instead of workgroup
 # atomics, the GPU default since the H200 run at 8c8cf67 found the atomics 1.08-1.19x faster
 # for LIF (src/gpu/context.rs `wide_ballot`): LIF on every GPU path with the interactive step,
@@ -103,23 +116,28 @@ sec bench per-neuron parameters
 # build's. (Loop bounding, the A/B that stood here, cost up to 30 % at aeb21e5 and stays off;
 # GLIFSIM_FORCE_LOOP_BOUNDING=1 still turns it on.)
 sec bench with the ballot entry point
-GLIFSIM_WIDE_BALLOT=1 "$B" bench --models LIF --sizes $SIZES --paths gpu,gpu-noise,gpu-fused,gpu-fused-noise --steps $STEPS --interactive --json "$OUT/bench_wide_ballot.json" > "$OUT/wide_ballot.txt" 2>&1
-GLIFSIM_WIDE_BALLOT=1 "$B" bench --models ALIF,GLIF2,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_wide_ballot_adapt.json" >> "$OUT/wide_ballot.txt" 2>&1
+if ! skip ballot; then
+    GLIFSIM_WIDE_BALLOT=1 "$B" bench --models LIF --sizes $SIZES --paths gpu,gpu-noise,gpu-fused,gpu-fused-noise --steps $STEPS --interactive --json "$OUT/bench_wide_ballot.json" > "$OUT/wide_ballot.txt" 2>&1
+    GLIFSIM_WIDE_BALLOT=1 "$B" bench --models ALIF,GLIF2,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_wide_ballot_adapt.json" >> "$OUT/wide_ballot.txt" 2>&1
+fi
 # The noise cache off (GLIFSIM_NO_NOISE_CACHE=1): one dispatch per step with noise, and the
 # interactive step, draw every Philox block four times as before.
 sec bench without the noise cache
 NC_SIZES=${SIZES%%,*}
 [ "$NC_SIZES" = "$MID" ] || NC_SIZES=$NC_SIZES,$MID
-GLIFSIM_NO_NOISE_CACHE=1 "$B" bench --models LIF,ALIF --sizes $NC_SIZES --paths gpu-noise --steps $STEPS --interactive --json "$OUT/bench_no_noise_cache.json" > "$OUT/no_noise_cache.txt" 2>&1
+skip no_cache ||
+    GLIFSIM_NO_NOISE_CACHE=1 "$B" bench --models LIF,ALIF --sizes $NC_SIZES --paths gpu-noise --steps $STEPS --interactive --json "$OUT/bench_no_noise_cache.json" > "$OUT/no_noise_cache.txt" 2>&1
 # The lane kernel (one neuron per invocation, 4-byte accesses) where the wide one (four per
 # invocation, 16-byte accesses; shaders/wide.wgsl) is the default: LIF on every GPU path, the
 # interactive step, and ALIF, GLIF2 and GLIF5 (one θ component; GLIF5 two currents and θ_v) at
 # 16M.
 sec bench without the wide kernel
-GLIFSIM_NO_WIDE=1 "$B" bench --models LIF --sizes $SIZES --paths gpu,gpu-noise,gpu-fused,gpu-fused-noise --steps $STEPS --interactive --json "$OUT/bench_no_wide.json" > "$OUT/no_wide.txt" 2>&1
-GLIFSIM_NO_WIDE=1 "$B" bench --models ALIF,GLIF2,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_no_wide_adapt.json" >> "$OUT/no_wide.txt" 2>&1
-GLIFSIM_NO_WIDE=1 "$B" bench --per-neuron --models LIF,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_no_wide_per_neuron.json" >> "$OUT/no_wide.txt" 2>&1
-if [ -n "$BILLION" ]; then
+if ! skip no_wide; then
+    GLIFSIM_NO_WIDE=1 "$B" bench --models LIF --sizes $SIZES --paths gpu,gpu-noise,gpu-fused,gpu-fused-noise --steps $STEPS --interactive --json "$OUT/bench_no_wide.json" > "$OUT/no_wide.txt" 2>&1
+    GLIFSIM_NO_WIDE=1 "$B" bench --models ALIF,GLIF2,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_no_wide_adapt.json" >> "$OUT/no_wide.txt" 2>&1
+    GLIFSIM_NO_WIDE=1 "$B" bench --per-neuron --models LIF,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_no_wide_per_neuron.json" >> "$OUT/no_wide.txt" 2>&1
+fi
+if [ -n "$BILLION" ] && ! skip billion; then
     sec bench 1e9
     "$B" bench --models LIF --sizes $BILLION --paths gpu-fused-noise --steps 100 --json "$OUT/bench_1e9.json" 2>&1 | tee -a "$L"
 fi

@@ -143,6 +143,92 @@ variant(
     SMEM_TABLE,
 )
 
+# The workgroup-atomics entry point with 256 / X invocations per workgroup, each stepping X
+# groups of four neurons (invocation i the groups i, i + 256 / X, ...): the same 1,024 neurons
+# and 32 words per workgroup, so the host is unchanged. At 1M neurons the per-step kernel is
+# one wave of workgroups; fewer invocations with more independent loads each may hide more of
+# the memory latency (or cost registers in the fused loop).
+WG_MAIN_OLD = (SHADERS / "wide_workgroup.wgsl").read_text()
+WG_MAIN_OLD = WG_MAIN_OLD[WG_MAIN_OLD.index("@compute @workgroup_size(256)"):]
+
+
+def wide_multi(x):
+    size = 256 // x
+    ks = range(x)
+    lines = [
+        f"@compute @workgroup_size({size})",
+        "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
+        "    let wg = wid.y * info.wg_x + wid.x;",
+        "    if wg * 256u >= info.threads / 4u {",
+        "        return;",
+        "    }",
+    ]
+    for k in ks:
+        lines += [
+            f"    let l{k} = wide_of(wg, lid + {k * size}u);",
+            f"    var st{k}: WideState;",
+            f"    var c{k}: WideCarry;",
+            f"    begin_wide(l{k}, &st{k}, &c{k});",
+            f"    let r{k} = st{k}.r;",
+        ]
+    lines += [
+        "    if lid < 32u {",
+        "        atomicStore(&wide_words[lid], 0u);",
+        "    }",
+        "    workgroupBarrier();",
+        "    let word = wg * 32u + lid;",
+        "    let end = dispatch_end();",
+        "    for (var t = dispatch.t0; t < end; t++) {",
+    ]
+    for k in ks:
+        lines += [
+            f"        let b{k} = nibble_of(step_wide(l{k}, t, end, &st{k}, &c{k}));",
+        ]
+    for k in ks:
+        lines += [
+            f"        if b{k} != 0u {{",
+            f"            atomicOr(&wide_words[{k * size // 8}u + lid / 8u], b{k} << (4u * (lid % 8u)));",
+            "        }",
+        ]
+    lines += [
+        "        workgroupBarrier();",
+        "        if lid < 32u {",
+        "            if word < info.words {",
+        "                spikes[t * info.words + word] = atomicLoad(&wide_words[lid]);",
+        "            }",
+        "            atomicStore(&wide_words[lid], 0u);",
+        "        }",
+        "        workgroupBarrier();",
+        "    }",
+    ]
+    for k in ks:
+        lines += [
+            f"    let q{k} = nibble_of(vec4<bool>(l{k}.live) & (st{k}.r > vec4<f32>(0.0)));",
+            f"    if q{k} != 0u {{",
+            f"        atomicOr(&wide_words[{k * size // 8}u + lid / 8u], q{k} << (4u * (lid % 8u)));",
+            "    }",
+        ]
+    lines += [
+        "    workgroupBarrier();",
+        "    if lid < 32u && word < info.words {",
+        "        spikes[info.refr_base + word] = atomicLoad(&wide_words[lid]);",
+        "    }",
+    ]
+    for k in ks:
+        lines.append(f"    end_wide(l{k}, st{k}, r{k}, c{k}, end);")
+    lines.append("}")
+    return [("wide_workgroup.wgsl", WG_MAIN_OLD, "\n".join(lines) + "\n")]
+
+
+for _x in (2, 4):
+    variant(
+        f"wg{256 // _x}_x{_x}",
+        True,
+        f"the workgroup-atomics entry point with {256 // _x} invocations per workgroup, "
+        f"{_x} groups of four neurons each ({4 * _x} neurons per invocation)",
+        wide_multi(_x),
+    )
+
 # --- Ablations (wrong results; timing only) ----------------------------------------------------
 
 NO_REFR_READ = (
@@ -220,6 +306,33 @@ variant(
     }
     let q = w & 0x7fffffffu;""",
         )
+    ],
+)
+
+
+variant(
+    "x_empty",
+    False,
+    "every workgroup returns at once: what a dispatch costs with no work (the per-step floor)",
+    [
+        (
+            "wide_workgroup.wgsl",
+            """    if wg * 256u >= info.threads / 4u {
+        return;
+    }""",
+            """    if wg < 0xffffffffu {
+        return;
+    }""",
+        ),
+        (
+            "wide_ballot.wgsl",
+            """    if wg * 256u >= info.threads / 4u {
+        return;
+    }""",
+            """    if wg < 0xffffffffu {
+        return;
+    }""",
+        ),
     ],
 )
 

@@ -411,41 +411,48 @@ fn ballot_entry_points_under_other_subgroup_layouts_on_lavapipe() {
 }
 
 /// Which entry point the wide kernel takes: subgroupBallot on CPU drivers (where it is the
-/// faster), workgroup atomics on GPUs unless `GLIFSIM_WIDE_BALLOT=1`, and on a GPU whose
-/// subgroups serve the ballot entry point, that entry point run again in a child process with
-/// the switch set and held to the CPU path (the default no longer runs it there).
+/// faster), workgroup atomics on GPUs unless `GLIFSIM_WIDE_BALLOT=1`, atomics everywhere with
+/// `GLIFSIM_WIDE_BALLOT=0`. Where the adapter's subgroups serve the ballot entry point and no
+/// switch is set, the entry point the default leaves out (the atomics on a CPU driver, the
+/// ballots on a GPU) runs again in a child process with the switch set, held to the CPU path.
 #[test]
 fn wide_kernel_entry_point_by_adapter_kind() {
     let Some(ctx) = gpu() else { return };
     let fits = matches!(ctx.subgroup_size(), Some(s) if s % 8 == 0 && s <= 128);
-    let forced = std::env::var("GLIFSIM_WIDE_BALLOT").as_deref() == Ok("1");
+    let switch = std::env::var("GLIFSIM_WIDE_BALLOT").ok();
+    let expected = fits
+        && match switch.as_deref() {
+            Some("1") => true,
+            Some("0") => false,
+            _ => ctx.adapter().is_cpu(),
+        };
+    let entry = |ballot: bool| if ballot { "subgroup" } else { "workgroup" };
     assert_eq!(
         ctx.wide_ballot(),
-        fits && (ctx.adapter().is_cpu() || forced),
-        "{} (subgroup size {:?}, GLIFSIM_WIDE_BALLOT {forced}): wrong entry point",
+        expected,
+        "{} (subgroup size {:?}, GLIFSIM_WIDE_BALLOT {switch:?}): wrong entry point",
         ctx.adapter().name,
         ctx.subgroup_size()
     );
-    if ctx.adapter().is_cpu() || !fits || forced {
+    if !fits || matches!(switch.as_deref(), Some("0" | "1")) {
         eprintln!(
-            "{}: the wide kernel's default entry point ({}) is the only one to run here",
+            "{}: the wide kernel's {} entry point is the only one to run here",
             ctx.adapter().name,
-            if ctx.wide_ballot() {
-                "subgroup"
-            } else {
-                "workgroup"
-            }
+            entry(ctx.wide_ballot())
         );
         return;
     }
+    let other = !ctx.wide_ballot();
     let text = common::rerun_tests(
-        "the ballot child",
+        "the other entry point's child",
         &["wide_kernel_equals_the_cpu_path"],
-        &[("GLIFSIM_WIDE_BALLOT", "1")],
+        &[("GLIFSIM_WIDE_BALLOT", if other { "1" } else { "0" })],
     );
+    let expect = format!("wide kernel by its {} entry point", entry(other));
     assert!(
-        text.contains("wide kernel by its subgroup entry point") && text.contains("1 passed"),
-        "the child did not run the wide kernel's subgroup entry point:\n{text}"
+        text.contains(&expect) && text.contains("1 passed"),
+        "the child did not run the wide kernel's {} entry point:\n{text}",
+        entry(other)
     );
 }
 

@@ -24,8 +24,9 @@
 //! - `GLIFSIM_NO_IMMEDIATES=1`: the dispatch's step range from a uniform buffer even where the
 //!   device has immediates (see [`GpuContext::has_immediates`]). Results are identical.
 //! - `GLIFSIM_WIDE_BALLOT=1`: the wide kernel builds spike words with subgroupBallot on a GPU
-//!   too (by default only on CPU drivers; see [`GpuContext::wide_ballot`]). Results are
-//!   identical.
+//!   too (by default only on CPU drivers; see [`GpuContext::wide_ballot`]); `=0`: with
+//!   workgroup atomics on CPU drivers too (to run that entry point, and variants of it, on
+//!   lavapipe). Results are identical.
 //! - `GLIFSIM_NO_WIDE=1`: one neuron per invocation by default even where the wide kernel
 //!   (four per invocation, 16-byte accesses) serves (see `GpuOptions::wide`); results are
 //!   identical.
@@ -385,9 +386,15 @@ impl GpuContext {
     /// the probe (every desktop GPU's sizes are multiples of 8). It has no branch for narrower
     /// subgroups, unlike the lane kernel's: the barriers of one, even never taken, halve the
     /// wide kernel's speed on lavapipe. The results are identical either way.
+    /// `GLIFSIM_WIDE_BALLOT=0` takes the atomics on CPU drivers too.
     pub fn wide_ballot(&self) -> bool {
         let fits = self.subgroup > 0 && self.subgroup.is_multiple_of(8) && self.subgroup <= 128;
-        fits && (self.summary.is_cpu() || env_flag("GLIFSIM_WIDE_BALLOT"))
+        let default = match std::env::var("GLIFSIM_WIDE_BALLOT").as_deref() {
+            Ok("1") => true,
+            Ok("0") => false,
+            _ => self.summary.is_cpu(),
+        };
+        fits && default
     }
     /// How the step kernels build spike words on this context, in words: by subgroup ballot
     /// or workgroup atomics, for the wide and the lane kernel (see [`Self::wide_ballot`] and

@@ -714,14 +714,25 @@ impl GpuSim {
 
     /// One step with `input` (B·N currents, `[B][N]`); returns the spikes.
     pub fn step(&mut self, input: &[f32], opts: StepOptions) -> Result<SpikeFrame> {
-        let rec = self.run(1, input, opts)?;
-        Ok(rec.frame(0))
+        self.one_step(Some(input), opts)
     }
 
     /// One step driven by the drive alone (no host input): submit, compute, read back the
     /// bitmask. The interactive path when inputs live on the device.
     pub fn step_driven(&mut self, opts: StepOptions) -> Result<SpikeFrame> {
-        Ok(self.run_driven(1, opts)?.frame(0))
+        self.one_step(None, opts)
+    }
+
+    /// One step, its words copied once, from the mapped readback straight into the frame
+    /// (a run's record and a frame cut from it would copy them twice: at 1M neurons 125 KB
+    /// more per interactive step).
+    fn one_step(&mut self, input: Option<&[f32]>, opts: StepOptions) -> Result<SpikeFrame> {
+        let mut frame = SpikeFrame::new(self.trials, self.pop.len());
+        self.run_inner(1, input, opts, |_, words| {
+            frame.words_mut().copy_from_slice(words);
+            Ok(())
+        })?;
+        Ok(frame)
     }
 
     /// Run `steps` steps with inputs `[T][B][N]`; returns the spikes `[T][B][W]`.

@@ -236,6 +236,118 @@ for _x in (2, 4):
         wide_multi(_x),
     )
 
+# The normal variates of a whole quad of steps computed when its Philox blocks are drawn (16
+# table lookups at once, independent of each other) and carried as floats instead of the
+# words, so that no step waits on a table load; the noise cache holds the variates of steps
+# 1-3 (as bits) instead of the words, which the per-step kernel then no longer transforms.
+# The same bits: the same function of the same words, computed earlier.
+QUAD_Z = [
+    (
+        "wide.wgsl",
+        """// Word w of the quad (w is the same for every invocation of a dispatch).
+fn wide_noise_word(q: WideNoise, w: u32) -> vec4<u32> {
+    return select(select(q.w0, q.w1, w == 1u), select(q.w2, q.w3, w == 3u), w >= 2u);
+}""",
+        """// Word w of the quad (w is the same for every invocation of a dispatch).
+fn wide_noise_word(q: WideNoise, w: u32) -> vec4<u32> {
+    return select(select(q.w0, q.w1, w == 1u), select(q.w2, q.w3, w == 3u), w >= 2u);
+}
+
+// The normal variates of the four neurons for the steps of one quad: component c of `zk` is
+// neuron n + c's variate of word k.
+struct WideZ {
+    z0: vec4<f32>,
+    z1: vec4<f32>,
+    z2: vec4<f32>,
+    z3: vec4<f32>,
+}
+
+// The variates of four words, component by component.
+fn wide_noise_values(words: vec4<u32>) -> vec4<f32> {
+    return vec4<f32>(noise_value(words.x), noise_value(words.y), noise_value(words.z),
+                     noise_value(words.w));
+}
+
+// The variates of a quad from its blocks: all four words' where the dispatch may go on
+// through the quad or keeps it in the noise cache, else (one step, no cache) only word w's,
+// in every slot.
+fn wide_quad_z(q: WideNoise, w: u32) -> WideZ {
+    if ONE_STEP && !NOISE_CACHE {
+        let v = wide_noise_values(wide_noise_word(q, w));
+        return WideZ(v, v, v, v);
+    }
+    return WideZ(wide_noise_values(q.w0), wide_noise_values(q.w1), wide_noise_values(q.w2),
+                 wide_noise_values(q.w3));
+}
+
+// The variates of word w of the quad.
+fn wide_z_of(q: WideZ, w: u32) -> vec4<f32> {
+    return select(select(q.z0, q.z1, w == 1u), select(q.z2, q.z3, w == 3u), w >= 2u);
+}""",
+    ),
+    (
+        "wide.wgsl",
+        """fn wide_input(p: WideParams, host: vec4<f32>, si: StepInfo, words: vec4<u32>) -> vec4<f32> {
+    var current = (host + p.offset) + si.sched;
+    if NOISE {
+        let z = vec4<f32>(noise_value(words.x), noise_value(words.y), noise_value(words.z),
+                          noise_value(words.w));
+        current = fma(z, p.gain, current);
+    }
+    return current;
+}""",
+        """fn wide_input(p: WideParams, host: vec4<f32>, si: StepInfo, z: vec4<f32>) -> vec4<f32> {
+    var current = (host + p.offset) + si.sched;
+    if NOISE {
+        current = fma(z, p.gain, current);
+    }
+    return current;
+}""",
+    ),
+    (
+        "wide.wgsl",
+        "    noise: WideNoise,       // the noise blocks of the current quad of steps",
+        "    z: WideZ,               // the normal variates of the current quad of steps",
+    ),
+    (
+        "wide.wgsl",
+        """        (*carry).noise = wide_noise_blocks(l, si);""",
+        """        (*carry).z = wide_quad_z(wide_noise_blocks(l, si), w);""",
+    ),
+    (
+        "wide.wgsl",
+        """    var words = wide_noise_word((*carry).noise, w);
+    if NOISE_CACHE && !(*carry).drawn {
+        // This quad's blocks were drawn by an earlier dispatch (w ≥ 1 here).
+        words = noise_cache4[(w - 1u) * l.bn + l.idx];
+    }
+    let input = wide_input((*carry).p, host, si, words);""",
+        """    var z = wide_z_of((*carry).z, w);
+    if NOISE_CACHE && !(*carry).drawn {
+        // This quad's variates were computed by an earlier dispatch (w ≥ 1 here).
+        z = bitcast<vec4<f32>>(noise_cache4[(w - 1u) * l.bn + l.idx]);
+    }
+    let input = wide_input((*carry).p, host, si, z);""",
+    ),
+    (
+        "wide.wgsl",
+        """        noise_cache4[l.idx] = carry.noise.w1;
+        noise_cache4[l.bn + l.idx] = carry.noise.w2;
+        noise_cache4[2u * l.bn + l.idx] = carry.noise.w3;""",
+        """        noise_cache4[l.idx] = bitcast<vec4<u32>>(carry.z.z1);
+        noise_cache4[l.bn + l.idx] = bitcast<vec4<u32>>(carry.z.z2);
+        noise_cache4[2u * l.bn + l.idx] = bitcast<vec4<u32>>(carry.z.z3);""",
+    ),
+]
+variant(
+    "quad_z",
+    True,
+    "the variates of a quad of steps computed when its blocks are drawn and carried (and "
+    "cached) as floats instead of the words (H200 at 0bd0ea3, LIF with noise: 0.87-0.94x, "
+    "ALIF and GLIF5 fused with noise 0.94x and 0.87x; lavapipe fused 0.68x; not adopted)",
+    QUAD_Z,
+)
+
 # --- Ablations (wrong results; timing only) ----------------------------------------------------
 
 NO_REFR_READ = (

@@ -10,7 +10,9 @@
 # here with python3 when unset). GLIFSIM_ADAPTER=NVIDIA picks the adapter. EXACT="a b" runs
 # the GPU suites with those exact variants first; LIF_VARIANTS, NOISE_VARIANTS, ADAPT_VARIANTS
 # and DRIFT_VARIANTS replace what each section times besides the built-in kernel (LIF with
-# streamed input, LIF with noise, ALIF/GLIF2/GLIF5, LIF again; "-" for none). Prints a table of each variant's
+# streamed input, LIF with noise, ALIF/GLIF2/GLIF5, LIF again; "-" for none); SECTIONS
+# (default "lif noise adapt drift") picks the sections, ADAPT_MODELS and ADAPT_PATHS what the
+# adapt section runs (default ALIF,GLIF2,GLIF5 and gpu,gpu-fused,gpu-fused-noise). Prints a table of each variant's
 # GPU updates/s divided by the built-in kernel's, the built-in kernel timed before and after
 # the variants so that drift shows. Took 3.5 minutes on an H200 (commit 8c8cf67's plan).
 # GLIFSIM_CHECK_QUICK=1: small sizes (to try the script on a CPU Vulkan driver).
@@ -69,23 +71,25 @@ for v in ${EXACT:-}; do
     grep -hE "test result|FAILED|panicked" "$OUT/gpu_$v.txt" "$OUT/glif_$v.txt" | sed "s/^/$v: /" | tee -a "$L"
 done
 echo "=== timing ($(date +%T))" | tee -a "$L"
-# LIF per step and fused with streamed input: the word assembly (ballot or atomics) and the
-# parts of the step's memory traffic.
 # "-" in a list: nothing besides the built-in kernel.
 only() { [ "$1" = "-" ] || echo "$1"; }
-for v in base $(only "${LIF_VARIANTS:-wide_ballot x_no_refr_read x_no_spike_words x_no_refr_words x_state_only}"); do
+# section NAME: whether SECTIONS names it.
+section() { case " ${SECTIONS:-lif noise adapt drift} " in *" $1 "*) return 0 ;; esac; return 1; }
+# LIF per step and fused with streamed input: the word assembly (ballot or atomics) and the
+# parts of the step's memory traffic.
+section lif && for v in base $(only "${LIF_VARIANTS:-wide_ballot x_no_refr_read x_no_spike_words x_no_refr_words x_state_only}"); do
     bench "$v" lif --models LIF --sizes $SMALL,$MID --paths gpu,gpu-fused
 done
 # The noisy paths: Philox's rounds and the quantile table.
-for v in base $(only "${NOISE_VARIANTS:-wide_ballot x_cheap_philox x_no_table}"); do
+section noise && for v in base $(only "${NOISE_VARIANTS:-wide_ballot x_cheap_philox x_no_table}"); do
     bench "$v" noise --models LIF --sizes $SMALL,$MID --paths gpu-noise,gpu-fused-noise
 done
 # The adaptive models.
-for v in base $(only "${ADAPT_VARIANTS:-wide_ballot}"); do
-    bench "$v" adapt --models ALIF,GLIF2,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise
+section adapt && for v in base $(only "${ADAPT_VARIANTS:-wide_ballot}"); do
+    bench "$v" adapt --models ${ADAPT_MODELS:-ALIF,GLIF2,GLIF5} --sizes $MID --paths ${ADAPT_PATHS:-gpu,gpu-fused,gpu-fused-noise}
 done
 # Again, for drift.
-for v in base $(only "${DRIFT_VARIANTS:-wide_ballot}"); do
+section drift && for v in base $(only "${DRIFT_VARIANTS:-wide_ballot}"); do
     bench "$v" lif2 --models LIF --sizes $SMALL,$MID --paths gpu,gpu-fused
 done
 echo "=== done ($(date +%T))" | tee -a "$L"

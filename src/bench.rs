@@ -82,6 +82,10 @@ pub struct BenchResult {
     /// 32-bit integers); `None` on the CPU path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
+    /// For the interactive step, the 10th and 90th percentiles of its step times (µs), so
+    /// that the median in `us_per_step` comes with its spread; `None` elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spread_us: Option<[f64; 2]>,
     /// Device name.
     pub device: String,
 }
@@ -313,6 +317,7 @@ fn result(
         gpu_updates_per_s: None,
         kernel: kernel.into(),
         variant: None,
+        spread_us: None,
         device: device.into(),
     }
 }
@@ -330,6 +335,12 @@ impl BenchResult {
     /// Record how `sim`'s kernels were built.
     fn built_by(mut self, sim: &GpuSim) -> Self {
         self.variant = Some(sim.kernel_variants().to_string());
+        self
+    }
+
+    /// Record the 10th and 90th percentiles of the step times (µs).
+    fn with_spread(mut self, spread_us: [f64; 2]) -> Self {
+        self.spread_us = Some(spread_us);
         self
     }
 
@@ -745,6 +756,8 @@ pub fn interactive_step(
         .collect::<Result<_>>()?;
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize] * 1e6;
+    let spread = [at(0.1), at(0.9)];
     let path = if ctx.spin_wait().is_zero() {
         "gpu-interactive"
     } else {
@@ -761,7 +774,8 @@ pub fn interactive_step(
         kernel_of(&sim),
         &ctx.adapter().name,
     )
-    .built_by(&sim))
+    .built_by(&sim)
+    .with_spread(spread))
 }
 
 /// Print results as an aligned table (`p/n`: parameters with one value per neuron): updates

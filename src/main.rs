@@ -319,18 +319,22 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
                     let r = bench::interactive_step(c, n, 200, copy, min_time);
                     c.set_spin_wait(own);
                     let r = r?;
+                    let spread = r
+                        .spread_us
+                        .map(|[lo, hi]| format!(" [{lo:.1}–{hi:.1}]"))
+                        .unwrap_or_default();
                     line += &if spin.is_zero() {
-                        format!("{:.1} µs blocking", r.us_per_step)
+                        format!("{:.1} µs{spread} blocking", r.us_per_step)
                     } else {
                         format!(
-                            ", {:.1} µs polling up to {} µs first",
+                            ", {:.1} µs{spread} polling up to {} µs first",
                             r.us_per_step,
                             spin.as_micros()
                         )
                     };
                     results.push(r);
                 }
-                println!("interactive step (submit, compute, read back the bitmask; on-device drive) at {n} LIF neurons: {line} (medians of 200; this context polls {} µs)", own.as_micros());
+                println!("interactive step (submit, compute, read back the bitmask; on-device drive) at {n} LIF neurons: {line} (medians of 200 [10th–90th percentiles]; this context polls {} µs)", own.as_micros());
             }
             if let Some(path) = json {
                 let text = serde_json::to_string_pretty(&results).expect("results serialise");

@@ -541,8 +541,20 @@ fn binary_bench_prints_a_table_and_writes_consistent_json() {
                 "{r}\n{stdout}"
             );
             assert_eq!(r["timed_runs"], 200, "the median of 200 steps: {r}");
+            // The 10th and 90th percentiles around the median, in the JSON and printed.
+            let spread = r["spread_us"].as_array().expect("spread_us");
+            let (lo, hi) = (spread[0].as_f64().unwrap(), spread[1].as_f64().unwrap());
+            assert!(lo <= us && us <= hi, "percentiles around the median: {r}");
+            assert!(
+                stdout.contains(&format!("{us:.1} µs [{lo:.1}–{hi:.1}]")),
+                "{r}\n{stdout}"
+            );
         }
     }
+    assert!(
+        rows.iter().all(|r| r.get("spread_us").is_none()),
+        "only the interactive step has a spread"
+    );
     let mut want = vec![];
     for m in ["LIF", "GLIF5"] {
         for p in ["cpu", "cpu-fused-noise"] {

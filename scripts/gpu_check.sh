@@ -9,7 +9,8 @@
 # invocation instead of the wide kernel's four; LIF and GLIF5 with every parameter per neuron,
 # both kernels),
 # the interactive step (at 1M and 1,024 neurons, blocking and polling; again with the dispatch
-# table in a uniform buffer instead of immediates), the demo, and PyTorch's figures where PyTorch with CUDA is installed.
+# table in a uniform buffer instead of immediates; at 1M again pinned to two cores and not),
+# the demo, and PyTorch's figures where PyTorch with CUDA is installed.
 # Ends with a short table of the headline numbers.
 #
 #   scripts/gpu_check.sh [OUTDIR]               builds with cargo, then runs
@@ -21,7 +22,7 @@
 # (before the bench's warm-up and repeats, which add about 1 s per configuration).
 # GLIFSIM_CHECK_QUICK=1 runs small sizes only (to try the script on a CPU Vulkan driver).
 # GLIFSIM_CHECK_FAST=1 skips the checkpoint suite, the demo and PyTorch (a re-measurement).
-# GLIFSIM_CHECK_SKIP="ballot no_cache no_wide per_neuron billion" skips those A/B and bench
+# GLIFSIM_CHECK_SKIP="ballot no_cache no_wide per_neuron billion pinning" skips those A/B and bench
 # sections (any of the words), for a re-measurement that must fit a short device lease.
 set -u
 OUT="${1:-out/gpu-check}"
@@ -36,7 +37,7 @@ fi
 L="$OUT/log.txt"
 : > "$L"
 # The A/B sections' outputs, empty where a section is skipped.
-for f in wide_ballot no_wide no_noise_cache no_immediates; do : > "$OUT/$f.txt"; done
+for f in wide_ballot no_wide no_noise_cache no_immediates pinning; do : > "$OUT/$f.txt"; done
 # skip SECTION: whether GLIFSIM_CHECK_SKIP names it.
 skip() {
     case " ${GLIFSIM_CHECK_SKIP:-} " in
@@ -99,6 +100,19 @@ sec bench LIF
 for n in ${SIZES%%,*} 1024; do
     GLIFSIM_NO_IMMEDIATES=1 "$B" bench --models LIF --sizes 1024 --paths gpu --steps 50 --interactive --interactive-neurons $n 2>&1 | grep "^interactive"
 done > "$OUT/no_immediates.txt"
+# The interactive step pinned to the last two cores (taskset; the whole process, the driver's
+# threads too) against unpinned, three alternating rounds: whether its spread between processes
+# (±30 % on the H200 at 591f7ae) is where the host thread runs. (On lavapipe, whose workers
+# then share two cores, pinned is slower.)
+if ! skip pinning && command -v taskset > /dev/null && [ "$(nproc)" -ge 4 ]; then
+    CORES="$(( $(nproc) - 2 )),$(( $(nproc) - 1 ))"
+    for round in 1 2 3; do
+        for pin in "" "taskset -c $CORES"; do
+            r=$($pin "$B" bench --models LIF --sizes 1024 --paths gpu --steps 50 --interactive --interactive-neurons ${SIZES%%,*} 2>&1 | grep "^interactive" | sed "s/.*neurons: //")
+            echo "${pin:-unpinned}, round $round: ${r:-(failed)}"
+        done
+    done > "$OUT/pinning.txt"
+fi
 sec bench ALIF GLIF2 GLIF5
 "$B" bench --models ALIF,GLIF2,GLIF5 --sizes $MID --paths gpu,gpu-fused,gpu-fused-noise --steps $STEPS --json "$OUT/bench_adapt.json" 2>&1 | tee -a "$L"
 # Every parameter per neuron (as in a population of fitted neurons): LIF reads 6 arrays,
@@ -179,6 +193,8 @@ wide_over_lane() {
     wide_over_lane
     echo "with GLIFSIM_NO_IMMEDIATES=1:"
     cat "$OUT/no_immediates.txt"
+    echo "interactive step pinned to two cores (taskset) or not:"
+    cat "$OUT/pinning.txt"
     echo "with GLIFSIM_NO_NOISE_CACHE=1:"
     rows "$OUT/no_noise_cache.txt"
     grep "^interactive" "$OUT/no_noise_cache.txt"

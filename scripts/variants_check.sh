@@ -46,10 +46,12 @@ fi
 # bench VARIANT TAG ARGS...: one glifsim bench with VARIANT's kernel files ("base": the
 # built-in ones; "wide_ballot": the built-in ones with GLIFSIM_WIDE_BALLOT=1, the wide
 # kernel's spike words by subgroupBallot instead of workgroup atomics); its rows go to the log
-# prefixed with the variant and TAG.
+# prefixed with the variant and TAG. GLIFSIM_WIDE_BALLOT set outside (=0: the atomics on a CPU
+# driver, to time variants of that entry point on lavapipe) holds for every variant but
+# wide_ballot.
 bench() {
     local v=$1 tag=$2; shift 2
-    local dir= wb=
+    local dir= wb=${GLIFSIM_WIDE_BALLOT:-}
     case "$v" in
         base) ;;
         wide_ballot) wb=1 ;;
@@ -110,3 +112,5 @@ awk '$1 ~ /^[a-z_0-9]+$/ && $3 ~ /^(LIF|ALIF|GLIF2|GLIF5)$/ {
         }
      }' "$L" | tee "$OUT/summary.txt"
 grep -E "copy bandwidth" "$L" | cut -d" " -f1,2,6-8 >> "$OUT/summary.txt"
+# The exact variants' test results (EXACT), so that the table's rows come with their checks.
+grep -E "^[a-z_0-9]+: " "$L" | grep -E "test result|FAILED|panicked" | tee -a "$OUT/summary.txt"

@@ -353,29 +353,35 @@ variant(
 # the end of each block of eight (or of the dispatch) writes it to workgroup memory, where 32
 # invocations per step of the block assemble that step's 32 words: two barriers per eight
 # steps instead of two per step, no atomics in the loop. The refractory words stay as they are.
-WORDS8_MAIN = """// Each invocation's nibbles of up to eight steps, [32 words][8 invocations + 1 pad], so that
+WORDS8 = [
+    (
+        "wide_workgroup.wgsl",
+        "var<workgroup> wide_words: array<atomic<u32>, 32>;",
+        """var<workgroup> wide_words: array<atomic<u32>, 32>;
+// Each invocation's nibbles of up to eight steps, [32 words][8 invocations + 1 pad], so that
 // the 32 invocations building one step's words read 32 different banks.
-var<workgroup> acc8: array<u32, 288>;
-
-@compute @workgroup_size(256)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-    let wg = wid.y * info.wg_x + wid.x;
-    if wg * 256u >= info.threads / 4u {
-        return;
-    }
-    let l = wide_of(wg, lid);
-    var st: WideState;
-    var carry: WideCarry;
-    begin_wide(l, &st, &carry);
-    let r_start = st.r;
-    if lid < 32u {
-        atomicStore(&wide_words[lid], 0u);
-    }
-    workgroupBarrier();
-    let slot = (lid / 8u) * 9u + lid % 8u;  // this invocation's nibbles: word lid / 8, nibble lid % 8
-    let j = lid % 32u;                       // at a flush, invocation lid builds word j
-    let s = lid / 32u;                       // of step s of the block
-    let end = dispatch_end();
+var<workgroup> acc8: array<u32, 288>;""",
+    ),
+    (
+        "wide_workgroup.wgsl",
+        """    for (var t = dispatch.t0; t < end; t++) {
+        let bits = nibble_of(step_wide(l, t, end, &st, &carry));
+        if bits != 0u {
+            atomicOr(&wide_words[lid / 8u], bits << (4u * (lid % 8u)));
+        }
+        workgroupBarrier();
+        // Each spike word is assembled in workgroup memory and written once.
+        if lid < 32u {
+            if word < info.words {
+                spikes[t * info.words + word] = atomicLoad(&wide_words[lid]);
+            }
+            atomicStore(&wide_words[lid], 0u);
+        }
+        workgroupBarrier();
+    }""",
+        """    let slot = (lid / 8u) * 9u + lid % 8u; // this invocation's nibbles: word lid / 8, nibble lid % 8
+    let j = lid % 32u;                      // at a flush, invocation lid builds word j
+    let s = lid / 32u;                      // of step s of the block
     var acc = 0u;
     var k = 0u;
     var first = dispatch.t0;
@@ -397,19 +403,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             k = 0u;
             first = t + 1u;
         }
-    }
-    let word = wg * 32u + lid;
-    let refr = nibble_of(vec4<bool>(l.live) & (st.r > vec4<f32>(0.0)));
-    if refr != 0u {
-        atomicOr(&wide_words[lid / 8u], refr << (4u * (lid % 8u)));
-    }
-    workgroupBarrier();
-    if lid < 32u && word < info.words {
-        spikes[info.refr_base + word] = atomicLoad(&wide_words[lid]);
-    }
-    end_wide(l, st, r_start, carry, end);
-}
-"""
+    }""",
+    ),
+]
 variant(
     "words8",
     True,
@@ -417,7 +413,7 @@ variant(
     "each invocation's nibbles in one register (two barriers per eight steps, no atomics in "
     "the loop; lavapipe, LIF at 200K against the atomics: 0.83x per step, 0.75x fused, 0.85x "
     "fused with noise; not yet timed on a GPU)",
-    [("wide_workgroup.wgsl", WG_MAIN_OLD, WORDS8_MAIN)],
+    WORDS8,
 )
 
 # --- Ablations (wrong results; timing only) ----------------------------------------------------

@@ -101,7 +101,7 @@ impl std::fmt::Display for Variant {
 /// assert!(src.contains("fn update_neuron") && src.contains("subgroupBallot"));
 /// ```
 pub fn step_source(model: crate::Model, variant: Variant) -> String {
-    assemble_step(model, variant, |_, text| Ok(Cow::Borrowed(text))).expect("embedded sources")
+    assemble_step(model, variant, embedded).expect("embedded sources")
 }
 
 /// The full source of the wide step kernel (four neurons per invocation; any model with K ≤ 1
@@ -112,7 +112,7 @@ pub fn step_source(model: crate::Model, variant: Variant) -> String {
 /// assert!(src.contains("fn wide_update") && !src.contains("subgroupBallot("));
 /// ```
 pub fn wide_source(variant: Variant) -> String {
-    assemble_wide(variant, |_, text| Ok(Cow::Borrowed(text))).expect("embedded sources")
+    assemble_wide(variant, embedded).expect("embedded sources")
 }
 
 /// [`step_source`] with each file that `dir` holds (`dir/<name>.wgsl`) in place of the
@@ -229,6 +229,11 @@ fn join(
     Ok(texts.join("\n"))
 }
 
+/// The embedded text of a shader file (the sources without `GLIFSIM_SHADER_DIR`).
+fn embedded(_name: &str, text: &'static str) -> Result<Cow<'static, str>> {
+    Ok(Cow::Borrowed(text))
+}
+
 /// `dir/<name>.wgsl` where it exists, else `embedded`.
 fn file_in(dir: &Path, name: &str, embedded: &'static str) -> Result<Cow<'static, str>> {
     let path = dir.join(format!("{name}.wgsl"));
@@ -306,7 +311,6 @@ mod tests {
 
     #[test]
     fn without_a_shader_dir_the_sources_are_the_embedded_ones() {
-        let embedded = |_: &str, text: &'static str| Ok(Cow::Borrowed(text));
         let v = Variant {
             int64: true,
             immediates: true,

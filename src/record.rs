@@ -349,12 +349,14 @@ impl PopulationRecorder {
 /// `[S][B][len(theta)][K(+1)]`, `<name>_asc.npy` `[S][B][len(asc)][J]` and
 /// `<name>_trace_steps.npy` `[S]` (the step after which each sample was taken).
 pub struct TraceRecorder {
-    v_idx: Vec<usize>,
-    th_idx: Vec<usize>,
-    asc_idx: Vec<usize>,
+    /// Every neuron sampled (V, θ or after-spike currents), sorted, each once.
+    neurons: Vec<usize>,
+    /// Where each listed neuron of V, θ and the currents is in `neurons`.
+    v_pos: Vec<usize>,
+    th_pos: Vec<usize>,
+    asc_pos: Vec<usize>,
     k: usize,
     j: usize,
-    n: usize,
     trials: usize,
     v: Option<NpyStream>,
     theta: Option<NpyStream>,
@@ -371,7 +373,6 @@ impl TraceRecorder {
         dir: &Path,
         name: &str,
         trials: usize,
-        n: usize,
         k: usize,
         j: usize,
         v_idx: &[usize],
@@ -390,13 +391,21 @@ impl TraceRecorder {
                 .then(|| stream(file, "<f4", shape))
                 .transpose()
         };
+        let mut neurons: Vec<usize> = [v_idx, th_idx, asc_idx].concat();
+        neurons.sort_unstable();
+        neurons.dedup();
+        let pos = |idx: &[usize]| -> Vec<usize> {
+            idx.iter()
+                .map(|i| neurons.binary_search(i).expect("every index is listed"))
+                .collect()
+        };
         Ok(Some(TraceRecorder {
-            v_idx: v_idx.to_vec(),
-            th_idx: th_idx.to_vec(),
-            asc_idx: asc_idx.to_vec(),
+            v_pos: pos(v_idx),
+            th_pos: pos(th_idx),
+            asc_pos: pos(asc_idx),
+            neurons,
             k,
             j,
-            n,
             trials,
             v: optional(v_idx, format!("{name}_v.npy"), &[trials, v_idx.len()])?,
             theta: optional(
@@ -418,27 +427,41 @@ impl TraceRecorder {
         self.steps.rows()
     }
 
-    /// Sample a state taken after `steps_done` steps.
+    /// The neurons sampled, sorted and each once: what [`TraceRecorder::sample`] takes the
+    /// state of (`Simulator::state_of`), so that a sample reads back only these.
+    pub fn neurons(&self) -> &[usize] {
+        &self.neurons
+    }
+
+    /// Sample the state of [`TraceRecorder::neurons`] (layouts of `State` with their count in
+    /// place of N) taken after `steps_done` steps.
     pub fn sample(&mut self, steps_done: u64, st: &crate::State<f32>) -> Result<()> {
-        let (trials, n) = (self.trials, self.n);
-        // The `width` values of each listed neuron in every trial, from a [B][N][width] array.
-        let gather = |values: &[f32], idx: &[usize], width: usize| -> Vec<f32> {
-            let mut row = Vec::with_capacity(trials * idx.len() * width);
+        let (trials, m) = (self.trials, self.neurons.len());
+        if st.v.len() != trials * m {
+            return Err(Error::Length {
+                what: "sampled state (v)".into(),
+                expected: trials * m,
+                got: st.v.len(),
+            });
+        }
+        // The `width` values of each listed neuron in every trial, from a [B][M][width] array.
+        let gather = |values: &[f32], pos: &[usize], width: usize| -> Vec<f32> {
+            let mut row = Vec::with_capacity(trials * pos.len() * width);
             for b in 0..trials {
-                for &i in idx {
-                    let o = (b * n + i) * width;
+                for &i in pos {
+                    let o = (b * m + i) * width;
                     row.extend_from_slice(&values[o..o + width]);
                 }
             }
             row
         };
-        for (stream, values, idx, width) in [
-            (&mut self.v, &st.v, &self.v_idx, 1),
-            (&mut self.theta, &st.theta, &self.th_idx, self.k),
-            (&mut self.asc, &st.asc, &self.asc_idx, self.j),
+        for (stream, values, pos, width) in [
+            (&mut self.v, &st.v, &self.v_pos, 1),
+            (&mut self.theta, &st.theta, &self.th_pos, self.k),
+            (&mut self.asc, &st.asc, &self.asc_pos, self.j),
         ] {
             if let Some(s) = stream {
-                s.append(bytemuck::cast_slice(&gather(values, idx, width)), 1)?;
+                s.append(bytemuck::cast_slice(&gather(values, pos, width)), 1)?;
             }
         }
         self.steps.append(&steps_done.to_le_bytes(), 1)

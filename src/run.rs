@@ -148,7 +148,6 @@ fn open_traces(
         dir,
         &p.name,
         p.trials,
-        p.pop.len(),
         p.pop.theta_len(),
         p.pop.j(),
         &p.v,
@@ -197,7 +196,7 @@ pub fn run_spec(
     // Sample the initial state too.
     for i in 0..run.sims.len() {
         if let Some(t) = &mut run.traces[i] {
-            let st = run.sims[i].state()?;
+            let st = run.sims[i].state_of(t.neurons())?;
             t.sample(0, &st)?;
             t.commit()?;
         }
@@ -367,7 +366,7 @@ impl Run<'_> {
             for (i, p) in self.prepared.iter().enumerate() {
                 if let Some(t) = &mut self.traces[i] {
                     if done.is_multiple_of(p.every as u64) {
-                        let st = self.sims[i].state()?;
+                        let st = self.sims[i].state_of(t.neurons())?;
                         t.sample(done, &st)?;
                     }
                     t.commit()?;

@@ -198,6 +198,14 @@ impl Simulator {
             Simulator::Gpu(s) => s.state(),
         }
     }
+    /// The state of the listed neurons only (`CpuSim::state_of`, `GpuSim::state_of`): on the
+    /// GPU it reads back only their values, where [`Simulator::state`] reads the population.
+    pub fn state_of(&self, neurons: &[usize]) -> Result<State<f32>> {
+        match self {
+            Simulator::Cpu(s) => s.state_of(neurons),
+            Simulator::Gpu(s) => s.state_of(neurons),
+        }
+    }
     /// Replace the state.
     pub fn set_state(&mut self, st: &State<f32>) -> Result<()> {
         match self {

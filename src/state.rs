@@ -76,6 +76,17 @@ impl<R: crate::Real> State<R> {
     }
 }
 
+/// Check that every index of a `state_of` call names a neuron of a population of `n`.
+pub(crate) fn check_neurons(neurons: &[usize], n: usize) -> crate::Result<()> {
+    match neurons.iter().find(|&&i| i >= n) {
+        Some(i) => Err(crate::Error::Usage(format!(
+            "state_of: neuron {i} is not in the population (neurons 0 to {})",
+            n.saturating_sub(1)
+        ))),
+        None => Ok(()),
+    }
+}
+
 impl<R: Copy> State<R> {
     /// Gather per-neuron components `[B·N][C]` (θ_1..θ_K, I_1..I_J, θ_v) into this layout.
     pub(crate) fn from_components(

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{assert_state_eq, hetero_population, Rng};
+use common::{assert_state_eq, hetero_population, select_neurons, Rng};
 use glifsim::{Arith, CpuSim, Error, Model, Param, Population, StepOptions};
 use proptest::prelude::*;
 
@@ -998,4 +998,36 @@ fn noise_drive_equals_its_draws_as_host_input() {
         step += k as u64;
     }
     assert!(spikes > 0, "the noise never made a neuron fire");
+}
+
+#[test]
+fn state_of_returns_the_listed_neurons_of_every_trial() {
+    // Every model's state components (θ, the after-spike currents, θ_v), two trials, after
+    // steps that make the neurons differ; repeats and any order allowed.
+    let n = 200;
+    let neurons = [199, 0, 7, 7, 120, 3];
+    for model in [
+        Model::Lif,
+        Model::Glif1,
+        Model::Alif,
+        Model::Glif2,
+        Model::Glif3,
+        Model::Glif4,
+        Model::Glif5,
+    ] {
+        let pop = hetero_population(model, n, 11);
+        let mut sim = CpuSim::<f64>::new(&pop, 2, Arith::Separate).unwrap();
+        let inputs = Rng(5).vec_f64(40 * 2 * n, 0.0, 60.0);
+        sim.run(40, &inputs, StepOptions::default()).unwrap();
+        let want = select_neurons(&sim.state(), 2, n, (pop.theta_len(), pop.j()), &neurons);
+        let got = sim.state_of(&neurons).unwrap();
+        assert_state_eq(&format!("{model} state_of"), &got, &want);
+        assert_eq!(got.v.len(), 2 * neurons.len());
+        assert!(sim.state_of(&[]).unwrap().v.is_empty());
+        let err = sim.state_of(&[0, n]).unwrap_err();
+        assert!(
+            matches!(&err, Error::Usage(m) if m.contains("neuron 200")),
+            "{err}"
+        );
+    }
 }

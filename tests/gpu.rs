@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{assert_state_eq, gpu, hetero_population, Rng};
+use common::{assert_state_eq, gpu, hetero_population, select_neurons, Rng};
 use glifsim::gpu::{GpuOptions, GpuSim};
 use glifsim::{CpuSim, Model, Population, StepOptions};
 
@@ -577,6 +577,44 @@ fn single_steps_equal_a_run_and_state_round_trips() {
     s2.v.iter_mut().for_each(|v| *v -= 1.0);
     b.set_state(&s2).unwrap();
     assert_state_eq("round trip", &b.state().unwrap(), &s2);
+}
+
+#[test]
+fn state_of_reads_back_the_listed_neurons() {
+    // The wide kernel (LIF; GLIF5 with K = 1, J = 2 and θ_v) and the lane kernel (GLIF2 with
+    // K = 2), two trials; one buffer of 3,000 neurons, where listed neurons 1,024 or more apart
+    // are read as separate runs, and shards of 256, where a list spans shards. Held to the
+    // whole state read back and cut on the host, and to the CPU path's `state_of`.
+    let Some(ctx) = gpu() else { return };
+    let n = 3000;
+    // Repeats, any order, both ends, runs joined (3, 9, 700) and apart (700 → 2_999).
+    let neurons = [2999, 0, 3, 3, 9, 700, 255, 256, 1800, 2998];
+    for model in [Model::Lif, Model::Glif5, Model::Glif2] {
+        let pop = hetero_population(model, n, 21);
+        let inputs = Rng(2).vec_f32(25 * 2 * n, 0.0, 60.0);
+        let mut cpu = CpuSim::<f32>::new(&pop, 2, ctx.arith()).unwrap();
+        cpu.run(25, &inputs, StepOptions::default()).unwrap();
+        for shard in [None, Some(256)] {
+            let gopts = GpuOptions {
+                max_shard_neurons: shard,
+                ..GpuOptions::default()
+            };
+            let mut g = GpuSim::with_options(ctx.clone(), &pop, 2, &gopts).unwrap();
+            g.run(25, &inputs, StepOptions::default()).unwrap();
+            let what = format!("{model}, shards of {shard:?}");
+            let got = g.state_of(&neurons).unwrap();
+            let whole = g.state().unwrap();
+            let want = select_neurons(&whole, 2, n, (pop.theta_len(), pop.j()), &neurons);
+            assert_state_eq(&format!("{what}: state_of and state"), &got, &want);
+            assert_state_eq(
+                &format!("{what}: state_of on the GPU and the CPU"),
+                &got,
+                &cpu.state_of(&neurons).unwrap(),
+            );
+            assert!(g.state_of(&[]).unwrap().v.is_empty());
+            assert!(matches!(g.state_of(&[n]), Err(glifsim::Error::Usage(_))));
+        }
+    }
 }
 
 #[test]

@@ -660,6 +660,37 @@ impl<R: Real> CpuSim<R> {
             p.model.has_theta_v(),
         )
     }
+    /// The state of the listed neurons only: a [`State`] of B trials × `neurons.len()`
+    /// neurons, in the order given (repeats allowed); the CPU twin of
+    /// [`GpuSim::state_of`](crate::gpu::GpuSim::state_of). An index past the population is
+    /// an error.
+    ///
+    /// ```
+    /// use glifsim::{Arith, CpuSim, Model, Population};
+    /// let pop = Population::builder(Model::Lif, 100).v_rest(-65.0).build()?;
+    /// let sim = CpuSim::<f64>::new(&pop, 2, Arith::Separate)?;
+    /// let some = sim.state_of(&[3, 99])?;
+    /// assert_eq!(some.v, vec![-65.0; 4]); // [B][2]
+    /// assert!(sim.state_of(&[100]).is_err());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
+    pub fn state_of(&self, neurons: &[usize]) -> Result<State<R>> {
+        let (n, b, p) = (self.pop.len(), self.trials, &self.pop);
+        crate::state::check_neurons(neurons, n)?;
+        let c = p.components();
+        let rows = || (0..b).flat_map(|t| neurons.iter().map(move |&i| t * n + i));
+        let comps: Vec<R> = rows()
+            .flat_map(|row| self.theta[row * c..(row + 1) * c].iter().copied())
+            .collect();
+        Ok(State::from_components(
+            rows().map(|row| self.v[row]).collect(),
+            rows().map(|row| self.r[row]).collect(),
+            &comps,
+            p.k(),
+            p.j(),
+            p.model.has_theta_v(),
+        ))
+    }
     /// Borrow V, `[B][N]`.
     pub fn v(&self) -> &[R] {
         &self.v

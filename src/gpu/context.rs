@@ -175,6 +175,10 @@ pub const STORAGE_BUFFERS_NEEDED: u32 = 8;
 /// The default of [`GpuContext::spin_wait`] on a GPU (CPU drivers: zero).
 pub const DEFAULT_SPIN_WAIT: Duration = Duration::from_micros(100);
 
+/// The most bytes [`GpuContext::read_ranges`] reads back in one submission (one range larger
+/// than this goes alone).
+const READ_BATCH_BYTES: u64 = 256 << 20;
+
 impl std::fmt::Debug for GpuContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GpuContext")
@@ -595,6 +599,43 @@ impl GpuContext {
         enc.copy_buffer_to_buffer(src, 0, &staging, 0, size.next_multiple_of(4));
         let idx = self.queue.submit([enc.finish()]);
         map_read(self, &staging, size, Some(idx))
+    }
+
+    /// Copy byte ranges `(buffer, offset, size)` back to the host, concatenated in the order
+    /// given: one submission and one map for every [`READ_BATCH_BYTES`] or so, instead of one
+    /// per range. Offsets and sizes are multiples of 4 (every glifsim buffer holds 4-byte
+    /// values).
+    #[track_caller]
+    pub(crate) fn read_ranges(&self, ranges: &[(&wgpu::Buffer, u64, u64)]) -> Result<Vec<u8>> {
+        let total: u64 = ranges.iter().map(|r| r.2).sum();
+        let mut out = Vec::with_capacity(total as usize);
+        let mut rest = ranges;
+        while !rest.is_empty() {
+            // The longest prefix within the batch size (at least one range: a range of a
+            // buffer that exists fits in a staging buffer).
+            let mut take = 0;
+            let mut bytes = 0u64;
+            while take < rest.len() && (take == 0 || bytes + rest[take].2 <= READ_BATCH_BYTES) {
+                bytes += rest[take].2;
+                take += 1;
+            }
+            let staging = self.buffer(
+                "readback",
+                bytes,
+                wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            )?;
+            let mut enc = self.device.create_command_encoder(&Default::default());
+            let mut at = 0;
+            for &(src, offset, size) in &rest[..take] {
+                debug_assert!(offset % 4 == 0 && size % 4 == 0);
+                enc.copy_buffer_to_buffer(src, offset, &staging, at, size);
+                at += size;
+            }
+            let idx = self.queue.submit([enc.finish()]);
+            out.extend_from_slice(&map_read(self, &staging, bytes, Some(idx))?);
+            rest = &rest[take..];
+        }
+        Ok(out)
     }
 
     /// Compile a WGSL module, returning validation errors as `Error::Device`.

@@ -16,7 +16,7 @@ use crate::gpu::shaders;
 use crate::input::{check_input, Drive};
 use crate::model::Population;
 use crate::noise::NOISE_TABLE_LEN;
-use crate::state::{State, StepOptions};
+use crate::state::{check_neurons, State, StepOptions};
 
 const WORKGROUP: u64 = 256;
 /// Dispatch flag (shaders/common.wgsl): the noise cache holds the first quad's block.
@@ -27,6 +27,11 @@ const DISPATCH_STRIDE: u64 = 256;
 const SPIKE_CHUNK_BYTES: u64 = 256 << 20;
 /// The most threshold components the GPU path supports (θ is held in registers).
 pub const MAX_K: usize = 8;
+/// [`GpuSim::state_of`] reads the listed neurons of a shard in runs: two listed neurons with
+/// fewer than this many unlisted ones between them share a run (reading at most 4 KB more
+/// per array instead of one more copy), so that a readback of any set of neurons takes at most
+/// N / 1024 + 1 copies per array.
+pub const STATE_OF_RUN_GAP: usize = 1024;
 
 /// Tuning knobs of the GPU engine.
 #[derive(Debug, Clone)]
@@ -219,6 +224,19 @@ enum Feed<'a> {
 pub(crate) fn tile(wgs: u64, max_dim: u64) -> (u64, u64) {
     let wg_y = wgs.div_ceil(max_dim).max(1);
     (wgs.div_ceil(wg_y).max(1), wg_y)
+}
+
+/// Cut sorted, distinct indices into runs `[a, z)` that cover them, joining two indices with
+/// fewer than `gap` others between them into one run.
+fn neuron_runs(sorted: &[usize], gap: usize) -> Vec<(usize, usize)> {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for &i in sorted {
+        match runs.last_mut() {
+            Some((_, z)) if i < *z + gap => *z = i + 1,
+            _ => runs.push((i, i + 1)),
+        }
+    }
+    runs
 }
 
 /// Bytes of device memory one shard of `n` neurons needs: V and r, `k` components, the
@@ -1080,8 +1098,14 @@ impl GpuSim {
         let mut comps = vec![0.0f32; b * n * c];
         for sh in &self.shards {
             let bytes = (b * sh.n * 4) as u64;
-            let sv: Vec<f32> = bytemuck::pod_collect_to_vec(&self.ctx.read_buffer(&sh.v, bytes)?);
-            let sr: Vec<f32> = bytemuck::pod_collect_to_vec(&self.ctx.read_buffer(&sh.r, bytes)?);
+            // V, r and the components in one submission (one per 256 MiB).
+            let mut ranges = vec![(&sh.v, 0, bytes), (&sh.r, 0, bytes)];
+            if c > 0 {
+                ranges.push((&sh.theta, 0, bytes * c as u64));
+            }
+            let got: Vec<f32> = bytemuck::pod_collect_to_vec(&self.ctx.read_ranges(&ranges)?);
+            let (sv, rest) = got.split_at(b * sh.n);
+            let (sr, th) = rest.split_at(b * sh.n);
             for t in 0..b {
                 v[t * n + sh.n0..t * n + sh.n0 + sh.n]
                     .copy_from_slice(&sv[t * sh.n..(t + 1) * sh.n]);
@@ -1090,14 +1114,94 @@ impl GpuSim {
             }
             if c > 0 {
                 // Device layout [C][B][n]; host components [B·N][C].
-                let th: Vec<f32> = bytemuck::pod_collect_to_vec(
-                    &self.ctx.read_buffer(&sh.theta, bytes * c as u64)?,
-                );
                 for cc in 0..c {
                     for t in 0..b {
                         for i in 0..sh.n {
                             comps[(t * n + sh.n0 + i) * c + cc] = th[(cc * b + t) * sh.n + i];
                         }
+                    }
+                }
+            }
+        }
+        let p = &self.pop;
+        Ok(State::from_components(
+            v,
+            r,
+            &comps,
+            p.k(),
+            p.j(),
+            p.model().has_theta_v(),
+        ))
+    }
+
+    /// Read back the state of the listed neurons only: a [`State`] of B trials ×
+    /// `neurons.len()` neurons, in the order given (repeats allowed), in the layouts of
+    /// [`State`] with `neurons.len()` in place of N. What a recorder of a few traces in a
+    /// large population needs: it moves the listed neurons' values (read in runs, see
+    /// [`STATE_OF_RUN_GAP`]) in one submission per shard, where [`GpuSim::state`] moves the
+    /// whole population. An index past the population is an error.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, Model, Population};
+    /// let ctx = Arc::new(GpuContext::new()?);
+    /// let pop = Population::builder(Model::Lif, 1_000_000).build()?;
+    /// let sim = GpuSim::new(ctx, &pop, 1)?;
+    /// let some = sim.state_of(&[0, 1, 500_000])?;
+    /// assert_eq!(some.v.len(), 3);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
+    pub fn state_of(&self, neurons: &[usize]) -> Result<State<f32>> {
+        let (n, b) = (self.pop.len(), self.trials);
+        check_neurons(neurons, n)?;
+        let c = self.pop.components();
+        let m = neurons.len();
+        let mut v = vec![0.0f32; b * m];
+        let mut r = vec![0.0f32; b * m];
+        let mut comps = vec![0.0f32; b * m * c];
+        for sh in &self.shards {
+            let mut local: Vec<usize> = neurons
+                .iter()
+                .filter(|&&i| (sh.n0..sh.n0 + sh.n).contains(&i))
+                .map(|&i| i - sh.n0)
+                .collect();
+            if local.is_empty() {
+                continue;
+            }
+            local.sort_unstable();
+            local.dedup();
+            let runs = neuron_runs(&local, STATE_OF_RUN_GAP);
+            // Run j's neurons sit at `base[j]..` of every plane read back.
+            let mut base = Vec::with_capacity(runs.len());
+            let mut len = 0;
+            for &(a, z) in &runs {
+                base.push(len);
+                len += z - a;
+            }
+            // The planes, as in the device layouts: V [B][n], r [B][n], components [C][B][n].
+            let planes = (0..b)
+                .map(|t| (&sh.v, t))
+                .chain((0..b).map(|t| (&sh.r, t)))
+                .chain((0..c * b).map(|p| (&sh.theta, p)));
+            let mut ranges = Vec::new();
+            for (buf, p) in planes {
+                for &(a, z) in &runs {
+                    ranges.push((buf, ((p * sh.n + a) * 4) as u64, ((z - a) * 4) as u64));
+                }
+            }
+            let got: Vec<f32> = bytemuck::pod_collect_to_vec(&self.ctx.read_ranges(&ranges)?);
+            for (k, &i) in neurons.iter().enumerate() {
+                if !(sh.n0..sh.n0 + sh.n).contains(&i) {
+                    continue;
+                }
+                let li = i - sh.n0;
+                let j = runs.partition_point(|&(_, z)| z <= li);
+                let at = base[j] + li - runs[j].0;
+                for t in 0..b {
+                    v[t * m + k] = got[t * len + at];
+                    r[t * m + k] = got[(b + t) * len + at];
+                    for cc in 0..c {
+                        comps[(t * m + k) * c + cc] = got[(2 * b + cc * b + t) * len + at];
                     }
                 }
             }
@@ -1387,7 +1491,22 @@ fn make_shard(
 
 #[cfg(test)]
 mod tests {
-    use super::tile;
+    use super::{neuron_runs, tile};
+
+    #[test]
+    fn neuron_runs_cover_every_index_and_join_near_ones() {
+        assert_eq!(neuron_runs(&[], 4), vec![]);
+        assert_eq!(neuron_runs(&[7], 4), vec![(7, 8)]);
+        // 0, 1, 2 adjacent; 5 skips two indices (joined, gap 4); 10 skips four (not).
+        assert_eq!(
+            neuron_runs(&[0, 1, 2, 5, 10, 11], 4),
+            vec![(0, 6), (10, 12)]
+        );
+        assert_eq!(
+            neuron_runs(&[0, 100, 200], 1),
+            vec![(0, 1), (100, 101), (200, 201)]
+        );
+    }
 
     #[test]
     fn tiling_covers_every_workgroup_with_few_spares() {

@@ -386,6 +386,7 @@ pub fn assert_state_eq<R: Real>(what: &str, a: &State<R>, b: &State<R>) {
         ("v", &a.v, &b.v),
         ("r", &a.r, &b.r),
         ("theta", &a.theta, &b.theta),
+        ("asc", &a.asc, &b.asc),
     ] {
         if let Some(i) = first_diff(x, y) {
             panic!(
@@ -395,6 +396,35 @@ pub fn assert_state_eq<R: Real>(what: &str, a: &State<R>, b: &State<R>) {
             );
         }
     }
+}
+
+/// The state of the listed neurons cut from a whole state of `trials` × `n` neurons with `tl`
+/// θ values and `j` after-spike currents per neuron: what `state_of(neurons)` must return,
+/// gathered independently of it.
+pub fn select_neurons<R: Copy>(
+    st: &State<R>,
+    trials: usize,
+    n: usize,
+    (tl, j): (usize, usize),
+    neurons: &[usize],
+) -> State<R> {
+    let mut out = State {
+        v: vec![],
+        r: vec![],
+        theta: vec![],
+        asc: vec![],
+    };
+    for t in 0..trials {
+        for &i in neurons {
+            let row = t * n + i;
+            out.v.push(st.v[row]);
+            out.r.push(st.r[row]);
+            out.theta
+                .extend_from_slice(&st.theta[row * tl..(row + 1) * tl]);
+            out.asc.extend_from_slice(&st.asc[row * j..(row + 1) * j]);
+        }
+    }
+    out
 }
 
 /// Every step of `got` equals step `from + t` of `want` (a continuation compared with the

@@ -20,7 +20,7 @@ fn cpu(c: &mut Criterion) {
         // Shared and per-neuron parameters; the vectorised kernel, and the literal
         // `update_neuron` it is checked against.
         for per_neuron in [false, true] {
-            let pop = glifsim::bench::bench_population_with(model, N, per_neuron);
+            let pop = glifsim::bench::bench_population_with(model, N, per_neuron).unwrap();
             for vectorised in [true, false] {
                 let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate).unwrap();
                 sim.set_vectorised(vectorised);
@@ -36,7 +36,7 @@ fn cpu(c: &mut Criterion) {
     // 10-step runs driven on the host by bias and Philox noise (blocks stay in cache).
     let mut g = c.benchmark_group("cpu-run");
     g.throughput(Throughput::Elements(10 * N as u64));
-    let pop = glifsim::bench::bench_population(Model::Lif, N);
+    let pop = glifsim::bench::bench_population(Model::Lif, N).unwrap();
     let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate).unwrap();
     sim.set_drive(glifsim::bench::noise_drive()).unwrap();
     g.bench_function("LIF 10 steps, noise", |b| {
@@ -64,7 +64,7 @@ fn gpu(c: &mut Criterion) {
     // invocation, the default for LIF) and the lane kernel (one).
     for fused in [false, true] {
         for wide in [true, false] {
-            let pop = glifsim::bench::bench_population(Model::Lif, N);
+            let pop = glifsim::bench::bench_population(Model::Lif, N).unwrap();
             let opts = GpuOptions {
                 fused,
                 wide: Some(wide),
@@ -87,7 +87,7 @@ fn gpu(c: &mut Criterion) {
     // without the noise cache.
     let mut g = c.benchmark_group(format!("gpu-interactive/{}", ctx.adapter().name));
     g.throughput(Throughput::Elements(N as u64));
-    let pop = glifsim::bench::bench_population(Model::Lif, N);
+    let pop = glifsim::bench::bench_population(Model::Lif, N).unwrap();
     let drive = glifsim::bench::noise_drive();
     for cache in [true, false] {
         let opts = GpuOptions {

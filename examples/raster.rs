@@ -11,7 +11,7 @@ fn main() -> glifsim::Result<()> {
         .iter()
         .any(|a| a.device_type != "Cpu");
     let neurons = if gpu { 1_000_000 } else { 100_000 };
-    let spec = demo_spec(neurons, 300.0, 1);
+    let spec = demo_spec(neurons, 300.0, 1)?;
     let summary = run_spec(&spec, &RunOptions::new("out/readme"), &mut |_, _| {})?;
     let p = &summary.populations[0];
     println!(

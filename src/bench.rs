@@ -14,7 +14,7 @@
 //! use glifsim::bench::{bench_cpu, bench_population, cpu_copy_bandwidth, print_table};
 //! use glifsim::Model;
 //! let copy = cpu_copy_bandwidth(16 << 20, 3); // GB/s, read + write
-//! let r = bench_cpu(&bench_population(Model::Lif, 100_000), 50, copy)?;
+//! let r = bench_cpu(&bench_population(Model::Lif, 100_000)?, 50, copy)?;
 //! assert!(r.updates_per_s > 0.0 && r.fraction_of_copy > 0.0);
 //! print_table(&[r]);
 //! # Ok::<(), glifsim::Error>(())
@@ -91,8 +91,8 @@ pub struct BenchResult {
 }
 
 /// A benchmark population: K = 1 for the adaptive models, J = 2 after-spike currents for
-/// GLIF3–5, every parameter shared by all neurons.
-pub fn bench_population(model: Model, n: usize) -> Population {
+/// GLIF3–5, every parameter shared by all neurons. Zero neurons is an error.
+pub fn bench_population(model: Model, n: usize) -> Result<Population> {
     bench_population_with(model, n, false)
 }
 
@@ -103,11 +103,13 @@ pub fn bench_population(model: Model, n: usize) -> Population {
 ///
 /// ```
 /// use glifsim::{bench::bench_population_with, Model};
-/// let pop = bench_population_with(Model::Glif5, 1_000, true);
+/// let pop = bench_population_with(Model::Glif5, 1_000, true)?;
 /// assert!(pop.threshold().is_per_neuron() && pop.tau_m().is_per_neuron());
-/// assert!(!bench_population_with(Model::Glif5, 1_000, false).threshold().is_per_neuron());
+/// assert!(!bench_population_with(Model::Glif5, 1_000, false)?.threshold().is_per_neuron());
+/// assert!(bench_population_with(Model::Lif, 0, false).is_err());
+/// # Ok::<(), glifsim::Error>(())
 /// ```
-pub fn bench_population_with(model: Model, n: usize, per_neuron: bool) -> Population {
+pub fn bench_population_with(model: Model, n: usize, per_neuron: bool) -> Result<Population> {
     let mut salt = 0u64;
     // `value` itself, or one value per neuron within `value ± spread`.
     let mut x = |value: f64, spread: f64| -> Param {
@@ -168,7 +170,7 @@ pub fn bench_population_with(model: Model, n: usize, per_neuron: bool) -> Popula
     if model == Model::Glif5 {
         b = b.voltage_threshold(x(0.005, rel(0.005)), x(0.1, rel(0.1)));
     }
-    b.build().expect("benchmark parameters are valid")
+    b.build()
 }
 
 /// A number in [−1, 1) from neuron `i` and `salt`: the first word of the Philox block the
@@ -449,6 +451,21 @@ pub fn bench_cpu_run(
     ))
 }
 
+/// The paths `glifsim bench --paths` measures: `cpu` (one step per call, streamed input),
+/// `cpu-fused` and `cpu-fused-noise` (100-step runs driven by a bias, or bias and noise),
+/// `gpu` (one dispatch per step, streamed input), `gpu-noise` (one dispatch per step, on-GPU
+/// noise), `gpu-fused` and `gpu-fused-noise` (100 steps per dispatch). The results name the
+/// two one-dispatch paths `gpu-step` and `gpu-step-noise` ([`BenchResult::path`]).
+pub const PATHS: [&str; 7] = [
+    "cpu",
+    "cpu-fused",
+    "cpu-fused-noise",
+    "gpu",
+    "gpu-noise",
+    "gpu-fused",
+    "gpu-fused-noise",
+];
+
 /// How long [`bench_gpu`] and [`interactive_step`] keep the GPU busy before they time it, and
 /// how long [`bench_gpu`] repeats its timed run (`glifsim bench --min-time`). A GPU lowers its
 /// clocks within half a second of idling and takes about as long to raise them again (an
@@ -468,7 +485,7 @@ pub const DEFAULT_MIN_TIME: Duration = Duration::from_millis(500);
 /// use glifsim::{bench, gpu::GpuContext, Model};
 /// let ctx = Arc::new(GpuContext::new()?);
 /// let copy = bench::copy_kernel_gb_s(&ctx, 1 << 30, 20)?;
-/// let pop = bench::bench_population(Model::Lif, 16_000_000);
+/// let pop = bench::bench_population(Model::Lif, 16_000_000)?;
 /// let r = bench::bench_gpu(&ctx, &pop, 500, true, true, copy, bench::DEFAULT_MIN_TIME)?;
 /// bench::print_table(&[r]);
 /// # Ok::<(), glifsim::Error>(())
@@ -737,7 +754,7 @@ pub fn interactive_step(
     copy_gb_s: f64,
     min_time: Duration,
 ) -> Result<BenchResult> {
-    let pop = bench_population(Model::Lif, n);
+    let pop = bench_population(Model::Lif, n)?;
     let drive = noise_drive();
     let gopts = GpuOptions {
         host_inputs: false,

@@ -66,7 +66,7 @@ enum Command {
         #[arg(long, default_value = "out/demo")]
         out: PathBuf,
         /// Neurons (default 1,000,000 on a GPU, 100,000 on the CPU path or a CPU Vulkan driver).
-        #[arg(long)]
+        #[arg(long, value_parser = positive)]
         neurons: Option<usize>,
         /// Simulated time, ms.
         #[arg(long, default_value_t = 300.0)]
@@ -85,7 +85,7 @@ enum Command {
         #[arg(long, value_delimiter = ',', default_value = "LIF,ALIF,GLIF2")]
         models: Vec<Model>,
         /// Population sizes.
-        #[arg(long, value_delimiter = ',', default_value = "1000000")]
+        #[arg(long, value_delimiter = ',', default_value = "1000000", value_parser = positive)]
         sizes: Vec<usize>,
         /// Paths: cpu (one step per call, streamed input), cpu-fused and cpu-fused-noise
         /// (100-step runs driven by a bias, or bias and noise), gpu (one dispatch per step,
@@ -94,17 +94,18 @@ enum Command {
         #[arg(
             long,
             value_delimiter = ',',
-            default_value = "cpu,cpu-fused,cpu-fused-noise,gpu,gpu-noise,gpu-fused,gpu-fused-noise"
+            default_value = "cpu,cpu-fused,cpu-fused-noise,gpu,gpu-noise,gpu-fused,gpu-fused-noise",
+            value_parser = clap::builder::PossibleValuesParser::new(bench::PATHS)
         )]
         paths: Vec<String>,
         /// Steps timed per configuration (GPU); the CPU path times a tenth of them.
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 1000, value_parser = positive)]
         steps: usize,
         /// Also time one interactive step (submit, compute, read back) at 1M neurons.
         #[arg(long)]
         interactive: bool,
         /// Neurons for --interactive (a small population shows the per-step overhead alone).
-        #[arg(long, default_value_t = 1_000_000)]
+        #[arg(long, default_value_t = 1_000_000, value_parser = positive)]
         interactive_neurons: usize,
         /// Write the results as JSON to this file.
         #[arg(long)]
@@ -120,6 +121,14 @@ enum Command {
         #[arg(long, value_name = "SECONDS", value_parser = seconds)]
         min_time: Option<std::time::Duration>,
     },
+}
+
+/// A count of at least one (`1_000_000` also reads), for clap.
+fn positive(s: &str) -> Result<usize, String> {
+    match s.replace('_', "").parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("'{s}' is not a whole number of at least 1")),
+    }
 }
 
 /// A duration given in seconds (`0.5`), for clap.
@@ -190,7 +199,7 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
             }
             let mut opts = RunOptions::new(&out);
             opts.backend = backend;
-            run(Job::Fresh(&demo_spec(n, duration, 1)), opts)
+            run(Job::Fresh(&demo_spec(n, duration, 1)?), opts)
         }
         Command::Adapters => {
             let list = list_adapters();
@@ -279,7 +288,7 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
             }
             for &n in &sizes {
                 for &m in &models {
-                    let pop = bench::bench_population_with(m, n, per_neuron);
+                    let pop = bench::bench_population_with(m, n, per_neuron)?;
                     if let Some(b) = cpu_copy {
                         let cpu_steps = (steps / 10).max(50);
                         if want("cpu") {
@@ -393,6 +402,14 @@ fn run(job: Job<'_>, opts: RunOptions) -> glifsim::Result<ExitCode> {
             }
         }
     };
+    // Whether the run wrote a summary (so that its files are worth pointing to) shows in the
+    // summary's modification time; an error found before the first step writes none.
+    let summary_stamp = || {
+        std::fs::metadata(out.join("summary.json"))
+            .and_then(|m| m.modified())
+            .ok()
+    };
+    let stamp_before = summary_stamp();
     let result = match job {
         Job::Fresh(spec) => run_spec(spec, &opts, &mut progress),
         Job::Resume => resume(&opts, &mut progress),
@@ -404,10 +421,13 @@ fn run(job: Job<'_>, opts: RunOptions) -> glifsim::Result<ExitCode> {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
-            eprintln!(
-                "the files in {} hold every completed step (see summary.json)",
-                out.display()
-            );
+            let stamp = summary_stamp();
+            if stamp.is_some() && stamp != stamp_before {
+                eprintln!(
+                    "the files in {} hold every completed step (see summary.json)",
+                    out.display()
+                );
+            }
             return Ok(ExitCode::FAILURE);
         }
     };

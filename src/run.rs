@@ -457,8 +457,25 @@ impl Run<'_> {
 }
 
 /// The demo: `neurons` LIF neurons with heterogeneous bias, Gaussian noise and a 50 ms pulse,
-/// for `duration` ms at Δt = 0.1 ms.
-pub fn demo_spec(neurons: usize, duration: f64, seed: u64) -> Spec {
+/// for `duration` ms at Δt = 0.1 ms. No neurons, or a duration that is not a positive number,
+/// is an error.
+///
+/// ```
+/// let spec = glifsim::run::demo_spec(1_000, 300.0, 1)?;
+/// assert_eq!(spec.steps(), 3_000);
+/// assert!(glifsim::run::demo_spec(0, 300.0, 1).is_err());
+/// assert!(glifsim::run::demo_spec(1_000, 0.0, 1).is_err());
+/// # Ok::<(), glifsim::Error>(())
+/// ```
+pub fn demo_spec(neurons: usize, duration: f64, seed: u64) -> Result<Spec> {
+    if neurons == 0 {
+        return Err(Error::Usage("the demo needs at least one neuron".into()));
+    }
+    if !(duration.is_finite() && duration > 0.0) {
+        return Err(Error::Usage(format!(
+            "the demo's duration must be a positive number of ms, not {duration}"
+        )));
+    }
     // Bias from 11 to 19 nA across the population: V_∞ from 4 mV below to 4 mV above threshold.
     let bias: Vec<f64> = (0..neurons)
         .map(|i| 11.0 + 8.0 * i as f64 / neurons.max(2) as f64)
@@ -466,7 +483,7 @@ pub fn demo_spec(neurons: usize, duration: f64, seed: u64) -> Spec {
     let text = format!(
         r#"
 dt = 0.1
-duration = {duration}
+duration = {duration:?}
 seed = {seed}
 [[population]]
 name = "lif"
@@ -480,7 +497,7 @@ tau_m = 20.0
 t_ref = 2.0
 [population.input]
 noise = {{ mean = 0.0, std = 40.0 }}
-schedule = [[{on}, 4.0], [{off}, 0.0]]
+schedule = [[{on:?}, 4.0], [{off:?}, 0.0]]
 [population.record]
 v = [0, {mid}, {last}]
 every = 10
@@ -490,7 +507,7 @@ every = 10
         mid = neurons / 2,
         last = neurons - 1,
     );
-    let mut spec = Spec::parse(&text, Path::new("<demo>")).expect("demo spec parses");
+    let mut spec = Spec::parse(&text, Path::new("<demo>"))?;
     spec.populations[0].input.bias = Some(Value::List(bias));
-    spec
+    Ok(spec)
 }

@@ -405,6 +405,57 @@ fn binary_reports_a_bad_spec_and_fails() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml") && err.contains("tau_m"), "{err}");
+    // Refused before the first step: no files, and no word of files holding completed steps.
+    assert!(!err.contains("completed step"), "{err}");
+    assert!(!tmp.path().join("o").exists());
+}
+
+#[test]
+fn binary_refuses_bad_values_with_a_message_and_no_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let demo_out = tmp.path().join("demo");
+    let d = demo_out.to_str().unwrap();
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["bench", "--paths", "cpu,foo"],
+            "invalid value 'foo' for '--paths",
+        ),
+        (
+            &["bench", "--sizes", "1000,0"],
+            "'0' is not a whole number of at least 1",
+        ),
+        (
+            &["bench", "--steps", "0"],
+            "'0' is not a whole number of at least 1",
+        ),
+        (
+            &["bench", "--interactive-neurons", "0"],
+            "--interactive-neurons",
+        ),
+        (
+            &["demo", "--neurons=-3"],
+            "'-3' is not a whole number of at least 1",
+        ),
+        (
+            &["demo", "--neurons", "0", "--out", d],
+            "'0' is not a whole number of at least 1",
+        ),
+        (
+            &["demo", "--backend", "cpu", "--duration", "0", "--out", d],
+            "the demo's duration must be a positive number of ms",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_glifsim"))
+            .args(args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} was accepted");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!demo_out.exists(), "{args:?} wrote {d}");
+    }
 }
 
 #[test]

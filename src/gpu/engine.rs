@@ -83,7 +83,7 @@ impl GpuOptions {
     /// let lif = Population::builder(Model::Lif, 1_001).build()?;
     /// assert!(GpuOptions::wide_serves(&lif));
     /// // ALIF with one threshold component (K = 1) is served, with two it is not.
-    /// let alif = glifsim::bench::bench_population(Model::Alif, 1_000);
+    /// let alif = glifsim::bench::bench_population(Model::Alif, 1_000)?;
     /// assert!(GpuOptions::wide_serves(&alif));
     /// let alif2 = Population::builder(Model::Alif, 1_000)
     ///     .adapt_time_constants(vec![20.0.into(), 200.0.into()])

@@ -474,7 +474,7 @@ pub fn update_neuron<R: Real>(
 }
 
 /// Memory the host can still give (Linux `MemAvailable`), when known.
-fn host_memory_available() -> Option<u64> {
+pub(crate) fn host_memory_available() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

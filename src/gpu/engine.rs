@@ -454,6 +454,23 @@ impl GpuSim {
             "GPU population: {n} neurons × {trials} trials in {nshards} shard(s) of ≤ {shard_max}, {chunk} steps per chunk, {needed} bytes; shards {:?} (first neuron, neurons, wide kernel)",
             shard_list
         );
+        // A CPU driver's device memory is the host's, which it takes without asking (Linux
+        // overcommits) and then touches to clear: an oversized population would end in an
+        // out-of-memory kill instead of this error. A GPU refuses what it cannot hold.
+        if ctx.adapter().is_cpu() {
+            if let Some(avail) = crate::cpu::host_memory_available() {
+                if needed > avail {
+                    return Err(Error::TooLarge {
+                        needed,
+                        available: Some(avail),
+                        what: format!(
+                            "host memory (MemAvailable), which the CPU driver '{}' allocates device memory from",
+                            ctx.adapter().name
+                        ),
+                    });
+                }
+            }
+        }
 
         // Pipeline constants: the parameter layout, K and the input kinds are fixed per
         // population, so the driver folds every parameter lookup to one load.

@@ -210,6 +210,22 @@ pub fn run_spec(
 pub fn resume(opts: &RunOptions, progress: &mut dyn FnMut(u64, u64)) -> Result<Summary> {
     let dir = &opts.out_dir;
     let path = dir.join(checkpoint::FILE_NAME);
+    if !path.exists() {
+        let f = checkpoint::FILE_NAME;
+        let why = match Summary::read(dir) {
+            Ok(s) if s.complete => {
+                format!("the run there finished (a finished run removes its {f})")
+            }
+            Ok(_) => format!(
+                "the run there stopped without a {f} (`glifsim run --checkpoint-every N` writes one every N steps)"
+            ),
+            Err(_) => format!("no {f} and no run's output there"),
+        };
+        return Err(Error::Usage(format!(
+            "nothing to resume in {}: {why}",
+            dir.display()
+        )));
+    }
     let ck = Checkpoint::read(&path)?;
     let spec_json = ck.meta.spec.clone().ok_or_else(|| {
         Error::format(

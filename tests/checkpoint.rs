@@ -320,6 +320,11 @@ fn fault_then_resume(first: Backend, then: Backend) {
         !broken.join(FILE_NAME).exists(),
         "a finished run leaves no checkpoint"
     );
+    // Resumed to the end, there is nothing left to resume.
+    match resume(&o, &mut |_, _| {}) {
+        Err(Error::Usage(m)) => assert!(m.contains("the run there finished"), "{m}"),
+        other => panic!("a second resume: {other:?}"),
+    }
 }
 
 #[test]
@@ -338,9 +343,27 @@ fn command_line_resumes_after_a_device_fault_gpu() {
 
 #[test]
 fn resume_without_a_checkpoint_says_so() {
+    // An empty directory, and a run stopped (Ctrl-C) without --checkpoint-every: the message
+    // names the file and says why it is not there.
     let tmp = tempfile::tempdir().unwrap();
     let e = resume(&RunOptions::new(tmp.path()), &mut |_, _| {}).unwrap_err();
-    assert!(e.to_string().contains(FILE_NAME), "{e}");
+    let m = e.to_string();
+    assert!(
+        m.contains(FILE_NAME) && m.contains("no run's output there"),
+        "{m}"
+    );
+    let spec = setup(tmp.path());
+    let stopped = tmp.path().join("stopped");
+    let o = RunOptions::new(&stopped);
+    o.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let s = run_spec(&spec, &o, &mut |_, _| {}).unwrap();
+    assert!(!s.complete);
+    let e = resume(&RunOptions::new(&stopped), &mut |_, _| {}).unwrap_err();
+    let m = e.to_string();
+    assert!(
+        m.contains("stopped without a") && m.contains("--checkpoint-every"),
+        "{m}"
+    );
 }
 
 #[test]

@@ -456,6 +456,10 @@ pub fn bench_cpu_run(
 /// `gpu` (one dispatch per step, streamed input), `gpu-noise` (one dispatch per step, on-GPU
 /// noise), `gpu-fused` and `gpu-fused-noise` (100 steps per dispatch). The results name the
 /// two one-dispatch paths `gpu-step` and `gpu-step-noise` ([`BenchResult::path`]).
+///
+/// ```
+/// assert!(glifsim::bench::PATHS.contains(&"gpu-fused-noise"));
+/// ```
 pub const PATHS: [&str; 7] = [
     "cpu",
     "cpu-fused",

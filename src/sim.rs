@@ -200,6 +200,18 @@ impl Simulator {
     }
     /// The state of the listed neurons only (`CpuSim::state_of`, `GpuSim::state_of`): on the
     /// GPU it reads back only their values, where [`Simulator::state`] reads the population.
+    ///
+    /// ```
+    /// use glifsim::{Backend, Model, Population, Simulator};
+    /// let pop = Population::builder(Model::Alif, 1_000)
+    ///     .adapt_time_constants(vec![20.0.into(), 200.0.into()])
+    ///     .adapt_increments(vec![1.0.into(), 0.1.into()])
+    ///     .build()?;
+    /// let sim = Simulator::new(&pop, 1, Backend::Cpu)?;
+    /// let two = sim.state_of(&[10, 999])?;
+    /// assert_eq!((two.v.len(), two.theta.len()), (2, 2 * pop.theta_len()));
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn state_of(&self, neurons: &[usize]) -> Result<State<f32>> {
         match self {
             Simulator::Cpu(s) => s.state_of(neurons),

@@ -29,6 +29,23 @@ pub enum Model {
 }
 
 impl Model {
+    /// Every model, in the order of the spec (`MODELS.md`).
+    ///
+    /// ```
+    /// use glifsim::Model;
+    /// let names: Vec<&str> = Model::ALL.iter().map(|m| m.name()).collect();
+    /// assert_eq!(names, ["LIF", "GLIF1", "ALIF", "GLIF2", "GLIF3", "GLIF4", "GLIF5"]);
+    /// ```
+    pub const ALL: [Model; 7] = [
+        Model::Lif,
+        Model::Glif1,
+        Model::Alif,
+        Model::Glif2,
+        Model::Glif3,
+        Model::Glif4,
+        Model::Glif5,
+    ];
+
     /// Whether the model has spike-triggered threshold components θ_k (ALIF, GLIF2, GLIF4, GLIF5).
     pub fn is_adaptive(self) -> bool {
         matches!(

@@ -88,15 +88,15 @@ pub(crate) fn check_neurons(neurons: &[usize], n: usize) -> crate::Result<()> {
 }
 
 impl<R: Copy> State<R> {
-    /// Gather per-neuron components `[B·N][C]` (θ_1..θ_K, I_1..I_J, θ_v) into this layout.
+    /// Gather per-neuron components `[B·N][C]` (θ_1..θ_K, I_1..I_J, θ_v) of `pop`'s model
+    /// into this layout.
     pub(crate) fn from_components(
         v: Vec<R>,
         r: Vec<R>,
         comps: &[R],
-        k: usize,
-        j: usize,
-        thv: bool,
+        pop: &crate::Population,
     ) -> Self {
+        let (k, j, thv) = (pop.k(), pop.j(), pop.model().has_theta_v());
         let c = k + j + usize::from(thv);
         let bn = v.len();
         let tl = k + usize::from(thv);
@@ -112,8 +112,9 @@ impl<R: Copy> State<R> {
         }
         State { v, r, theta, asc }
     }
-    /// Scatter into per-neuron components `[B·N][C]`.
-    pub(crate) fn to_components(&self, k: usize, j: usize, thv: bool) -> Vec<R> {
+    /// Scatter into per-neuron components `[B·N][C]` of `pop`'s model.
+    pub(crate) fn to_components(&self, pop: &crate::Population) -> Vec<R> {
+        let (k, j, thv) = (pop.k(), pop.j(), pop.model().has_theta_v());
         let c = k + j + usize::from(thv);
         let tl = k + usize::from(thv);
         let bn = self.v.len();

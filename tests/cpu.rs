@@ -831,15 +831,7 @@ fn the_vectorised_kernel_serves_exactly_the_populations_of_its_shape() {
             .unwrap()
             .vectorised()
     };
-    for model in [
-        Model::Lif,
-        Model::Glif1,
-        Model::Alif,
-        Model::Glif2,
-        Model::Glif3,
-        Model::Glif4,
-        Model::Glif5,
-    ] {
+    for model in Model::ALL {
         for j in 0..=2 {
             for per_neuron in [false, true] {
                 let pop = vector_population_j(model, 10, 1, j, per_neuron);
@@ -1006,15 +998,7 @@ fn state_of_returns_the_listed_neurons_of_every_trial() {
     // steps that make the neurons differ; repeats and any order allowed.
     let n = 200;
     let neurons = [199, 0, 7, 7, 120, 3];
-    for model in [
-        Model::Lif,
-        Model::Glif1,
-        Model::Alif,
-        Model::Glif2,
-        Model::Glif3,
-        Model::Glif4,
-        Model::Glif5,
-    ] {
+    for model in Model::ALL {
         let pop = hetero_population(model, n, 11);
         let mut sim = CpuSim::<f64>::new(&pop, 2, Arith::Separate).unwrap();
         let inputs = Rng(5).vec_f64(40 * 2 * n, 0.0, 60.0);

@@ -650,15 +650,7 @@ impl<R: Real> CpuSim<R> {
     }
     /// A copy of the whole state.
     pub fn state(&self) -> State<R> {
-        let p = &self.pop;
-        State::from_components(
-            self.v.clone(),
-            self.r.clone(),
-            &self.theta,
-            p.k(),
-            p.j(),
-            p.model.has_theta_v(),
-        )
+        State::from_components(self.v.clone(), self.r.clone(), &self.theta, &self.pop)
     }
     /// The state of the listed neurons only: a [`State`] of B trials × `neurons.len()`
     /// neurons, in the order given (repeats allowed); the CPU twin of
@@ -686,9 +678,7 @@ impl<R: Real> CpuSim<R> {
             rows().map(|row| self.v[row]).collect(),
             rows().map(|row| self.r[row]).collect(),
             &comps,
-            p.k(),
-            p.j(),
-            p.model.has_theta_v(),
+            p,
         ))
     }
     /// Borrow V, `[B][N]`.
@@ -708,7 +698,7 @@ impl<R: Real> CpuSim<R> {
     pub fn set_state(&mut self, s: State<R>) -> Result<()> {
         let p = &self.pop;
         s.check(self.trials, p)?;
-        self.theta = s.to_components(p.k(), p.j(), p.model.has_theta_v());
+        self.theta = s.to_components(p);
         self.v = s.v;
         self.r = s.r;
         Ok(())

@@ -1140,15 +1140,7 @@ impl GpuSim {
                 }
             }
         }
-        let p = &self.pop;
-        Ok(State::from_components(
-            v,
-            r,
-            &comps,
-            p.k(),
-            p.j(),
-            p.model().has_theta_v(),
-        ))
+        Ok(State::from_components(v, r, &comps, &self.pop))
     }
 
     /// Read back the state of the listed neurons only: a [`State`] of B trials ×
@@ -1223,15 +1215,7 @@ impl GpuSim {
                 }
             }
         }
-        let p = &self.pop;
-        Ok(State::from_components(
-            v,
-            r,
-            &comps,
-            p.k(),
-            p.j(),
-            p.model().has_theta_v(),
-        ))
+        Ok(State::from_components(v, r, &comps, &self.pop))
     }
 
     /// Replace the whole state (checked first; on error nothing changes).
@@ -1240,7 +1224,7 @@ impl GpuSim {
         let c = self.pop.components();
         s.check(b, &self.pop)?;
         let p = &self.pop;
-        let comps = s.to_components(p.k(), p.j(), p.model().has_theta_v());
+        let comps = s.to_components(p);
         for sh in &self.shards {
             let mut v = Vec::with_capacity(b * sh.n);
             let mut r = Vec::with_capacity(b * sh.n);

@@ -590,15 +590,9 @@ impl GpuContext {
     /// Copy a buffer's first `size` bytes back to the host.
     #[track_caller]
     pub(crate) fn read_buffer(&self, src: &wgpu::Buffer, size: u64) -> Result<Vec<u8>> {
-        let staging = self.buffer(
-            "readback",
-            size,
-            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-        )?;
-        let mut enc = self.device.create_command_encoder(&Default::default());
-        enc.copy_buffer_to_buffer(src, 0, &staging, 0, size.next_multiple_of(4));
-        let idx = self.queue.submit([enc.finish()]);
-        map_read(self, &staging, size, Some(idx))
+        let mut bytes = self.read_ranges(&[(src, 0, size.next_multiple_of(4))])?;
+        bytes.truncate(size as usize);
+        Ok(bytes)
     }
 
     /// Copy byte ranges `(buffer, offset, size)` back to the host, concatenated in the order

@@ -582,13 +582,15 @@ fn single_steps_equal_a_run_and_state_round_trips() {
 #[test]
 fn state_of_reads_back_the_listed_neurons() {
     // The wide kernel (LIF; GLIF5 with K = 1, J = 2 and θ_v) and the lane kernel (GLIF2 with
-    // K = 2), two trials; one buffer of 3,000 neurons, where listed neurons 1,024 or more apart
-    // are read as separate runs, and shards of 256, where a list spans shards. Held to the
-    // whole state read back and cut on the host, and to the CPU path's `state_of`.
+    // K = 2), two trials; 3,001 neurons in one buffer, where listed neurons 1,024 or more apart
+    // are read as separate runs, and in shards of 256, where a list spans shards; with the
+    // wide kernel the last partial spike word's 25 neurons are a lane shard of their own.
+    // Held to the whole state read back and cut on the host, and to the CPU path's `state_of`.
     let Some(ctx) = gpu() else { return };
-    let n = 3000;
-    // Repeats, any order, both ends, runs joined (3, 9, 700) and apart (700 → 2_999).
-    let neurons = [2999, 0, 3, 3, 9, 700, 255, 256, 1800, 2998];
+    let n = 3001;
+    // Repeats, any order, both ends, runs joined (3, 9, 700) and apart (700 → 1_800 → 2_975),
+    // both sides of the partial word's shard (2_975 | 2_976).
+    let neurons = [3000, 0, 3, 3, 9, 700, 255, 256, 1800, 2975, 2976, 2990];
     for model in [Model::Lif, Model::Glif5, Model::Glif2] {
         let pop = hetero_population(model, n, 21);
         let inputs = Rng(2).vec_f32(25 * 2 * n, 0.0, 60.0);
@@ -600,6 +602,14 @@ fn state_of_reads_back_the_listed_neurons() {
                 ..GpuOptions::default()
             };
             let mut g = GpuSim::with_options(ctx.clone(), &pop, 2, &gopts).unwrap();
+            // One buffer: one shard, or a wide one and the partial word's lane shard.
+            let one = if g.is_wide() { 2 } else { 1 };
+            assert_eq!(
+                g.shard_count() > one,
+                shard.is_some(),
+                "{model}: {} shards",
+                g.shard_count()
+            );
             g.run(25, &inputs, StepOptions::default()).unwrap();
             let what = format!("{model}, shards of {shard:?}");
             let got = g.state_of(&neurons).unwrap();

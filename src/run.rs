@@ -95,12 +95,17 @@ fn open_context(backend: Backend) -> Result<Option<Arc<GpuContext>>> {
     }
 }
 
-fn gcd(a: usize, b: usize) -> usize {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
+/// The most steps a run advances between two commits of its recordings (and progress
+/// reports).
+const SEGMENT_STEPS: u64 = 100;
+
+/// Steps from `done` to the next multiple of any of `periods` (each ≥ 1).
+fn segment_steps(done: u64, periods: &[u64]) -> u64 {
+    periods
+        .iter()
+        .map(|&p| p - done % p)
+        .min()
+        .unwrap_or(SEGMENT_STEPS)
 }
 
 /// Everything a run holds between segments.
@@ -321,14 +326,19 @@ impl Run<'_> {
     ) -> Result<Summary> {
         let dir = &opts.out_dir;
         let total = self.spec.steps() as u64;
-        let mut seg = 100usize;
+        // A segment (one call per population, then the recorders' commit and the progress
+        // report) ends at the next multiple of every period: SEGMENT_STEPS, each sampled
+        // population's `every` and the checkpoint interval. (Their greatest common divisor
+        // would serve as well but makes one-step segments of periods such as 7 and 100, and a
+        // GPU waits for the host at the end of every segment.)
+        let mut periods = vec![SEGMENT_STEPS];
         for (p, t) in self.prepared.iter().zip(&self.traces) {
             if t.is_some() {
-                seg = gcd(seg, p.every);
+                periods.push(p.every.max(1) as u64);
             }
         }
         if let Some(every) = opts.checkpoint_every {
-            seg = gcd(seg, every.max(1) as usize);
+            periods.push(every.max(1));
         }
         let mut walls = vec![0.0f64; self.prepared.len()];
         let started = Instant::now();
@@ -338,7 +348,7 @@ impl Run<'_> {
         let mut ck_note = String::new();
         let mut last_checkpoint: Option<u64> = (start_step > 0).then_some(start_step);
         'outer: while done < total {
-            let n = (seg as u64).min(total - done) as usize;
+            let n = segment_steps(done, &periods).min(total - done) as usize;
             if opts.inject_fault_after.is_some_and(|f| done >= f) {
                 error = Some(Error::Device("device lost (injected fault)".into()));
             }
@@ -526,4 +536,27 @@ every = 10
     let mut spec = Spec::parse(&text, Path::new("<demo>"))?;
     spec.populations[0].input.bias = Some(Value::List(bias));
     Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::segment_steps;
+
+    #[test]
+    fn segments_end_at_the_next_multiple_of_any_period() {
+        // Samples every 7 steps within segments of 100: 7, 14, …, 98, 100, 105, …
+        assert_eq!(segment_steps(0, &[100, 7]), 7);
+        assert_eq!(segment_steps(98, &[100, 7]), 2);
+        assert_eq!(segment_steps(100, &[100, 7]), 5);
+        // A checkpoint every 50 and samples every 30, resumed from the checkpoint at 150.
+        assert_eq!(segment_steps(150, &[100, 30, 50]), 30);
+        assert_eq!(segment_steps(199, &[100, 30, 50]), 1);
+        // 300 steps sampled every 7: 45 segments (a greatest common divisor gave 300).
+        let (mut done, mut segments) = (0, 0);
+        while done < 300 {
+            done += segment_steps(done, &[100, 7]).min(300 - done);
+            segments += 1;
+        }
+        assert_eq!(segments, 45);
+    }
 }

@@ -243,10 +243,10 @@ impl Checkpoint {
                     payload.push(1);
                     let (last, count, sum, sumsq) = s.parts();
                     for (bytes, len) in [
-                        (bytemuck::cast_slice::<u64, u8>(last), last.len()),
-                        (bytemuck::cast_slice::<u32, u8>(count), count.len()),
-                        (bytemuck::cast_slice::<f64, u8>(sum), sum.len()),
-                        (bytemuck::cast_slice::<f64, u8>(sumsq), sumsq.len()),
+                        (bytemuck::cast_slice::<u64, u8>(&last), last.len()),
+                        (bytemuck::cast_slice::<u32, u8>(&count), count.len()),
+                        (bytemuck::cast_slice::<f64, u8>(&sum), sum.len()),
+                        (bytemuck::cast_slice::<f64, u8>(&sumsq), sumsq.len()),
                     ] {
                         payload.extend_from_slice(&(len as u64).to_le_bytes());
                         payload.extend_from_slice(bytes);

@@ -84,8 +84,18 @@ impl SpikeFrame {
 }
 
 /// Indices of the set bits of a row of words (bit `i % 32` of word `i / 32` is index `i`).
+///
+/// ```
+/// assert_eq!(glifsim::frame::bits_to_indices(&[0b101, 1 << 31]), vec![0, 2, 63]);
+/// ```
 pub fn bits_to_indices(words: &[u32]) -> Vec<u32> {
     let mut out = Vec::new();
+    bits_to_indices_into(words, &mut out);
+    out
+}
+
+/// [`bits_to_indices`] appended to `out`, for a caller that reuses one buffer row after row.
+pub fn bits_to_indices_into(words: &[u32], out: &mut Vec<u32>) {
     for (wi, &w) in words.iter().enumerate() {
         let mut w = w;
         while w != 0 {
@@ -94,7 +104,6 @@ pub fn bits_to_indices(words: &[u32]) -> Vec<u32> {
             w &= w - 1;
         }
     }
-    out
 }
 
 /// The spikes of a run of T steps, `[T][B][W]` words.

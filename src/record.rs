@@ -22,7 +22,7 @@ use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::frame::{bits_to_indices, words_per_trial};
+use crate::frame::{bits_to_indices, bits_to_indices_into, words_per_trial};
 use rayon::prelude::*;
 
 /// Bytes reserved for the NPY header, so it can be rewritten in place as the array grows.
@@ -275,16 +275,10 @@ impl IsiStats {
                             // The spikes first, then their records: kept apart, the records'
                             // loads overlap instead of waiting behind the bit loop's branches.
                             fired.clear();
-                            for (j, &x) in row.iter().enumerate() {
-                                let mut x = x;
-                                while x != 0 {
-                                    fired.push(j * 32 + x.trailing_zeros() as usize);
-                                    x &= x - 1;
-                                }
-                            }
+                            bits_to_indices_into(row, &mut fired);
                             for &i in &fired {
                                 // (A bit past the last neuron, which no path sets, is ignored.)
-                                if let Some(p) = block.get_mut(i) {
+                                if let Some(p) = block.get_mut(i as usize) {
                                     p.spike(step0 + t as u64);
                                 }
                             }
@@ -657,9 +651,10 @@ mod tests {
 
     #[test]
     fn push_equals_a_spike_by_spike_reference() {
-        // Three trials of 1,000 neurons (the last word partly padding; blocks of 2,048 neurons
-        // cut nothing, so also 5,000), sparse and dense words, segments of 1, 7 and 30 steps;
-        // spikes recorded for two ranges. Held to the plain loop over every spike in order.
+        // Three trials of 1,000 neurons (the last word partly padding), 5,000 and 70,001 (more
+        // than one block of 1,024 words where the pool has two threads or more), sparse and
+        // dense words, segments of 1, 7 and 30 steps; spikes recorded for two ranges. Held to
+        // the plain loop over every spike in order.
         for n in [1000usize, 5000, 70_001] {
             let trials = 3;
             let w = words_per_trial(n);

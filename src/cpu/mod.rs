@@ -474,11 +474,25 @@ pub fn update_neuron<R: Real>(
 }
 
 /// Memory the host can still give (Linux `MemAvailable`), when known.
-pub(crate) fn host_memory_available() -> Option<u64> {
+fn host_memory_available() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// Refuse `needed` bytes of host memory for `what` (the error's words) where the host says it
+/// has less (`MemAvailable`), before anything is allocated: Linux overcommits, so an
+/// oversized allocation would end in an out-of-memory kill instead of an error.
+pub(crate) fn check_host_memory(needed: u64, what: &str) -> Result<()> {
+    match host_memory_available() {
+        Some(avail) if needed > avail => Err(Error::TooLarge {
+            needed,
+            available: Some(avail),
+            what: what.to_string(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The CPU simulator: N neurons × B independent trials in precision `R` (f32 or f64).
@@ -537,15 +551,7 @@ impl<R: Real> CpuSim<R> {
             .saturating_mul(n as u64)
             .saturating_mul(2 + pop.components() as u64)
             .saturating_mul(std::mem::size_of::<R>() as u64);
-        if let Some(avail) = host_memory_available() {
-            if needed > avail {
-                return Err(Error::TooLarge {
-                    needed,
-                    available: Some(avail),
-                    what: "host memory for the CPU path (MemAvailable)".into(),
-                });
-            }
-        }
+        check_host_memory(needed, "host memory for the CPU path (MemAvailable)")?;
         let params = Params::<R>::new(pop);
         let kernel = Kernel::new(&params);
         let v = (0..trials * n).map(|i| params.v_rest.at(i % n)).collect();
@@ -581,13 +587,10 @@ impl<R: Real> CpuSim<R> {
         };
         if 4 * blocks != self.noise_cache.len() {
             let needed = (blocks * 4 * std::mem::size_of::<u32>()) as u64;
-            if let Some(avail) = host_memory_available().filter(|&a| needed > a) {
-                return Err(Error::TooLarge {
-                    needed,
-                    available: Some(avail),
-                    what: "host memory for the CPU path's noise blocks (MemAvailable)".into(),
-                });
-            }
+            check_host_memory(
+                needed,
+                "host memory for the CPU path's noise blocks (MemAvailable)",
+            )?;
             self.noise_cache = vec![0; 4 * blocks];
         }
         self.offset = P::new(&drive.offset(self.pop.n));

@@ -458,18 +458,13 @@ impl GpuSim {
         // overcommits) and then touches to clear: an oversized population would end in an
         // out-of-memory kill instead of this error. A GPU refuses what it cannot hold.
         if ctx.adapter().is_cpu() {
-            if let Some(avail) = crate::cpu::host_memory_available() {
-                if needed > avail {
-                    return Err(Error::TooLarge {
-                        needed,
-                        available: Some(avail),
-                        what: format!(
-                            "host memory (MemAvailable), which the CPU driver '{}' allocates device memory from",
-                            ctx.adapter().name
-                        ),
-                    });
-                }
-            }
+            crate::cpu::check_host_memory(
+                needed,
+                &format!(
+                    "host memory (MemAvailable), which the CPU driver '{}' allocates device memory from",
+                    ctx.adapter().name
+                ),
+            )?;
         }
 
         // Pipeline constants: the parameter layout, K and the input kinds are fixed per

@@ -56,14 +56,16 @@ pub enum Error {
     /// No GPU adapter could be found or opened.
     #[error("no GPU adapter: {0}")]
     NoAdapter(String),
-    /// The population does not fit on the device (or, for the CPU path, in host memory).
-    #[error("population needs {needed} bytes of device memory but {} ({what})", available.map_or("the device refused to allocate them".to_string(), |a| format!("the device offers {a}")))]
+    /// The population (or a run of it) does not fit: in device memory, in one buffer or
+    /// dispatch of the device, or in host memory. Nothing was allocated.
+    #[error("too large: {what}: {} needed, {}", amount(*needed, what), available.map_or("the device refused to allocate them".to_string(), |a| format!("{} available", amount(a, what))))]
     TooLarge {
-        /// Bytes needed.
+        /// How much is needed, in the unit `what` names (bytes, or invocations).
         needed: u64,
-        /// Bytes the device offers, where it says (wgpu does not report free device memory).
+        /// How much there is, where known (wgpu does not report free device memory).
         available: Option<u64>,
-        /// What limit was hit.
+        /// What ran out, beginning with its unit: "bytes of host memory for the CPU path
+        /// (MemAvailable)", "invocations in one dispatch", ...
         what: String,
     },
     /// The device reported an error (validation, out of memory, device lost).
@@ -106,5 +108,14 @@ impl Error {
             path: path.into(),
             message: message.into(),
         }
+    }
+}
+
+/// `n` as the error says it: with gigabytes beside the count when `what` counts bytes.
+fn amount(n: u64, what: &str) -> String {
+    if what.starts_with("bytes") && n >= 1_000_000 {
+        format!("{n} ({:.2} GB)", n as f64 / 1e9)
+    } else {
+        n.to_string()
     }
 }

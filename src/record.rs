@@ -311,21 +311,38 @@ pub struct PopulationRecorder {
     counts: NpyStream,
     /// Spike count over all neurons and trials.
     pub total: u64,
-    /// ISI statistics of every (trial, neuron).
-    pub isi: IsiStats,
+    /// ISI statistics of every (trial, neuron), unless the recorder keeps none.
+    pub isi: Option<IsiStats>,
 }
 
 impl PopulationRecorder {
+    /// Bytes of host memory a recorder of `trials` × `n` neurons holds: the interval
+    /// statistics, 32 bytes per neuron and trial (a spike row and its events are a few
+    /// kilobytes more).
+    ///
+    /// ```
+    /// use glifsim::record::PopulationRecorder;
+    /// assert_eq!(PopulationRecorder::memory_needed(2, 1_000), 64_000);
+    /// ```
+    pub fn memory_needed(trials: usize, n: usize) -> u64 {
+        (trials as u64)
+            .saturating_mul(n as u64)
+            .saturating_mul(std::mem::size_of::<Isi>() as u64)
+    }
+
     /// Files `<name>_spikes.npy` (u32 rows of step, trial, neuron) when `ranges` is not empty,
-    /// and `<name>_counts.npy` (u32 spike count per step, all neurons and trials).
+    /// and `<name>_counts.npy` (u32 spike count per step, all neurons and trials); with `isi`,
+    /// interspike-interval statistics of every neuron and trial
+    /// ([`PopulationRecorder::memory_needed`]).
     pub fn create(
         dir: &Path,
         name: &str,
         trials: usize,
         n: usize,
         ranges: &[(usize, usize)],
+        isi: bool,
     ) -> Result<Self> {
-        let isi = IsiStats::new(trials * n);
+        let isi = isi.then(|| IsiStats::new(trials * n));
         Self::open(dir, name, trials, n, ranges, None, 0, isi)
     }
 
@@ -340,7 +357,7 @@ impl PopulationRecorder {
         ranges: &[(usize, usize)],
         steps: u64,
         pos: &crate::checkpoint::RecorderPosition,
-        isi: IsiStats,
+        isi: Option<IsiStats>,
     ) -> Result<Self> {
         let rows = Some((steps, pos.spike_rows));
         Self::open(dir, name, trials, n, ranges, rows, pos.total, isi)
@@ -356,7 +373,7 @@ impl PopulationRecorder {
         ranges: &[(usize, usize)],
         rows: Option<(u64, u64)>,
         total: u64,
-        isi: IsiStats,
+        isi: Option<IsiStats>,
     ) -> Result<Self> {
         let spikes = (!ranges.is_empty())
             .then(|| {
@@ -409,7 +426,9 @@ impl PopulationRecorder {
                 (count, events)
             })
             .collect();
-        self.isi.spikes_in(step0, words, trials, n);
+        if let Some(isi) = &mut self.isi {
+            isi.spikes_in(step0, words, trials, n);
+        }
         let counts: Vec<u32> = per_step.iter().map(|p| p.0).collect();
         let events: Vec<u32> = per_step.into_iter().flat_map(|p| p.1).collect();
         self.total += counts.iter().map(|&c| c as u64).sum::<u64>();
@@ -660,7 +679,8 @@ mod tests {
             let w = words_per_trial(n);
             let ranges = vec![(0, 40), (n - 100, n)];
             let dir = tempfile::tempdir().unwrap();
-            let mut rec = PopulationRecorder::create(dir.path(), "p", trials, n, &ranges).unwrap();
+            let mut rec =
+                PopulationRecorder::create(dir.path(), "p", trials, n, &ranges, true).unwrap();
             let mut isi = IsiStats::new(trials * n);
             let (mut counts, mut events, mut total) = (Vec::new(), Vec::new(), 0u64);
             let mut s = 7u64;
@@ -702,7 +722,10 @@ mod tests {
             }
             rec.commit().unwrap();
             assert_eq!(rec.total, total);
-            assert!(rec.isi == isi, "n = {n}: ISI statistics differ");
+            assert!(
+                rec.isi.as_ref() == Some(&isi),
+                "n = {n}: ISI statistics differ"
+            );
             // Blocks of any size (here 1 word: every block boundary) give the same statistics.
             let mut blocked = IsiStats::new(trials * n);
             let mut s0 = 0;

@@ -34,9 +34,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::checkpoint::{self, Checkpoint, RecorderPosition};
+use crate::cpu::{check_host_memory, CpuSim};
 use crate::error::{Error, Result};
-use crate::gpu::{GpuContext, GpuOptions};
-use crate::record::{PopulationRecorder, PopulationSummary, Summary, TraceRecorder};
+use crate::gpu::{GpuContext, GpuOptions, GpuSim};
+use crate::record::{IsiStats, PopulationRecorder, PopulationSummary, Summary, TraceRecorder};
 use crate::spec::PreparedPopulation;
 use crate::spec::{Spec, Value};
 use crate::{Backend, Simulator, StepOptions};
@@ -118,23 +119,71 @@ struct Run<'a> {
     traces: Vec<Option<TraceRecorder>>,
 }
 
+/// The GPU options of population `p` in a run: the host-input buffer only where it has host
+/// input.
+fn gpu_options(p: &PreparedPopulation) -> GpuOptions {
+    GpuOptions {
+        host_inputs: p.host_input.is_some(),
+        ..Default::default()
+    }
+}
+
+/// Refuse a run whose host-side memory exceeds what the host has (`MemAvailable`) before
+/// anything is allocated: the recorders' interval statistics, and the CPU path's state or the
+/// device memory a CPU driver takes from the host. Each simulator checks its own memory, but
+/// allocations are checked one at a time while Linux hands out untouched pages freely, so a run
+/// whose parts each fit but whose sum does not would be killed for want of memory, perhaps
+/// hours in, instead of refused. (The spec's host inputs are already loaded.)
+fn check_run_memory(prepared: &[PreparedPopulation], ctx: &Option<Arc<GpuContext>>) -> Result<()> {
+    let mut recorders = 0u64;
+    let mut sims = 0u64;
+    for p in prepared {
+        let (n, trials) = (p.pop.len(), p.trials);
+        if p.cv_isi {
+            recorders = recorders.saturating_add(PopulationRecorder::memory_needed(trials, n));
+        }
+        sims = sims.saturating_add(match ctx {
+            None => CpuSim::<f32>::memory_needed(&p.pop, trials, p.drive.noise.is_some()),
+            Some(c) if c.adapter().is_cpu() => {
+                GpuSim::memory_needed(c, &p.pop, trials, &p.drive, &gpu_options(p))?
+            }
+            Some(_) => 0,
+        });
+    }
+    let gb = |b: u64| b as f64 / 1e9;
+    let sims_what = match ctx {
+        None => format!(", {:.2} GB for the CPU path's state", gb(sims)),
+        Some(c) if c.adapter().is_cpu() => format!(
+            ", {:.2} GB of device memory, which the CPU driver '{}' takes from the host",
+            gb(sims),
+            c.adapter().name
+        ),
+        Some(_) => String::new(),
+    };
+    let hint = if recorders > 0 {
+        "; `cv_isi = false` under [population.record] keeps no interval statistics"
+    } else {
+        ""
+    };
+    check_host_memory(
+        recorders.saturating_add(sims),
+        &format!(
+            "bytes of host memory for this run (MemAvailable): {:.2} GB for the recorders' interspike-interval statistics (32 bytes per neuron and trial){sims_what}{hint}",
+            gb(recorders)
+        ),
+    )
+}
+
 fn build_sims(
     prepared: &[PreparedPopulation],
     ctx: &Option<Arc<GpuContext>>,
 ) -> Result<Vec<Simulator>> {
+    check_run_memory(prepared, ctx)?;
     prepared
         .iter()
         .map(|p| {
             let mut sim = match ctx {
-                Some(c) => Simulator::on_gpu(
-                    c.clone(),
-                    &p.pop,
-                    p.trials,
-                    &GpuOptions {
-                        host_inputs: p.host_input.is_some(),
-                        ..Default::default()
-                    },
-                )?,
+                Some(c) => Simulator::on_gpu(c.clone(), &p.pop, p.trials, &gpu_options(p))?,
                 None => Simulator::new(&p.pop, p.trials, Backend::Cpu)?,
             };
             sim.set_drive(p.drive.clone())?;
@@ -187,6 +236,7 @@ pub fn run_spec(
             p.trials,
             p.pop.len(),
             &p.spike_ranges,
+            p.cv_isi,
         )?);
         traces.push(open_traces(dir, p, None)?);
     }
@@ -231,7 +281,7 @@ pub fn resume(opts: &RunOptions, progress: &mut dyn FnMut(u64, u64)) -> Result<S
             dir.display()
         )));
     }
-    let ck = Checkpoint::read(&path)?;
+    let mut ck = Checkpoint::read(&path)?;
     let spec_json = ck.meta.spec.clone().ok_or_else(|| {
         Error::format(
             &path,
@@ -263,12 +313,18 @@ pub fn resume(opts: &RunOptions, progress: &mut dyn FnMut(u64, u64)) -> Result<S
                 format!("population '{}' has no recording position", m.name),
             )
         })?;
-        let isi = ck.isi[i].clone().ok_or_else(|| {
-            Error::format(
-                &path,
-                format!("population '{}' has no spike statistics", m.name),
-            )
-        })?;
+        // The statistics move from the checkpoint to the recorder (no copy: they may be tens
+        // of GB).
+        let isi = match (p.cv_isi, ck.isi[i].take()) {
+            (true, None) => {
+                return Err(Error::format(
+                    &path,
+                    format!("population '{}' has no spike statistics", m.name),
+                ))
+            }
+            (true, some) => some,
+            (false, _) => None,
+        };
         recs.push(PopulationRecorder::reopen(
             dir,
             &p.name,
@@ -314,7 +370,7 @@ impl Run<'_> {
                 total: self.recs[i].total,
             });
         }
-        ck.isi = self.recs.iter().map(|r| Some(r.isi.clone())).collect();
+        ck.isi = self.recs.iter().map(|r| r.isi.clone()).collect();
         ck.write_atomic(&dir.join(checkpoint::FILE_NAME))
     }
 
@@ -454,7 +510,7 @@ impl Run<'_> {
                         } else {
                             0.0
                         },
-                        cv_isi: r.isi.mean_cv(),
+                        cv_isi: r.isi.as_ref().and_then(IsiStats::mean_cv),
                         wall_time_s: w,
                         neuron_updates_per_s: if w > 0.0 { nt * ran / w } else { 0.0 },
                     }

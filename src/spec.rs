@@ -32,6 +32,8 @@
 //! theta = [0]               # neurons whose θ is sampled (ALIF, GLIF2, GLIF4, GLIF5)
 //! asc = [0]                 # neurons whose after-spike currents are sampled (GLIF3-5)
 //! every = 10                # steps between samples
+//! cv_isi = false            # keep no interspike-interval statistics (32 bytes per neuron
+//!                           # and trial of host memory; the summary's CV(ISI) is then null)
 //! ```
 //! Errors name the file, the line and column where TOML knows them, the field and what was
 //! expected.
@@ -215,6 +217,10 @@ pub struct RecordSpec {
     pub asc: Vec<usize>,
     /// Steps between samples (default 1).
     pub every: Option<usize>,
+    /// Keep each neuron's interspike-interval statistics for the summary's CV(ISI) (default
+    /// true): 32 bytes of host memory per neuron and trial, which a run of 10⁹ neurons may
+    /// not have to spare.
+    pub cv_isi: Option<bool>,
 }
 
 /// A population ready to simulate.
@@ -240,6 +246,8 @@ pub struct PreparedPopulation {
     pub asc: Vec<usize>,
     /// Steps between samples.
     pub every: usize,
+    /// Keep interspike-interval statistics (the summary's CV(ISI)).
+    pub cv_isi: bool,
 }
 
 impl Spec {
@@ -573,6 +581,7 @@ impl Spec {
             theta: rec.theta.clone(),
             asc: rec.asc.clone(),
             every,
+            cv_isi: rec.cv_isi.unwrap_or(true),
         })
     }
 

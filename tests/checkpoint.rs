@@ -241,7 +241,8 @@ neurons = 40
 npy = "input.npy"
 "#;
 
-fn setup(dir: &Path) -> Spec {
+/// The spec in `dir` (with its input file); `cv_isi = false` for population a when `!cv`.
+fn setup(dir: &Path, cv: bool) -> Spec {
     let mut s = glifsim::record::NpyStream::create(&dir.join("input.npy"), "<f4", &[40]).unwrap();
     s.append(
         bytemuck::cast_slice(&Rng(5).vec_f32(400 * 40, 0.0, 45.0)),
@@ -249,7 +250,12 @@ fn setup(dir: &Path) -> Spec {
     )
     .unwrap();
     s.commit().unwrap();
-    std::fs::write(dir.join("spec.toml"), SPEC).unwrap();
+    let text = if cv {
+        SPEC.to_string()
+    } else {
+        SPEC.replace("every = 5\n", "every = 5\ncv_isi = false\n")
+    };
+    std::fs::write(dir.join("spec.toml"), text).unwrap();
     Spec::load(dir.join("spec.toml")).unwrap()
 }
 
@@ -271,14 +277,22 @@ fn outputs(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-fn fault_then_resume(first: Backend, then: Backend) {
+fn fault_then_resume(first: Backend, then: Backend, cv: bool) {
     let tmp = tempfile::tempdir().unwrap();
-    let spec = setup(tmp.path());
+    let spec = setup(tmp.path(), cv);
     // The uninterrupted run.
     let straight = tmp.path().join("straight");
     let mut o = RunOptions::new(&straight);
     o.backend = first;
     let s1 = run_spec(&spec, &o, &mut |_, _| {}).unwrap();
+    // Population a keeps interval statistics unless `cv_isi = false`; b always does.
+    assert_eq!(
+        s1.populations[0].cv_isi.is_some(),
+        cv,
+        "{:?}",
+        s1.populations[0]
+    );
+    assert!(s1.populations[1].cv_isi.is_some());
     // A run that checkpoints every 50 steps and loses its device after step 130.
     let broken = tmp.path().join("broken");
     let mut o = RunOptions::new(&broken);
@@ -329,15 +343,41 @@ fn fault_then_resume(first: Backend, then: Backend) {
 
 #[test]
 fn command_line_resumes_after_a_device_fault_cpu() {
-    fault_then_resume(Backend::Cpu, Backend::Cpu);
+    fault_then_resume(Backend::Cpu, Backend::Cpu, true);
+    fault_then_resume(Backend::Cpu, Backend::Cpu, false);
+}
+
+/// `cv_isi = false` changes nothing but the statistics: the same spikes, the same files.
+#[test]
+fn a_run_without_interval_statistics_records_the_same_spikes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut runs = Vec::new();
+    for cv in [true, false] {
+        let dir = tmp.path().join(format!("cv{cv}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let spec = setup(&dir, cv);
+        let mut o = RunOptions::new(dir.join("out"));
+        o.backend = Backend::Cpu;
+        o.plot = false;
+        let s = run_spec(&spec, &o, &mut |_, _| {}).unwrap();
+        runs.push((s, outputs(&dir.join("out"))));
+    }
+    let ((with, fa), (without, fb)) = (&runs[0], &runs[1]);
+    assert!(with.populations[0].cv_isi.is_some());
+    assert_eq!(without.populations[0].cv_isi, None);
+    assert_eq!(with.populations[1].cv_isi, without.populations[1].cv_isi);
+    for (a, b) in with.populations.iter().zip(&without.populations) {
+        assert_eq!(a.spike_count, b.spike_count, "{}", a.name);
+    }
+    assert!(!fa.is_empty() && fa == fb, "output files differ");
 }
 
 #[test]
 fn command_line_resumes_after_a_device_fault_gpu() {
     let Some(ctx) = gpu() else { return };
-    fault_then_resume(Backend::Gpu, Backend::Gpu);
+    fault_then_resume(Backend::Gpu, Backend::Gpu, true);
     if ctx.arith() == Arith::Separate {
-        fault_then_resume(Backend::Cpu, Backend::Gpu);
+        fault_then_resume(Backend::Cpu, Backend::Gpu, false);
     }
 }
 
@@ -352,7 +392,7 @@ fn resume_without_a_checkpoint_says_so() {
         m.contains(FILE_NAME) && m.contains("no run's output there"),
         "{m}"
     );
-    let spec = setup(tmp.path());
+    let spec = setup(tmp.path(), true);
     let stopped = tmp.path().join("stopped");
     let o = RunOptions::new(&stopped);
     o.stop.store(true, std::sync::atomic::Ordering::SeqCst);

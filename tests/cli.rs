@@ -826,3 +826,84 @@ fn binary_names_a_bad_spin_setting() {
         "{err}"
     );
 }
+
+/// The host's available memory (`MemAvailable`), where Linux says.
+fn mem_available() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+}
+
+/// A run whose parts each fit in host memory but whose sum does not is refused before its first
+/// step, with the parts named, instead of being killed for want of memory once its pages are
+/// touched. The population (LIF with noise, one trial) is sized from this host's
+/// `MemAvailable`: on the CPU path its state and noise blocks hold 24 bytes per neuron and the
+/// recorder's interval statistics 32, so `avail / 40` neurons need 0.6 and 0.8 of what is
+/// available, 1.4 together. On a CPU driver the GPU path's device memory comes from the host
+/// too, about 10 bytes per neuron at this size (its spike rows shrink with the chunk), so
+/// `avail / 36` neurons; the test checks that each part alone fits.
+#[test]
+fn a_run_larger_than_host_memory_in_sum_is_refused_before_it_starts() {
+    let Some(avail) = mem_available() else {
+        eprintln!("SKIPPED: no /proc/meminfo MemAvailable on this host");
+        return;
+    };
+    let spec_of = |n: u64, dir: &Path| {
+        let text = format!(
+            "dt = 0.1\nduration = 1.0\n[[population]]\nname = \"big\"\nmodel = \"LIF\"\nneurons = {n}\n[population.input]\nnoise = {{ mean = 0.0, std = 1.0 }}\n[population.record]\nspikes = \"none\"\n"
+        );
+        Spec::parse(&text, &dir.join("big.toml")).unwrap()
+    };
+    let mut cases = vec![(Backend::Cpu, avail / 40, "CPU path's state")];
+    if let Some(ctx) = common::gpu() {
+        if ctx.adapter().is_cpu() {
+            let n = avail / 36;
+            let p = &spec_of(n, Path::new(".")).prepare().unwrap()[0];
+            let opts = glifsim::gpu::GpuOptions {
+                host_inputs: false,
+                ..Default::default()
+            };
+            let device =
+                glifsim::gpu::GpuSim::memory_needed(&ctx, &p.pop, 1, &p.drive, &opts).unwrap();
+            let recorder = glifsim::record::PopulationRecorder::memory_needed(1, n as usize);
+            assert!(
+                device < avail && recorder < avail,
+                "{device} + {recorder} vs {avail}"
+            );
+            assert!(
+                device + recorder > avail,
+                "{device} + {recorder} vs {avail}"
+            );
+            cases.push((Backend::Gpu, n, "takes from the host"));
+        } else {
+            eprintln!(
+                "'{}' is not a CPU driver: the GPU case of this test serves CPU drivers",
+                ctx.adapter().name
+            );
+        }
+    }
+    for (backend, n, part) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let spec = spec_of(n, tmp.path());
+        let mut opts = RunOptions::new(tmp.path().join("o"));
+        opts.backend = backend;
+        opts.plot = false;
+        match run_spec(&spec, &opts, &mut |_, _| {}) {
+            Err(Error::TooLarge {
+                needed,
+                available: Some(a),
+                what,
+            }) => {
+                assert!(needed > a, "{backend:?}: {needed} vs {a}");
+                assert!(what.contains("interspike-interval"), "{backend:?}: {what}");
+                assert!(what.contains(part), "{backend:?}: {what}");
+            }
+            other => panic!(
+                "{backend:?}, {n} neurons: expected TooLarge, got {:?}",
+                other.map(|s| s.steps)
+            ),
+        }
+        // Nothing ran: no summary.
+        assert!(Summary::read(&tmp.path().join("o")).is_err());
+    }
+}

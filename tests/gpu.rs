@@ -6,6 +6,7 @@ mod common;
 
 use common::{assert_state_eq, gpu, hetero_population, select_neurons, Rng};
 use glifsim::gpu::{GpuOptions, GpuSim};
+use glifsim::input::Drive;
 use glifsim::{CpuSim, Model, Population, StepOptions};
 
 const MODELS: [Model; 4] = [Model::Lif, Model::Glif1, Model::Alif, Model::Glif2];
@@ -1006,6 +1007,82 @@ fn device_memory_per_neuron() {
         let parts = m.state + m.parameters + m.inputs + m.spikes + m.staging + m.noise_cache;
         assert_eq!(m.total(), parts);
     }
+}
+
+/// `GpuSim::memory_needed` (what a run checks before it allocates) says what `with_drive` then
+/// allocates, to within the fixed-size parts (parameter heads, the noise table, 16-byte
+/// stand-ins for absent buffers), for shared and per-neuron parameters and drives, with and
+/// without host input, noise and its cache, in one shard and in several.
+#[test]
+fn memory_needed_matches_what_is_allocated() {
+    let Some(ctx) = gpu() else { return };
+    let n = 100_000;
+    let noise = |std: glifsim::Param| glifsim::input::Noise {
+        mean: 0.0.into(),
+        std,
+        seed: 1,
+    };
+    let per_neuron =
+        |x: f32| glifsim::Param::PerNeuron((0..n).map(|i| x as f64 + (i % 7) as f64).collect());
+    let drives = [
+        Drive::default(),
+        Drive {
+            bias: per_neuron(10.0),
+            ..Default::default()
+        },
+        Drive {
+            noise: Some(noise(per_neuron(1.0))),
+            ..Default::default()
+        },
+        Drive {
+            bias: 3.0.into(),
+            noise: Some(noise(2.0.into())),
+            ..Default::default()
+        },
+    ];
+    let pops = [
+        Population::builder(Model::Lif, n).build().unwrap(),
+        hetero_population(Model::Alif, n, 3),
+        hetero_population(Model::Glif5, n, 4),
+    ];
+    for pop in &pops {
+        for drive in &drives {
+            for (host_inputs, shard) in [(true, None), (false, None), (false, Some(30_000))] {
+                for cache in [Some(true), Some(false)] {
+                    let opts = GpuOptions {
+                        host_inputs,
+                        max_shard_neurons: shard,
+                        noise_cache: cache,
+                        ..Default::default()
+                    };
+                    let needed = GpuSim::memory_needed(&ctx, pop, 2, drive, &opts).unwrap();
+                    let g = GpuSim::with_drive(ctx.clone(), pop, 2, drive, &opts).unwrap();
+                    let m = g.device_memory();
+                    let what = format!(
+                        "{} bias {} noise {:?} host {host_inputs} shard {shard:?} cache {cache:?}: {needed} vs {m:?}",
+                        pop.model(),
+                        drive.bias.is_per_neuron(),
+                        drive.noise.as_ref().map(|z| z.std.is_per_neuron()),
+                    );
+                    // Per shard: a parameter head and the noise table (a few KB), stand-ins.
+                    let slack = g.shard_count() as u64 * 64 * 1024;
+                    assert!(needed <= m.total(), "{what}");
+                    assert!(m.total() <= needed + slack, "{what}");
+                }
+            }
+        }
+    }
+    // A population the GPU path cannot hold at all is the same error as `with_drive`'s.
+    let wide = Population::builder(Model::Alif, 10)
+        .adapt_time_constants(vec![20.0.into(); 9])
+        .adapt_increments(vec![1.0.into(); 9])
+        .build()
+        .unwrap();
+    let opts = GpuOptions::default();
+    assert!(matches!(
+        GpuSim::memory_needed(&ctx, &wide, 1, &Drive::default(), &opts),
+        Err(glifsim::Error::Usage(_))
+    ));
 }
 
 #[test]

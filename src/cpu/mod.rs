@@ -539,6 +539,25 @@ pub struct CpuSim<R: Real> {
 }
 
 impl<R: Real> CpuSim<R> {
+    /// Bytes of host memory a simulator of `pop` × `trials` holds: V, r and the state
+    /// components in precision `R`, and with a noise drive (`noise`) each neuron's Philox
+    /// block (16 bytes per neuron and trial).
+    ///
+    /// ```
+    /// use glifsim::{CpuSim, Model, Population};
+    /// let pop = Population::builder(Model::Lif, 1_000).build()?;
+    /// assert_eq!(CpuSim::<f32>::memory_needed(&pop, 2, false), 2 * 1_000 * 2 * 4);
+    /// assert_eq!(CpuSim::<f32>::memory_needed(&pop, 2, true), 2 * 1_000 * (8 + 16));
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
+    pub fn memory_needed(pop: &Population, trials: usize, noise: bool) -> u64 {
+        let pairs = (trials as u64).saturating_mul(pop.n as u64);
+        let state = pairs
+            .saturating_mul(2 + pop.components() as u64)
+            .saturating_mul(std::mem::size_of::<R>() as u64);
+        state.saturating_add(if noise { pairs.saturating_mul(16) } else { 0 })
+    }
+
     /// A simulator at the initial state (V = V_rest, r = 0, θ = 0).
     pub fn new(pop: &Population, trials: usize, arith: Arith) -> Result<Self> {
         if trials == 0 {
@@ -547,11 +566,11 @@ impl<R: Real> CpuSim<R> {
         let n = pop.n;
         // Refuse what the host cannot hold before allocating it (overcommit would turn an
         // oversized population into an out-of-memory kill later).
-        let needed = (trials as u64)
-            .saturating_mul(n as u64)
-            .saturating_mul(2 + pop.components() as u64)
-            .saturating_mul(std::mem::size_of::<R>() as u64);
-        check_host_memory(needed, "host memory for the CPU path (MemAvailable)")?;
+        let needed = Self::memory_needed(pop, trials, false);
+        check_host_memory(
+            needed,
+            "bytes of host memory for the CPU path (MemAvailable)",
+        )?;
         let params = Params::<R>::new(pop);
         let kernel = Kernel::new(&params);
         let v = (0..trials * n).map(|i| params.v_rest.at(i % n)).collect();
@@ -589,7 +608,7 @@ impl<R: Real> CpuSim<R> {
             let needed = (blocks * 4 * std::mem::size_of::<u32>()) as u64;
             check_host_memory(
                 needed,
-                "host memory for the CPU path's noise blocks (MemAvailable)",
+                "bytes of host memory for the CPU path's noise blocks (MemAvailable)",
             )?;
             self.noise_cache = vec![0; 4 * blocks];
         }

@@ -563,7 +563,7 @@ impl GpuContext {
             return Err(Error::TooLarge {
                 needed: size,
                 available: Some(self.limits.max_buffer_size),
-                what: format!("buffer '{label}' is larger than the device's largest buffer"),
+                what: format!("bytes in buffer '{label}', more than the device's largest buffer"),
             });
         }
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);

@@ -240,14 +240,17 @@ fn neuron_runs(sorted: &[usize], gap: usize) -> Vec<(usize, usize)> {
 }
 
 /// Bytes of device memory one shard of `n` neurons needs: V and r, `k` components, the
-/// per-neuron parameter regions, the input rows of `t_in` steps (0 without host input), the
-/// spike rows of a `t`-step chunk with their two staging copies, and the noise cache's three
-/// words per neuron and trial (`cache`).
+/// per-neuron parameter regions (`per_neuron_slots` of `region` values each: every shard's
+/// regions are as long as the largest shard's, the kernels' stride), the input rows of `t_in`
+/// steps (0 without host input), the spike rows of a `t`-step chunk with their two staging
+/// copies, and the noise cache's three words per neuron and trial (`cache`).
+#[allow(clippy::too_many_arguments)]
 fn shard_bytes(
     n: usize,
     trials: usize,
     k: usize,
     per_neuron_slots: usize,
+    region: usize,
     t: usize,
     t_in: usize,
     cache: bool,
@@ -257,10 +260,154 @@ fn shard_bytes(
     let cache = if cache { 3 * bn } else { 0 };
     bn * 2
         + bn * k as u64
-        + (per_neuron_slots * n) as u64 * 4
+        + (per_neuron_slots * region) as u64 * 4
         + bn * t_in as u64
         + words * 3
         + cache
+}
+
+/// How a population is laid out on a device, decided before anything is allocated.
+struct Plan {
+    /// Keep the noise cache ([`GpuOptions::noise_cache`]).
+    cache: bool,
+    /// The shards: (first neuron, neurons, wide kernel).
+    shard_list: Vec<(usize, usize, bool)>,
+    /// The largest shard allowed, in neurons.
+    shard_max: usize,
+    /// The largest shard made, in neurons.
+    largest: usize,
+    /// Steps per chunk.
+    chunk: usize,
+    /// Bytes of device memory the shards need.
+    needed: u64,
+}
+
+/// The layout of `pop` × `trials` on `ctx`'s device with `drive` and `opts` (the drive
+/// already validated): shard sizes within the device's binding limit, steps per chunk, and
+/// the bytes they need. Errors for what the GPU path cannot hold at all.
+fn plan(
+    ctx: &GpuContext,
+    pop: &Population,
+    trials: usize,
+    drive: &Drive,
+    opts: &GpuOptions,
+) -> Result<Plan> {
+    if trials == 0 {
+        return Err(Error::Usage("trials must be ≥ 1".into()));
+    }
+    let comps = pop.components();
+    if comps > MAX_K {
+        return Err(Error::Usage(format!(
+            "the GPU path holds at most {MAX_K} state components per neuron (θ_k, after-spike currents, θ_v); this population has {comps}"
+        )));
+    }
+    let lim = ctx.limits();
+    let max_bind = lim.max_storage_buffer_binding_size.min(lim.max_buffer_size);
+    // The kernel's parameter slots: the population's, then the drive's offset (bias plus
+    // noise mean) and gain (from the noise's standard deviation), per neuron where any of
+    // their terms is; counted without building the per-neuron arrays.
+    let params = pop.param_list();
+    let noise = drive.noise.as_ref();
+    let offset_pn = drive.bias.is_per_neuron() || noise.is_some_and(|z| z.mean.is_per_neuron());
+    let gain_pn = noise.is_some_and(|z| z.std.is_per_neuron());
+    let slots = params.len() + 2;
+    let per_neuron_slots = params.iter().filter(|(_, p)| p.is_per_neuron()).count()
+        + usize::from(offset_pn)
+        + usize::from(gain_pn);
+    // Largest shard: every per-shard binding of one step must fit one binding (the noise
+    // cache has three words per neuron and trial).
+    let cache = drive.noise.is_some()
+        && opts
+            .noise_cache
+            .unwrap_or_else(|| !ctx.adapter().is_cpu() && !env_flag("GLIFSIM_NO_NOISE_CACHE"));
+    let serves = GpuOptions::wide_serves(pop);
+    let wide = match opts.wide {
+        Some(true) if !serves => {
+            return Err(Error::Usage(format!(
+                "the wide GPU kernel (GpuOptions::wide) serves populations with at most one threshold component and two after-spike currents; this is {} with {} threshold components and {} after-spike currents",
+                pop.model(),
+                pop.k(),
+                pop.j(),
+            )))
+        }
+        Some(w) => w,
+        None => serves && !env_flag("GLIFSIM_NO_WIDE"),
+    };
+    let widest = comps.max(if cache { 3 } else { 1 });
+    let per_neuron_bytes = 4 * (trials as u64) * (widest as u64);
+    let mut shard_max = max_bind / per_neuron_bytes;
+    if per_neuron_slots > 0 {
+        // params: one value per slot (padded to a multiple of 4), a region of one shard's
+        // length (rounded up to 4) for each per-neuron slot, the noise table, and up to
+        // 3 values padding the whole to 16 bytes.
+        let head = slots.next_multiple_of(4) as u64;
+        let room = max_bind / 4 - head - 2 * NOISE_TABLE_LEN as u64 - 3;
+        shard_max = shard_max.min(room / per_neuron_slots as u64);
+    }
+    // Invocation indices are u32 in the shader: keep B · n_pad below 2³¹.
+    shard_max = shard_max.min((1u64 << 31) / trials as u64);
+    if let Some(m) = opts.max_shard_neurons {
+        shard_max = shard_max.min(m as u64);
+    }
+    let shard_max = (shard_max / WORKGROUP * WORKGROUP).max(WORKGROUP) as usize;
+    let n = pop.len();
+    let largest = n.min(shard_max);
+    // The shards (first neuron, neurons, wide kernel or not): runs of `shard_max`, where the
+    // wide kernel gives a shard whose count is not a multiple of 4 (the last) its whole
+    // spike words and leaves its partial last word (< 32 neurons) to a lane shard, since a
+    // vector of four neurons must not straddle two trials.
+    let shard_list: Vec<(usize, usize, bool)> = (0..n.div_ceil(shard_max))
+        .flat_map(|s| {
+            let (n0, ns) = (s * shard_max, shard_max.min(n - s * shard_max));
+            let head = if !wide {
+                0
+            } else if ns % 4 == 0 {
+                ns
+            } else {
+                ns / 32 * 32
+            };
+            [(n0, head, true), (n0 + head, ns - head, false)]
+                .into_iter()
+                .filter(|&(_, k, _)| k > 0)
+        })
+        .collect();
+    // Steps per chunk: inputs [T][B][n] must fit one binding.
+    let mut chunk = opts.chunk_steps.max(1) as u64;
+    if opts.host_inputs {
+        chunk = chunk.min(max_bind / (4 * (trials * largest) as u64)).max(1);
+    }
+    // Spike rows of one chunk (and each of its two staging copies) stay within 256 MiB.
+    let row_bytes = (trials * words_per_trial(largest) * 4) as u64;
+    // One more row follows them: the refractory words.
+    chunk = chunk.min(
+        (SPIKE_CHUNK_BYTES.min(max_bind) / row_bytes)
+            .saturating_sub(1)
+            .max(1),
+    );
+    let chunk = chunk as usize;
+    let needed: u64 = shard_list
+        .iter()
+        .map(|&(_, ns, _)| {
+            shard_bytes(
+                ns,
+                trials,
+                comps,
+                per_neuron_slots,
+                largest.next_multiple_of(4),
+                chunk,
+                if opts.host_inputs { chunk } else { 0 },
+                cache,
+            )
+        })
+        .sum();
+    Ok(Plan {
+        cache,
+        shard_list,
+        shard_max,
+        largest,
+        chunk,
+        needed,
+    })
 }
 
 /// A population on the GPU: f32 state for B trials × N neurons.
@@ -338,6 +485,33 @@ impl GpuSim {
         Self::with_drive(ctx, pop, trials, &Drive::default(), opts)
     }
 
+    /// Bytes of device memory [`GpuSim::with_drive`] would allocate for `pop` × `trials` with
+    /// `drive` and `opts` on `ctx`'s device, without allocating them (state, parameters, one
+    /// chunk's inputs and spike rows with their staging copies, the noise cache; not the few
+    /// kilobytes of control buffers). Errors where the GPU path cannot hold the population at
+    /// all, as `with_drive` would.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuOptions, GpuSim}, Drive, Model, Population};
+    /// let ctx = Arc::new(GpuContext::new()?);
+    /// let pop = Population::builder(Model::Lif, 1_000_000_000).build()?;
+    /// let opts = GpuOptions { host_inputs: false, ..Default::default() };
+    /// let bytes = GpuSim::memory_needed(&ctx, &pop, 1, &Drive::default(), &opts)?;
+    /// println!("{:.1} GB", bytes as f64 / 1e9);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
+    pub fn memory_needed(
+        ctx: &GpuContext,
+        pop: &Population,
+        trials: usize,
+        drive: &Drive,
+        opts: &GpuOptions,
+    ) -> Result<u64> {
+        drive.validate(pop.len())?;
+        Ok(plan(ctx, pop, trials, drive, opts)?.needed)
+    }
+
     /// Upload a population at its initial state, with on-device input currents.
     pub fn with_drive(
         ctx: Arc<GpuContext>,
@@ -347,109 +521,21 @@ impl GpuSim {
         opts: &GpuOptions,
     ) -> Result<Self> {
         drive.validate(pop.len())?;
-        if trials == 0 {
-            return Err(Error::Usage("trials must be ≥ 1".into()));
-        }
+        let Plan {
+            cache,
+            shard_list,
+            shard_max,
+            largest,
+            chunk,
+            needed,
+        } = plan(&ctx, pop, trials, drive, opts)?;
+        let (n, nshards) = (pop.len(), shard_list.len());
         let k = pop.k();
         let comps = pop.components();
-        if comps > MAX_K {
-            return Err(Error::Usage(format!(
-                "the GPU path holds at most {MAX_K} state components per neuron (θ_k, after-spike currents, θ_v); this population has {comps}"
-            )));
-        }
-        let lim = ctx.limits();
-        let max_bind = lim.max_storage_buffer_binding_size.min(lim.max_buffer_size);
         let (offset, gain) = (drive.offset(pop.len()), drive.gain());
         let mut slots_list = pop.param_list();
         slots_list.insert(8, ("offset", &offset));
         slots_list.insert(9, ("gain", &gain));
-        // Largest shard: every per-shard binding of one step must fit one binding (the noise
-        // cache has three words per neuron and trial).
-        let cache = drive.noise.is_some()
-            && opts
-                .noise_cache
-                .unwrap_or_else(|| !ctx.adapter().is_cpu() && !env_flag("GLIFSIM_NO_NOISE_CACHE"));
-        let serves = GpuOptions::wide_serves(pop);
-        let wide = match opts.wide {
-            Some(true) if !serves => {
-                return Err(Error::Usage(format!(
-                    "the wide GPU kernel (GpuOptions::wide) serves populations with at most one threshold component and two after-spike currents; this is {} with {} threshold components and {} after-spike currents",
-                    pop.model(),
-                    pop.k(),
-                    pop.j(),
-                )))
-            }
-            Some(w) => w,
-            None => serves && !env_flag("GLIFSIM_NO_WIDE"),
-        };
-        let widest = comps.max(if cache { 3 } else { 1 });
-        let per_neuron_bytes = 4 * (trials as u64) * (widest as u64);
-        let per_neuron_slots = slots_list.iter().filter(|(_, p)| p.is_per_neuron()).count();
-        let mut shard_max = max_bind / per_neuron_bytes;
-        if per_neuron_slots > 0 {
-            // params: one value per slot (padded to a multiple of 4), a region of one shard's
-            // length (rounded up to 4) for each per-neuron slot, the noise table, and up to
-            // 3 values padding the whole to 16 bytes.
-            let head = slots_list.len().next_multiple_of(4) as u64;
-            let room = max_bind / 4 - head - 2 * NOISE_TABLE_LEN as u64 - 3;
-            shard_max = shard_max.min(room / per_neuron_slots as u64);
-        }
-        // Invocation indices are u32 in the shader: keep B · n_pad below 2³¹.
-        shard_max = shard_max.min((1u64 << 31) / trials as u64);
-        if let Some(m) = opts.max_shard_neurons {
-            shard_max = shard_max.min(m as u64);
-        }
-        let shard_max = (shard_max / WORKGROUP * WORKGROUP).max(WORKGROUP) as usize;
-        let n = pop.len();
-        let largest = n.min(shard_max);
-        // The shards (first neuron, neurons, wide kernel or not): runs of `shard_max`, where the
-        // wide kernel gives a shard whose count is not a multiple of 4 (the last) its whole
-        // spike words and leaves its partial last word (< 32 neurons) to a lane shard, since a
-        // vector of four neurons must not straddle two trials.
-        let shard_list: Vec<(usize, usize, bool)> = (0..n.div_ceil(shard_max))
-            .flat_map(|s| {
-                let (n0, ns) = (s * shard_max, shard_max.min(n - s * shard_max));
-                let head = if !wide {
-                    0
-                } else if ns % 4 == 0 {
-                    ns
-                } else {
-                    ns / 32 * 32
-                };
-                [(n0, head, true), (n0 + head, ns - head, false)]
-                    .into_iter()
-                    .filter(|&(_, k, _)| k > 0)
-            })
-            .collect();
-        let nshards = shard_list.len();
-        // Steps per chunk: inputs [T][B][n] must fit one binding.
-        let mut chunk = opts.chunk_steps.max(1) as u64;
-        if opts.host_inputs {
-            chunk = chunk.min(max_bind / (4 * (trials * largest) as u64)).max(1);
-        }
-        // Spike rows of one chunk (and each of its two staging copies) stay within 256 MiB.
-        let row_bytes = (trials * words_per_trial(largest) * 4) as u64;
-        // One more row follows them: the refractory words.
-        chunk = chunk.min(
-            (SPIKE_CHUNK_BYTES.min(max_bind) / row_bytes)
-                .saturating_sub(1)
-                .max(1),
-        );
-        let chunk = chunk as usize;
-        let needed: u64 = shard_list
-            .iter()
-            .map(|&(_, ns, _)| {
-                shard_bytes(
-                    ns,
-                    trials,
-                    comps,
-                    per_neuron_slots,
-                    chunk,
-                    if opts.host_inputs { chunk } else { 0 },
-                    cache,
-                )
-            })
-            .sum();
         log::debug!(
             "GPU population: {n} neurons × {trials} trials in {nshards} shard(s) of ≤ {shard_max}, {chunk} steps per chunk, {needed} bytes; shards {:?} (first neuron, neurons, wide kernel)",
             shard_list
@@ -461,7 +547,7 @@ impl GpuSim {
             crate::cpu::check_host_memory(
                 needed,
                 &format!(
-                    "host memory (MemAvailable), which the CPU driver '{}' allocates device memory from",
+                    "bytes of host memory (MemAvailable), which the CPU driver '{}' allocates device memory from",
                     ctx.adapter().name
                 ),
             )?;
@@ -617,7 +703,7 @@ impl GpuSim {
                 Error::Device(msg) if msg.contains("out of device memory") => Error::TooLarge {
                     needed,
                     available: None,
-                    what: format!("the device refused an allocation: {msg}"),
+                    what: format!("bytes of device memory ({msg})"),
                 },
                 other => other,
             })?;
@@ -1370,7 +1456,7 @@ fn make_shard(
         return Err(Error::TooLarge {
             needed: invocations,
             available: Some(max_dim * max_dim * WORKGROUP),
-            what: "invocations per dispatch".into(),
+            what: "invocations in one dispatch".into(),
         });
     }
     let info = Info {

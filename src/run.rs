@@ -133,13 +133,18 @@ fn gpu_options(p: &PreparedPopulation) -> GpuOptions {
 /// device memory a CPU driver takes from the host. Each simulator checks its own memory, but
 /// allocations are checked one at a time while Linux hands out untouched pages freely, so a run
 /// whose parts each fit but whose sum does not would be killed for want of memory, perhaps
-/// hours in, instead of refused. (The spec's host inputs are already loaded.)
-fn check_run_memory(prepared: &[PreparedPopulation], ctx: &Option<Arc<GpuContext>>) -> Result<()> {
+/// hours in, instead of refused. (The spec's host inputs are already loaded; so are the
+/// statistics a resumed run takes from its checkpoint, `recorders_resident`.)
+fn check_run_memory(
+    prepared: &[PreparedPopulation],
+    ctx: &Option<Arc<GpuContext>>,
+    recorders_resident: bool,
+) -> Result<()> {
     let mut recorders = 0u64;
     let mut sims = 0u64;
     for p in prepared {
         let (n, trials) = (p.pop.len(), p.trials);
-        if p.cv_isi {
+        if p.cv_isi && !recorders_resident {
             recorders = recorders.saturating_add(PopulationRecorder::memory_needed(trials, n));
         }
         sims = sims.saturating_add(match ctx {
@@ -174,11 +179,13 @@ fn check_run_memory(prepared: &[PreparedPopulation], ctx: &Option<Arc<GpuContext
     )
 }
 
+/// The simulators of a run, after [`check_run_memory`].
 fn build_sims(
     prepared: &[PreparedPopulation],
     ctx: &Option<Arc<GpuContext>>,
+    recorders_resident: bool,
 ) -> Result<Vec<Simulator>> {
-    check_run_memory(prepared, ctx)?;
+    check_run_memory(prepared, ctx, recorders_resident)?;
     prepared
         .iter()
         .map(|p| {
@@ -226,7 +233,7 @@ pub fn run_spec(
     // A stale checkpoint from an earlier run in this directory must not be resumed by mistake.
     let _ = std::fs::remove_file(dir.join(checkpoint::FILE_NAME));
     let ctx = open_context(opts.backend)?;
-    let sims = build_sims(&prepared, &ctx)?;
+    let sims = build_sims(&prepared, &ctx, false)?;
     let mut recs = Vec::new();
     let mut traces = Vec::new();
     for p in &prepared {
@@ -300,7 +307,8 @@ pub fn resume(opts: &RunOptions, progress: &mut dyn FnMut(u64, u64)) -> Result<S
         ));
     }
     let ctx = open_context(opts.backend)?;
-    let mut sims = build_sims(&prepared, &ctx)?;
+    // The checkpoint holds the interval statistics already; they move to the recorders.
+    let mut sims = build_sims(&prepared, &ctx, true)?;
     let steps = ck.meta.steps;
     let mut recs = Vec::new();
     let mut traces = Vec::new();

@@ -493,7 +493,7 @@ impl GpuSim {
     ///
     /// ```no_run
     /// use std::sync::Arc;
-    /// use glifsim::{gpu::{GpuContext, GpuOptions, GpuSim}, Drive, Model, Population};
+    /// use glifsim::{gpu::{GpuContext, GpuOptions, GpuSim}, input::Drive, Model, Population};
     /// let ctx = Arc::new(GpuContext::new()?);
     /// let pop = Population::builder(Model::Lif, 1_000_000_000).build()?;
     /// let opts = GpuOptions { host_inputs: false, ..Default::default() };

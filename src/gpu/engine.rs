@@ -280,6 +280,8 @@ struct Plan {
     chunk: usize,
     /// Bytes of device memory the shards need.
     needed: u64,
+    /// Parameter slots with one value per neuron (the population's and the drive's).
+    per_neuron_slots: usize,
 }
 
 /// The layout of `pop` × `trials` on `ctx`'s device with `drive` and `opts` (the drive
@@ -407,6 +409,7 @@ fn plan(
         largest,
         chunk,
         needed,
+        per_neuron_slots,
     })
 }
 
@@ -528,6 +531,7 @@ impl GpuSim {
             largest,
             chunk,
             needed,
+            per_neuron_slots,
         } = plan(&ctx, pop, trials, drive, opts)?;
         let (n, nshards) = (pop.len(), shard_list.len());
         let k = pop.k();
@@ -536,6 +540,11 @@ impl GpuSim {
         let mut slots_list = pop.param_list();
         slots_list.insert(8, ("offset", &offset));
         slots_list.insert(9, ("gain", &gain));
+        // The plan counted the per-neuron slots from the drive's terms without building them.
+        debug_assert_eq!(
+            per_neuron_slots,
+            slots_list.iter().filter(|(_, p)| p.is_per_neuron()).count()
+        );
         log::debug!(
             "GPU population: {n} neurons × {trials} trials in {nshards} shard(s) of ≤ {shard_max}, {chunk} steps per chunk, {needed} bytes; shards {:?} (first neuron, neurons, wide kernel)",
             shard_list

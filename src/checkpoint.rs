@@ -112,9 +112,26 @@ pub struct Checkpoint {
     pub isi: Vec<Option<IsiStats>>,
 }
 
-fn put_f32(out: &mut Vec<u8>, xs: &[f32]) {
-    out.extend_from_slice(&(xs.len() as u64).to_le_bytes());
-    out.extend_from_slice(bytemuck::cast_slice(xs));
+/// A writer that keeps the CRC32 of everything written through it.
+struct CrcWriter<W: Write> {
+    inner: W,
+    crc: crc32fast::Hasher,
+}
+
+impl<W: Write> Write for CrcWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn put_f32(out: &mut dyn Write, xs: &[f32]) -> std::io::Result<()> {
+    out.write_all(&(xs.len() as u64).to_le_bytes())?;
+    out.write_all(bytemuck::cast_slice(xs))
 }
 
 struct Reader<'a> {
@@ -232,39 +249,55 @@ impl Checkpoint {
 
     /// Serialize.
     pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let isi: Vec<Option<&IsiStats>> = self.isi.iter().map(Option::as_ref).collect();
+        self.encode(&isi, &mut out)
+            .expect("writing to memory cannot fail");
+        out
+    }
+
+    /// Write the file's bytes to `w`, with the interspike statistics `isi` (one per
+    /// population; `self.isi` is not read), streamed: nothing but the metadata is built in
+    /// memory first, so a checkpoint of 10⁹ neurons costs no extra tens of GB.
+    fn encode(&self, isi: &[Option<&IsiStats>], w: &mut dyn Write) -> std::io::Result<()> {
         let meta = serde_json::to_vec(&self.meta).expect("metadata serialises");
-        let mut payload = Vec::new();
-        for (st, isi) in self.states.iter().zip(&self.isi) {
+        let f32s = |xs: &[f32]| 8 + 4 * xs.len() as u64;
+        let payload_len: u64 = self
+            .states
+            .iter()
+            .zip(isi)
+            .map(|(st, s)| {
+                f32s(&st.v)
+                    + f32s(&st.r)
+                    + f32s(&st.theta)
+                    + f32s(&st.asc)
+                    + 1
+                    + s.map_or(0, |s| s.parts_bytes())
+            })
+            .sum();
+        let mut out = CrcWriter {
+            inner: w,
+            crc: crc32fast::Hasher::new(),
+        };
+        out.write_all(MAGIC)?;
+        out.write_all(&VERSION.to_le_bytes())?;
+        out.write_all(&(meta.len() as u64).to_le_bytes())?;
+        out.write_all(&meta)?;
+        out.write_all(&payload_len.to_le_bytes())?;
+        for (st, s) in self.states.iter().zip(isi) {
             for arr in [&st.v, &st.r, &st.theta, &st.asc] {
-                put_f32(&mut payload, arr);
+                put_f32(&mut out, arr)?;
             }
-            match isi {
+            match s {
                 Some(s) => {
-                    payload.push(1);
-                    let (last, count, sum, sumsq) = s.parts();
-                    for (bytes, len) in [
-                        (bytemuck::cast_slice::<u64, u8>(&last), last.len()),
-                        (bytemuck::cast_slice::<u32, u8>(&count), count.len()),
-                        (bytemuck::cast_slice::<f64, u8>(&sum), sum.len()),
-                        (bytemuck::cast_slice::<f64, u8>(&sumsq), sumsq.len()),
-                    ] {
-                        payload.extend_from_slice(&(len as u64).to_le_bytes());
-                        payload.extend_from_slice(bytes);
-                    }
+                    out.write_all(&[1])?;
+                    s.write_parts(&mut out)?;
                 }
-                None => payload.push(0),
+                None => out.write_all(&[0])?,
             }
         }
-        let mut out = Vec::with_capacity(meta.len() + payload.len() + 40);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&(meta.len() as u64).to_le_bytes());
-        out.extend_from_slice(&meta);
-        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        out.extend_from_slice(&payload);
-        let crc = crc32fast::hash(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        out
+        let crc = out.crc.finalize();
+        out.inner.write_all(&crc.to_le_bytes())
     }
 
     /// Parse, checking magic, version, lengths and checksum; `path` names the source.
@@ -336,11 +369,29 @@ impl Checkpoint {
 
     /// Write atomically: to `path.tmp`, synced, then renamed over `path`.
     pub fn write_atomic(&self, path: &Path) -> Result<()> {
+        let isi: Vec<Option<&IsiStats>> = self.isi.iter().map(Option::as_ref).collect();
+        self.write_atomic_with(path, &isi)
+    }
+
+    /// [`Checkpoint::write_atomic`] with the interspike statistics of each population given
+    /// by reference instead of held (`self.isi` is not read): a run's recorders keep theirs,
+    /// 32 bytes per neuron and trial, without a copy for every checkpoint.
+    pub fn write_atomic_with(&self, path: &Path, isi: &[Option<&IsiStats>]) -> Result<()> {
+        if isi.len() != self.states.len() {
+            return Err(Error::Usage(format!(
+                "{} populations' statistics for a checkpoint of {}",
+                isi.len(),
+                self.states.len()
+            )));
+        }
         let tmp = path.with_extension("glifsim.tmp");
         {
-            let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-            f.write_all(&self.to_bytes())
-                .map_err(|e| Error::io(&tmp, e))?;
+            let f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+            self.encode(isi, &mut w).map_err(|e| Error::io(&tmp, e))?;
+            let f = w
+                .into_inner()
+                .map_err(|e| Error::io(&tmp, e.into_error()))?;
             f.sync_all().map_err(|e| Error::io(&tmp, e))?;
         }
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))

@@ -210,6 +210,34 @@ impl IsiStats {
             p.iter().map(|x| x.sumsq).collect(),
         )
     }
+    /// Write [`Self::parts`] as a checkpoint holds them, each array as its length (u64) and
+    /// its values (little-endian), a block of records at a time, without building the arrays
+    /// (at 10⁹ neurons they would be 28 GB more).
+    pub fn write_parts(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        const BLOCK: usize = 8192;
+        let mut buf: Vec<u8> = Vec::with_capacity(BLOCK * 8);
+        let fields: [fn(&Isi, &mut Vec<u8>); 4] = [
+            |x, b| b.extend_from_slice(&x.last.to_le_bytes()),
+            |x, b| b.extend_from_slice(&x.count.to_le_bytes()),
+            |x, b| b.extend_from_slice(&x.sum.to_le_bytes()),
+            |x, b| b.extend_from_slice(&x.sumsq.to_le_bytes()),
+        ];
+        for put in fields {
+            w.write_all(&(self.pairs.len() as u64).to_le_bytes())?;
+            for block in self.pairs.chunks(BLOCK) {
+                buf.clear();
+                for x in block {
+                    put(x, &mut buf);
+                }
+                w.write_all(&buf)?;
+            }
+        }
+        Ok(())
+    }
+    /// Bytes [`Self::write_parts`] writes.
+    pub fn parts_bytes(&self) -> u64 {
+        4 * 8 + self.pairs.len() as u64 * (8 + 4 + 8 + 8)
+    }
     /// Rebuild from [`Self::parts`]; None when the lengths differ.
     pub fn from_parts(
         last: Vec<u64>,

@@ -378,8 +378,8 @@ impl Run<'_> {
                 total: self.recs[i].total,
             });
         }
-        ck.isi = self.recs.iter().map(|r| r.isi.clone()).collect();
-        ck.write_atomic(&dir.join(checkpoint::FILE_NAME))
+        let isi: Vec<Option<&IsiStats>> = self.recs.iter().map(|r| r.isi.as_ref()).collect();
+        ck.write_atomic_with(&dir.join(checkpoint::FILE_NAME), &isi)
     }
 
     fn go(

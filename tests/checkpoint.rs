@@ -11,10 +11,10 @@ use common::{gpu, hetero_population, Rng};
 use glifsim::checkpoint::{Checkpoint, FILE_NAME, VERSION};
 use glifsim::gpu::GpuContext;
 use glifsim::input::{Drive, Noise};
-use glifsim::record::{read_npy_u32, Summary};
+use glifsim::record::{read_npy_u32, IsiStats, Summary};
 use glifsim::run::{resume, run_spec, RunOptions};
 use glifsim::spec::Spec;
-use glifsim::{Arith, Backend, Error, Model, Simulator, StepOptions};
+use glifsim::{Arith, Backend, Error, Model, Population, Simulator, StepOptions};
 
 fn drive(n: usize) -> Drive {
     Drive {
@@ -420,4 +420,85 @@ fn fuzz_regression_statistics_flag_must_be_0_or_1() {
     bytes[n - 4..].copy_from_slice(&crc.to_le_bytes());
     let e = Checkpoint::from_bytes(&bytes, Path::new("f.glifsim")).unwrap_err();
     assert!(e.to_string().contains("flag is 57"), "{e}");
+}
+
+/// The file layout the module documents, built here from its parts in memory: `GLIFCKPT`,
+/// version, metadata length and JSON, payload length, per population V, r, θ and the
+/// after-spike currents (each a u64 length and f32 values), a statistics flag and the four
+/// statistics arrays, then the CRC32 of all before it.
+fn reference_bytes(ck: &Checkpoint) -> Vec<u8> {
+    let meta = serde_json::to_vec(&ck.meta).unwrap();
+    let mut payload = Vec::new();
+    for (st, isi) in ck.states.iter().zip(&ck.isi) {
+        for arr in [&st.v, &st.r, &st.theta, &st.asc] {
+            payload.extend_from_slice(&(arr.len() as u64).to_le_bytes());
+            payload.extend_from_slice(bytemuck::cast_slice(arr));
+        }
+        match isi {
+            Some(s) => {
+                payload.push(1);
+                let (last, count, sum, sumsq) = s.parts();
+                for (bytes, len) in [
+                    (bytemuck::cast_slice::<u64, u8>(&last), last.len()),
+                    (bytemuck::cast_slice::<u32, u8>(&count), count.len()),
+                    (bytemuck::cast_slice::<f64, u8>(&sum), sum.len()),
+                    (bytemuck::cast_slice::<f64, u8>(&sumsq), sumsq.len()),
+                ] {
+                    payload.extend_from_slice(&(len as u64).to_le_bytes());
+                    payload.extend_from_slice(bytes);
+                }
+            }
+            None => payload.push(0),
+        }
+    }
+    let mut out = b"GLIFCKPT".to_vec();
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&(meta.len() as u64).to_le_bytes());
+    out.extend_from_slice(&meta);
+    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    out.extend_from_slice(&payload);
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// The streamed writer (statistics written a block of records at a time, given by reference)
+/// writes the documented layout byte for byte, with statistics of more records than one block
+/// and a population without them; the file reads back equal.
+#[test]
+fn streamed_checkpoint_is_the_documented_layout() {
+    let n = 10_000;
+    let pop = Population::builder(Model::Lif, n).build().unwrap();
+    let (mut a, mut b) = (
+        Simulator::new(&pop, 2, Backend::Cpu).unwrap(),
+        Simulator::new(&pop, 1, Backend::Cpu).unwrap(),
+    );
+    let mut stats = IsiStats::new(2 * n);
+    let steps = 400;
+    let input = Rng(9).vec_f32(2 * n * steps, 20.0, 120.0);
+    a.run_with(steps, &input, StepOptions::default(), |t, w| {
+        stats.spikes_in(t as u64, w, 2, n);
+        Ok(())
+    })
+    .unwrap();
+    b.run(steps, &input[..n * steps], StepOptions::default())
+        .unwrap();
+    let mut ck = Checkpoint::capture(&[("a", &a), ("b", &b)]).unwrap();
+    ck.isi = vec![Some(stats.clone()), None];
+    assert!(stats.mean_cv().is_some(), "the statistics hold intervals");
+    let want = reference_bytes(&ck);
+    assert!(ck.to_bytes() == want, "to_bytes differs from the layout");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.glifsim");
+    let mut held = ck.clone();
+    held.isi = vec![None, None];
+    held.write_atomic_with(&path, &[Some(&stats), None])
+        .unwrap();
+    assert!(std::fs::read(&path).unwrap() == want, "file differs");
+    assert_eq!(Checkpoint::read(&path).unwrap(), ck);
+    // As many statistics as populations, or an error.
+    assert!(matches!(
+        held.write_atomic_with(&path, &[Some(&stats)]),
+        Err(Error::Usage(_))
+    ));
 }

@@ -33,7 +33,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -134,31 +134,94 @@ fn put_f32(out: &mut dyn Write, xs: &[f32]) -> std::io::Result<()> {
     out.write_all(bytemuck::cast_slice(xs))
 }
 
-struct Reader<'a> {
-    data: &'a [u8],
-    pos: usize,
+/// Reads the body of a checkpoint (its bytes before the CRC) from `inner`, which holds
+/// `remaining` of them, refusing any length that reaches past them before allocating for it.
+struct Reader<'a, R: Read> {
+    inner: R,
+    remaining: u64,
     path: &'a Path,
 }
 
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Result<&[u8]> {
-        if self.data.len() - self.pos < n {
-            return Err(Error::format(self.path, "checkpoint is truncated"));
+impl<R: Read> Reader<'_, R> {
+    fn truncated(&self) -> Error {
+        Error::format(self.path, "checkpoint is truncated")
+    }
+    fn fill(&mut self, buf: &mut [u8]) -> Result<()> {
+        if self.remaining < buf.len() as u64 {
+            return Err(self.truncated());
         }
-        let s = &self.data[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(s)
+        self.inner
+            .read_exact(buf)
+            .map_err(|e| Error::io(self.path, e))?;
+        self.remaining -= buf.len() as u64;
+        Ok(())
     }
     fn u64(&mut self) -> Result<u64> {
-        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+        let mut b = [0u8; 8];
+        self.fill(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+    fn byte(&mut self) -> Result<u8> {
+        let mut b = [0u8; 1];
+        self.fill(&mut b)?;
+        Ok(b[0])
+    }
+    /// An array's length, checked against the bytes left.
+    fn len_of<T>(&mut self) -> Result<usize> {
+        let n = self.u64()?;
+        match n.checked_mul(std::mem::size_of::<T>() as u64) {
+            Some(bytes) if bytes <= self.remaining => Ok(n as usize),
+            Some(_) => Err(self.truncated()),
+            None => Err(Error::format(
+                self.path,
+                "checkpoint array length is corrupt",
+            )),
+        }
     }
     fn vec<T: bytemuck::Pod>(&mut self) -> Result<Vec<T>> {
-        let n = self.u64()? as usize;
-        let bytes = n
-            .checked_mul(std::mem::size_of::<T>())
-            .ok_or_else(|| Error::format(self.path, "checkpoint array length is corrupt"))?;
-        Ok(bytemuck::pod_collect_to_vec(self.take(bytes)?))
+        let n = self.len_of::<T>()?;
+        let mut v = vec![T::zeroed(); n];
+        self.fill(bytemuck::cast_slice_mut(&mut v))?;
+        Ok(v)
     }
+    /// An array of `expected` values, read a block at a time into `put(first index, block)`;
+    /// another length is `inconsistent`.
+    fn blocks<T: bytemuck::Pod>(
+        &mut self,
+        expected: usize,
+        mut put: impl FnMut(usize, &[T]),
+    ) -> Result<()> {
+        if self.len_of::<T>()? != expected {
+            return Err(Error::format(
+                self.path,
+                "checkpoint interspike statistics are inconsistent",
+            ));
+        }
+        let mut buf = vec![T::zeroed(); 8192.min(expected)];
+        let mut i = 0;
+        while i < expected {
+            let k = buf.len().min(expected - i);
+            self.fill(bytemuck::cast_slice_mut(&mut buf[..k]))?;
+            put(i, &buf[..k]);
+            i += k;
+        }
+        Ok(())
+    }
+}
+
+/// The CRC32 of the first `len` bytes of `r`, read a block at a time.
+fn crc_of(r: &mut impl Read, len: u64, path: &Path) -> Result<u32> {
+    let mut h = crc32fast::Hasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut left = len;
+    while left > 0 {
+        let k = buf.len().min(left as usize);
+        r.read_exact(&mut buf[..k])
+            .map_err(|e| Error::io(path, e))?;
+        h.update(&buf[..k]);
+        left -= k as u64;
+    }
+    Ok(h.finalize())
 }
 
 impl Checkpoint {
@@ -302,10 +365,20 @@ impl Checkpoint {
 
     /// Parse, checking magic, version, lengths and checksum; `path` names the source.
     pub fn from_bytes(data: &[u8], path: &Path) -> Result<Self> {
-        if data.len() < 8 + 4 + 4 || &data[..8] != MAGIC {
+        Self::parse(std::io::Cursor::new(data), data.len() as u64, path)
+    }
+
+    /// Parse `len` bytes from `src` in two passes, so that neither the file nor a copy of its
+    /// arrays is held in memory besides what it describes: the magic, version and CRC first
+    /// (a damaged file is refused as damaged before anything in it is believed), then the
+    /// contents, each array read straight into its place.
+    fn parse<S: Read + Seek>(mut src: S, len: u64, path: &Path) -> Result<Self> {
+        let io = |e| Error::io(path, e);
+        let mut head = [0u8; 12];
+        if len < 8 + 4 + 4 || src.read_exact(&mut head).is_err() || &head[..8] != MAGIC {
             return Err(Error::format(path, "not a glifsim checkpoint (bad magic)"));
         }
-        let version = u32::from_le_bytes(data[8..12].try_into().unwrap());
+        let version = u32::from_le_bytes(head[8..12].try_into().unwrap());
         if version != VERSION {
             return Err(Error::format(
                 path,
@@ -314,24 +387,30 @@ impl Checkpoint {
                 ),
             ));
         }
-        let (body, crc) = data.split_at(data.len() - 4);
-        let want = u32::from_le_bytes(crc.try_into().unwrap());
-        if crc32fast::hash(body) != want {
+        src.seek(SeekFrom::Start(0)).map_err(io)?;
+        let body_len = len - 4;
+        let got = crc_of(&mut src, body_len, path)?;
+        let mut crc = [0u8; 4];
+        src.read_exact(&mut crc).map_err(io)?;
+        if got != u32::from_le_bytes(crc) {
             return Err(Error::format(
                 path,
                 "checkpoint checksum mismatch: the file is truncated or corrupted",
             ));
         }
+        src.seek(SeekFrom::Start(12)).map_err(io)?;
         let mut r = Reader {
-            data: body,
-            pos: 12,
+            inner: std::io::BufReader::with_capacity(1 << 20, src),
+            remaining: body_len - 12,
             path,
         };
-        let meta_len = r.u64()? as usize;
-        let meta: Meta = serde_json::from_slice(r.take(meta_len)?)
+        let meta_len = r.len_of::<u8>()?;
+        let mut meta_bytes = vec![0u8; meta_len];
+        r.fill(&mut meta_bytes)?;
+        let meta: Meta = serde_json::from_slice(&meta_bytes)
             .map_err(|e| Error::format(path, format!("checkpoint metadata: {e}")))?;
-        let payload_len = r.u64()? as usize;
-        if r.data.len() - r.pos != payload_len {
+        let payload_len = r.u64()?;
+        if r.remaining != payload_len {
             return Err(Error::format(path, "checkpoint payload length is wrong"));
         }
         let mut states = Vec::new();
@@ -343,7 +422,7 @@ impl Checkpoint {
                 theta: r.vec()?,
                 asc: r.vec()?,
             });
-            let flag = r.take(1)?[0];
+            let flag = r.byte()?;
             if flag > 1 {
                 return Err(Error::format(
                     path,
@@ -351,17 +430,39 @@ impl Checkpoint {
                 ));
             }
             isi.push(if flag == 1 {
-                let (last, count, sum, sumsq) = (r.vec()?, r.vec()?, r.vec()?, r.vec()?);
-                Some(
-                    IsiStats::from_parts(last, count, sum, sumsq).ok_or_else(|| {
-                        Error::format(path, "checkpoint interspike statistics are inconsistent")
-                    })?,
-                )
+                // The four arrays go straight into the records, a block at a time.
+                let last: Vec<u64> = r.vec()?;
+                let mut s = IsiStats::new(last.len());
+                let n = last.len();
+                let p = s.pairs_mut();
+                for (x, &l) in p.iter_mut().zip(&last) {
+                    x.last = l;
+                }
+                drop(last);
+                r.blocks::<u32>(n, |i, b| {
+                    p[i..i + b.len()]
+                        .iter_mut()
+                        .zip(b)
+                        .for_each(|(x, &v)| x.count = v)
+                })?;
+                r.blocks::<f64>(n, |i, b| {
+                    p[i..i + b.len()]
+                        .iter_mut()
+                        .zip(b)
+                        .for_each(|(x, &v)| x.sum = v)
+                })?;
+                r.blocks::<f64>(n, |i, b| {
+                    p[i..i + b.len()]
+                        .iter_mut()
+                        .zip(b)
+                        .for_each(|(x, &v)| x.sumsq = v)
+                })?;
+                Some(s)
             } else {
                 None
             });
         }
-        if r.pos != r.data.len() {
+        if r.remaining != 0 {
             return Err(Error::format(path, "checkpoint has trailing bytes"));
         }
         Ok(Checkpoint { meta, states, isi })
@@ -397,9 +498,10 @@ impl Checkpoint {
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
     }
 
-    /// Read and check a checkpoint file.
+    /// Read and check a checkpoint file (streamed: see [`Checkpoint::from_bytes`]).
     pub fn read(path: &Path) -> Result<Self> {
-        let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        Self::from_bytes(&data, path)
+        let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
+        Self::parse(f, len, path)
     }
 }

@@ -170,14 +170,14 @@ pub struct IsiStats {
 
 /// The statistics of one (trial, neuron).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Isi {
+pub(crate) struct Isi {
     /// Step of the last spike.
-    last: u64,
+    pub(crate) last: u64,
     /// Sum and sum of squares of the intervals (steps).
-    sum: f64,
-    sumsq: f64,
+    pub(crate) sum: f64,
+    pub(crate) sumsq: f64,
     /// Spikes.
-    count: u32,
+    pub(crate) count: u32,
 }
 
 impl Isi {
@@ -233,6 +233,10 @@ impl IsiStats {
             }
         }
         Ok(())
+    }
+    /// The records, for a checkpoint's reader to fill.
+    pub(crate) fn pairs_mut(&mut self) -> &mut [Isi] {
+        &mut self.pairs
     }
     /// Bytes [`Self::write_parts`] writes.
     pub fn parts_bytes(&self) -> u64 {

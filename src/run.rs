@@ -96,9 +96,28 @@ fn open_context(backend: Backend) -> Result<Option<Arc<GpuContext>>> {
     }
 }
 
-/// The most steps a run advances between two commits of its recordings (and progress
-/// reports).
+/// Steps of a run's first segment (between two commits of its recordings, progress reports
+/// and looks at Ctrl-C), and the fewest of any segment that no period cuts short.
 const SEGMENT_STEPS: u64 = 100;
+/// The most steps of a segment.
+const MAX_SEGMENT_STEPS: u64 = 128 * SEGMENT_STEPS;
+/// The wall time a segment aims at: segments double while they take under a quarter of it and
+/// halve while they take more, so that a small population is not stopped every 100 steps (a
+/// GPU waits for the host at the end of each segment, and within one the readback of a chunk
+/// overlaps the compute of the next) and a large one still reports and stops promptly.
+const SEGMENT_SECONDS: f64 = 0.25;
+
+/// The next segment's length limit after one of `budget` steps took `secs` (see
+/// [`SEGMENT_SECONDS`]). Only a segment of the full budget says something about it.
+fn next_budget(budget: u64, steps: u64, secs: f64) -> u64 {
+    if steps == budget && secs < SEGMENT_SECONDS / 4.0 {
+        (budget * 2).min(MAX_SEGMENT_STEPS)
+    } else if secs > SEGMENT_SECONDS {
+        (budget / 2).max(SEGMENT_STEPS)
+    } else {
+        budget
+    }
+}
 
 /// Steps from `done` to the next multiple of any of `periods` (each ≥ 1).
 fn segment_steps(done: u64, periods: &[u64]) -> u64 {
@@ -218,7 +237,9 @@ fn open_traces(
     )
 }
 
-/// Run `spec`, writing into `opts.out_dir`; `progress(done, total)` is called after every chunk.
+/// Run `spec`, writing into `opts.out_dir`; `progress(done, total)` is called after every
+/// segment (100 steps at first, up to 12,800 while segments take under 62 ms; traces and
+/// checkpoints cut them at their steps), and Ctrl-C (`opts.stop`) is looked at there.
 /// A run stopped by `opts.stop` returns its summary with `complete = false`; a run stopped by
 /// an error writes its summary (saying where and why it stopped, and where the last checkpoint
 /// is) and returns the error. Either way every file holds every completed step.
@@ -391,11 +412,13 @@ impl Run<'_> {
         let dir = &opts.out_dir;
         let total = self.spec.steps() as u64;
         // A segment (one call per population, then the recorders' commit and the progress
-        // report) ends at the next multiple of every period: SEGMENT_STEPS, each sampled
-        // population's `every` and the checkpoint interval. (Their greatest common divisor
-        // would serve as well but makes one-step segments of periods such as 7 and 100, and a
-        // GPU waits for the host at the end of every segment.)
-        let mut periods = vec![SEGMENT_STEPS];
+        // report) ends at the next multiple of every period: the segment budget (100 steps
+        // at first, then as `next_budget` finds), each sampled population's `every` and the
+        // checkpoint interval. (Their greatest common divisor would serve as well but makes
+        // one-step segments of periods such as 7 and 100, and a GPU waits for the host at the
+        // end of every segment.)
+        let mut budget = SEGMENT_STEPS;
+        let mut periods = vec![budget];
         for (p, t) in self.prepared.iter().zip(&self.traces) {
             if t.is_some() {
                 periods.push(p.every.max(1) as u64);
@@ -412,7 +435,9 @@ impl Run<'_> {
         let mut ck_note = String::new();
         let mut last_checkpoint: Option<u64> = (start_step > 0).then_some(start_step);
         'outer: while done < total {
+            periods[0] = budget;
             let n = segment_steps(done, &periods).min(total - done) as usize;
+            let segment_started = Instant::now();
             if opts.inject_fault_after.is_some_and(|f| done >= f) {
                 error = Some(Error::Device("device lost (injected fault)".into()));
             }
@@ -472,6 +497,7 @@ impl Run<'_> {
                 last_checkpoint = Some(done);
             }
             progress(done, total);
+            budget = next_budget(budget, n as u64, segment_started.elapsed().as_secs_f64());
             if opts.stop.load(Ordering::SeqCst) && done < total {
                 if opts.checkpoint_every.is_some() {
                     self.checkpoint(done, dir)?;
@@ -604,7 +630,32 @@ every = 10
 
 #[cfg(test)]
 mod tests {
-    use super::segment_steps;
+    use super::{next_budget, segment_steps, MAX_SEGMENT_STEPS, SEGMENT_STEPS};
+
+    #[test]
+    fn segments_grow_while_quick_and_shrink_while_slow() {
+        // Quick full segments double, up to the cap; a segment cut short by a period says
+        // nothing about the budget.
+        assert_eq!(next_budget(100, 100, 0.01), 200);
+        assert_eq!(
+            next_budget(MAX_SEGMENT_STEPS, MAX_SEGMENT_STEPS, 0.01),
+            MAX_SEGMENT_STEPS
+        );
+        assert_eq!(next_budget(400, 7, 0.001), 400);
+        // In between, it stays; slow segments halve, down to the floor.
+        assert_eq!(next_budget(400, 400, 0.1), 400);
+        assert_eq!(next_budget(400, 400, 0.6), 200);
+        assert_eq!(
+            next_budget(SEGMENT_STEPS, SEGMENT_STEPS, 5.0),
+            SEGMENT_STEPS
+        );
+        // A run of quick segments reaches the cap in seven.
+        let mut b = SEGMENT_STEPS;
+        for _ in 0..7 {
+            b = next_budget(b, b, 0.0);
+        }
+        assert_eq!(b, MAX_SEGMENT_STEPS);
+    }
 
     #[test]
     fn segments_end_at_the_next_multiple_of_any_period() {

@@ -907,3 +907,44 @@ fn a_run_larger_than_host_memory_in_sum_is_refused_before_it_starts() {
         assert!(Summary::read(&tmp.path().join("o")).is_err());
     }
 }
+
+/// A run without traces or checkpoints advances in segments that grow while they are quick
+/// (100, 200, 400, … steps here: a small population); its files still hold exactly the spikes
+/// of one uninterrupted simulation, and progress is reported at each segment's end, ever
+/// further apart.
+#[test]
+fn growing_segments_record_what_one_simulation_gives() {
+    let mut backends = vec![Backend::Cpu];
+    if common::gpu().is_some() {
+        backends.push(Backend::Gpu);
+    }
+    for backend in backends {
+        let tmp = tempfile::tempdir().unwrap();
+        let text = "dt = 0.1\nduration = 500.0\nseed = 4\n[[population]]\nname = \"p\"\nmodel = \"ALIF\"\nneurons = 300\ntrials = 2\n[population.params]\ntheta_inf = -52.0\nadapt_tau = [50.0]\nadapt_increment = [1.0]\n[population.input]\nbias = 12.0\nnoise = { mean = 0.0, std = 35.0 }\n";
+        let spec = Spec::parse(text, &tmp.path().join("g.toml")).unwrap();
+        assert_eq!(spec.steps(), 5_000);
+        let out = tmp.path().join("out");
+        let mut opts = RunOptions::new(&out);
+        opts.backend = backend;
+        opts.plot = false;
+        let mut reports = Vec::new();
+        let s = run_spec(&spec, &opts, &mut |done, _| reports.push(done)).unwrap();
+        assert!(s.complete);
+        // Segments of 100, then longer ones (this population steps far faster than 25 ms
+        // per 100 steps on any path).
+        assert_eq!(reports[0], 100, "{backend:?}: {reports:?}");
+        assert!(reports.len() < 50, "{backend:?}: {reports:?}");
+        assert_eq!(*reports.last().unwrap(), 5_000);
+        let (_, ev) = read_npy_u32(&out.join("p_spikes.npy")).unwrap();
+        let want: Vec<u32> = direct(&spec, backend)[0]
+            .0
+            .events()
+            .into_iter()
+            .flat_map(|(t, b, n)| [t, b, n])
+            .collect();
+        assert!(!want.is_empty());
+        assert!(ev == want, "{backend:?}: the spikes file differs");
+        let (cshape, _) = read_npy_u32(&out.join("p_counts.npy")).unwrap();
+        assert_eq!(cshape, vec![5_000]);
+    }
+}

@@ -226,6 +226,26 @@ pub(crate) fn tile(wgs: u64, max_dim: u64) -> (u64, u64) {
     (wgs.div_ceil(wg_y).max(1), wg_y)
 }
 
+/// Where the state of some neurons lies on the device ([`GpuSim::sample_layout`]): ranges
+/// (shard, plane array 0 = V, 1 = r, 2 = components, byte offset, bytes) copied one after the
+/// other into `bytes` bytes, and per shard how its neurons sit in that copy.
+struct SampleLayout {
+    ranges: Vec<(usize, u8, u64, u64)>,
+    shards: Vec<ShardSample>,
+    bytes: u64,
+}
+
+/// One shard's part of a [`SampleLayout`]: its runs of neurons (shard-local), where each
+/// run starts within a plane, the plane's length, and where the shard's planes start in the
+/// copy (in f32s).
+struct ShardSample {
+    shard: usize,
+    at: usize,
+    runs: Vec<(usize, usize)>,
+    base: Vec<usize>,
+    len: usize,
+}
+
 /// Cut sorted, distinct indices into runs `[a, z)` that cover them, joining two indices with
 /// fewer than `gap` others between them into one run.
 fn neuron_runs(sorted: &[usize], gap: usize) -> Vec<(usize, usize)> {
@@ -1251,14 +1271,39 @@ impl GpuSim {
     /// # Ok::<(), glifsim::Error>(())
     /// ```
     pub fn state_of(&self, neurons: &[usize]) -> Result<State<f32>> {
-        let (n, b) = (self.pop.len(), self.trials);
-        check_neurons(neurons, n)?;
-        let c = self.pop.components();
-        let m = neurons.len();
-        let mut v = vec![0.0f32; b * m];
-        let mut r = vec![0.0f32; b * m];
-        let mut comps = vec![0.0f32; b * m * c];
-        for sh in &self.shards {
+        check_neurons(neurons, self.pop.len())?;
+        let layout = self.sample_layout(neurons);
+        let ranges: Vec<(&wgpu::Buffer, u64, u64)> = layout
+            .ranges
+            .iter()
+            .map(|&(s, plane, offset, size)| (self.plane_buffer(s, plane), offset, size))
+            .collect();
+        let got: Vec<f32> = bytemuck::pod_collect_to_vec(&self.ctx.read_ranges(&ranges)?);
+        Ok(self.assemble(neurons, &layout, &got))
+    }
+
+    /// The state array of shard `s` that plane `plane` of [`SampleLayout`] lies in.
+    fn plane_buffer(&self, s: usize, plane: u8) -> &wgpu::Buffer {
+        let sh = &self.shards[s];
+        match plane {
+            0 => &sh.v,
+            1 => &sh.r,
+            _ => &sh.theta,
+        }
+    }
+
+    /// Where the state of `neurons` (checked) lies on the device: in every shard that holds
+    /// some, runs of them (neurons fewer than [`STATE_OF_RUN_GAP`] apart share one) in each
+    /// plane (V `[B][n]`, r `[B][n]`, components `[C][B][n]`), as ranges to copy one after
+    /// the other.
+    fn sample_layout(&self, neurons: &[usize]) -> SampleLayout {
+        let (b, c) = (self.trials, self.pop.components());
+        let mut layout = SampleLayout {
+            ranges: Vec::new(),
+            shards: Vec::new(),
+            bytes: 0,
+        };
+        for (s, sh) in self.shards.iter().enumerate() {
             let mut local: Vec<usize> = neurons
                 .iter()
                 .filter(|&&i| (sh.n0..sh.n0 + sh.n).contains(&i))
@@ -1270,32 +1315,54 @@ impl GpuSim {
             local.sort_unstable();
             local.dedup();
             let runs = neuron_runs(&local, STATE_OF_RUN_GAP);
-            // Run j's neurons sit at `base[j]..` of every plane read back.
+            // Run j's neurons sit at `base[j]..` of every plane copied.
             let mut base = Vec::with_capacity(runs.len());
             let mut len = 0;
             for &(a, z) in &runs {
                 base.push(len);
                 len += z - a;
             }
-            // The planes, as in the device layouts: V [B][n], r [B][n], components [C][B][n].
+            let at = (layout.bytes / 4) as usize;
             let planes = (0..b)
-                .map(|t| (&sh.v, t))
-                .chain((0..b).map(|t| (&sh.r, t)))
-                .chain((0..c * b).map(|p| (&sh.theta, p)));
-            let mut ranges = Vec::new();
-            for (buf, p) in planes {
+                .map(|t| (0u8, t))
+                .chain((0..b).map(|t| (1u8, t)))
+                .chain((0..c * b).map(|p| (2u8, p)));
+            for (plane, p) in planes {
                 for &(a, z) in &runs {
-                    ranges.push((buf, ((p * sh.n + a) * 4) as u64, ((z - a) * 4) as u64));
+                    let (offset, size) = (((p * sh.n + a) * 4) as u64, ((z - a) * 4) as u64);
+                    layout.ranges.push((s, plane, offset, size));
+                    layout.bytes += size;
                 }
             }
-            let got: Vec<f32> = bytemuck::pod_collect_to_vec(&self.ctx.read_ranges(&ranges)?);
+            layout.shards.push(ShardSample {
+                shard: s,
+                at,
+                runs,
+                base,
+                len,
+            });
+        }
+        layout
+    }
+
+    /// The state of `neurons` from one copy of `layout`'s ranges (`got`, as f32).
+    fn assemble(&self, neurons: &[usize], layout: &SampleLayout, got: &[f32]) -> State<f32> {
+        let (b, c) = (self.trials, self.pop.components());
+        let m = neurons.len();
+        let mut v = vec![0.0f32; b * m];
+        let mut r = vec![0.0f32; b * m];
+        let mut comps = vec![0.0f32; b * m * c];
+        for ss in &layout.shards {
+            let sh = &self.shards[ss.shard];
+            let got = &got[ss.at..];
+            let len = ss.len;
             for (k, &i) in neurons.iter().enumerate() {
                 if !(sh.n0..sh.n0 + sh.n).contains(&i) {
                     continue;
                 }
                 let li = i - sh.n0;
-                let j = runs.partition_point(|&(_, z)| z <= li);
-                let at = base[j] + li - runs[j].0;
+                let j = ss.runs.partition_point(|&(_, z)| z <= li);
+                let at = ss.base[j] + li - ss.runs[j].0;
                 for t in 0..b {
                     v[t * m + k] = got[t * len + at];
                     r[t * m + k] = got[(b + t) * len + at];
@@ -1305,7 +1372,7 @@ impl GpuSim {
                 }
             }
         }
-        Ok(State::from_components(v, r, &comps, &self.pop))
+        State::from_components(v, r, &comps, &self.pop)
     }
 
     /// Replace the whole state (checked first; on error nothing changes).

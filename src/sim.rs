@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::gpu::{GpuContext, GpuOptions, GpuSim};
-use crate::{Arith, CpuSim, Population, SpikeFrame, SpikeRecord, State, StepOptions};
+use crate::{Arith, CpuSim, Population, Sampling, SpikeFrame, SpikeRecord, State, StepOptions};
 
 /// Which path to run on.
 #[derive(
@@ -191,6 +191,84 @@ impl Simulator {
             Simulator::Gpu(s) => s.run_inner(steps, None, opts, sink),
         }
     }
+    /// Run `steps` steps (host `inputs` `[T][B][N]`, or the drive alone when `None`),
+    /// streaming spike words to `sink(t0, words)` and, after every step that brings the step
+    /// count to a multiple of `sampling.every`, the state of `sampling.neurons` to
+    /// `on_sample(step count, state)` (as [`Simulator::state_of`] would read it then). On the
+    /// GPU the samples are copied on the device within the run ([`GpuSim::run_sampled`]);
+    /// on the CPU path, and on the GPU where one chunk's samples would exceed 256 MiB, the run
+    /// is cut at the sample steps and each is read with `state_of`. Either way the spikes and
+    /// the samples are those of one uninterrupted run. Host inputs are checked in full first.
+    ///
+    /// [`GpuSim::run_sampled`]: crate::gpu::GpuSim::run_sampled
+    ///
+    /// ```
+    /// use glifsim::{Backend, Model, Population, Sampling, Simulator, StepOptions};
+    /// let pop = Population::builder(Model::Lif, 100).build()?;
+    /// let mut sim = Simulator::new(&pop, 1, Backend::Cpu)?;
+    /// let input = vec![20.0f32; 50 * 100];
+    /// let sampling = Sampling { neurons: vec![3, 7], every: 10 };
+    /// let mut v3 = Vec::new();
+    /// sim.run_sampled(50, Some(&input), StepOptions::default(), &sampling,
+    ///     |_, _| Ok(()), |step, st| { v3.push((step, st.v[0])); Ok(()) })?;
+    /// assert_eq!(v3.iter().map(|s| s.0).collect::<Vec<_>>(), vec![10, 20, 30, 40, 50]);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
+    pub fn run_sampled(
+        &mut self,
+        steps: usize,
+        inputs: Option<&[f32]>,
+        opts: StepOptions,
+        sampling: &Sampling,
+        mut sink: impl FnMut(usize, &[u32]) -> Result<()>,
+        mut on_sample: impl FnMut(u64, State<f32>) -> Result<()>,
+    ) -> Result<()> {
+        let pop_len = self.population().len();
+        sampling.check(pop_len)?;
+        if steps == 0 {
+            return Ok(());
+        }
+        if let Simulator::Gpu(g) = self {
+            if g.samples_on_device(sampling) {
+                return g.run_sampled(steps, inputs, opts, sampling, sink, on_sample);
+            }
+        }
+        let bn = self.trials() * pop_len;
+        if let Some(x) = inputs {
+            crate::input::check_input("inputs", x, steps * bn, opts.check_input)?;
+        }
+        let parts = StepOptions {
+            check_input: false,
+            ..opts
+        };
+        let start = self.steps_done();
+        let end = start + steps as u64;
+        // The run is cut at every sample step and ends at `end`.
+        let mut cuts = sampling.steps_in(start, steps as u64);
+        if cuts.last() != Some(&end) {
+            cuts.push(end);
+        }
+        let mut done = 0usize;
+        for at in cuts {
+            let n = (at - start) as usize - done;
+            if n > 0 {
+                let from = done;
+                let mut part_sink = |t: usize, w: &[u32]| sink(from + t, w);
+                match inputs {
+                    Some(x) => {
+                        self.run_with(n, &x[from * bn..(from + n) * bn], parts, &mut part_sink)?
+                    }
+                    None => self.run_driven_with(n, parts, &mut part_sink)?,
+                }
+                done += n;
+            }
+            if at.is_multiple_of(sampling.every) {
+                on_sample(at, self.state_of(&sampling.neurons)?)?;
+            }
+        }
+        Ok(())
+    }
+
     /// A copy of the state.
     pub fn state(&self) -> Result<State<f32>> {
         match self {

@@ -28,6 +28,41 @@ impl Default for StepOptions {
     }
 }
 
+/// The neurons whose state a run samples, and how often: after every step that brings the
+/// simulator's step count to a multiple of `every` ([`Simulator::run_sampled`]).
+///
+/// [`Simulator::run_sampled`]: crate::Simulator::run_sampled
+///
+/// ```
+/// let s = glifsim::Sampling { neurons: vec![0, 500], every: 10 };
+/// assert_eq!(s.steps_in(95, 30), vec![100, 110, 120]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sampling {
+    /// The neurons, in the order a sample lists them (as [`crate::Simulator::state_of`]).
+    pub neurons: Vec<usize>,
+    /// Steps between samples (≥ 1).
+    pub every: u64,
+}
+
+impl Sampling {
+    /// The step counts at which a run of `steps` steps from step count `start` samples.
+    pub fn steps_in(&self, start: u64, steps: u64) -> Vec<u64> {
+        let e = self.every.max(1);
+        let first = (start / e + 1) * e;
+        (first..=start + steps).step_by(e as usize).collect()
+    }
+    /// Refuse an empty period or a neuron outside a population of `n`.
+    pub(crate) fn check(&self, n: usize) -> crate::Result<()> {
+        if self.every == 0 {
+            return Err(crate::Error::Usage(
+                "sampling every 0 steps: expected ≥ 1".into(),
+            ));
+        }
+        check_neurons(&self.neurons, n)
+    }
+}
+
 /// The whole dynamic state of a population: B trials × N neurons.
 ///
 /// Layouts: `v` and `r` are `[B][N]`; `theta` is `[B][N][K]`, the K spike-triggered threshold

@@ -1302,3 +1302,160 @@ fn cpu_matching_continues_like_the_gpu_simulator() {
     assert_eq!(a, b, "the CPU twin diverged");
     assert_state_eq("CPU twin", &g.state().unwrap(), &c.state().unwrap());
 }
+
+/// Samples taken on the device within a run (`GpuSim::run_sampled`: the state of the listed
+/// neurons copied after each sample step, a fused chunk cut into one dispatch per stretch
+/// between samples) equal the reference: the same run cut at every sample step and read with
+/// `state_of`, on the GPU (bit for bit, any arithmetic) and the spikes of one uninterrupted
+/// run. Over models with 0, 1 and 5 state components, every 1, 3 and 7 steps in chunks of 10
+/// (samples at chunk ends and inside), host input and noise alone, fused and per step, the
+/// noise cache on and off (dispatches starting inside a quad), several shards, two trials,
+/// neurons listed out of order, twice, and in different shards. `Simulator::run_sampled`
+/// on the CPU path gives the same samples in the separate-rounding arithmetic.
+#[test]
+fn samples_taken_on_the_device_equal_the_state_at_those_steps() {
+    use glifsim::input::Noise;
+    use glifsim::{Sampling, Simulator, SpikeRecord, State};
+    let Some(ctx) = gpu() else { return };
+    let n = 700;
+    let steps = 45;
+    let drive = |n: usize| Drive {
+        bias: 6.0.into(),
+        noise: Some(Noise {
+            mean: 0.0.into(),
+            std: glifsim::Param::PerNeuron(Rng(3).vec_f64(n, 15.0, 35.0)),
+            seed: 11,
+        }),
+        ..Default::default()
+    };
+    let inputs = Rng(8).vec_f32(steps * 2 * n, 0.0, 30.0);
+    let neurons = vec![699, 3, 350, 3, 0, 512];
+    for model in [Model::Lif, Model::Alif, Model::Glif5] {
+        let pop = hetero_population(model, n, 21);
+        for every in [1u64, 3, 7] {
+            let sampling = Sampling {
+                neurons: neurons.clone(),
+                every,
+            };
+            for (fused, cache, host) in [
+                (true, Some(true), false),
+                (true, Some(false), true),
+                (false, Some(true), false),
+                (false, Some(false), true),
+            ] {
+                let opts = GpuOptions {
+                    chunk_steps: 10,
+                    max_shard_neurons: Some(256),
+                    fused,
+                    noise_cache: cache,
+                    ..Default::default()
+                };
+                let what =
+                    format!("{model} every {every} fused {fused} cache {cache:?} host {host}");
+                let x = host.then_some(&inputs[..]);
+                let make = || {
+                    let mut g = GpuSim::with_drive(ctx.clone(), &pop, 2, &drive(n), &opts).unwrap();
+                    // Start inside a quad and off the sampling period.
+                    g.run_inner(5, None, StepOptions::default(), |_, _| Ok(()))
+                        .unwrap();
+                    g
+                };
+                // The reference: cut at every sample step, read with state_of.
+                let mut g = make();
+                let mut want_spikes = SpikeRecord::new(2, n);
+                let mut want: Vec<(u64, State<f32>)> = Vec::new();
+                let mut done = 0;
+                for at in sampling
+                    .steps_in(5, steps as u64)
+                    .into_iter()
+                    .chain([5 + steps as u64])
+                {
+                    let k = (at - 5) as usize - done;
+                    if k > 0 {
+                        let xs = x.map(|x| &x[done * 2 * n..(done + k) * 2 * n]);
+                        g.run_inner(k, xs, StepOptions::default(), |_, w| {
+                            want_spikes.extend_words(w);
+                            Ok(())
+                        })
+                        .unwrap();
+                        done += k;
+                    }
+                    if at % every == 0 && want.last().map(|w| w.0) != Some(at) {
+                        want.push((at, g.state_of(&neurons).unwrap()));
+                    }
+                }
+                assert!(want_spikes.count() > 0, "{what}: no spikes");
+                // On the device, in one run.
+                let mut g = make();
+                let mut spikes = SpikeRecord::new(2, n);
+                let mut got = Vec::new();
+                g.run_sampled(
+                    steps,
+                    x,
+                    StepOptions::default(),
+                    &sampling,
+                    |_, w| {
+                        spikes.extend_words(w);
+                        Ok(())
+                    },
+                    |step, st| {
+                        got.push((step, st));
+                        Ok(())
+                    },
+                )
+                .unwrap();
+                assert_eq!(g.steps_done(), 5 + steps as u64, "{what}");
+                assert_eq!(
+                    got.iter().map(|s| s.0).collect::<Vec<_>>(),
+                    want.iter().map(|s| s.0).collect::<Vec<_>>(),
+                    "{what}: sample steps"
+                );
+                for ((step, a), (_, b)) in got.iter().zip(&want) {
+                    assert_state_eq(&format!("{what}, step {step}"), a, b);
+                }
+                assert!(spikes == want_spikes, "{what}: spikes differ");
+                assert_state_eq(
+                    &what,
+                    &g.state().unwrap(),
+                    &make_state_after(&make, x, steps),
+                );
+                // The CPU path through Simulator::run_sampled, in the adapter's arithmetic.
+                if fused && ctx.arith() == glifsim::Arith::Separate {
+                    let mut c = Simulator::new(&pop, 2, glifsim::Backend::Cpu).unwrap();
+                    c.set_drive(drive(n)).unwrap();
+                    c.run_driven_with(5, StepOptions::default(), |_, _| Ok(()))
+                        .unwrap();
+                    let mut cpu = Vec::new();
+                    c.run_sampled(
+                        steps,
+                        x,
+                        StepOptions::default(),
+                        &sampling,
+                        |_, _| Ok(()),
+                        |step, st| {
+                            cpu.push((step, st));
+                            Ok(())
+                        },
+                    )
+                    .unwrap();
+                    assert_eq!(cpu.len(), got.len(), "{what}");
+                    for ((step, a), (_, b)) in got.iter().zip(&cpu) {
+                        assert_state_eq(&format!("{what}, CPU, step {step}"), a, b);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The state after `steps` more steps of a simulator from `make`, in one plain run.
+fn make_state_after(
+    make: &dyn Fn() -> GpuSim,
+    x: Option<&[f32]>,
+    steps: usize,
+) -> glifsim::State<f32> {
+    let mut g = make();
+    g.run_inner(steps, x, StepOptions::default(), |_, _| Ok(()))
+        .unwrap();
+    g.state().unwrap()
+}

@@ -16,7 +16,7 @@ use crate::gpu::shaders;
 use crate::input::{check_input, Drive};
 use crate::model::Population;
 use crate::noise::NOISE_TABLE_LEN;
-use crate::state::{check_neurons, State, StepOptions};
+use crate::state::{check_neurons, Sampling, State, StepOptions};
 
 const WORKGROUP: u64 = 256;
 /// Dispatch flag (shaders/common.wgsl): the noise cache holds the first quad's block.
@@ -909,6 +909,59 @@ impl GpuSim {
         })
     }
 
+    /// Whether [`GpuSim::run_sampled`] can take `sampling`'s samples on the device: one
+    /// chunk's samples within 256 MiB (the spike rows' limit).
+    pub fn samples_on_device(&self, sampling: &Sampling) -> bool {
+        let most = self.chunk.div_ceil(sampling.every.max(1) as usize) as u64;
+        most * self.sample_layout(&sampling.neurons).bytes <= SPIKE_CHUNK_BYTES
+    }
+
+    /// Run `steps` steps (host `inputs` `[T][B][N]`, or the drive alone when `None`), handing
+    /// the spikes to `sink` as [`GpuSim::run_with`] does and, after every step that brings the
+    /// step count to a multiple of `sampling.every`, the state of `sampling.neurons` to
+    /// `on_sample(step count, state)`: copied on the device between that step's dispatch and
+    /// the next, so the run does not wait for the host at each sample (a fused chunk is cut
+    /// into one dispatch per stretch between samples). Each sample equals what
+    /// [`GpuSim::state_of`] reads at that step. Where [`GpuSim::samples_on_device`] is false
+    /// this is an error ([`Simulator::run_sampled`](crate::Simulator::run_sampled) then cuts
+    /// the run at the samples instead).
+    pub fn run_sampled(
+        &mut self,
+        steps: usize,
+        inputs: Option<&[f32]>,
+        opts: StepOptions,
+        sampling: &Sampling,
+        sink: impl FnMut(usize, &[u32]) -> Result<()>,
+        on_sample: impl FnMut(u64, State<f32>) -> Result<()>,
+    ) -> Result<()> {
+        sampling.check(self.pop.len())?;
+        if !self.samples_on_device(sampling) {
+            return Err(Error::Usage(format!(
+                "sampling {} neurons every {} steps takes more than {} MiB per chunk on the device",
+                sampling.neurons.len(),
+                sampling.every,
+                SPIKE_CHUNK_BYTES >> 20
+            )));
+        }
+        let layout = self.sample_layout(&sampling.neurons);
+        let feed = match inputs {
+            Some(x) => Feed::Host(x),
+            None => Feed::None,
+        };
+        let res = self.run_chunks(
+            steps,
+            feed,
+            opts,
+            sink,
+            Some((sampling, &layout)),
+            on_sample,
+        );
+        if res.is_err() {
+            self.noise_cached_at = None;
+        }
+        res
+    }
+
     /// The drive.
     pub fn drive(&self) -> &Drive {
         &self.drive
@@ -964,7 +1017,7 @@ impl GpuSim {
         opts: StepOptions,
         sink: impl FnMut(usize, &[u32]) -> Result<()>,
     ) -> Result<()> {
-        let res = self.run_chunks(steps, feed, opts, sink);
+        let res = self.run_chunks(steps, feed, opts, sink, None, |_, _| Ok(()));
         if res.is_err() {
             // Whatever ran, drawing the next noise block again is always right.
             self.noise_cached_at = None;
@@ -972,12 +1025,18 @@ impl GpuSim {
         res
     }
 
+    /// The chunked run behind every run call: with `sampling` (its layout `SampleLayout` of
+    /// at most `SPIKE_CHUNK_BYTES` per chunk, checked by the caller), the listed neurons'
+    /// state is copied on the device after every sample step, read back with the chunk's
+    /// spikes and handed to `on_sample` (step count, state) before the spikes go to `sink`.
     fn run_chunks(
         &mut self,
         steps: usize,
         feed: Feed<'_>,
         opts: StepOptions,
         mut sink: impl FnMut(usize, &[u32]) -> Result<()>,
+        sampling: Option<(&Sampling, &SampleLayout)>,
+        mut on_sample: impl FnMut(u64, State<f32>) -> Result<()>,
     ) -> Result<()> {
         let n = self.pop.len();
         let bn = self.trials * n;
@@ -1001,7 +1060,24 @@ impl GpuSim {
         let w = words_per_trial(n);
         let fw = self.trials * w;
         let start = self.steps;
-        let mut pending: Option<(usize, usize, usize, wgpu::SubmissionIndex)> = None;
+        // Two mappable buffers for the chunks' samples, as for their spikes.
+        let sample_staging = match sampling {
+            Some((sm, layout)) => {
+                let most = self.chunk.div_ceil(sm.every.max(1) as usize) as u64;
+                let bytes = (most * layout.bytes).max(4);
+                use wgpu::BufferUsages as U;
+                Some([
+                    self.ctx
+                        .buffer("samples", bytes, U::MAP_READ | U::COPY_DST)?,
+                    self.ctx
+                        .buffer("samples", bytes, U::MAP_READ | U::COPY_DST)?,
+                ])
+            }
+            None => None,
+        };
+        // Chunk in flight: staging slot, first step, steps, sample steps (global), submission.
+        type Pending = (usize, usize, usize, Vec<u64>, wgpu::SubmissionIndex);
+        let mut pending: Option<Pending> = None;
         let mut t0 = 0;
         let mut c = 0;
         let mut out = Vec::new();
@@ -1012,25 +1088,37 @@ impl GpuSim {
                 if let Some(x) = inputs {
                     self.upload_inputs(&x[t0 * bn..(t0 + tc) * bn], tc);
                 }
-                self.write_step_uniforms(start + t0 as u64, tc, flags);
+                let base = start + t0 as u64;
+                let at: Vec<u64> =
+                    sampling.map_or(Vec::new(), |(sm, _)| sm.steps_in(base, tc as u64));
+                let cuts: Vec<usize> = at.iter().map(|&s| (s - base) as usize).collect();
+                self.write_step_uniforms(base, tc, flags, &cuts);
                 let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-                self.encode_steps(&mut enc, None);
+                let samples = match (sampling, &sample_staging) {
+                    (Some((_, layout)), Some(bufs)) => Some((layout, &bufs[c % 2], &cuts[..])),
+                    _ => None,
+                };
+                self.encode_steps(&mut enc, None, samples);
                 for sh in &self.shards {
                     let bytes = (tc * self.trials * sh.w * 4) as u64;
                     enc.copy_buffer_to_buffer(&sh.spikes, 0, &sh.staging[c % 2], 0, bytes);
                 }
                 let idx = self.ctx.queue.submit([enc.finish()]);
-                this = Some((c % 2, t0, tc, idx));
+                this = Some((c % 2, t0, tc, at, idx));
                 t0 += tc;
                 c += 1;
             }
             // While chunk c runs, read back chunk c − 1.
-            if let Some((slot, pt0, ptc, idx)) = pending.take() {
-                let slices: Vec<wgpu::BufferSlice<'_>> = self
+            if let Some((slot, pt0, ptc, pat, idx)) = pending.take() {
+                let mut slices: Vec<wgpu::BufferSlice<'_>> = self
                     .shards
                     .iter()
                     .map(|sh| sh.staging[slot].slice(..(ptc * self.trials * sh.w * 4) as u64))
                     .collect();
+                let sample_bytes = sampling.map_or(0, |(_, l)| l.bytes * pat.len() as u64);
+                if let (Some(bufs), true) = (&sample_staging, sample_bytes > 0) {
+                    slices.push(bufs[slot].slice(..sample_bytes));
+                }
                 crate::gpu::context::map_slices(
                     &self.ctx,
                     &slices,
@@ -1043,7 +1131,22 @@ impl GpuSim {
                     .collect::<std::result::Result<Vec<_>, _>>()
                     .map_err(|e| Error::Device(format!("reading spike readback: {e:?}")))?;
                 self.steps += ptc as u64;
-                let res = if self.shards.len() == 1 {
+                // The samples first (they are steps of this chunk), then its spikes.
+                let mut res = Ok(());
+                if let (Some((sm, layout)), true) = (sampling, sample_bytes > 0) {
+                    let floats: &[f32] = bytemuck::cast_slice(&views[self.shards.len()]);
+                    let per = (layout.bytes / 4) as usize;
+                    for (i, &step) in pat.iter().enumerate() {
+                        let st = self.assemble(&sm.neurons, layout, &floats[i * per..]);
+                        res = on_sample(step, st);
+                        if res.is_err() {
+                            break;
+                        }
+                    }
+                }
+                let res = if res.is_err() {
+                    res
+                } else if self.shards.len() == 1 {
                     // One shard: its rows are the frame layout already; no copy.
                     sink(pt0, bytemuck::cast_slice(&views[0]))
                 } else {
@@ -1063,10 +1166,13 @@ impl GpuSim {
                 for sh in &self.shards {
                     sh.staging[slot].unmap();
                 }
+                if let (Some(bufs), true) = (&sample_staging, sample_bytes > 0) {
+                    bufs[slot].unmap();
+                }
                 if let Err(e) = res {
                     // The chunk submitted after this one runs anyway: its steps count as
                     // done (their spikes are not delivered).
-                    if let Some((_, _, tc, idx)) = this {
+                    if let Some((_, _, tc, _, idx)) = this {
                         self.ctx.wait(Some(idx))?;
                         self.steps += tc as u64;
                     }
@@ -1086,12 +1192,24 @@ impl GpuSim {
     /// noise cache holds its first quad's block: the first if the last dispatch recorded ended
     /// at `base`, the others if they start inside a quad (their predecessor in this chunk drew
     /// or read its block); and the cache's position after the chunk is recorded for the next
-    /// one.
-    fn write_step_uniforms(&mut self, base: u64, tc: usize, flags: u32) {
-        let (dispatches, count) = if self.opts.fused {
-            (1, tc as u32)
+    /// one. A fused chunk is cut into one dispatch per stretch between `cuts` (steps of the
+    /// chunk, 1 ..= tc, after which the state is sampled: a fused dispatch holds the state in
+    /// registers until it ends).
+    fn write_step_uniforms(&mut self, base: u64, tc: usize, flags: u32, cuts: &[usize]) {
+        // Each dispatch's (first step, steps).
+        let spans: Vec<(u32, u32)> = if self.opts.fused {
+            let mut ends: Vec<usize> = cuts.iter().copied().filter(|&c| c < tc).collect();
+            ends.push(tc);
+            let mut t0 = 0;
+            ends.iter()
+                .map(|&e| {
+                    let span = (t0 as u32, (e - t0) as u32);
+                    t0 = e;
+                    span
+                })
+                .collect()
         } else {
-            (tc as u32, 1)
+            (0..tc as u32).map(|t| (t, 1)).collect()
         };
         let cached_at_start = self.noise_cached_at.take() == Some(base);
         let end = base + tc as u64;
@@ -1099,8 +1217,7 @@ impl GpuSim {
             self.noise_cached_at = Some(end);
         }
         self.dispatches.clear();
-        for i in 0..dispatches {
-            let t0 = i * count;
+        for (i, &(t0, count)) in spans.iter().enumerate() {
             let start = base + t0 as u64;
             let cached = if i == 0 {
                 cached_at_start
@@ -1143,28 +1260,58 @@ impl GpuSim {
     /// One compute pass over the chunk of `write_step_uniforms`: one dispatch per shard
     /// (fused) or per step and shard, each given its entry of the dispatch table as
     /// immediates or as the uniform's dynamic offset.
-    fn encode_steps(&self, enc: &mut wgpu::CommandEncoder, ts: Option<&wgpu::QuerySet>) {
-        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("steps"),
-            timestamp_writes: ts.map(|q| wgpu::ComputePassTimestampWrites {
-                query_set: q,
-                beginning_of_pass_write_index: Some(0),
-                end_of_pass_write_index: Some(1),
-            }),
-        });
-        for (d, entry) in self.dispatches.iter().enumerate() {
-            let offset = if self.immediates {
-                0
-            } else {
-                (d as u64 * DISPATCH_STRIDE) as u32
-            };
-            for sh in &self.shards {
-                pass.set_pipeline(&sh.pipeline);
-                pass.set_bind_group(0, &sh.bind_group, &[offset]);
-                if self.immediates {
-                    pass.set_immediates(0, bytemuck::bytes_of(entry));
+    ///
+    /// With `samples` (a layout, the buffer its copies go to, and the chunk's sample steps as
+    /// in `write_step_uniforms`), the pass ends after each dispatch that ends at a sample
+    /// step, the layout's ranges are copied to the sample's place in the buffer (sample `i`
+    /// at `i · layout.bytes`), and a new pass begins. Timestamps (`ts`) only without samples.
+    fn encode_steps(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        ts: Option<&wgpu::QuerySet>,
+        samples: Option<(&SampleLayout, &wgpu::Buffer, &[usize])>,
+    ) {
+        debug_assert!(ts.is_none() || samples.is_none());
+        let mut d = 0;
+        let mut taken = 0u64;
+        while d < self.dispatches.len() {
+            let mut cut = false;
+            {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("steps"),
+                    timestamp_writes: ts.map(|q| wgpu::ComputePassTimestampWrites {
+                        query_set: q,
+                        beginning_of_pass_write_index: Some(0),
+                        end_of_pass_write_index: Some(1),
+                    }),
+                });
+                while d < self.dispatches.len() && !cut {
+                    let entry = &self.dispatches[d];
+                    let offset = if self.immediates {
+                        0
+                    } else {
+                        (d as u64 * DISPATCH_STRIDE) as u32
+                    };
+                    for sh in &self.shards {
+                        pass.set_pipeline(&sh.pipeline);
+                        pass.set_bind_group(0, &sh.bind_group, &[offset]);
+                        if self.immediates {
+                            pass.set_immediates(0, bytemuck::bytes_of(entry));
+                        }
+                        pass.dispatch_workgroups(sh.dispatch.0, sh.dispatch.1, 1);
+                    }
+                    let end = (entry.t0 + entry.count) as usize;
+                    cut = samples.is_some_and(|(_, _, cuts)| cuts.contains(&end));
+                    d += 1;
                 }
-                pass.dispatch_workgroups(sh.dispatch.0, sh.dispatch.1, 1);
+            }
+            if let (true, Some((layout, buf, _))) = (cut, samples) {
+                let mut at = taken * layout.bytes;
+                for &(s, plane, offset, size) in &layout.ranges {
+                    enc.copy_buffer_to_buffer(self.plane_buffer(s, plane), offset, buf, at, size);
+                    at += size;
+                }
+                taken += 1;
             }
         }
     }
@@ -1185,9 +1332,9 @@ impl GpuSim {
         let resolve = self
             .ctx
             .buffer("timestamps", 16, U::QUERY_RESOLVE | U::COPY_SRC)?;
-        self.write_step_uniforms(self.steps, tc, 1);
+        self.write_step_uniforms(self.steps, tc, 1, &[]);
         let mut enc = self.ctx.device.create_command_encoder(&Default::default());
-        self.encode_steps(&mut enc, Some(&qs));
+        self.encode_steps(&mut enc, Some(&qs), None);
         enc.resolve_query_set(&qs, 0..2, &resolve, 0);
         self.ctx.queue.submit([enc.finish()]);
         let raw = self.ctx.read_buffer(&resolve, 16)?;

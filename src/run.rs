@@ -40,7 +40,7 @@ use crate::gpu::{GpuContext, GpuOptions, GpuSim};
 use crate::record::{IsiStats, PopulationRecorder, PopulationSummary, Summary, TraceRecorder};
 use crate::spec::PreparedPopulation;
 use crate::spec::{Spec, Value};
-use crate::{Backend, Simulator, StepOptions};
+use crate::{Backend, Sampling, Simulator, StepOptions};
 
 /// How to run a spec.
 #[derive(Debug, Clone)]
@@ -413,17 +413,23 @@ impl Run<'_> {
         let total = self.spec.steps() as u64;
         // A segment (one call per population, then the recorders' commit and the progress
         // report) ends at the next multiple of every period: the segment budget (100 steps
-        // at first, then as `next_budget` finds), each sampled population's `every` and the
-        // checkpoint interval. (Their greatest common divisor would serve as well but makes
-        // one-step segments of periods such as 7 and 100, and a GPU waits for the host at the
-        // end of every segment.)
+        // at first, then as `next_budget` finds) and the checkpoint interval. (Their greatest
+        // common divisor would serve as well but makes one-step segments of periods such as 7
+        // and 100, and a GPU waits for the host at the end of every segment.) Traces are
+        // sampled within segments (`Simulator::run_sampled`: on a GPU, on the device).
+        let samplings: Vec<Option<Sampling>> = self
+            .prepared
+            .iter()
+            .zip(&self.traces)
+            .map(|(p, t)| {
+                t.as_ref().map(|t| Sampling {
+                    neurons: t.neurons().to_vec(),
+                    every: p.every.max(1) as u64,
+                })
+            })
+            .collect();
         let mut budget = SEGMENT_STEPS;
         let mut periods = vec![budget];
-        for (p, t) in self.prepared.iter().zip(&self.traces) {
-            if t.is_some() {
-                periods.push(p.every.max(1) as u64);
-            }
-        }
         if let Some(every) = opts.checkpoint_every {
             periods.push(every.max(1));
         }
@@ -436,7 +442,12 @@ impl Run<'_> {
         let mut last_checkpoint: Option<u64> = (start_step > 0).then_some(start_step);
         'outer: while done < total {
             periods[0] = budget;
-            let n = segment_steps(done, &periods).min(total - done) as usize;
+            let mut n = segment_steps(done, &periods).min(total - done);
+            // An injected fault comes exactly at its step.
+            if let Some(f) = opts.inject_fault_after.filter(|&f| f > done) {
+                n = n.min(f - done);
+            }
+            let n = n as usize;
             let segment_started = Instant::now();
             if opts.inject_fault_after.is_some_and(|f| done >= f) {
                 error = Some(Error::Device("device lost (injected fault)".into()));
@@ -446,19 +457,23 @@ impl Run<'_> {
                     break;
                 }
                 let t0 = Instant::now();
-                let rec = &mut self.recs[i];
+                let (rec, sim) = (&mut self.recs[i], &mut self.sims[i]);
                 let base = done;
-                let res = match &p.host_input {
-                    Some(x) => {
-                        let per = p.trials * p.pop.len();
-                        let slice = &x[done as usize * per..(done as usize + n) * per];
-                        self.sims[i].run_with(n, slice, StepOptions::default(), |t, w| {
-                            rec.push(base + t as u64, w)
-                        })
+                let spikes = |t: usize, w: &[u32]| rec.push(base + t as u64, w);
+                let per = p.trials * p.pop.len();
+                let x = p
+                    .host_input
+                    .as_ref()
+                    .map(|x| &x[done as usize * per..(done as usize + n) * per]);
+                let o = StepOptions::default();
+                let res = match (&mut self.traces[i], &samplings[i]) {
+                    (Some(tr), Some(sm)) => {
+                        sim.run_sampled(n, x, o, sm, spikes, |step, st| tr.sample(step, &st))
                     }
-                    None => self.sims[i].run_driven_with(n, StepOptions::default(), |t, w| {
-                        rec.push(base + t as u64, w)
-                    }),
+                    _ => match x {
+                        Some(x) => sim.run_with(n, x, o, spikes),
+                        None => sim.run_driven_with(n, o, spikes),
+                    },
                 };
                 walls[i] += t0.elapsed().as_secs_f64();
                 if let Err(e) = res {
@@ -478,12 +493,8 @@ impl Run<'_> {
                 break 'outer;
             }
             done += n as u64;
-            for (i, p) in self.prepared.iter().enumerate() {
+            for i in 0..self.prepared.len() {
                 if let Some(t) = &mut self.traces[i] {
-                    if done.is_multiple_of(p.every as u64) {
-                        let st = self.sims[i].state_of(t.neurons())?;
-                        t.sample(done, &st)?;
-                    }
                     t.commit()?;
                 }
                 self.recs[i].commit()?;

@@ -1309,7 +1309,8 @@ fn cpu_matching_continues_like_the_gpu_simulator() {
 /// `state_of`, on the GPU (bit for bit, any arithmetic) and the spikes of one uninterrupted
 /// run. Over models with 0, 1 and 5 state components, every 1, 3 and 7 steps in chunks of 10
 /// (samples at chunk ends and inside), host input and noise alone, fused and per step, the
-/// noise cache on and off (dispatches starting inside a quad), several shards, two trials,
+/// noise cache on and off (dispatches starting inside a quad), the dispatch table as
+/// immediates and (portable) in the uniform buffer, several shards, two trials,
 /// neurons listed out of order, twice, and in different shards. `Simulator::run_sampled`
 /// on the CPU path gives the same samples in the separate-rounding arithmetic.
 #[test]
@@ -1337,21 +1338,24 @@ fn samples_taken_on_the_device_equal_the_state_at_those_steps() {
                 neurons: neurons.clone(),
                 every,
             };
-            for (fused, cache, host) in [
-                (true, Some(true), false),
-                (true, Some(false), true),
-                (false, Some(true), false),
-                (false, Some(false), true),
+            for (fused, cache, host, portable) in [
+                (true, Some(true), false, false),
+                (true, Some(false), true, false),
+                (true, Some(true), true, true),
+                (false, Some(true), false, false),
+                (false, Some(false), true, true),
             ] {
                 let opts = GpuOptions {
                     chunk_steps: 10,
                     max_shard_neurons: Some(256),
                     fused,
                     noise_cache: cache,
+                    portable,
                     ..Default::default()
                 };
-                let what =
-                    format!("{model} every {every} fused {fused} cache {cache:?} host {host}");
+                let what = format!(
+                    "{model} every {every} fused {fused} cache {cache:?} host {host} portable {portable}"
+                );
                 let x = host.then_some(&inputs[..]);
                 let make = || {
                     let mut g = GpuSim::with_drive(ctx.clone(), &pop, 2, &drive(n), &opts).unwrap();

@@ -22,7 +22,7 @@
 # (before the bench's warm-up and repeats, which add about 1 s per configuration).
 # GLIFSIM_CHECK_QUICK=1 runs small sizes only (to try the script on a CPU Vulkan driver).
 # GLIFSIM_CHECK_FAST=1 skips the checkpoint suite, the demo and PyTorch (a re-measurement).
-# GLIFSIM_CHECK_SKIP="ballot no_cache no_wide per_neuron billion pinning" skips those A/B and bench
+# GLIFSIM_CHECK_SKIP="ballot no_cache no_wide per_neuron billion pinning traces" skips those A/B and bench
 # sections (any of the words), for a re-measurement that must fit a short device lease.
 set -u
 OUT="${1:-out/gpu-check}"
@@ -155,6 +155,20 @@ if [ -n "$BILLION" ] && ! skip billion; then
     sec bench 1e9
     "$B" bench --models LIF --sizes $BILLION --paths gpu-fused-noise --steps 100 --json "$OUT/bench_1e9.json" 2>&1 | tee -a "$L"
 fi
+# `glifsim run` of 1M LIF neurons with noise for 1,000 steps: no traces, V of three neurons
+# every step sampled on the device (the default), and the same cut at every sample
+# (GLIFSIM_HOST_SAMPLES=1, two host round trips per step).
+sec traces
+if ! skip traces; then
+    base="dt = 0.1\nduration = 100.0\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 1000000\n[population.input]\nbias = 12.0\nnoise = { mean = 0.0, std = 30.0 }\n[population.record]\nspikes = \"none\"\n"
+    printf "$base" > "$OUT/traces_none.toml"
+    printf "${base}v = [0, 500000, 999999]\n" > "$OUT/traces_every1.toml"
+    for t in none every1; do
+        "$B" run "$OUT/traces_$t.toml" --out "$OUT/traces_$t" 2>&1 | grep -E "steps in" | sed "s/^/traces $t: /" | tee -a "$L"
+    done
+    GLIFSIM_HOST_SAMPLES=1 "$B" run "$OUT/traces_every1.toml" --out "$OUT/traces_host" 2>&1 | grep -E "steps in" | sed "s/^/traces every1 host samples: /" | tee -a "$L"
+    cmp "$OUT/traces_every1/p_v.npy" "$OUT/traces_host/p_v.npy" && echo "traces: device and host samples identical" | tee -a "$L"
+fi
 if [ -z "${GLIFSIM_CHECK_FAST:-}" ]; then
     sec demo
     "$B" demo --out "$OUT/demo" 2>&1 | tail -3 | tee -a "$L"
@@ -181,6 +195,7 @@ wide_over_lane() {
 }
 {
     grep -E "^adapter:|copy bandwidth|^reference kernel|^interactive|^conformance \(GPU, " "$L" | sort -u
+    grep -E "^traces" "$L"
     echo "model  path             kernel neurons     upd/s wall  upd/s GPU   GPU µs/step  of copy  per-neuron params (GPU time)"
     rows "$L"
     echo "with GLIFSIM_WIDE_BALLOT=1:"

@@ -196,8 +196,9 @@ impl Simulator {
     /// count to a multiple of `sampling.every`, the state of `sampling.neurons` to
     /// `on_sample(step count, state)` (as [`Simulator::state_of`] would read it then). On the
     /// GPU the samples are copied on the device within the run ([`GpuSim::run_sampled`]);
-    /// on the CPU path, and on the GPU where one chunk's samples would exceed 256 MiB, the run
-    /// is cut at the sample steps and each is read with `state_of`. Either way the spikes and
+    /// on the CPU path, and on the GPU where one chunk's samples would exceed 256 MiB (or with
+    /// `GLIFSIM_HOST_SAMPLES=1`), the run is cut at the sample steps and each is read with
+    /// `state_of`. Either way the spikes and
     /// the samples are those of one uninterrupted run. Host inputs are checked in full first.
     ///
     /// [`GpuSim::run_sampled`]: crate::gpu::GpuSim::run_sampled
@@ -229,7 +230,11 @@ impl Simulator {
             return Ok(());
         }
         if let Simulator::Gpu(g) = self {
-            if g.samples_on_device(sampling) {
+            // GLIFSIM_HOST_SAMPLES=1: cut the run at the samples on the GPU too (the A/B of
+            // scripts/gpu_check.sh).
+            if g.samples_on_device(sampling)
+                && !crate::gpu::context::env_flag("GLIFSIM_HOST_SAMPLES")
+            {
                 return g.run_sampled(steps, inputs, opts, sampling, sink, on_sample);
             }
         }

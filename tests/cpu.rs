@@ -1015,3 +1015,98 @@ fn state_of_returns_the_listed_neurons_of_every_trial() {
         );
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// `Sampling::steps_in` lists exactly the step counts in `start + 1 ..= start + steps`
+    /// that are multiples of `every`.
+    #[test]
+    fn sampling_steps_are_the_multiples_in_the_run(
+        start in 0u64..1_000,
+        steps in 0u64..300,
+        every in 1u64..40,
+    ) {
+        let s = glifsim::Sampling { neurons: vec![], every };
+        let want: Vec<u64> = (start + 1..=start + steps).filter(|t| t % every == 0).collect();
+        prop_assert_eq!(s.steps_in(start, steps), want);
+    }
+
+    /// `Simulator::run_sampled` on the CPU path (the run cut at every sample) gives the spikes
+    /// of one step-by-step run, with each chunk's first step right, and at every sample step
+    /// the state `state_of` reads there; host input sliced at the cuts, or the drive alone.
+    #[test]
+    fn cpu_run_sampled_equals_stepping(
+        model in prop_oneof![Just(Model::Lif), Just(Model::Alif), Just(Model::Glif5)],
+        start in 0usize..9,
+        steps in 1usize..40,
+        every in 1u64..9,
+        host in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        use glifsim::{Backend, Sampling, Simulator, SpikeRecord};
+        let n = 70;
+        let pop = hetero_population(model, n, seed % 1000);
+        let drive = glifsim::input::Drive {
+            bias: 10.0.into(),
+            noise: Some(glifsim::input::Noise { mean: 0.0.into(), std: 30.0.into(), seed }),
+            ..Default::default()
+        };
+        let make = || {
+            let mut s = Simulator::new(&pop, 2, Backend::Cpu).unwrap();
+            s.set_drive(drive.clone()).unwrap();
+            s.run_driven_with(start, StepOptions::default(), |_, _| Ok(())).unwrap();
+            s
+        };
+        let x = Rng(seed).vec_f32(steps * 2 * n, 0.0, 40.0);
+        let neurons = vec![69, 0, 33, 33];
+        // Step by step.
+        let mut a = make();
+        let mut want_spikes = SpikeRecord::new(2, n);
+        let mut want = Vec::new();
+        for t in 0..steps {
+            let sink = |_: usize, w: &[u32]| {
+                want_spikes.extend_words(w);
+                Ok(())
+            };
+            if host {
+                a.run_with(1, &x[t * 2 * n..(t + 1) * 2 * n], StepOptions::default(), sink).unwrap();
+            } else {
+                a.run_driven_with(1, StepOptions::default(), sink).unwrap();
+            }
+            let at = (start + t + 1) as u64;
+            if at % every == 0 {
+                want.push((at, a.state_of(&neurons).unwrap()));
+            }
+        }
+        // Sampled.
+        let mut b = make();
+        let mut spikes = SpikeRecord::new(2, n);
+        let mut next = 0usize;
+        let mut got = Vec::new();
+        b.run_sampled(
+            steps,
+            host.then_some(&x[..]),
+            StepOptions::default(),
+            &Sampling { neurons: neurons.clone(), every },
+            |t0, w| {
+                assert_eq!(t0, next, "chunks arrive in order, from step 0 of the run");
+                next += w.len() / (2 * n.div_ceil(32));
+                spikes.extend_words(w);
+                Ok(())
+            },
+            |step, st| {
+                got.push((step, st));
+                Ok(())
+            },
+        )
+        .unwrap();
+        prop_assert_eq!(next, steps);
+        prop_assert!(spikes == want_spikes);
+        prop_assert_eq!(got.len(), want.len());
+        for ((sa, a), (sb, b)) in got.iter().zip(&want) {
+            prop_assert_eq!(sa, sb);
+            prop_assert!(a == b, "step {}", sa);
+        }
+        prop_assert!(b.state().unwrap() == a.state().unwrap());
+    }
+}

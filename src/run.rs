@@ -238,8 +238,9 @@ fn open_traces(
 }
 
 /// Run `spec`, writing into `opts.out_dir`; `progress(done, total)` is called after every
-/// segment (100 steps at first, up to 12,800 while segments take under 62 ms; traces and
-/// checkpoints cut them at their steps), and Ctrl-C (`opts.stop`) is looked at there.
+/// segment (100 steps at first, up to 12,800 while segments take under 62 ms; checkpoints
+/// cut them at their steps; traces are sampled within them), and Ctrl-C (`opts.stop`) is
+/// looked at there.
 /// A run stopped by `opts.stop` returns its summary with `complete = false`; a run stopped by
 /// an error writes its summary (saying where and why it stopped, and where the last checkpoint
 /// is) and returns the error. Either way every file holds every completed step.

@@ -1074,7 +1074,7 @@ proptest! {
                 a.run_driven_with(1, StepOptions::default(), sink).unwrap();
             }
             let at = (start + t + 1) as u64;
-            if at % every == 0 {
+            if at.is_multiple_of(every) {
                 want.push((at, a.state_of(&neurons).unwrap()));
             }
         }

@@ -30,6 +30,9 @@
 //! - `GLIFSIM_NO_WIDE=1`: one neuron per invocation by default even where the wide kernel
 //!   (four per invocation, 16-byte accesses) serves (see `GpuOptions::wide`); results are
 //!   identical.
+//! - `GLIFSIM_HOST_SAMPLES=1`: `Simulator::run_sampled` (the traces of `glifsim run`) cuts a
+//!   GPU run at every sample and reads it with `state_of`, instead of copying the samples on
+//!   the device within the run; results are identical.
 //! - `GLIFSIM_SPIN_US=N`: how long a wait for the GPU polls before it blocks, in µs (see
 //!   [`GpuContext::set_spin_wait`]); by default 100 on GPUs, 0 on CPU drivers.
 //! - `GLIFSIM_FORCE_LOOP_BOUNDING=1`: compile the shaders with wgpu's loop bounding, which

@@ -948,3 +948,52 @@ fn growing_segments_record_what_one_simulation_gives() {
         assert_eq!(cshape, vec![5_000]);
     }
 }
+
+/// `glifsim run` on the GPU records the same files whether its traces are copied on the device
+/// within the run (the default) or the run is cut at every sample and read with `state_of`
+/// (`GLIFSIM_HOST_SAMPLES=1`): V, θ and the after-spike currents of GLIF5 neurons in two
+/// trials, every 3 steps, with noise.
+#[test]
+fn binary_traces_on_the_device_equal_traces_read_by_the_host() {
+    let Some(_ctx) = common::gpu() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("t.toml");
+    std::fs::write(
+        &p,
+        "dt = 0.1\nduration = 30.0\nseed = 9\n[[population]]\nname = \"g\"\nmodel = \"GLIF5\"\nneurons = 500\ntrials = 2\n[population.params]\ntheta_inf = -52.0\nm_v = 0.4\nb_v = 2.0\nadapt_rate = [0.02]\nadapt_increment = [1.0]\nasc_rate = [0.02, 0.3]\nasc_amp = [-0.3, 0.5]\ntheta_v_a = 0.004\ntheta_v_b = 0.1\n[population.input]\nbias = 14.0\nnoise = { mean = 0.0, std = 25.0 }\n[population.record]\nv = [499, 0, 250]\ntheta = [7]\nasc = [3, 400]\nevery = 3\n",
+    )
+    .unwrap();
+    let mut files = Vec::new();
+    for host in [false, true] {
+        let o = tmp.path().join(format!("o{host}"));
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_glifsim"));
+        cmd.args(["run", p.to_str().unwrap(), "--backend", "gpu", "--out"])
+            .arg(&o)
+            .env_remove("GLIFSIM_HOST_SAMPLES");
+        if host {
+            cmd.env("GLIFSIM_HOST_SAMPLES", "1");
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut got = Vec::new();
+        for name in [
+            "g_v.npy",
+            "g_theta.npy",
+            "g_asc.npy",
+            "g_trace_steps.npy",
+            "g_spikes.npy",
+        ] {
+            got.push((name, std::fs::read(o.join(name)).unwrap()));
+        }
+        files.push(got);
+    }
+    let (_, steps) = read_npy_u32_u64(&tmp.path().join("ofalse/g_trace_steps.npy"));
+    assert_eq!(steps.len(), 101, "samples at 0, 3, …, 300");
+    for ((name, a), (_, b)) in files[0].iter().zip(&files[1]) {
+        assert!(a == b, "{name} differs between device and host samples");
+    }
+}

@@ -45,8 +45,9 @@ impl GpuSim {
     /// `neurons.len()` neurons, in the order given (repeats allowed), in the layouts of
     /// [`State`] with `neurons.len()` in place of N. What a recorder of a few traces in a
     /// large population needs: it moves the listed neurons' values (read in runs, see
-    /// [`STATE_OF_RUN_GAP`]) in one submission per shard, where [`GpuSim::state`] moves the
-    /// whole population. An index past the population is an error.
+    /// [`STATE_OF_RUN_GAP`]) in one submission for every shard (one per 256 MiB read), where
+    /// [`GpuSim::state`] moves the whole population. An index past the population is an
+    /// error.
     ///
     /// ```no_run
     /// use std::sync::Arc;

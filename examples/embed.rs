@@ -1,9 +1,10 @@
-//! Embedding glifsim in another program: build a population, step it, read the spikes.
+//! Embedding glifsim in another program: build a population, step it, read the spikes and
+//! sample traces within a run.
 //!
 //! `cargo run --release --example embed` (on the GPU when an adapter exists, else the CPU).
 
 use glifsim::input::{Drive, Noise};
-use glifsim::{Backend, Model, Param, Population, Simulator, StepOptions};
+use glifsim::{Backend, Model, Param, Population, Sampling, Simulator, StepOptions};
 
 fn main() -> glifsim::Result<()> {
     env_logger::init();
@@ -50,5 +51,27 @@ fn main() -> glifsim::Result<()> {
         "{total} spikes in 200 ms: {:.1} Hz; mean adaptation θ = {mean_theta:.2} mV",
         total as f64 / (n as f64 * 0.2)
     );
+
+    // Traces within a run: V and θ of two neurons every 10 steps (on a GPU copied on the
+    // device as the run goes, so it does not stop for the host at each sample).
+    let sampling = Sampling {
+        neurons: vec![0, n - 1],
+        every: 10,
+    };
+    let mut trace = Vec::new();
+    sim.run_sampled(
+        500,
+        None,
+        StepOptions::default(),
+        &sampling,
+        |_t0, _words| Ok(()),
+        |step, st| {
+            trace.push((step, st.v[0], st.v[1], st.theta[0]));
+            Ok(())
+        },
+    )?;
+    for (step, v0, v1, th0) in trace.iter().step_by(10) {
+        println!("step {step}: V = {v0:.2} / {v1:.2} mV, θ(0) = {th0:.2} mV");
+    }
     Ok(())
 }

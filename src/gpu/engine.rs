@@ -221,6 +221,13 @@ enum Feed<'a> {
     None,
 }
 
+impl<'a> Feed<'a> {
+    /// Host inputs where there are some, else none.
+    fn of(inputs: Option<&'a [f32]>) -> Self {
+        inputs.map_or(Feed::None, Feed::Host)
+    }
+}
+
 /// Lay `wgs` workgroups out as `wg_x × wg_y` with `wg_x ≤ max_dim` and as few spare
 /// workgroups as possible: the fewest rows, then the shortest row that holds them. (Filling
 /// rows of `max_dim` first would launch 65,534 idle workgroups for 65,536, at 16M neurons.)
@@ -904,10 +911,7 @@ impl GpuSim {
         opts: StepOptions,
         sink: impl FnMut(usize, &[u32]) -> Result<()>,
     ) -> Result<()> {
-        match inputs {
-            Some(x) => self.run_feed(steps, Feed::Host(x), opts, sink),
-            None => self.run_feed(steps, Feed::None, opts, sink),
-        }
+        self.run_feed(steps, Feed::of(inputs), opts, sink, None, |_, _| Ok(()))
     }
 
     /// Run `steps` steps reading the input rows already in device memory (the last chunk
@@ -924,17 +928,20 @@ impl GpuSim {
                 "this GPU simulator was built with host_inputs = false".into(),
             ));
         }
-        self.run_feed(steps, Feed::Resident, opts, sink)
+        self.run_feed(steps, Feed::Resident, opts, sink, None, |_, _| Ok(()))
     }
 
+    /// `run_chunks`, forgetting the noise cache's position if it fails.
     fn run_feed(
         &mut self,
         steps: usize,
         feed: Feed<'_>,
         opts: StepOptions,
         sink: impl FnMut(usize, &[u32]) -> Result<()>,
+        sampling: Option<(&Sampling, &SampleLayout)>,
+        on_sample: impl FnMut(u64, State<f32>) -> Result<()>,
     ) -> Result<()> {
-        let res = self.run_chunks(steps, feed, opts, sink, None, |_, _| Ok(()));
+        let res = self.run_chunks(steps, feed, opts, sink, sampling, on_sample);
         if res.is_err() {
             // Whatever ran, drawing the next noise block again is always right.
             self.noise_cached_at = None;
@@ -980,8 +987,7 @@ impl GpuSim {
         // Two mappable buffers for the chunks' samples, as for their spikes.
         let sample_staging = match sampling {
             Some((sm, layout)) => {
-                let most = self.chunk.div_ceil(sm.every.max(1) as usize) as u64;
-                let bytes = (most * layout.bytes).max(4);
+                let bytes = self.chunk_sample_bytes(sm.every, layout).max(4);
                 use wgpu::BufferUsages as U;
                 Some([
                     self.ctx

@@ -169,11 +169,17 @@ impl GpuSim {
         State::from_components(v, r, &comps, &self.pop)
     }
 
+    /// Bytes of one chunk's samples every `every` steps laid out as `layout`: as many as a
+    /// chunk can hold (`run_chunks` sizes its sample buffers by this).
+    pub(super) fn chunk_sample_bytes(&self, every: u64, layout: &SampleLayout) -> u64 {
+        self.chunk.div_ceil(every.max(1) as usize) as u64 * layout.bytes
+    }
+
     /// Whether [`GpuSim::run_sampled`] can take `sampling`'s samples on the device: one
     /// chunk's samples within 256 MiB (the spike rows' limit).
     pub fn samples_on_device(&self, sampling: &Sampling) -> bool {
-        let most = self.chunk.div_ceil(sampling.every.max(1) as usize) as u64;
-        most * self.sample_layout(&sampling.neurons).bytes <= SPIKE_CHUNK_BYTES
+        let layout = self.sample_layout(&sampling.neurons);
+        self.chunk_sample_bytes(sampling.every, &layout) <= SPIKE_CHUNK_BYTES
     }
 
     /// Run `steps` steps (host `inputs` `[T][B][N]`, or the drive alone when `None`), handing
@@ -195,7 +201,8 @@ impl GpuSim {
         on_sample: impl FnMut(u64, State<f32>) -> Result<()>,
     ) -> Result<()> {
         sampling.check(self.pop.len())?;
-        if !self.samples_on_device(sampling) {
+        let layout = self.sample_layout(&sampling.neurons);
+        if self.chunk_sample_bytes(sampling.every, &layout) > SPIKE_CHUNK_BYTES {
             return Err(Error::Usage(format!(
                 "sampling {} neurons every {} steps takes more than {} MiB per chunk on the device",
                 sampling.neurons.len(),
@@ -203,23 +210,14 @@ impl GpuSim {
                 SPIKE_CHUNK_BYTES >> 20
             )));
         }
-        let layout = self.sample_layout(&sampling.neurons);
-        let feed = match inputs {
-            Some(x) => Feed::Host(x),
-            None => Feed::None,
-        };
-        let res = self.run_chunks(
+        self.run_feed(
             steps,
-            feed,
+            Feed::of(inputs),
             opts,
             sink,
             Some((sampling, &layout)),
             on_sample,
-        );
-        if res.is_err() {
-            self.noise_cached_at = None;
-        }
-        res
+        )
     }
 }
 

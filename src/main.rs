@@ -94,7 +94,7 @@ enum Command {
         #[arg(
             long,
             value_delimiter = ',',
-            default_value = "cpu,cpu-fused,cpu-fused-noise,gpu,gpu-noise,gpu-fused,gpu-fused-noise",
+            default_values = bench::PATHS,
             value_parser = clap::builder::PossibleValuesParser::new(bench::PATHS)
         )]
         paths: Vec<String>,

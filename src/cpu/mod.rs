@@ -473,6 +473,9 @@ pub fn update_neuron<R: Real>(
     spike
 }
 
+/// Bytes of one neuron's (and trial's) Philox block kept between calls: four u32 words.
+const NOISE_BLOCK_BYTES: u64 = 4 * std::mem::size_of::<u32>() as u64;
+
 /// Memory the host can still give (Linux `MemAvailable`), when known.
 fn host_memory_available() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -555,7 +558,11 @@ impl<R: Real> CpuSim<R> {
         let state = pairs
             .saturating_mul(2 + pop.components() as u64)
             .saturating_mul(std::mem::size_of::<R>() as u64);
-        state.saturating_add(if noise { pairs.saturating_mul(16) } else { 0 })
+        state.saturating_add(if noise {
+            pairs.saturating_mul(NOISE_BLOCK_BYTES)
+        } else {
+            0
+        })
     }
 
     /// A simulator at the initial state (V = V_rest, r = 0, θ = 0).
@@ -605,7 +612,7 @@ impl<R: Real> CpuSim<R> {
             0
         };
         if 4 * blocks != self.noise_cache.len() {
-            let needed = (blocks * 4 * std::mem::size_of::<u32>()) as u64;
+            let needed = blocks as u64 * NOISE_BLOCK_BYTES;
             check_host_memory(
                 needed,
                 "bytes of host memory for the CPU path's noise blocks (MemAvailable)",

@@ -39,7 +39,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::input::Drive;
 use crate::record::IsiStats;
-use crate::{Simulator, State};
+use crate::{Simulator, State, StateArray};
 
 /// File magic.
 pub const MAGIC: &[u8; 8] = b"GLIFCKPT";
@@ -127,11 +127,6 @@ impl<W: Write> Write for CrcWriter<W> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
     }
-}
-
-fn put_f32(out: &mut dyn Write, xs: &[f32]) -> std::io::Result<()> {
-    out.write_all(&(xs.len() as u64).to_le_bytes())?;
-    out.write_all(bytemuck::cast_slice(xs))
 }
 
 /// Reads the body of a checkpoint (its bytes before the CRC) from `inner`, which holds
@@ -224,9 +219,141 @@ fn crc_of(r: &mut impl Read, len: u64, path: &Path) -> Result<u32> {
     Ok(h.finalize())
 }
 
+/// Where the state of a population being written to a checkpoint comes from.
+enum StateSource<'a> {
+    /// A copy in memory ([`Checkpoint::states`]).
+    Held(&'a State<f32>),
+    /// The simulator itself, read a block at a time ([`Simulator::state_blocks`]).
+    Live(&'a Simulator),
+}
+
+/// Values per block when a checkpoint reads a simulator's state (16 MB of f32).
+const STATE_BLOCK_VALUES: usize = 4 << 20;
+
+impl StateSource<'_> {
+    /// Values in array `which`.
+    fn len(&self, which: StateArray) -> usize {
+        match self {
+            StateSource::Held(st) => st.array(which).len(),
+            StateSource::Live(s) => {
+                which.per_neuron(s.population()) * s.population().len() * s.trials()
+            }
+        }
+    }
+    /// Write array `which` as the checkpoint holds it: its length (u64), then its values.
+    fn put(&self, which: StateArray, out: &mut dyn Write, path: &Path) -> Result<()> {
+        let io = |e| Error::io(path, e);
+        out.write_all(&(self.len(which) as u64).to_le_bytes())
+            .map_err(io)?;
+        match self {
+            StateSource::Held(st) => out
+                .write_all(bytemuck::cast_slice(st.array(which)))
+                .map_err(io),
+            StateSource::Live(s) => s.state_blocks(which, STATE_BLOCK_VALUES, &mut |piece| {
+                out.write_all(bytemuck::cast_slice(piece)).map_err(io)
+            }),
+        }
+    }
+}
+
+/// Write the file's bytes to `w`: metadata `meta`, each population's state from `states` and
+/// its interspike statistics from `isi`, streamed: nothing but the metadata is built in
+/// memory first, so a checkpoint of 10⁹ neurons costs no extra tens of GB. `path` names the
+/// destination in errors.
+fn encode(
+    meta: &Meta,
+    states: &[StateSource],
+    isi: &[Option<&IsiStats>],
+    w: &mut dyn Write,
+    path: &Path,
+) -> Result<()> {
+    let io = |e| Error::io(path, e);
+    let json = serde_json::to_vec(meta).expect("metadata serialises");
+    let payload_len: u64 = states
+        .iter()
+        .zip(isi)
+        .map(|(st, s)| {
+            StateArray::ALL
+                .iter()
+                .map(|&a| 8 + 4 * st.len(a) as u64)
+                .sum::<u64>()
+                + 1
+                + s.map_or(0, |s| s.parts_bytes())
+        })
+        .sum();
+    let mut out = CrcWriter {
+        inner: w,
+        crc: crc32fast::Hasher::new(),
+    };
+    out.write_all(MAGIC).map_err(io)?;
+    out.write_all(&VERSION.to_le_bytes()).map_err(io)?;
+    out.write_all(&(json.len() as u64).to_le_bytes())
+        .map_err(io)?;
+    out.write_all(&json).map_err(io)?;
+    out.write_all(&payload_len.to_le_bytes()).map_err(io)?;
+    for (st, s) in states.iter().zip(isi) {
+        for a in StateArray::ALL {
+            st.put(a, &mut out, path)?;
+        }
+        match s {
+            Some(s) => {
+                out.write_all(&[1]).map_err(io)?;
+                s.write_parts(&mut out).map_err(io)?;
+            }
+            None => out.write_all(&[0]).map_err(io)?,
+        }
+    }
+    let crc = out.crc.finalize();
+    out.inner.write_all(&crc.to_le_bytes()).map_err(io)
+}
+
+/// Write a checkpoint file atomically: to `path.tmp`, synced, then renamed over `path` (see
+/// [`encode`] for the arguments).
+fn write_atomic_file(
+    path: &Path,
+    meta: &Meta,
+    states: &[StateSource],
+    isi: &[Option<&IsiStats>],
+) -> Result<()> {
+    let tmp = path.with_extension("glifsim.tmp");
+    let written = (|| {
+        let f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+        encode(meta, states, isi, &mut w, &tmp)?;
+        let f = w
+            .into_inner()
+            .map_err(|e| Error::io(&tmp, e.into_error()))?;
+        f.sync_all().map_err(|e| Error::io(&tmp, e))
+    })();
+    if let Err(e) = written {
+        // The previous checkpoint, if any, is untouched; the partial file goes.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
 impl Checkpoint {
     /// Capture named simulators (library use). All must have taken the same number of steps.
+    /// This holds a copy of every state in memory; [`Checkpoint::write_from`] writes a file
+    /// straight from the simulators instead.
     pub fn capture(sims: &[(&str, &Simulator)]) -> Result<Self> {
+        let meta = Self::meta_of(sims)?;
+        let states = sims
+            .iter()
+            .map(|(_, s)| s.state())
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Checkpoint {
+            meta,
+            isi: vec![None; states.len()],
+            states,
+        })
+    }
+
+    /// The metadata of a checkpoint of named simulators (everything [`Checkpoint::capture`]
+    /// records but the states): the step count, which all must share, and each population's
+    /// model, size, trials, fingerprint and drive.
+    pub fn meta_of(sims: &[(&str, &Simulator)]) -> Result<Meta> {
         let steps = sims.first().map_or(0, |(_, s)| s.steps_done());
         if let Some((name, s)) = sims.iter().find(|(_, s)| s.steps_done() != steps) {
             return Err(Error::Usage(format!(
@@ -234,33 +361,80 @@ impl Checkpoint {
                 s.steps_done()
             )));
         }
-        let mut states = Vec::new();
-        let mut pops = Vec::new();
-        for (name, s) in sims {
-            states.push(s.state()?);
-            let p = s.population();
-            pops.push(PopulationMeta {
-                name: name.to_string(),
-                model: p.model().name().into(),
-                neurons: p.len(),
-                trials: s.trials(),
-                fingerprint: p.fingerprint(),
-                drive: s.drive().clone(),
-                recorder: None,
-            });
-        }
-        Ok(Checkpoint {
-            meta: Meta {
-                glifsim: env!("CARGO_PKG_VERSION").into(),
-                steps,
-                noise_generator: crate::noise::NOISE_GENERATOR,
-                spec: None,
-                spec_dir: None,
-                populations: pops,
-            },
-            isi: vec![None; states.len()],
-            states,
+        let populations = sims
+            .iter()
+            .map(|(name, s)| {
+                let p = s.population();
+                PopulationMeta {
+                    name: name.to_string(),
+                    model: p.model().name().into(),
+                    neurons: p.len(),
+                    trials: s.trials(),
+                    fingerprint: p.fingerprint(),
+                    drive: s.drive().clone(),
+                    recorder: None,
+                }
+            })
+            .collect();
+        Ok(Meta {
+            glifsim: env!("CARGO_PKG_VERSION").into(),
+            steps,
+            noise_generator: crate::noise::NOISE_GENERATOR,
+            spec: None,
+            spec_dir: None,
+            populations,
         })
+    }
+
+    /// Write a checkpoint of `sims` with metadata `meta` (from [`Checkpoint::meta_of`], perhaps
+    /// amended) and interspike statistics `isi` (one per population), atomically as
+    /// [`Checkpoint::write_atomic`] does, its states read from the simulators a block at a
+    /// time ([`Simulator::state_blocks`]): the host holds no copy of any state, where
+    /// [`Checkpoint::capture`] holds all of them (8 bytes per LIF neuron and trial, 24 per
+    /// GLIF5 neuron). The file is byte for byte the one `capture` and `write_atomic_with`
+    /// would write.
+    ///
+    /// ```
+    /// use glifsim::checkpoint::Checkpoint;
+    /// use glifsim::{Backend, Model, Population, Simulator};
+    /// let pop = Population::builder(Model::Lif, 200).build()?;
+    /// let sim = Simulator::new(&pop, 1, Backend::Cpu)?;
+    /// let named = [("exc", &sim)];
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("run.glifsim");
+    /// Checkpoint::write_from(&path, &Checkpoint::meta_of(&named)?, &[&sim], &[None])?;
+    /// assert_eq!(Checkpoint::read(&path)?, Checkpoint::capture(&named)?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn write_from(
+        path: &Path,
+        meta: &Meta,
+        sims: &[&Simulator],
+        isi: &[Option<&IsiStats>],
+    ) -> Result<()> {
+        let pops = &meta.populations;
+        if sims.len() != pops.len() || isi.len() != pops.len() {
+            return Err(Error::Usage(format!(
+                "{} simulators and {} populations' statistics for a checkpoint of {} populations",
+                sims.len(),
+                isi.len(),
+                pops.len()
+            )));
+        }
+        for (m, s) in pops.iter().zip(sims) {
+            if m.neurons != s.population().len() || m.trials != s.trials() {
+                return Err(Error::Usage(format!(
+                    "checkpoint population '{}' is {} neurons × {} trials, its simulator {} × {}",
+                    m.name,
+                    m.neurons,
+                    m.trials,
+                    s.population().len(),
+                    s.trials()
+                )));
+            }
+        }
+        let states: Vec<StateSource> = sims.iter().map(|&s| StateSource::Live(s)).collect();
+        write_atomic_file(path, meta, &states, isi)
     }
 
     /// Restore population `index` into `sim` (state, step count, drive), after checking that
@@ -314,53 +488,20 @@ impl Checkpoint {
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         let isi: Vec<Option<&IsiStats>> = self.isi.iter().map(Option::as_ref).collect();
-        self.encode(&isi, &mut out)
-            .expect("writing to memory cannot fail");
+        encode(
+            &self.meta,
+            &self.held(),
+            &isi,
+            &mut out,
+            Path::new("memory"),
+        )
+        .expect("writing held states to memory cannot fail");
         out
     }
 
-    /// Write the file's bytes to `w`, with the interspike statistics `isi` (one per
-    /// population; `self.isi` is not read), streamed: nothing but the metadata is built in
-    /// memory first, so a checkpoint of 10⁹ neurons costs no extra tens of GB.
-    fn encode(&self, isi: &[Option<&IsiStats>], w: &mut dyn Write) -> std::io::Result<()> {
-        let meta = serde_json::to_vec(&self.meta).expect("metadata serialises");
-        let f32s = |xs: &[f32]| 8 + 4 * xs.len() as u64;
-        let payload_len: u64 = self
-            .states
-            .iter()
-            .zip(isi)
-            .map(|(st, s)| {
-                f32s(&st.v)
-                    + f32s(&st.r)
-                    + f32s(&st.theta)
-                    + f32s(&st.asc)
-                    + 1
-                    + s.map_or(0, |s| s.parts_bytes())
-            })
-            .sum();
-        let mut out = CrcWriter {
-            inner: w,
-            crc: crc32fast::Hasher::new(),
-        };
-        out.write_all(MAGIC)?;
-        out.write_all(&VERSION.to_le_bytes())?;
-        out.write_all(&(meta.len() as u64).to_le_bytes())?;
-        out.write_all(&meta)?;
-        out.write_all(&payload_len.to_le_bytes())?;
-        for (st, s) in self.states.iter().zip(isi) {
-            for arr in [&st.v, &st.r, &st.theta, &st.asc] {
-                put_f32(&mut out, arr)?;
-            }
-            match s {
-                Some(s) => {
-                    out.write_all(&[1])?;
-                    s.write_parts(&mut out)?;
-                }
-                None => out.write_all(&[0])?,
-            }
-        }
-        let crc = out.crc.finalize();
-        out.inner.write_all(&crc.to_le_bytes())
+    /// The states this checkpoint holds, as sources to write from.
+    fn held(&self) -> Vec<StateSource<'_>> {
+        self.states.iter().map(StateSource::Held).collect()
     }
 
     /// Parse, checking magic, version, lengths and checksum; `path` names the source.
@@ -485,17 +626,7 @@ impl Checkpoint {
                 self.states.len()
             )));
         }
-        let tmp = path.with_extension("glifsim.tmp");
-        {
-            let f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-            let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-            self.encode(isi, &mut w).map_err(|e| Error::io(&tmp, e))?;
-            let f = w
-                .into_inner()
-                .map_err(|e| Error::io(&tmp, e.into_error()))?;
-            f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        }
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+        write_atomic_file(path, &self.meta, &self.held(), isi)
     }
 
     /// Read and check a checkpoint file (streamed: see [`Checkpoint::from_bytes`]).

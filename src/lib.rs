@@ -46,7 +46,7 @@ pub use model::{
 };
 pub use real::{Arith, Real};
 pub use sim::{Backend, Simulator};
-pub use state::{Sampling, State, StepOptions};
+pub use state::{Sampling, State, StateArray, StepOptions};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

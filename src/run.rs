@@ -153,7 +153,9 @@ fn gpu_options(p: &PreparedPopulation) -> GpuOptions {
 /// allocations are checked one at a time while Linux hands out untouched pages freely, so a run
 /// whose parts each fit but whose sum does not would be killed for want of memory, perhaps
 /// hours in, instead of refused. (The spec's host inputs are already loaded; so are the
-/// statistics a resumed run takes from its checkpoint, `recorders_resident`.)
+/// statistics a resumed run takes from its checkpoint, `recorders_resident`. Checkpoints add
+/// nothing that grows with the population: they are written from the simulators a block at a
+/// time, `Checkpoint::write_from`.)
 fn check_run_memory(
     prepared: &[PreparedPopulation],
     ctx: &Option<Arc<GpuContext>>,
@@ -386,14 +388,15 @@ impl Run<'_> {
             .zip(&self.sims)
             .map(|(p, s)| (p.name.as_str(), s))
             .collect();
-        let mut ck = Checkpoint::capture(&named)?;
-        ck.meta.steps = done;
-        ck.meta.spec = Some(serde_json::to_value(self.spec).expect("spec serialises"));
-        ck.meta.spec_dir = Some(
+        // The states are written straight from the simulators, a block at a time.
+        let mut meta = Checkpoint::meta_of(&named)?;
+        meta.steps = done;
+        meta.spec = Some(serde_json::to_value(self.spec).expect("spec serialises"));
+        meta.spec_dir = Some(
             std::fs::canonicalize(&self.spec.base_dir)
                 .unwrap_or_else(|_| self.spec.base_dir.clone()),
         );
-        for (i, m) in ck.meta.populations.iter_mut().enumerate() {
+        for (i, m) in meta.populations.iter_mut().enumerate() {
             m.recorder = Some(RecorderPosition {
                 spike_rows: self.recs[i].spike_rows(),
                 trace_rows: self.traces[i].as_ref().map_or(0, |t| t.rows()),
@@ -401,7 +404,8 @@ impl Run<'_> {
             });
         }
         let isi: Vec<Option<&IsiStats>> = self.recs.iter().map(|r| r.isi.as_ref()).collect();
-        ck.write_atomic_with(&dir.join(checkpoint::FILE_NAME), &isi)
+        let sims: Vec<&Simulator> = self.sims.iter().collect();
+        Checkpoint::write_from(&dir.join(checkpoint::FILE_NAME), &meta, &sims, &isi)
     }
 
     fn go(

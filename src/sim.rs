@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::gpu::{GpuContext, GpuOptions, GpuSim};
-use crate::{Arith, CpuSim, Population, Sampling, SpikeFrame, SpikeRecord, State, StepOptions};
+use crate::{
+    Arith, CpuSim, Population, Sampling, SpikeFrame, SpikeRecord, State, StateArray, StepOptions,
+};
 
 /// Which path to run on.
 #[derive(
@@ -279,6 +281,40 @@ impl Simulator {
         match self {
             Simulator::Cpu(s) => Ok(s.state()),
             Simulator::Gpu(s) => s.state(),
+        }
+    }
+    /// One array of the state in pieces of at most `max_values` values (or one neuron's, if
+    /// more), handed to `f` in order: they concatenate to [`Simulator::state`]'s array
+    /// `which`, without the whole state in host memory at once ([`CpuSim::state_blocks`],
+    /// [`GpuSim::state_blocks`]). Checkpoints of command-line runs are written from this.
+    ///
+    /// ```
+    /// use glifsim::{Backend, Model, Population, Simulator, StateArray};
+    /// let pop = Population::builder(Model::Alif, 1_000)
+    ///     .adapt_time_constants(vec![20.0.into(), 200.0.into()])
+    ///     .adapt_increments(vec![1.0.into(), 0.1.into()])
+    ///     .build()?;
+    /// let sim = Simulator::new(&pop, 2, Backend::Cpu)?;
+    /// let mut theta = Vec::new();
+    /// sim.state_blocks(StateArray::Theta, 300, &mut |piece| {
+    ///     theta.extend_from_slice(piece);
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(theta, sim.state()?.theta); // [B][N][K]
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
+    ///
+    /// [`CpuSim::state_blocks`]: crate::CpuSim::state_blocks
+    /// [`GpuSim::state_blocks`]: crate::gpu::GpuSim::state_blocks
+    pub fn state_blocks(
+        &self,
+        which: StateArray,
+        max_values: usize,
+        f: &mut dyn FnMut(&[f32]) -> Result<()>,
+    ) -> Result<()> {
+        match self {
+            Simulator::Cpu(s) => s.state_blocks(which, max_values, f),
+            Simulator::Gpu(s) => s.state_blocks(which, max_values, f),
         }
     }
     /// The state of the listed neurons only (`CpuSim::state_of`, `GpuSim::state_of`): on the

@@ -122,7 +122,71 @@ pub(crate) fn check_neurons(neurons: &[usize], n: usize) -> crate::Result<()> {
     }
 }
 
+/// One array of a [`State`], in the order a checkpoint stores them
+/// ([`Simulator::state_blocks`](crate::Simulator::state_blocks) streams one).
+///
+/// ```
+/// use glifsim::{Model, StateArray};
+/// let glif5 = glifsim::bench::bench_population(Model::Glif5, 10)?;
+/// // θ: K = 1 spike-triggered component and θ_v; two after-spike currents.
+/// let per: Vec<usize> = StateArray::ALL.iter().map(|a| a.per_neuron(&glif5)).collect();
+/// assert_eq!(per, vec![1, 1, 2, 2]);
+/// # Ok::<(), glifsim::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateArray {
+    /// [`State::v`].
+    V,
+    /// [`State::r`].
+    R,
+    /// [`State::theta`].
+    Theta,
+    /// [`State::asc`].
+    Asc,
+}
+
+impl StateArray {
+    /// The four, in the order of [`State`]'s fields and of a checkpoint.
+    pub const ALL: [StateArray; 4] = [
+        StateArray::V,
+        StateArray::R,
+        StateArray::Theta,
+        StateArray::Asc,
+    ];
+
+    /// Values per neuron and trial in this array for `pop`'s model.
+    pub fn per_neuron(self, pop: &crate::Population) -> usize {
+        match self {
+            StateArray::V | StateArray::R => 1,
+            StateArray::Theta => pop.theta_len(),
+            StateArray::Asc => pop.j(),
+        }
+    }
+
+    /// Which of a neuron's components (θ_1..θ_K, I_1..I_J, θ_v: the layout both simulators
+    /// keep them in) this array holds, in its order; None for V and r, which are not
+    /// components.
+    pub(crate) fn components(self, pop: &crate::Population) -> Option<Vec<usize>> {
+        let (k, j, thv) = (pop.k(), pop.j(), pop.model().has_theta_v());
+        match self {
+            StateArray::V | StateArray::R => None,
+            StateArray::Theta => Some((0..k).chain(thv.then_some(k + j)).collect()),
+            StateArray::Asc => Some((k..k + j).collect()),
+        }
+    }
+}
+
 impl<R: Copy> State<R> {
+    /// One of the four arrays.
+    pub fn array(&self, which: StateArray) -> &[R] {
+        match which {
+            StateArray::V => &self.v,
+            StateArray::R => &self.r,
+            StateArray::Theta => &self.theta,
+            StateArray::Asc => &self.asc,
+        }
+    }
+
     /// Gather per-neuron components `[B·N][C]` (θ_1..θ_K, I_1..I_J, θ_v) of `pop`'s model
     /// into this layout.
     pub(crate) fn from_components(
@@ -131,34 +195,33 @@ impl<R: Copy> State<R> {
         comps: &[R],
         pop: &crate::Population,
     ) -> Self {
-        let (k, j, thv) = (pop.k(), pop.j(), pop.model().has_theta_v());
-        let c = k + j + usize::from(thv);
-        let bn = v.len();
-        let tl = k + usize::from(thv);
-        let mut theta = Vec::with_capacity(bn * tl);
-        let mut asc = Vec::with_capacity(bn * j);
-        for i in 0..bn {
-            let x = &comps[i * c..(i + 1) * c];
-            theta.extend_from_slice(&x[..k]);
-            if thv {
-                theta.push(x[k + j]);
+        let c = pop.components();
+        let gather = |which: StateArray| -> Vec<R> {
+            let idx = which.components(pop).unwrap_or_default();
+            let mut out = Vec::with_capacity(v.len() * idx.len());
+            for x in comps.chunks_exact(c.max(1)).take(v.len()) {
+                out.extend(idx.iter().map(|&i| x[i]));
             }
-            asc.extend_from_slice(&x[k..k + j]);
-        }
+            out
+        };
+        let (theta, asc) = (gather(StateArray::Theta), gather(StateArray::Asc));
         State { v, r, theta, asc }
     }
     /// Scatter into per-neuron components `[B·N][C]` of `pop`'s model.
-    pub(crate) fn to_components(&self, pop: &crate::Population) -> Vec<R> {
-        let (k, j, thv) = (pop.k(), pop.j(), pop.model().has_theta_v());
-        let c = k + j + usize::from(thv);
-        let tl = k + usize::from(thv);
+    pub(crate) fn to_components(&self, pop: &crate::Population) -> Vec<R>
+    where
+        R: crate::Real,
+    {
+        let c = pop.components();
         let bn = self.v.len();
-        let mut out = Vec::with_capacity(bn * c);
-        for i in 0..bn {
-            out.extend_from_slice(&self.theta[i * tl..i * tl + k]);
-            out.extend_from_slice(&self.asc[i * j..(i + 1) * j]);
-            if thv {
-                out.push(self.theta[i * tl + k]);
+        let mut out = vec![R::ZERO; bn * c];
+        for which in [StateArray::Theta, StateArray::Asc] {
+            let idx = which.components(pop).unwrap_or_default();
+            let arr = self.array(which);
+            for (i, x) in out.chunks_exact_mut(c.max(1)).take(bn).enumerate() {
+                for (q, &ci) in idx.iter().enumerate() {
+                    x[ci] = arr[i * idx.len() + q];
+                }
             }
         }
         out

@@ -502,3 +502,71 @@ fn streamed_checkpoint_is_the_documented_layout() {
         Err(Error::Usage(_))
     ));
 }
+
+/// A checkpoint written straight from the simulators (`write_from`: each state read a block at
+/// a time, as `glifsim run` writes them) is the documented layout of the captured one, byte for
+/// byte: LIF (no θ), ALIF (two θ components: the GPU's lane kernel) and GLIF5 (θ, θ_v and two
+/// after-spike currents: the wide kernel), two trials, on each path, with statistics for one
+/// population. Metadata and simulators that do not match are refused before anything is
+/// written.
+#[test]
+fn checkpoints_written_from_the_simulators_are_the_documented_layout() {
+    let ctx = gpu();
+    let mut backends = vec![Backend::Cpu];
+    if ctx.is_some() {
+        backends.push(Backend::Gpu);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.glifsim");
+    for backend in backends {
+        let mut sims: Vec<Simulator> = [Model::Lif, Model::Alif, Model::Glif5]
+            .into_iter()
+            .map(|m| make(backend, m, ctx.as_ref()))
+            .collect();
+        let mut stats = IsiStats::new(2 * 300);
+        for (i, s) in sims.iter_mut().enumerate() {
+            let input = Rng(3).vec_f32(2 * 300 * 120, 0.0, 40.0);
+            s.run_with(120, &input, StepOptions::default(), |t, w| {
+                if i == 1 {
+                    stats.spikes_in(t as u64, w, 2, 300);
+                }
+                Ok(())
+            })
+            .unwrap();
+        }
+        let named: Vec<(&str, &Simulator)> = ["a", "b", "c"].into_iter().zip(&sims).collect();
+        let mut ck = Checkpoint::capture(&named).unwrap();
+        ck.meta.steps = 120;
+        ck.isi = vec![None, Some(stats.clone()), None];
+        assert!(
+            ck.states[2].asc.iter().any(|&x| x != 0.0),
+            "GLIF5's currents moved"
+        );
+        let refs: Vec<&Simulator> = sims.iter().collect();
+        Checkpoint::write_from(&path, &ck.meta, &refs, &[None, Some(&stats), None]).unwrap();
+        assert!(
+            std::fs::read(&path).unwrap() == reference_bytes(&ck),
+            "{backend:?}: the file differs from the layout"
+        );
+        assert_eq!(Checkpoint::read(&path).unwrap(), ck);
+        // Refused, and the checkpoint on disk kept: a simulator short, statistics short, or a
+        // simulator of another shape than its metadata.
+        let before = std::fs::read(&path).unwrap();
+        let mut three_trials = ck.meta.clone();
+        three_trials.populations[2].trials = 3;
+        for (meta, sims, isi) in [
+            (&ck.meta, &refs[..2], &[None, None, None][..]),
+            (&ck.meta, &refs[..], &[None, None][..]),
+            (&three_trials, &refs[..], &[None, None, None][..]),
+        ] {
+            assert!(matches!(
+                Checkpoint::write_from(&path, meta, sims, isi),
+                Err(Error::Usage(_))
+            ));
+        }
+        assert!(
+            std::fs::read(&path).unwrap() == before,
+            "{backend:?}: file changed"
+        );
+    }
+}

@@ -7,7 +7,7 @@ mod common;
 use common::{assert_state_eq, gpu, hetero_population, select_neurons, Rng};
 use glifsim::gpu::{GpuOptions, GpuSim};
 use glifsim::input::Drive;
-use glifsim::{CpuSim, Model, Population, StepOptions};
+use glifsim::{CpuSim, Model, Population, StateArray, StepOptions};
 
 const MODELS: [Model; 4] = [Model::Lif, Model::Glif1, Model::Alif, Model::Glif2];
 
@@ -581,7 +581,7 @@ fn single_steps_equal_a_run_and_state_round_trips() {
 }
 
 #[test]
-fn state_of_reads_back_the_listed_neurons() {
+fn state_of_and_state_blocks_read_back_the_state() {
     // The wide kernel (LIF; GLIF5 with K = 1, J = 2 and θ_v) and the lane kernel (GLIF2 with
     // K = 2), two trials; 3,001 neurons in one buffer, where listed neurons 1,024 or more apart
     // are read as separate runs, and in shards of 256, where a list spans shards; with the
@@ -624,6 +624,74 @@ fn state_of_reads_back_the_listed_neurons() {
             );
             assert!(g.state_of(&[]).unwrap().v.is_empty());
             assert!(matches!(g.state_of(&[n]), Err(glifsim::Error::Usage(_))));
+            // Read back in blocks (what checkpoints write from): the same arrays, and so the
+            // CPU path's, whose blocks are held to its own state.
+            assert_blocks(&what, &whole, |a, m, f| g.state_blocks(a, m, f), &pop);
+        }
+        assert_blocks(
+            &format!("{model} on the CPU"),
+            &cpu.state(),
+            |a, m, f| cpu.state_blocks(a, m, f),
+            &pop,
+        );
+    }
+}
+
+/// The blocks of each array of the state, for several block sizes, concatenate to `want`'s
+/// arrays bit for bit, and no block is longer than asked (or than one neuron's values).
+fn assert_blocks(
+    what: &str,
+    want: &glifsim::State<f32>,
+    blocks: impl Fn(
+        StateArray,
+        usize,
+        &mut dyn FnMut(&[f32]) -> glifsim::Result<()>,
+    ) -> glifsim::Result<()>,
+    pop: &Population,
+) {
+    for a in StateArray::ALL {
+        for max in [37, 1000, 1 << 20] {
+            let mut got = Vec::new();
+            let (mut pieces, longest) = (0, max.max(a.per_neuron(pop)));
+            blocks(a, max, &mut |piece| {
+                assert!(
+                    piece.len() <= longest,
+                    "{what}: {a:?} block of {}",
+                    piece.len()
+                );
+                assert!(!piece.is_empty(), "{what}: {a:?}: an empty block");
+                got.extend_from_slice(piece);
+                pieces += 1;
+                Ok(())
+            })
+            .unwrap();
+            let w = want.array(a);
+            assert_eq!(
+                got.len(),
+                w.len(),
+                "{what}: {a:?} in blocks of {max}: length"
+            );
+            assert!(
+                got.iter().zip(w).all(|(x, y)| x.to_bits() == y.to_bits()),
+                "{what}: {a:?} in blocks of {max}: first difference at {:?}",
+                common::first_diff(&got, w)
+            );
+            assert!(
+                pieces >= w.len().div_ceil(longest),
+                "{what}: {a:?}: {pieces} blocks"
+            );
+        }
+        // An error from the callee stops the walk and comes back.
+        if !want.array(a).is_empty() {
+            let mut calls = 0;
+            let r = blocks(a, 37, &mut |_| {
+                calls += 1;
+                Err(glifsim::Error::Usage("stop".into()))
+            });
+            assert!(
+                matches!(r, Err(glifsim::Error::Usage(_))) && calls == 1,
+                "{what}: {a:?}"
+            );
         }
     }
 }

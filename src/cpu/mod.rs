@@ -16,7 +16,7 @@ use crate::frame::{words_per_trial, SpikeFrame, SpikeRecord};
 use crate::input::{check_input, Drive};
 use crate::model::{Param, Population};
 use crate::noise::{noise_blocks, noise_table, noise_value_in, NoiseTable};
-use crate::state::{State, StepOptions};
+use crate::state::{State, StateArray, StepOptions};
 use crate::{Arith, Real};
 
 pub(crate) mod vector;
@@ -709,6 +709,55 @@ impl<R: Real> CpuSim<R> {
             &comps,
             p,
         ))
+    }
+    /// One array of the state, in pieces of at most `max_values` values (or one neuron's, if
+    /// more) that concatenate to [`CpuSim::state`]'s array `which`, handed to `f` in order
+    /// without a copy of the whole state (what a checkpoint of a large population writes from). An error from `f` stops
+    /// the walk and is returned.
+    ///
+    /// ```
+    /// use glifsim::{Arith, CpuSim, Model, Population, StateArray};
+    /// let pop = Population::builder(Model::Lif, 100).v_rest(-65.0).build()?;
+    /// let sim = CpuSim::<f32>::new(&pop, 2, Arith::Separate)?;
+    /// let mut v = Vec::new();
+    /// sim.state_blocks(StateArray::V, 64, &mut |piece| {
+    ///     assert!(piece.len() <= 64);
+    ///     v.extend_from_slice(piece);
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(v, sim.state().v);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
+    pub fn state_blocks(
+        &self,
+        which: StateArray,
+        max_values: usize,
+        f: &mut dyn FnMut(&[R]) -> Result<()>,
+    ) -> Result<()> {
+        let max_values = max_values.max(1);
+        let Some(idx) = which.components(&self.pop) else {
+            let arr = if which == StateArray::V {
+                &self.v
+            } else {
+                &self.r
+            };
+            return arr.chunks(max_values).try_for_each(f);
+        };
+        if idx.is_empty() {
+            return Ok(());
+        }
+        // Whole neurons per piece, gathered from the [B·N][C] components.
+        let c = self.pop.components();
+        let rows = (max_values / idx.len()).max(1);
+        let mut buf = Vec::with_capacity(rows * idx.len());
+        for block in self.theta.chunks(rows * c) {
+            buf.clear();
+            for x in block.chunks_exact(c) {
+                buf.extend(idx.iter().map(|&i| x[i]));
+            }
+            f(&buf)?;
+        }
+        Ok(())
     }
     /// Borrow V, `[B][N]`.
     pub fn v(&self) -> &[R] {

@@ -16,7 +16,7 @@ use crate::gpu::shaders;
 use crate::input::{check_input, Drive};
 use crate::model::Population;
 use crate::noise::NOISE_TABLE_LEN;
-use crate::state::{Sampling, State, StepOptions};
+use crate::state::{Sampling, State, StateArray, StepOptions};
 
 mod sample;
 use sample::SampleLayout;
@@ -1321,6 +1321,79 @@ impl GpuSim {
             }
         }
         Ok(State::from_components(v, r, &comps, &self.pop))
+    }
+
+    /// One array of the state read back in pieces of at most `max_values` values (or one
+    /// neuron's, if more) that concatenate to [`GpuSim::state`]'s array `which`, handed to `f`
+    /// in order: one readback per piece through a staging buffer of its size, so that the host
+    /// never holds the whole state (a checkpoint of 10⁹ neurons writes from this). The CPU twin
+    /// is [`CpuSim::state_blocks`](crate::CpuSim::state_blocks). An error from `f` or from the
+    /// device stops the walk and is returned.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, Model, Population, StateArray};
+    /// let pop = Population::builder(Model::Lif, 1_000_000).build()?;
+    /// let sim = GpuSim::new(Arc::new(GpuContext::new()?), &pop, 1)?;
+    /// let mut sum = 0.0f64;
+    /// sim.state_blocks(StateArray::V, 1 << 20, &mut |piece| {
+    ///     sum += piece.iter().map(|&v| v as f64).sum::<f64>();
+    ///     Ok(())
+    /// })?;
+    /// println!("mean V {:.3} mV", sum / 1e6);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
+    pub fn state_blocks(
+        &self,
+        which: StateArray,
+        max_values: usize,
+        f: &mut dyn FnMut(&[f32]) -> Result<()>,
+    ) -> Result<()> {
+        let b = self.trials;
+        let idx = which.components(&self.pop);
+        let per = idx.as_ref().map_or(1, Vec::len);
+        if per == 0 {
+            return Ok(());
+        }
+        let rows = (max_values / per).max(1);
+        let mut shards: Vec<&Shard> = self.shards.iter().collect();
+        shards.sort_by_key(|sh| sh.n0);
+        let mut out = Vec::new();
+        // [B][N]: each trial's row is the shards' pieces in order of their first neuron.
+        for t in 0..b {
+            for sh in &shards {
+                for i0 in (0..sh.n).step_by(rows) {
+                    let len = rows.min(sh.n - i0);
+                    let at = |row: usize| (4 * (row * sh.n + i0)) as u64;
+                    let ranges: Vec<(&wgpu::Buffer, u64, u64)> = match &idx {
+                        None => {
+                            let buf = if which == StateArray::V { &sh.v } else { &sh.r };
+                            vec![(buf, at(t), 4 * len as u64)]
+                        }
+                        // Device layout [C][B][n]: component cc of trial t is row cc·B + t.
+                        Some(idx) => idx
+                            .iter()
+                            .map(|&cc| (&sh.theta, at(cc * b + t), 4 * len as u64))
+                            .collect(),
+                    };
+                    let got: Vec<f32> =
+                        bytemuck::pod_collect_to_vec(&self.ctx.read_ranges(&ranges)?);
+                    if per == 1 {
+                        f(&got)?;
+                    } else {
+                        // Interleave the components of each neuron ([B][N][per]).
+                        out.clear();
+                        out.extend(
+                            (0..len)
+                                .flat_map(|i| (0..per).map(move |q| (q, i)))
+                                .map(|(q, i)| got[q * len + i]),
+                        );
+                        f(&out)?;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Replace the whole state (checked first; on error nothing changes).

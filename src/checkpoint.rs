@@ -440,6 +440,54 @@ impl Checkpoint {
     /// Restore population `index` into `sim` (state, step count, drive), after checking that
     /// it is the same population: model, size, trials and parameters. Nothing changes on error.
     pub fn restore(&self, index: usize, sim: &mut Simulator) -> Result<()> {
+        self.check_restore(index, sim)?;
+        sim.set_drive(self.meta.populations[index].drive.clone())?;
+        sim.set_state(&self.states[index])?;
+        sim.set_steps_done(self.meta.steps);
+        Ok(())
+    }
+
+    /// [`Checkpoint::restore`], then release population `index`'s state from this checkpoint:
+    /// a CPU simulator takes the arrays without a copy, and a GPU simulator's upload is
+    /// followed by freeing them, so that restoring a large run does not hold its state twice,
+    /// nor keep the checkpoint's copy for the rest of the run (`glifsim resume` restores this
+    /// way). Afterwards `self.states[index]` is empty; on error nothing changes.
+    ///
+    /// ```
+    /// use glifsim::checkpoint::Checkpoint;
+    /// use glifsim::{Backend, Model, Population, Simulator, StepOptions};
+    /// let pop = Population::builder(Model::Lif, 100).build()?;
+    /// let mut sim = Simulator::new(&pop, 1, Backend::Cpu)?;
+    /// sim.run(10, &vec![30.0; 1_000], StepOptions::default())?;
+    /// let mut ck = Checkpoint::capture(&[("exc", &sim)])?;
+    /// let mut again = Simulator::new(&pop, 1, Backend::Cpu)?;
+    /// ck.restore_and_release(0, &mut again)?;
+    /// assert_eq!(again.state()?, sim.state()?);
+    /// assert!(ck.states[0].v.is_empty());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
+    pub fn restore_and_release(&mut self, index: usize, sim: &mut Simulator) -> Result<()> {
+        self.check_restore(index, sim)?;
+        sim.set_drive(self.meta.populations[index].drive.clone())?;
+        let st = std::mem::take(&mut self.states[index]);
+        match sim {
+            // Checked above (`check_restore`): the CPU path's own check passes.
+            Simulator::Cpu(s) => s.set_state(st)?,
+            Simulator::Gpu(s) => {
+                if let Err(e) = s.set_state(&st) {
+                    self.states[index] = st;
+                    return Err(e);
+                }
+            }
+        }
+        sim.set_steps_done(self.meta.steps);
+        Ok(())
+    }
+
+    /// That population `index` of this checkpoint can be restored into `sim`: the same model,
+    /// size, trials and parameters, a valid drive drawn by this glifsim's noise generator, and
+    /// a state of the right shape with finite values.
+    fn check_restore(&self, index: usize, sim: &Simulator) -> Result<()> {
         let m = self
             .meta
             .populations
@@ -477,11 +525,7 @@ impl Checkpoint {
                 self.meta.glifsim
             )));
         }
-        self.states[index].check(sim.trials(), p)?;
-        sim.set_drive(m.drive.clone())?;
-        sim.set_state(&self.states[index])?;
-        sim.set_steps_done(self.meta.steps);
-        Ok(())
+        self.states[index].check(sim.trials(), p)
     }
 
     /// Serialize.

@@ -337,7 +337,8 @@ pub fn resume(opts: &RunOptions, progress: &mut dyn FnMut(u64, u64)) -> Result<S
     let mut recs = Vec::new();
     let mut traces = Vec::new();
     for (i, p) in prepared.iter().enumerate() {
-        ck.restore(i, &mut sims[i])?;
+        // The state moves into the simulator, and the checkpoint keeps no copy of it.
+        ck.restore_and_release(i, &mut sims[i])?;
         let m = &ck.meta.populations[i];
         let pos = m.recorder.as_ref().ok_or_else(|| {
             Error::format(

@@ -570,3 +570,39 @@ fn checkpoints_written_from_the_simulators_are_the_documented_layout() {
         );
     }
 }
+
+/// `restore_and_release` restores as `restore` does and then holds no copy of the state; a
+/// simulator it does not fit is refused with the checkpoint's state kept, on each path.
+#[test]
+fn restore_and_release_moves_the_state_out() {
+    let ctx = gpu();
+    let mut backends = vec![Backend::Cpu];
+    if ctx.is_some() {
+        backends.push(Backend::Gpu);
+    }
+    for backend in backends {
+        let mut sim = make(backend, Model::Glif5, ctx.as_ref());
+        let input = Rng(6).vec_f32(2 * 300 * 60, 0.0, 40.0);
+        sim.run(60, &input, StepOptions::default()).unwrap();
+        let ck = Checkpoint::capture(&[("p", &sim)]).unwrap();
+        let mut other = make(backend, Model::Alif, ctx.as_ref());
+        let mut taken = ck.clone();
+        assert!(matches!(
+            taken.restore_and_release(0, &mut other),
+            Err(Error::Usage(_))
+        ));
+        assert_eq!(
+            taken, ck,
+            "{backend:?}: a refused restore changed the checkpoint"
+        );
+        let mut again = make(backend, Model::Glif5, ctx.as_ref());
+        taken.restore_and_release(0, &mut again).unwrap();
+        assert!(taken.states[0].v.is_empty() && taken.states[0].theta.is_empty());
+        assert_eq!(again.steps_done(), 60);
+        common::assert_state_eq(
+            &format!("{backend:?}"),
+            &again.state().unwrap(),
+            &sim.state().unwrap(),
+        );
+    }
+}

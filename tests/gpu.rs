@@ -553,6 +553,53 @@ fn dispatch_tiling_past_65535_workgroups() {
     }
 }
 
+/// A state larger than one upload piece (4M neurons: `set_state` writes a piece at a time,
+/// submitting every 256 MB) and than one readback block of `state_blocks` goes to the device
+/// and comes back bit for bit: GLIF5 with θ_1, θ_v and two after-spike currents, whose
+/// components the upload gathers from two arrays into the device's [C][B][n].
+#[test]
+fn a_state_of_more_than_one_piece_round_trips() {
+    let Some(ctx) = gpu() else { return };
+    let n = (4 << 20) + 37;
+    let pop = glifsim::bench::bench_population(Model::Glif5, n).unwrap();
+    let mut g = GpuSim::with_options(
+        ctx,
+        &pop,
+        1,
+        &GpuOptions {
+            host_inputs: false,
+            ..GpuOptions::default()
+        },
+    )
+    .unwrap();
+    let mut rng = Rng(5);
+    let mut r = rng.vec_f32(n, -2.0, 2.0);
+    r.iter_mut().for_each(|x| *x = x.max(0.0));
+    let want = glifsim::State {
+        v: rng.vec_f32(n, -80.0, -40.0),
+        r,
+        theta: rng.vec_f32(2 * n, -5.0, 5.0),
+        asc: rng.vec_f32(2 * n, -1.0, 1.0),
+    };
+    g.set_state(&want).unwrap();
+    assert_state_eq("GLIF5, 4M + 37 neurons", &g.state().unwrap(), &want);
+    for a in StateArray::ALL {
+        let mut got = Vec::with_capacity(want.array(a).len());
+        g.state_blocks(a, 3 << 20, &mut |piece| {
+            got.extend_from_slice(piece);
+            Ok(())
+        })
+        .unwrap();
+        assert!(
+            got.iter()
+                .zip(want.array(a))
+                .all(|(x, y)| x.to_bits() == y.to_bits())
+                && got.len() == want.array(a).len(),
+            "{a:?} in blocks of 3M differs"
+        );
+    }
+}
+
 #[test]
 fn single_steps_equal_a_run_and_state_round_trips() {
     let Some(ctx) = gpu() else { return };

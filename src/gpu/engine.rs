@@ -1399,50 +1399,64 @@ impl GpuSim {
     /// Replace the whole state (checked first; on error nothing changes).
     pub fn set_state(&mut self, s: &State<f32>) -> Result<()> {
         let (n, b) = (self.pop.len(), self.trials);
-        let c = self.pop.components();
         s.check(b, &self.pop)?;
-        let p = &self.pop;
-        let comps = s.to_components(p);
+        // Uploaded straight from `s`, a piece at a time, with a submission (and a wait) every
+        // UPLOAD_BATCH_BYTES or so: neither a host copy of the whole state in the device's
+        // layout nor wgpu's staging copy of all of it is held at once (at 10⁹ GLIF5 neurons
+        // each would be 24 GB).
+        const UPLOAD_BATCH_BYTES: usize = 256 << 20;
+        const PIECE: usize = 4 << 20;
+        let queue = &self.ctx.queue;
+        let mut pending = 0usize;
+        let mut put = |buf: &wgpu::Buffer, at: usize, values: &[f32]| -> Result<()> {
+            queue.write_buffer(buf, (4 * at) as u64, bytemuck::cast_slice(values));
+            pending += 4 * values.len();
+            if pending >= UPLOAD_BATCH_BYTES {
+                queue.submit([]);
+                self.ctx.wait(None)?;
+                pending = 0;
+            }
+            Ok(())
+        };
+        // Each component of the device layout [C][B][n] (θ_1..θ_K, I_1..I_J, θ_v) and where
+        // `s` holds it: array, values per neuron there, position among them.
+        let mut comps: Vec<(&[f32], usize, usize)> = vec![(&[], 0, 0); self.pop.components()];
+        for a in [StateArray::Theta, StateArray::Asc] {
+            let idx = a.components(&self.pop).unwrap_or_default();
+            for (q, &cc) in idx.iter().enumerate() {
+                comps[cc] = (s.array(a), idx.len(), q);
+            }
+        }
+        let mut piece = Vec::with_capacity(PIECE.min(b * n));
         for sh in &self.shards {
-            let mut v = Vec::with_capacity(b * sh.n);
-            let mut r = Vec::with_capacity(b * sh.n);
             // The refractory words, laid out as a spike frame: the bit is set where r > 0.
             let mut refr = SpikeFrame::new(b, sh.n);
             for t in 0..b {
-                v.extend_from_slice(&s.v[t * n + sh.n0..t * n + sh.n0 + sh.n]);
-                r.extend_from_slice(&s.r[t * n + sh.n0..t * n + sh.n0 + sh.n]);
-                for (i, &x) in s.r[t * n + sh.n0..t * n + sh.n0 + sh.n].iter().enumerate() {
+                let row = t * n + sh.n0..t * n + sh.n0 + sh.n;
+                for (i, &x) in s.r[row.clone()].iter().enumerate() {
                     if x > 0.0 {
                         refr.set(t, i);
                     }
                 }
+                for i0 in (0..sh.n).step_by(PIECE) {
+                    let len = PIECE.min(sh.n - i0);
+                    let from = row.start + i0..row.start + i0 + len;
+                    put(&sh.v, t * sh.n + i0, &s.v[from.clone()])?;
+                    put(&sh.r, t * sh.n + i0, &s.r[from.clone()])?;
+                    for (cc, &(arr, per, q)) in comps.iter().enumerate() {
+                        piece.clear();
+                        piece.extend(from.clone().map(|i| arr[i * per + q]));
+                        put(&sh.theta, (cc * b + t) * sh.n + i0, &piece)?;
+                    }
+                }
             }
-            self.ctx.queue.write_buffer(
+            queue.write_buffer(
                 &sh.spikes,
                 (self.chunk * b * sh.w * 4) as u64,
                 bytemuck::cast_slice(refr.words()),
             );
-            self.ctx
-                .queue
-                .write_buffer(&sh.v, 0, bytemuck::cast_slice(&v));
-            self.ctx
-                .queue
-                .write_buffer(&sh.r, 0, bytemuck::cast_slice(&r));
-            if c > 0 {
-                let mut th = vec![0f32; c * b * sh.n];
-                for cc in 0..c {
-                    for t in 0..b {
-                        for i in 0..sh.n {
-                            th[(cc * b + t) * sh.n + i] = comps[(t * n + sh.n0 + i) * c + cc];
-                        }
-                    }
-                }
-                self.ctx
-                    .queue
-                    .write_buffer(&sh.theta, 0, bytemuck::cast_slice(&th));
-            }
         }
-        self.ctx.queue.submit([]);
+        queue.submit([]);
         self.ctx.wait(None)
     }
 }

@@ -210,12 +210,21 @@ fn build_sims(
     prepared
         .iter()
         .map(|p| {
-            let mut sim = match ctx {
-                Some(c) => Simulator::on_gpu(c.clone(), &p.pop, p.trials, &gpu_options(p))?,
-                None => Simulator::new(&p.pop, p.trials, Backend::Cpu)?,
-            };
-            sim.set_drive(p.drive.clone())?;
-            Ok(sim)
+            Ok(match ctx {
+                // Built with its drive, not built and then rebuilt for it (`set_drive`).
+                Some(c) => Simulator::Gpu(GpuSim::with_drive(
+                    c.clone(),
+                    &p.pop,
+                    p.trials,
+                    &p.drive,
+                    &gpu_options(p),
+                )?),
+                None => {
+                    let mut sim = Simulator::new(&p.pop, p.trials, Backend::Cpu)?;
+                    sim.set_drive(p.drive.clone())?;
+                    sim
+                }
+            })
         })
         .collect()
 }

@@ -159,7 +159,8 @@ impl Simulator {
             Simulator::Gpu(s) => s.run_with(steps, inputs, opts, sink),
         }
     }
-    /// Set the on-device input currents (bias, noise, schedule).
+    /// Set the on-device input currents (bias, noise, schedule). The state and step count
+    /// stay; on the GPU path the state stays on the device ([`GpuSim::set_drive`]).
     pub fn set_drive(&mut self, drive: crate::input::Drive) -> Result<()> {
         match self {
             Simulator::Cpu(s) => s.set_drive(drive),

@@ -810,9 +810,10 @@ fn waiting_by_polling_equals_blocking() {
 
 /// The noise cache (words of a Philox block kept from one dispatch, or one CPU call, to the
 /// next inside a quad of steps) never serves stale noise: across single steps, runs ending
-/// inside a quad, a new seed, a jump of the step counter and host input, every GPU variant
-/// (fused, one dispatch per step, without the cache; split shards; two trials) and the CPU
-/// path equal a reference rebuilt from the state before each operation, which has no cache.
+/// inside a quad, the same drive set again, a new seed, a jump of the step counter and host
+/// input, every GPU variant (fused, one dispatch per step, without the cache; split shards;
+/// two trials) and the CPU path equal a reference rebuilt from the state before each
+/// operation, which has no cache.
 #[test]
 fn noise_cache_never_serves_stale_noise() {
     use glifsim::input::{Drive, Noise};
@@ -840,6 +841,7 @@ fn noise_cache_never_serves_stale_noise() {
         }
         let ops = [
             Op::Driven(5), // ends at 5, inside a quad
+            Op::Seed(1),   // the same drive again: nothing is rebuilt, the cache stays valid
             Op::Steps(3),  // 5, 6, 7 one at a time: words 1–3 of the cached block
             Op::Driven(6), // 8..14
             Op::Seed(2),   // a new seed at 14: the cached words are the old seed's

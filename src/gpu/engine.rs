@@ -520,6 +520,21 @@ impl GpuSim {
         drive: &Drive,
         opts: &GpuOptions,
     ) -> Result<Self> {
+        Ok(Self::build(ctx, pop, trials, drive, opts, None)?.0)
+    }
+
+    /// [`GpuSim::with_drive`]; with `reuse`, a simulator of the same population, trials and
+    /// options, whose state, input, spike and staging buffers the new one takes over where
+    /// the plan cuts the population into the same shards (`GpuSim::set_drive`). The flag says
+    /// whether it did.
+    fn build(
+        ctx: Arc<GpuContext>,
+        pop: &Population,
+        trials: usize,
+        drive: &Drive,
+        opts: &GpuOptions,
+        reuse: Option<&GpuSim>,
+    ) -> Result<(Self, bool)> {
         drive.validate(pop.len())?;
         let Plan {
             cache,
@@ -678,6 +693,18 @@ impl GpuSim {
             U::UNIFORM | U::STORAGE | U::COPY_DST,
         )?;
 
+        // The shards of `reuse`, where the plan cuts the population the same way.
+        let keep: Option<&[Shard]> = reuse
+            .filter(|old| {
+                old.chunk == chunk
+                    && old.shards.len() == nshards
+                    && old
+                        .shards
+                        .iter()
+                        .zip(&shard_list)
+                        .all(|(s, &(n0, ns, wide))| (s.n0, s.n, s.wide) == (n0, ns, wide))
+            })
+            .map(|old| &old.shards[..]);
         let mut shards = Vec::with_capacity(nshards);
         let bufs = SharedBuffers {
             layout: &layout,
@@ -687,7 +714,7 @@ impl GpuSim {
             stride,
             noise_cache: cache,
         };
-        for &(n0, ns, wide) in &shard_list {
+        for (i, &(n0, ns, wide)) in shard_list.iter().enumerate() {
             let pipeline = match &pipelines[usize::from(wide)] {
                 Some(p) => p.clone(),
                 None => pipelines[usize::from(wide)].insert(build(wide)?).clone(),
@@ -704,6 +731,7 @@ impl GpuSim {
                 &slots_list,
                 drive,
                 opts,
+                keep.map(|k| &k[i]),
             )
             .map_err(|e| match e {
                 Error::Device(msg) if msg.contains("out of device memory") => Error::TooLarge {
@@ -739,7 +767,7 @@ impl GpuSim {
             dispatches: Vec::new(),
         };
         sim.ctx.take_error()?;
-        Ok(sim)
+        Ok((sim, keep.is_some()))
     }
 
     /// The population.
@@ -891,13 +919,23 @@ impl GpuSim {
         &self.drive
     }
 
-    /// Replace the drive, keeping the state and step count (the buffers are rebuilt).
+    /// Replace the drive, keeping the state and step count. A drive equal to the current one
+    /// changes nothing. Another rebuilds what the drive shapes (the parameters, the noise
+    /// cache, the pipeline) and keeps the state, input and spike buffers where they are,
+    /// unless the new drive's buffers cut the population into other shards (a per-neuron bias
+    /// or the noise cache can lower the largest shard): then the state is read back through
+    /// the host into a new set of buffers, and both sets are on the device for a moment.
     pub fn set_drive(&mut self, drive: Drive) -> Result<()> {
         drive.validate(self.pop.len())?;
-        let state = self.state()?;
-        let mut new =
-            Self::with_drive(self.ctx.clone(), &self.pop, self.trials, &drive, &self.opts)?;
-        new.set_state(&state)?;
+        if drive == self.drive {
+            return Ok(());
+        }
+        let (ctx, pop, opts) = (self.ctx.clone(), self.pop.clone(), self.opts.clone());
+        let (mut new, kept) = Self::build(ctx, &pop, self.trials, &drive, &opts, Some(self))?;
+        if !kept {
+            // Cut into other shards: the state goes through the host.
+            new.set_state(&self.state()?)?;
+        }
         new.steps = self.steps;
         *self = new;
         Ok(())
@@ -1524,6 +1562,7 @@ fn make_shard(
     slots_list: &[(&'static str, &crate::Param)],
     drive: &Drive,
     opts: &GpuOptions,
+    keep: Option<&Shard>,
 ) -> Result<Shard> {
     use wgpu::BufferUsages as U;
     let comps = pop.components();
@@ -1594,38 +1633,55 @@ fn make_shard(
     let params_buf = ctx.buffer("params", params.len() as u64 * 4, U::STORAGE | U::COPY_DST)?;
     ctx.queue
         .write_buffer(&params_buf, 0, bytemuck::cast_slice(&params));
-    let state_usage = U::STORAGE | U::COPY_DST | U::COPY_SRC;
-    let v = ctx.buffer("v", bn * 4, state_usage)?;
-    let r = ctx.buffer("r", bn * 4, state_usage)?;
-    // θ/current components [NC][B][n]; LIF and GLIF1 have none and get a 16-byte stand-in
-    // (a binding may not be empty), so that their state stays 8 bytes per neuron (V and r).
-    let theta = ctx.buffer("theta", (bn * 4 * comps as u64).max(16), state_usage)?;
-    // Without host input, a stand-in of one vector (the wide kernel reads it as vec4s).
-    let input_bytes = if opts.host_inputs {
-        bn * 4 * chunk as u64
-    } else {
-        16
+    // The state, input, spike and staging buffers do not depend on the drive: a shard rebuilt
+    // for a new drive (`GpuSim::set_drive`) keeps its predecessor's, state included.
+    let (v, r, theta, inputs, spikes, staging) = match keep {
+        Some(k) => (
+            k.v.clone(),
+            k.r.clone(),
+            k.theta.clone(),
+            k.inputs.clone(),
+            k.spikes.clone(),
+            k.staging.clone(),
+        ),
+        None => {
+            let state_usage = U::STORAGE | U::COPY_DST | U::COPY_SRC;
+            let v = ctx.buffer("v", bn * 4, state_usage)?;
+            let r = ctx.buffer("r", bn * 4, state_usage)?;
+            // θ/current components [NC][B][n]; LIF and GLIF1 have none and get a 16-byte stand-in
+            // (a binding may not be empty), so that their state stays 8 bytes per neuron (V and r).
+            let theta = ctx.buffer("theta", (bn * 4 * comps as u64).max(16), state_usage)?;
+            // Without host input, a stand-in of one vector (the wide kernel reads it as vec4s).
+            let input_bytes = if opts.host_inputs {
+                bn * 4 * chunk as u64
+            } else {
+                16
+            };
+            let inputs = ctx.buffer("inputs", input_bytes, U::STORAGE | U::COPY_DST)?;
+            let spike_bytes = (trials * w * 4 * chunk) as u64;
+            // The chunk's spike rows, then one row of refractory words (all 0: r = 0 everywhere).
+            let spikes = ctx.buffer(
+                "spikes",
+                spike_bytes + (trials * w * 4) as u64,
+                U::STORAGE | U::COPY_SRC | U::COPY_DST,
+            )?;
+            let staging = [
+                ctx.buffer("staging0", spike_bytes, U::MAP_READ | U::COPY_DST)?,
+                ctx.buffer("staging1", spike_bytes, U::MAP_READ | U::COPY_DST)?,
+            ];
+            (v, r, theta, inputs, spikes, staging)
+        }
     };
-    let inputs = ctx.buffer("inputs", input_bytes, U::STORAGE | U::COPY_DST)?;
-    let spike_bytes = (trials * w * 4 * chunk) as u64;
-    // The chunk's spike rows, then one row of refractory words (all 0: r = 0 everywhere).
-    let spikes = ctx.buffer(
-        "spikes",
-        spike_bytes + (trials * w * 4) as u64,
-        U::STORAGE | U::COPY_SRC | U::COPY_DST,
-    )?;
-    let staging = [
-        ctx.buffer("staging0", spike_bytes, U::MAP_READ | U::COPY_DST)?,
-        ctx.buffer("staging1", spike_bytes, U::MAP_READ | U::COPY_DST)?,
-    ];
     // Without the cache, a stand-in of one vector (the wide kernel reads it as vec4s).
     let cache_bytes = if shared.noise_cache { 3 * bn * 4 } else { 16 };
     let noise_cache = ctx.buffer("noise cache", cache_bytes, U::STORAGE)?;
-    // Initial state: V = V_rest, r = 0, θ = 0.
-    let v0: Vec<f32> = (0..trials * ns)
-        .map(|i| pop.v_rest().at(n0 + i % ns) as f32)
-        .collect();
-    ctx.queue.write_buffer(&v, 0, bytemuck::cast_slice(&v0));
+    if keep.is_none() {
+        // Initial state: V = V_rest, r = 0, θ = 0.
+        let v0: Vec<f32> = (0..trials * ns)
+            .map(|i| pop.v_rest().at(n0 + i % ns) as f32)
+            .collect();
+        ctx.queue.write_buffer(&v, 0, bytemuck::cast_slice(&v0));
+    }
     fn whole(binding: u32, b: &wgpu::Buffer) -> wgpu::BindGroupEntry<'_> {
         wgpu::BindGroupEntry {
             binding,

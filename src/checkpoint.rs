@@ -78,6 +78,27 @@ pub struct PopulationMeta {
     pub recorder: Option<RecorderPosition>,
 }
 
+impl PopulationMeta {
+    /// That `sim` has this population's model, size and trials.
+    fn check_shape(&self, sim: &Simulator) -> Result<()> {
+        let p = sim.population();
+        if self.model != p.model().name() || self.neurons != p.len() || self.trials != sim.trials()
+        {
+            return Err(Error::Usage(format!(
+                "checkpoint population '{}' is {} × {} neurons × {} trials, the simulator {} × {} × {}",
+                self.name,
+                self.model,
+                self.neurons,
+                self.trials,
+                p.model(),
+                p.len(),
+                sim.trials()
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Checkpoint metadata.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Meta {
@@ -422,16 +443,7 @@ impl Checkpoint {
             )));
         }
         for (m, s) in pops.iter().zip(sims) {
-            if m.neurons != s.population().len() || m.trials != s.trials() {
-                return Err(Error::Usage(format!(
-                    "checkpoint population '{}' is {} neurons × {} trials, its simulator {} × {}",
-                    m.name,
-                    m.neurons,
-                    m.trials,
-                    s.population().len(),
-                    s.trials()
-                )));
-            }
+            m.check_shape(s)?;
         }
         let states: Vec<StateSource> = sims.iter().map(|&s| StateSource::Live(s)).collect();
         write_atomic_file(path, meta, &states, isi)
@@ -493,19 +505,8 @@ impl Checkpoint {
             .populations
             .get(index)
             .ok_or_else(|| Error::Usage(format!("the checkpoint has no population {index}")))?;
+        m.check_shape(sim)?;
         let p = sim.population();
-        if m.model != p.model().name() || m.neurons != p.len() || m.trials != sim.trials() {
-            return Err(Error::Usage(format!(
-                "checkpoint population '{}' is {} × {} neurons × {} trials, the simulator {} × {} × {}",
-                m.name,
-                m.model,
-                m.neurons,
-                m.trials,
-                p.model(),
-                p.len(),
-                sim.trials()
-            )));
-        }
         if m.fingerprint != p.fingerprint() {
             return Err(Error::Usage(format!(
                 "checkpoint population '{}' was taken with other parameters (fingerprint {:016x}, simulator {:016x})",

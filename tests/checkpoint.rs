@@ -554,10 +554,13 @@ fn checkpoints_written_from_the_simulators_are_the_documented_layout() {
         let before = std::fs::read(&path).unwrap();
         let mut three_trials = ck.meta.clone();
         three_trials.populations[2].trials = 3;
+        let mut other_model = ck.meta.clone();
+        other_model.populations[0].model = "ALIF".into();
         for (meta, sims, isi) in [
             (&ck.meta, &refs[..2], &[None, None, None][..]),
             (&ck.meta, &refs[..], &[None, None][..]),
             (&three_trials, &refs[..], &[None, None, None][..]),
+            (&other_model, &refs[..], &[None, None, None][..]),
         ] {
             assert!(matches!(
                 Checkpoint::write_from(&path, meta, sims, isi),

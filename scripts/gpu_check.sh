@@ -22,7 +22,7 @@
 # (before the bench's warm-up and repeats, which add about 1 s per configuration).
 # GLIFSIM_CHECK_QUICK=1 runs small sizes only (to try the script on a CPU Vulkan driver).
 # GLIFSIM_CHECK_FAST=1 skips the checkpoint suite, the demo and PyTorch (a re-measurement).
-# GLIFSIM_CHECK_SKIP="ballot no_cache no_wide per_neuron billion pinning traces" skips those A/B and bench
+# GLIFSIM_CHECK_SKIP="ballot no_cache no_wide per_neuron billion run1e9 pinning traces" skips those A/B and bench
 # sections (any of the words), for a re-measurement that must fit a short device lease.
 set -u
 OUT="${1:-out/gpu-check}"
@@ -155,6 +155,19 @@ if [ -n "$BILLION" ] && ! skip billion; then
     sec bench 1e9
     "$B" bench --models LIF --sizes $BILLION --paths gpu-fused-noise --steps 100 --json "$OUT/bench_1e9.json" 2>&1 | tee -a "$L"
 fi
+# `glifsim run` of one billion LIF neurons with noise (no spikes file, no interval statistics),
+# 20 steps with a checkpoint (8 GB, read from the device 16 MB at a time) every 10: the run's
+# own line, its wall time and the host's peak resident memory.
+if [ -n "$BILLION" ] && ! skip run1e9; then
+    sec run 1e9
+    printf "dt = 0.1\nduration = 2.0\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = $BILLION\n[population.input]\nbias = 12.0\nnoise = { mean = 0.0, std = 30.0 }\n[population.record]\nspikes = \"none\"\ncv_isi = false\n" > "$OUT/run_1e9.toml"
+    TIME=()
+    [ -x /usr/bin/time ] && TIME=(/usr/bin/time -f "%e s wall, peak resident %M kB")
+    "${TIME[@]}" "$B" run "$OUT/run_1e9.toml" --out "$OUT/run_1e9" --checkpoint-every 10 --no-plot 2>&1 |
+        grep -E "neuron-updates|peak resident|^error" | grep -v XDG_RUNTIME_DIR |
+        sed "s/^ */run 1e9: /" | tee -a "$L"
+    rm -rf "$OUT/run_1e9"
+fi
 # `glifsim run` of 1M LIF neurons with noise for 1,000 steps: no traces, V of three neurons
 # every step sampled on the device (the default), and the same cut at every sample
 # (GLIFSIM_HOST_SAMPLES=1, two host round trips per step).
@@ -195,7 +208,7 @@ wide_over_lane() {
 }
 {
     grep -E "^adapter:|copy bandwidth|^reference kernel|^interactive|^conformance \(GPU, " "$L" | sort -u
-    grep -E "^traces" "$L"
+    grep -E "^traces|^run 1e9" "$L"
     echo "model  path             kernel neurons     upd/s wall  upd/s GPU   GPU µs/step  of copy  per-neuron params (GPU time)"
     rows "$L"
     echo "with GLIFSIM_WIDE_BALLOT=1:"

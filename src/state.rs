@@ -163,6 +163,20 @@ impl StateArray {
         }
     }
 
+    /// Where each of a neuron's components (θ_1..θ_K, I_1..I_J, θ_v) is in a [`State`]: for
+    /// component `cc`, entry `cc` is (the array, its values per neuron, the position among
+    /// them).
+    pub(crate) fn places(pop: &crate::Population) -> Vec<(StateArray, usize, usize)> {
+        let mut out = vec![(StateArray::Theta, 0, 0); pop.components()];
+        for a in [StateArray::Theta, StateArray::Asc] {
+            let idx = a.components(pop).unwrap_or_default();
+            for (q, &cc) in idx.iter().enumerate() {
+                out[cc] = (a, idx.len(), q);
+            }
+        }
+        out
+    }
+
     /// Which of a neuron's components (θ_1..θ_K, I_1..I_J, θ_v: the layout both simulators
     /// keep them in) this array holds, in its order; None for V and r, which are not
     /// components.
@@ -184,6 +198,15 @@ impl<R: Copy> State<R> {
             StateArray::R => &self.r,
             StateArray::Theta => &self.theta,
             StateArray::Asc => &self.asc,
+        }
+    }
+    /// One of the four arrays, to change.
+    pub fn array_mut(&mut self, which: StateArray) -> &mut [R] {
+        match which {
+            StateArray::V => &mut self.v,
+            StateArray::R => &mut self.r,
+            StateArray::Theta => &mut self.theta,
+            StateArray::Asc => &mut self.asc,
         }
     }
 

@@ -150,6 +150,15 @@ struct DispatchInfo {
     _pad: [u32; 3],
 }
 
+/// A row of a shard's state on the device, `[B][n]`: V, r, or component `cc` of the
+/// `[C][B][n]` components (θ_1..θ_K, I_1..I_J, θ_v).
+#[derive(Debug, Clone, Copy)]
+enum Row {
+    V,
+    R,
+    Comp(usize),
+}
+
 struct Shard {
     /// First neuron of the shard.
     n0: usize,
@@ -1324,41 +1333,68 @@ impl GpuSim {
         }
     }
 
-    /// Read the whole state back (layouts of [`State`]).
+    /// Read the whole state back (layouts of [`State`]), a piece of each shard and trial at a
+    /// time (V, r and the components of up to 4M neurons in one readback), straight into
+    /// the arrays returned.
     pub fn state(&self) -> Result<State<f32>> {
-        let (n, b) = (self.pop.len(), self.trials);
-        let c = self.pop.components();
-        let mut v = vec![0.0; b * n];
-        let mut r = vec![0.0; b * n];
-        let mut comps = vec![0.0f32; b * n * c];
+        const PIECE: usize = 4 << 20;
+        let (n, b, p) = (self.pop.len(), self.trials, &self.pop);
+        let c = p.components();
+        let mut st = State {
+            v: vec![0.0; b * n],
+            r: vec![0.0; b * n],
+            theta: vec![0.0; b * n * p.theta_len()],
+            asc: vec![0.0; b * n * p.j()],
+        };
+        let places = StateArray::places(p);
+        let rows: Vec<Row> = [Row::V, Row::R]
+            .into_iter()
+            .chain((0..c).map(Row::Comp))
+            .collect();
         for sh in &self.shards {
-            let bytes = (b * sh.n * 4) as u64;
-            // V, r and the components in one submission (one per 256 MiB).
-            let mut ranges = vec![(&sh.v, 0, bytes), (&sh.r, 0, bytes)];
-            if c > 0 {
-                ranges.push((&sh.theta, 0, bytes * c as u64));
-            }
-            let got: Vec<f32> = bytemuck::pod_collect_to_vec(&self.ctx.read_ranges(&ranges)?);
-            let (sv, rest) = got.split_at(b * sh.n);
-            let (sr, th) = rest.split_at(b * sh.n);
             for t in 0..b {
-                v[t * n + sh.n0..t * n + sh.n0 + sh.n]
-                    .copy_from_slice(&sv[t * sh.n..(t + 1) * sh.n]);
-                r[t * n + sh.n0..t * n + sh.n0 + sh.n]
-                    .copy_from_slice(&sr[t * sh.n..(t + 1) * sh.n]);
-            }
-            if c > 0 {
-                // Device layout [C][B][n]; host components [B·N][C].
-                for cc in 0..c {
-                    for t in 0..b {
-                        for i in 0..sh.n {
-                            comps[(t * n + sh.n0 + i) * c + cc] = th[(cc * b + t) * sh.n + i];
+                for i0 in (0..sh.n).step_by(PIECE) {
+                    let len = PIECE.min(sh.n - i0);
+                    let got = self.read_rows(sh, t, i0, len, &rows)?;
+                    let at = t * n + sh.n0 + i0;
+                    st.v[at..at + len].copy_from_slice(&got[..len]);
+                    st.r[at..at + len].copy_from_slice(&got[len..2 * len]);
+                    for (cc, &(a, per, q)) in places.iter().enumerate() {
+                        let arr = st.array_mut(a);
+                        for (i, &x) in got[(2 + cc) * len..(3 + cc) * len].iter().enumerate() {
+                            arr[(at + i) * per + q] = x;
                         }
                     }
                 }
             }
         }
-        Ok(State::from_components(v, r, &comps, &self.pop))
+        Ok(st)
+    }
+
+    /// Neurons `i0 .. i0 + len` of trial `t` in shard `sh`, from each of `rows`, read back in
+    /// one submission (one per 256 MiB) and concatenated in the order given.
+    fn read_rows(
+        &self,
+        sh: &Shard,
+        t: usize,
+        i0: usize,
+        len: usize,
+        rows: &[Row],
+    ) -> Result<Vec<f32>> {
+        let at = |row: usize| (4 * (row * sh.n + i0)) as u64;
+        let bytes = 4 * len as u64;
+        let ranges: Vec<(&wgpu::Buffer, u64, u64)> = rows
+            .iter()
+            .map(|&row| match row {
+                Row::V => (&sh.v, at(t), bytes),
+                Row::R => (&sh.r, at(t), bytes),
+                // Device layout [C][B][n]: component cc of trial t is row cc·B + t.
+                Row::Comp(cc) => (&sh.theta, at(cc * self.trials + t), bytes),
+            })
+            .collect();
+        Ok(bytemuck::pod_collect_to_vec(
+            &self.ctx.read_ranges(&ranges)?,
+        ))
     }
 
     /// One array of the state read back in pieces of at most `max_values` values (or one
@@ -1393,29 +1429,21 @@ impl GpuSim {
         if per == 0 {
             return Ok(());
         }
-        let rows = (max_values / per).max(1);
+        let neurons = (max_values / per).max(1);
+        let rows: Vec<Row> = match idx {
+            None if which == StateArray::V => vec![Row::V],
+            None => vec![Row::R],
+            Some(idx) => idx.into_iter().map(Row::Comp).collect(),
+        };
         let mut shards: Vec<&Shard> = self.shards.iter().collect();
         shards.sort_by_key(|sh| sh.n0);
         let mut out = Vec::new();
         // [B][N]: each trial's row is the shards' pieces in order of their first neuron.
         for t in 0..b {
             for sh in &shards {
-                for i0 in (0..sh.n).step_by(rows) {
-                    let len = rows.min(sh.n - i0);
-                    let at = |row: usize| (4 * (row * sh.n + i0)) as u64;
-                    let ranges: Vec<(&wgpu::Buffer, u64, u64)> = match &idx {
-                        None => {
-                            let buf = if which == StateArray::V { &sh.v } else { &sh.r };
-                            vec![(buf, at(t), 4 * len as u64)]
-                        }
-                        // Device layout [C][B][n]: component cc of trial t is row cc·B + t.
-                        Some(idx) => idx
-                            .iter()
-                            .map(|&cc| (&sh.theta, at(cc * b + t), 4 * len as u64))
-                            .collect(),
-                    };
-                    let got: Vec<f32> =
-                        bytemuck::pod_collect_to_vec(&self.ctx.read_ranges(&ranges)?);
+                for i0 in (0..sh.n).step_by(neurons) {
+                    let len = neurons.min(sh.n - i0);
+                    let got = self.read_rows(sh, t, i0, len, &rows)?;
                     if per == 1 {
                         f(&got)?;
                     } else {
@@ -1458,13 +1486,10 @@ impl GpuSim {
         };
         // Each component of the device layout [C][B][n] (θ_1..θ_K, I_1..I_J, θ_v) and where
         // `s` holds it: array, values per neuron there, position among them.
-        let mut comps: Vec<(&[f32], usize, usize)> = vec![(&[], 0, 0); self.pop.components()];
-        for a in [StateArray::Theta, StateArray::Asc] {
-            let idx = a.components(&self.pop).unwrap_or_default();
-            for (q, &cc) in idx.iter().enumerate() {
-                comps[cc] = (s.array(a), idx.len(), q);
-            }
-        }
+        let comps: Vec<(&[f32], usize, usize)> = StateArray::places(&self.pop)
+            .into_iter()
+            .map(|(a, per, q)| (s.array(a), per, q))
+            .collect();
         let mut piece = Vec::with_capacity(PIECE.min(b * n));
         for sh in &self.shards {
             // The refractory words, laid out as a spike frame: the bit is set where r > 0.

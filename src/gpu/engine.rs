@@ -1333,11 +1333,12 @@ impl GpuSim {
         }
     }
 
-    /// Read the whole state back (layouts of [`State`]), a piece of each shard and trial at a
-    /// time (V, r and the components of up to 4M neurons in one readback), straight into
-    /// the arrays returned.
+    /// Read the whole state back (layouts of [`State`]) straight into the arrays returned,
+    /// V, r and the components of up to 4M neurons of a shard and trial at a time, as many of
+    /// those pieces per readback as fit in 64 MB (a small population in one).
     pub fn state(&self) -> Result<State<f32>> {
         const PIECE: usize = 4 << 20;
+        const BATCH_BYTES: usize = 64 << 20;
         let (n, b, p) = (self.pop.len(), self.trials, &self.pop);
         let c = p.components();
         let mut st = State {
@@ -1352,10 +1353,27 @@ impl GpuSim {
             .chain((0..c).map(Row::Comp))
             .collect();
         for sh in &self.shards {
-            for t in 0..b {
-                for i0 in (0..sh.n).step_by(PIECE) {
-                    let len = PIECE.min(sh.n - i0);
-                    let got = self.read_rows(sh, t, i0, len, &rows)?;
+            let pieces: Vec<(usize, usize, usize)> = (0..b)
+                .flat_map(|t| {
+                    (0..sh.n)
+                        .step_by(PIECE)
+                        .map(move |i0| (t, i0, PIECE.min(sh.n - i0)))
+                })
+                .collect();
+            let mut rest = &pieces[..];
+            while !rest.is_empty() {
+                // The pieces of this readback: at least one, then as many as fit.
+                let mut take = 1;
+                let mut bytes = 4 * rows.len() * rest[0].2;
+                while take < rest.len() && bytes + 4 * rows.len() * rest[take].2 <= BATCH_BYTES {
+                    bytes += 4 * rows.len() * rest[take].2;
+                    take += 1;
+                }
+                let got = self.read_rows(sh, &rest[..take], &rows)?;
+                let mut from = 0;
+                for &(t, i0, len) in &rest[..take] {
+                    let got = &got[from..from + rows.len() * len];
+                    from += rows.len() * len;
                     let at = t * n + sh.n0 + i0;
                     st.v[at..at + len].copy_from_slice(&got[..len]);
                     st.r[at..at + len].copy_from_slice(&got[len..2 * len]);
@@ -1366,32 +1384,32 @@ impl GpuSim {
                         }
                     }
                 }
+                rest = &rest[take..];
             }
         }
         Ok(st)
     }
 
-    /// Neurons `i0 .. i0 + len` of trial `t` in shard `sh`, from each of `rows`, read back in
-    /// one submission (one per 256 MiB) and concatenated in the order given.
+    /// For each piece `(t, i0, len)`: neurons `i0 .. i0 + len` of trial `t` in shard `sh`,
+    /// from each of `rows` in turn; all read back in one submission (one per 256 MiB) and
+    /// concatenated in the order given.
     fn read_rows(
         &self,
         sh: &Shard,
-        t: usize,
-        i0: usize,
-        len: usize,
+        pieces: &[(usize, usize, usize)],
         rows: &[Row],
     ) -> Result<Vec<f32>> {
-        let at = |row: usize| (4 * (row * sh.n + i0)) as u64;
-        let bytes = 4 * len as u64;
-        let ranges: Vec<(&wgpu::Buffer, u64, u64)> = rows
-            .iter()
-            .map(|&row| match row {
+        let mut ranges: Vec<(&wgpu::Buffer, u64, u64)> = Vec::new();
+        for &(t, i0, len) in pieces {
+            let at = |row: usize| (4 * (row * sh.n + i0)) as u64;
+            let bytes = 4 * len as u64;
+            ranges.extend(rows.iter().map(|&row| match row {
                 Row::V => (&sh.v, at(t), bytes),
                 Row::R => (&sh.r, at(t), bytes),
                 // Device layout [C][B][n]: component cc of trial t is row cc·B + t.
                 Row::Comp(cc) => (&sh.theta, at(cc * self.trials + t), bytes),
-            })
-            .collect();
+            }));
+        }
         Ok(bytemuck::pod_collect_to_vec(
             &self.ctx.read_ranges(&ranges)?,
         ))
@@ -1443,7 +1461,7 @@ impl GpuSim {
             for sh in &shards {
                 for i0 in (0..sh.n).step_by(neurons) {
                     let len = neurons.min(sh.n - i0);
-                    let got = self.read_rows(sh, t, i0, len, &rows)?;
+                    let got = self.read_rows(sh, &[(t, i0, len)], &rows)?;
                     if per == 1 {
                         f(&got)?;
                     } else {

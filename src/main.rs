@@ -453,11 +453,18 @@ fn run(job: Job<'_>, opts: RunOptions) -> glifsim::Result<ExitCode> {
             p.neuron_updates_per_s
         );
     }
-    println!(
-        "wrote {}/summary.json and {}/raster.png",
-        out.display(),
-        out.display()
-    );
+    // The raster only where this run drew one (not with --no-plot, nor after no step; a run
+    // removes an earlier run's raster when it starts).
+    let raster = out.join("raster.png");
+    if opts.plot && summary.steps > 0 && raster.exists() {
+        println!(
+            "wrote {}/summary.json and {}",
+            out.display(),
+            raster.display()
+        );
+    } else {
+        println!("wrote {}/summary.json", out.display());
+    }
     if let Some(why) = &summary.stopped_because {
         eprintln!(
             "stopped early: {why}; the files in {} hold every completed step",

@@ -14,7 +14,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::record::{read_npy_u32, Summary};
+use crate::record::{read_npy_u32, read_npy_u32_blocks, Summary};
 
 /// Picture size in pixels.
 pub const SIZE: (u32, u32) = (1200, 800);
@@ -59,17 +59,20 @@ pub fn plot_dir(dir: &Path) -> Result<std::path::PathBuf> {
     for (pi, p) in summary.populations.iter().enumerate() {
         let spikes = dir.join(format!("{}_spikes.npy", p.name));
         if spikes.exists() {
-            let (_, ev) = read_npy_u32(&spikes)?;
-            for e in ev.chunks_exact(3) {
-                let (step, trial, n) = (e[0] as u64, e[1], e[2] as usize);
-                if trial == 0 && n % stride == 0 && step < steps {
-                    points.push((
-                        pi,
-                        step as f64 * summary.dt,
-                        (rows_total + n / stride) as f64,
-                    ));
+            // Streamed, 1M events at a time: a large run's file can be tens of GB.
+            read_npy_u32_blocks(&spikes, 3 << 20, |ev| {
+                for e in ev.chunks_exact(3) {
+                    let (step, trial, n) = (e[0] as u64, e[1], e[2] as usize);
+                    if trial == 0 && n % stride == 0 && step < steps {
+                        points.push((
+                            pi,
+                            step as f64 * summary.dt,
+                            (rows_total + n / stride) as f64,
+                        ));
+                    }
                 }
-            }
+                Ok(())
+            })?;
         }
         rows_total += p.neurons.div_ceil(stride);
         let counts_path = dir.join(format!("{}_counts.npy", p.name));

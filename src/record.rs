@@ -686,19 +686,101 @@ impl Summary {
 
 /// Read a u32 NPY file of any shape (for plots and tests).
 pub fn read_npy_u32(path: &Path) -> Result<(Vec<u64>, Vec<u32>)> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let npy = npyz::NpyFile::new(&bytes[..])
+    let mut data = Vec::new();
+    let shape = read_npy_u32_blocks(path, 1 << 20, |block| {
+        data.extend_from_slice(block);
+        Ok(())
+    })?;
+    Ok((shape, data))
+}
+
+/// Read a uint32 NPY file a block of at most `block` values at a time (in file order), handing
+/// each to `f`, without the whole file in memory (a spikes file of a large run can be tens of
+/// GB); returns its shape. An error from `f` stops the read and is returned.
+///
+/// ```
+/// use glifsim::record::{read_npy_u32_blocks, NpyStream};
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("spikes.npy");
+/// let mut s = NpyStream::create(&path, "<u4", &[3])?; // rows of (step, trial, neuron)
+/// s.append(bytemuck::cast_slice(&[0u32, 0, 7, 0, 0, 9, 2, 0, 7]), 3)?;
+/// s.commit()?;
+/// let mut rows = Vec::new();
+/// let shape = read_npy_u32_blocks(&path, 6, |block| {
+///     rows.extend(block.chunks_exact(3).map(|e| (e[0], e[2])));
+///     Ok(())
+/// })?;
+/// assert_eq!((shape, rows), (vec![3, 3], vec![(0, 7), (0, 9), (2, 7)]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn read_npy_u32_blocks(
+    path: &Path,
+    block: usize,
+    mut f: impl FnMut(&[u32]) -> Result<()>,
+) -> Result<Vec<u64>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let npy = npyz::NpyFile::new(std::io::BufReader::with_capacity(1 << 20, file))
         .map_err(|e| Error::format(path, format!("not a readable NPY file: {e}")))?;
     let shape = npy.shape().to_vec();
-    let data = npy
-        .into_vec::<u32>()
+    let values = npy
+        .data::<u32>()
         .map_err(|e| Error::format(path, format!("expected uint32 data: {e}")))?;
-    Ok((shape, data))
+    let mut buf = Vec::with_capacity(block.clamp(1, 1 << 20));
+    for x in values {
+        buf.push(x.map_err(|e| Error::format(path, format!("truncated NPY data: {e}")))?);
+        if buf.len() >= block.max(1) {
+            f(&buf)?;
+            buf.clear();
+        }
+    }
+    if !buf.is_empty() {
+        f(&buf)?;
+    }
+    Ok(shape)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Blocks of any size concatenate to the file's values; a file shorter than its header
+    /// says is an error naming it, and a file of another dtype too.
+    #[test]
+    fn npy_blocks_cover_the_file_and_refuse_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.npy");
+        let values: Vec<u32> = (0..3 * 1001).map(|i| i * 7 + 1).collect();
+        let mut s = NpyStream::create(&path, "<u4", &[3]).unwrap();
+        s.append(bytemuck::cast_slice(&values), 1001).unwrap();
+        s.commit().unwrap();
+        for block in [1, 3, 1000, 1 << 20] {
+            let mut got = Vec::new();
+            let mut calls = 0;
+            let shape = read_npy_u32_blocks(&path, block, |b| {
+                assert!(b.len() <= block && !b.is_empty());
+                got.extend_from_slice(b);
+                calls += 1;
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!((shape, &got), (vec![1001, 3], &values), "blocks of {block}");
+            assert_eq!(calls, values.len().div_ceil(block), "blocks of {block}");
+        }
+        // An error from the callee comes back.
+        assert!(read_npy_u32_blocks(&path, 10, |_| Err(Error::Usage("stop".into()))).is_err());
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(HEADER_LEN as u64 + 4 * 3000).unwrap();
+        let e = read_npy_u32_blocks(&path, 100, |_| Ok(())).unwrap_err();
+        assert!(
+            matches!(e, Error::Format { .. }) && e.to_string().contains("s.npy"),
+            "{e}"
+        );
+        let f32s = dir.path().join("f.npy");
+        let mut s = NpyStream::create(&f32s, "<f4", &[]).unwrap();
+        s.append(bytemuck::cast_slice(&[1.5f32]), 1).unwrap();
+        s.commit().unwrap();
+        assert!(read_npy_u32_blocks(&f32s, 100, |_| Ok(())).is_err());
+    }
 
     #[test]
     fn push_equals_a_spike_by_spike_reference() {

@@ -263,8 +263,10 @@ pub fn run_spec(
     let prepared = spec.prepare()?;
     let dir = &opts.out_dir;
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    // A stale checkpoint from an earlier run in this directory must not be resumed by mistake.
+    // A stale checkpoint from an earlier run in this directory must not be resumed by mistake,
+    // nor its raster be taken for this run's.
     let _ = std::fs::remove_file(dir.join(checkpoint::FILE_NAME));
+    let _ = std::fs::remove_file(dir.join("raster.png"));
     let ctx = open_context(opts.backend)?;
     let sims = build_sims(&prepared, &ctx, false)?;
     let mut recs = Vec::new();

@@ -474,7 +474,29 @@ fn binary_runs_a_spec_on_the_cpu() {
     ]);
     let s = Summary::read(&o).unwrap();
     assert!(s.populations[0].spike_count > 0);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("spikes"));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("spikes"));
+    assert!(
+        text.contains("raster.png") && o.join("raster.png").exists(),
+        "{text}"
+    );
+    // Again into the same directory without the picture: the earlier run's raster is gone
+    // and none is announced.
+    let out = glifsim_ok(&[
+        "run",
+        p.to_str().unwrap(),
+        "--backend",
+        "cpu",
+        "--out",
+        o.to_str().unwrap(),
+        "--no-plot",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(text.contains("summary.json"), "{text}");
+    assert!(
+        !text.contains("raster.png") && !o.join("raster.png").exists(),
+        "{text}"
+    );
 }
 
 #[test]

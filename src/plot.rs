@@ -20,6 +20,8 @@ use crate::record::{read_npy_u32, read_npy_u32_blocks, Summary};
 pub const SIZE: (u32, u32) = (1200, 800);
 /// At most this many neurons are drawn in the raster.
 pub const MAX_RASTER_NEURONS: usize = 2000;
+/// At most this many time bins in the raster (one per step in shorter runs).
+pub const MAX_TIME_BINS: u64 = 4096;
 
 static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 const COLORS: [RGBColor; 4] = [
@@ -42,18 +44,44 @@ fn perr(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::format(path, format!("drawing failed: {e}"))
 }
 
-/// Draw `DIR/raster.png` from `DIR/summary.json`, `DIR/<pop>_spikes.npy` (trial 0, sampled
-/// neurons) and `DIR/<pop>_counts.npy`. Returns the picture's path.
-pub fn plot_dir(dir: &Path) -> Result<std::path::PathBuf> {
-    register_font();
-    let summary = Summary::read(dir)?;
+/// What the picture shows, read from the files of an output directory.
+struct Raster {
+    /// Every `stride`th neuron of each population is a row.
+    stride: usize,
+    /// Rows of all populations, stacked in order.
+    rows_total: usize,
+    /// The dots: (population, time in ms, row).
+    points: Vec<(usize, f64, f64)>,
+    /// Each population's rate (Hz) as a step line over time (ms).
+    rates: Vec<(usize, Vec<(f64, f64)>)>,
+}
+
+/// The raster's dots and rates from `dir`'s files, streamed: memory bounded by the rows and
+/// [`MAX_TIME_BINS`], whatever the run's length and spike count.
+fn raster(dir: &Path, summary: &Summary) -> Result<Raster> {
     let steps = summary.steps.max(1);
-    let t_max = steps as f64 * summary.dt;
     // Rows: populations stacked, each sampled down so the total is ≤ MAX_RASTER_NEURONS.
     let total: usize = summary.populations.iter().map(|p| p.neurons).sum();
     let stride = total.div_ceil(MAX_RASTER_NEURONS).max(1);
-    let mut rows_total = 0usize;
-    let mut points: Vec<(usize, f64, f64)> = Vec::new(); // (population, t ms, row)
+    let first_rows: Vec<usize> = summary
+        .populations
+        .iter()
+        .scan(0, |at, p| {
+            let first = *at;
+            *at += p.neurons.div_ceil(stride);
+            Some(first)
+        })
+        .collect();
+    let rows_total: usize = summary
+        .populations
+        .iter()
+        .map(|p| p.neurons.div_ceil(stride))
+        .sum();
+    // A dot per (row, time bin) with a spike: one bin per step up to MAX_TIME_BINS steps,
+    // else MAX_TIME_BINS bins (under half a pixel wide), so that the memory and the drawing do
+    // not grow with the run's length.
+    let bins = steps.min(MAX_TIME_BINS) as usize;
+    let mut dots = vec![0u64; (rows_total * bins).div_ceil(64)];
     let mut rates: Vec<(usize, Vec<(f64, f64)>)> = Vec::new();
     let bin_steps = ((steps as f64 / 200.0).ceil() as u64).max(1);
     for (pi, p) in summary.populations.iter().enumerate() {
@@ -63,18 +91,15 @@ pub fn plot_dir(dir: &Path) -> Result<std::path::PathBuf> {
             read_npy_u32_blocks(&spikes, 3 << 20, |ev| {
                 for e in ev.chunks_exact(3) {
                     let (step, trial, n) = (e[0] as u64, e[1], e[2] as usize);
-                    if trial == 0 && n % stride == 0 && step < steps {
-                        points.push((
-                            pi,
-                            step as f64 * summary.dt,
-                            (rows_total + n / stride) as f64,
-                        ));
+                    if trial == 0 && n % stride == 0 && step < steps && n < p.neurons {
+                        let bin = (step as u128 * bins as u128 / steps as u128) as usize;
+                        let at = (first_rows[pi] + n / stride) * bins + bin;
+                        dots[at / 64] |= 1 << (at % 64);
                     }
                 }
                 Ok(())
             })?;
         }
-        rows_total += p.neurons.div_ceil(stride);
         let counts_path = dir.join(format!("{}_counts.npy", p.name));
         let (_, counts) = read_npy_u32(&counts_path)?;
         let mut series = Vec::new();
@@ -88,6 +113,38 @@ pub fn plot_dir(dir: &Path) -> Result<std::path::PathBuf> {
         }
         rates.push((pi, series));
     }
+    // Each dot at its step (one bin per step) or at its bin's middle.
+    let bin_ms = steps as f64 / bins.max(1) as f64 * summary.dt;
+    let offset = if bins as u64 == steps { 0.0 } else { 0.5 };
+    let points: Vec<(usize, f64, f64)> = (0..rows_total * bins)
+        .filter(|&at| (dots[at / 64] >> (at % 64)) & 1 == 1)
+        .map(|at| {
+            let (row, bin) = (at / bins, at % bins);
+            let pi = first_rows.partition_point(|&r| r <= row) - 1;
+            (pi, (bin as f64 + offset) * bin_ms, row as f64)
+        })
+        .collect();
+    Ok(Raster {
+        stride,
+        rows_total,
+        points,
+        rates,
+    })
+}
+
+/// Draw `DIR/raster.png` from `DIR/summary.json`, `DIR/<pop>_spikes.npy` (trial 0, sampled
+/// neurons) and `DIR/<pop>_counts.npy`. Returns the picture's path.
+pub fn plot_dir(dir: &Path) -> Result<std::path::PathBuf> {
+    register_font();
+    let summary = Summary::read(dir)?;
+    let steps = summary.steps.max(1);
+    let t_max = steps as f64 * summary.dt;
+    let Raster {
+        stride,
+        rows_total,
+        points,
+        rates,
+    } = raster(dir, &summary)?;
     let out = dir.join("raster.png");
     {
         let root = BitMapBackend::new(&out, SIZE).into_drawing_area();
@@ -109,8 +166,9 @@ pub fn plot_dir(dir: &Path) -> Result<std::path::PathBuf> {
         let mut chart = ChartBuilder::on(&upper)
             .caption(caption, ("sans-serif", 18))
             .margin(12)
+            .margin_right(28)
             .x_label_area_size(45)
-            .y_label_area_size(70)
+            .y_label_area_size(85)
             .build_cartesian_2d(0.0..t_max, 0.0..(rows_total.max(1) as f64))
             .map_err(|e| perr(&out, e))?;
         chart
@@ -138,8 +196,9 @@ pub fn plot_dir(dir: &Path) -> Result<std::path::PathBuf> {
             * 1.1;
         let mut rc = ChartBuilder::on(&lower)
             .margin(12)
+            .margin_right(28)
             .x_label_area_size(40)
-            .y_label_area_size(70)
+            .y_label_area_size(85)
             .build_cartesian_2d(0.0..t_max, 0.0..r_max)
             .map_err(|e| perr(&out, e))?;
         rc.configure_mesh()
@@ -166,4 +225,82 @@ pub fn plot_dir(dir: &Path) -> Result<std::path::PathBuf> {
         root.present().map_err(|e| perr(&out, e))?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::{run_spec, RunOptions};
+    use crate::spec::Spec;
+
+    /// The raster's dots against the spikes files of a real run of two populations (rows
+    /// stacked, trial 0 only): one dot per spike at its step in a run of up to
+    /// MAX_TIME_BINS steps; in a longer one, a dot per (row, bin) with a spike, at most half
+    /// a bin from each spike it stands for.
+    #[test]
+    fn dots_stand_for_the_spikes() {
+        for steps in [300u64, 2 * MAX_TIME_BINS + 7] {
+            let dir = tempfile::tempdir().unwrap();
+            let text = format!(
+                "dt = 0.1\nduration = {}\n[[population]]\nname = \"a\"\nmodel = \"LIF\"\nneurons = 30\ntrials = 2\n\
+                 [population.input]\nbias = 40.0\nnoise = {{ mean = 0.0, std = 30.0 }}\n\
+                 [[population]]\nname = \"b\"\nmodel = \"LIF\"\nneurons = 20\n[population.input]\nbias = 60.0\n",
+                steps as f64 * 0.1
+            );
+            let spec = Spec::parse(&text, &dir.path().join("s.toml")).unwrap();
+            let mut opts = RunOptions::new(dir.path());
+            opts.backend = crate::Backend::Cpu;
+            opts.plot = false;
+            let summary = run_spec(&spec, &opts, &mut |_, _| {}).unwrap();
+            assert_eq!(summary.steps, steps);
+            let r = raster(dir.path(), &summary).unwrap();
+            assert_eq!((r.stride, r.rows_total), (1, 50));
+            let bins = steps.min(MAX_TIME_BINS);
+            let bin_ms = steps as f64 / bins as f64 * 0.1;
+            // Every spike of trial 0, as (population, row, time in ms).
+            let mut want = Vec::new();
+            for (pi, (name, first)) in [("a", 0), ("b", 30)].into_iter().enumerate() {
+                let (_, ev) = read_npy_u32(&dir.path().join(format!("{name}_spikes.npy"))).unwrap();
+                for e in ev.chunks_exact(3).filter(|e| e[1] == 0) {
+                    want.push((pi, first + e[2] as usize, e[0] as f64 * 0.1));
+                }
+            }
+            assert!(want.len() > 100, "{steps} steps: {} spikes", want.len());
+            if steps <= MAX_TIME_BINS {
+                let mut got: Vec<(usize, usize, f64)> = r
+                    .points
+                    .iter()
+                    .map(|&(pi, t, row)| (pi, row as usize, t))
+                    .collect();
+                got.sort_by(|x, y| x.partial_cmp(y).unwrap());
+                want.sort_by(|x, y| x.partial_cmp(y).unwrap());
+                assert!(
+                    got.len() == want.len()
+                        && got
+                            .iter()
+                            .zip(&want)
+                            .all(|(g, w)| g.0 == w.0 && g.1 == w.1 && (g.2 - w.2).abs() < 1e-9),
+                    "{steps} steps: the dots are not the spikes"
+                );
+            } else {
+                assert!(r.points.len() <= want.len() && r.points.len() <= 50 * bins as usize);
+                for &(p, u, y) in &r.points {
+                    assert!(
+                        want.iter().any(|&(pi, row, t)| p == pi
+                            && y as usize == row
+                            && (u - t).abs() <= bin_ms / 2.0 + 1e-9),
+                        "{steps} steps: a dot in row {y} at {u} ms without a spike"
+                    );
+                }
+                for &(pi, row, t) in &want {
+                    assert!(
+                        r.points.iter().any(|&(p, u, y)| p == pi
+                            && y as usize == row
+                            && (u - t).abs() <= bin_ms / 2.0 + 1e-9),
+                        "{steps} steps: no dot for the spike of row {row} at {t} ms"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -503,6 +503,15 @@ fn streamed_checkpoint_is_the_documented_layout() {
     ));
 }
 
+/// The paths a test runs on: the CPU path, and the GPU where an adapter exists.
+fn paths(ctx: &Option<Arc<GpuContext>>) -> Vec<Backend> {
+    let mut out = vec![Backend::Cpu];
+    if ctx.is_some() {
+        out.push(Backend::Gpu);
+    }
+    out
+}
+
 /// A checkpoint written straight from the simulators (`write_from`: each state read a block at
 /// a time, as `glifsim run` writes them) is the documented layout of the captured one, byte for
 /// byte: LIF (no θ), ALIF (two θ components: the GPU's lane kernel) and GLIF5 (θ, θ_v and two
@@ -512,10 +521,7 @@ fn streamed_checkpoint_is_the_documented_layout() {
 #[test]
 fn checkpoints_written_from_the_simulators_are_the_documented_layout() {
     let ctx = gpu();
-    let mut backends = vec![Backend::Cpu];
-    if ctx.is_some() {
-        backends.push(Backend::Gpu);
-    }
+    let backends = paths(&ctx);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.glifsim");
     for backend in backends {
@@ -579,10 +585,7 @@ fn checkpoints_written_from_the_simulators_are_the_documented_layout() {
 #[test]
 fn restore_and_release_moves_the_state_out() {
     let ctx = gpu();
-    let mut backends = vec![Backend::Cpu];
-    if ctx.is_some() {
-        backends.push(Backend::Gpu);
-    }
+    let backends = paths(&ctx);
     for backend in backends {
         let mut sim = make(backend, Model::Glif5, ctx.as_ref());
         let input = Rng(6).vec_f32(2 * 300 * 60, 0.0, 40.0);

@@ -464,17 +464,14 @@ fn binary_runs_a_spec_on_the_cpu() {
     let p = tmp.path().join("ok.toml");
     std::fs::write(&p, format!("{GOOD}[population.input]\nbias = 100.0\n")).unwrap();
     let o = tmp.path().join("o");
-    let out = glifsim_ok(&[
-        "run",
-        p.to_str().unwrap(),
-        "--backend",
-        "cpu",
-        "--out",
-        o.to_str().unwrap(),
-    ]);
+    let (spec, dir) = (p.to_str().unwrap(), o.to_str().unwrap());
+    let run = |more: &[&str]| {
+        let args = [&["run", spec, "--backend", "cpu", "--out", dir][..], more].concat();
+        String::from_utf8_lossy(&glifsim_ok(&args).stdout).to_string()
+    };
+    let text = run(&[]);
     let s = Summary::read(&o).unwrap();
     assert!(s.populations[0].spike_count > 0);
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(text.contains("spikes"));
     assert!(
         text.contains("raster.png") && o.join("raster.png").exists(),
@@ -482,16 +479,7 @@ fn binary_runs_a_spec_on_the_cpu() {
     );
     // Again into the same directory without the picture: the earlier run's raster is gone
     // and none is announced.
-    let out = glifsim_ok(&[
-        "run",
-        p.to_str().unwrap(),
-        "--backend",
-        "cpu",
-        "--out",
-        o.to_str().unwrap(),
-        "--no-plot",
-    ]);
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let text = run(&["--no-plot"]);
     assert!(text.contains("summary.json"), "{text}");
     assert!(
         !text.contains("raster.png") && !o.join("raster.png").exists(),

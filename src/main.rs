@@ -45,6 +45,10 @@ enum Command {
         /// Write DIR/checkpoint.glifsim every N steps (and on Ctrl-C).
         #[arg(long, value_name = "N")]
         checkpoint_every: Option<u64>,
+        /// Check the spec and print what each population would hold in device and host
+        /// memory, and whether the run would start, without running it or writing anything.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Continue an interrupted run from the checkpoint in its output directory.
     Resume {
@@ -157,6 +161,63 @@ fn main() -> ExitCode {
     }
 }
 
+/// `glifsim run --dry-run`: each population's memory, the totals, and whether the run would
+/// start (exit status 0) or be refused (1, with the run's own message).
+fn print_dry_run(plan: &glifsim::run::DryRun) -> glifsim::Result<ExitCode> {
+    let gb = |b: u64| format!("{:.3} GB", b as f64 / 1e9);
+    let on_gpu = plan.backend == "gpu";
+    println!(
+        "dry run on {} ({}), {} steps; nothing simulated or written",
+        plan.backend, plan.adapter, plan.steps
+    );
+    println!(
+        "  {:<12} {:<6} {:>22}  {:>12}  {:>16}  {:>16}",
+        "population", "model", "neurons × trials", "device", "host: simulator", "host: ISI stats"
+    );
+    let (mut device, mut host) = (0u64, 0u64);
+    for m in &plan.populations {
+        println!(
+            "  {:<12} {:<6} {:>22}  {:>12}  {:>16}  {:>16}",
+            m.name,
+            m.model,
+            format!("{} × {}", m.neurons, m.trials),
+            if on_gpu {
+                gb(m.device_bytes)
+            } else {
+                "-".into()
+            },
+            gb(m.host_sim_bytes),
+            gb(m.recorder_bytes)
+        );
+        device = device.saturating_add(m.device_bytes);
+        host = host
+            .saturating_add(m.host_sim_bytes)
+            .saturating_add(m.recorder_bytes);
+    }
+    let avail = plan
+        .host_available
+        .map_or_else(|| "unknown".to_string(), |a| format!("{} available", gb(a)));
+    if on_gpu {
+        println!(
+            "total: device {} (wgpu does not report the adapter's own: an allocation it cannot hold fails when the run starts), host {} ({avail})",
+            gb(device),
+            gb(host)
+        );
+    } else {
+        println!("total: host {} ({avail})", gb(host));
+    }
+    match &plan.refused {
+        None => {
+            println!("the run would start");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(why) => {
+            println!("the run would be refused: {why}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
 fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
     match cli.command {
         Command::Run {
@@ -165,8 +226,12 @@ fn real_main(cli: Cli) -> glifsim::Result<ExitCode> {
             out,
             no_plot,
             checkpoint_every,
+            dry_run,
         } => {
             let spec = Spec::load(&spec)?;
+            if dry_run {
+                return print_dry_run(&glifsim::run::dry_run(&spec, backend)?);
+            }
             let mut opts = RunOptions::new(&out);
             opts.backend = backend;
             opts.plot = !no_plot;

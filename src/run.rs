@@ -147,35 +147,83 @@ fn gpu_options(p: &PreparedPopulation) -> GpuOptions {
     }
 }
 
-/// Refuse a run whose host-side memory exceeds what the host has (`MemAvailable`) before
-/// anything is allocated: the recorders' interval statistics, and the CPU path's state or the
-/// device memory a CPU driver takes from the host. Each simulator checks its own memory, but
-/// allocations are checked one at a time while Linux hands out untouched pages freely, so a run
-/// whose parts each fit but whose sum does not would be killed for want of memory, perhaps
-/// hours in, instead of refused. (The spec's host inputs are already loaded; so are the
-/// statistics a resumed run takes from its checkpoint, `recorders_resident`. Checkpoints add
-/// nothing that grows with the population: they are written from the simulators a block at a
-/// time, `Checkpoint::write_from`.)
-fn check_run_memory(
+/// What one population of a run holds: the sizes behind the run's host-memory check, which
+/// `glifsim run --dry-run` prints ([`dry_run`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MemoryPlan {
+    /// The population's name.
+    pub name: String,
+    /// Its model.
+    pub model: String,
+    /// Neurons.
+    pub neurons: usize,
+    /// Trials.
+    pub trials: usize,
+    /// Device memory of its GPU simulator, bytes (0 on the CPU path).
+    pub device_bytes: u64,
+    /// Host memory of its simulator, bytes: the CPU path's state, or the device memory that a
+    /// CPU driver such as lavapipe takes from the host (0 on a GPU).
+    pub host_sim_bytes: u64,
+    /// Host memory of its recorders' interspike-interval statistics, bytes (32 per neuron and
+    /// trial; 0 with `cv_isi = false` or when a resumed run holds them already).
+    pub recorder_bytes: u64,
+}
+
+/// The memory of each population of a run on `ctx` (None: the CPU path), computed without
+/// allocating any of it; `recorders_resident`: the interval statistics are in memory already
+/// (a resumed run took them from its checkpoint).
+fn memory_plan(
     prepared: &[PreparedPopulation],
     ctx: &Option<Arc<GpuContext>>,
     recorders_resident: bool,
-) -> Result<()> {
-    let mut recorders = 0u64;
-    let mut sims = 0u64;
-    for p in prepared {
-        let (n, trials) = (p.pop.len(), p.trials);
-        if p.cv_isi && !recorders_resident {
-            recorders = recorders.saturating_add(PopulationRecorder::memory_needed(trials, n));
-        }
-        sims = sims.saturating_add(match ctx {
-            None => CpuSim::<f32>::memory_needed(&p.pop, trials, p.drive.noise.is_some()),
-            Some(c) if c.adapter().is_cpu() => {
-                GpuSim::memory_needed(c, &p.pop, trials, &p.drive, &gpu_options(p))?
-            }
-            Some(_) => 0,
-        });
-    }
+) -> Result<Vec<MemoryPlan>> {
+    prepared
+        .iter()
+        .map(|p| {
+            let (n, trials) = (p.pop.len(), p.trials);
+            let (device_bytes, host_sim_bytes) = match ctx {
+                None => (
+                    0,
+                    CpuSim::<f32>::memory_needed(&p.pop, trials, p.drive.noise.is_some()),
+                ),
+                Some(c) => {
+                    let d = GpuSim::memory_needed(c, &p.pop, trials, &p.drive, &gpu_options(p))?;
+                    (d, if c.adapter().is_cpu() { d } else { 0 })
+                }
+            };
+            Ok(MemoryPlan {
+                name: p.name.clone(),
+                model: p.pop.model().name().into(),
+                neurons: n,
+                trials,
+                device_bytes,
+                host_sim_bytes,
+                recorder_bytes: if p.cv_isi && !recorders_resident {
+                    PopulationRecorder::memory_needed(trials, n)
+                } else {
+                    0
+                },
+            })
+        })
+        .collect()
+}
+
+/// Refuse a run whose host-side memory exceeds what the host has (`MemAvailable`) before
+/// anything is allocated: the recorders' interval statistics, and the CPU path's state or the
+/// device memory a CPU driver takes from the host ([`memory_plan`]). Each simulator checks its
+/// own memory, but allocations are checked one at a time while Linux hands out untouched pages
+/// freely, so a run whose parts each fit but whose sum does not would be killed for want of
+/// memory, perhaps hours in, instead of refused. (The spec's host inputs are already loaded;
+/// so are the statistics a resumed run takes from its checkpoint. Checkpoints add nothing that
+/// grows with the population: they are written from the simulators a block at a time,
+/// `Checkpoint::write_from`.)
+fn check_run_memory(plan: &[MemoryPlan], ctx: &Option<Arc<GpuContext>>) -> Result<()> {
+    let recorders = plan
+        .iter()
+        .fold(0u64, |a, m| a.saturating_add(m.recorder_bytes));
+    let sims = plan
+        .iter()
+        .fold(0u64, |a, m| a.saturating_add(m.host_sim_bytes));
     let gb = |b: u64| b as f64 / 1e9;
     let sims_what = match ctx {
         None => format!(", {:.2} GB for the CPU path's state", gb(sims)),
@@ -200,13 +248,65 @@ fn check_run_memory(
     )
 }
 
+/// A run planned but not run (`glifsim run --dry-run`): where it would run, for how many
+/// steps, what each population would hold, and whether the host-memory check lets it start.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DryRun {
+    /// "gpu" or "cpu".
+    pub backend: String,
+    /// The adapter's name, or "cpu".
+    pub adapter: String,
+    /// Steps the spec asks for.
+    pub steps: u64,
+    /// Each population's memory.
+    pub populations: Vec<MemoryPlan>,
+    /// The host's available memory (`MemAvailable`), where known.
+    pub host_available: Option<u64>,
+    /// Why the run would be refused before its first step, if it would.
+    pub refused: Option<String>,
+}
+
+/// Plan a run of `spec` on `backend` without running it: the spec is read and checked (its
+/// NPY files too) and the adapter opened, but no simulator is built and nothing is written.
+/// Device memory is what glifsim would allocate; whether the adapter has it shows only when
+/// it allocates (wgpu does not report a device's total memory).
+///
+/// ```
+/// use glifsim::run::dry_run;
+/// use glifsim::spec::Spec;
+/// let toml = "dt = 0.1\nduration = 10.0\n[[population]]\nname = \"exc\"\nmodel = \"LIF\"\nneurons = 1000000\n";
+/// let spec = Spec::parse(toml, std::path::Path::new("spec.toml"))?;
+/// let plan = dry_run(&spec, glifsim::Backend::Cpu)?;
+/// assert_eq!((plan.steps, plan.populations[0].recorder_bytes), (100, 32_000_000));
+/// assert!(plan.refused.is_none());
+/// # Ok::<(), glifsim::Error>(())
+/// ```
+pub fn dry_run(spec: &Spec, backend: Backend) -> Result<DryRun> {
+    let prepared = spec.prepare()?;
+    let ctx = open_context(backend)?;
+    let populations = memory_plan(&prepared, &ctx, false)?;
+    let refused = check_run_memory(&populations, &ctx)
+        .err()
+        .map(|e| e.to_string());
+    Ok(DryRun {
+        backend: if ctx.is_some() { "gpu" } else { "cpu" }.into(),
+        adapter: ctx
+            .as_ref()
+            .map_or_else(|| "cpu".to_string(), |c| c.adapter().name.clone()),
+        steps: spec.steps() as u64,
+        populations,
+        host_available: crate::cpu::host_memory_available(),
+        refused,
+    })
+}
+
 /// The simulators of a run, after [`check_run_memory`].
 fn build_sims(
     prepared: &[PreparedPopulation],
     ctx: &Option<Arc<GpuContext>>,
     recorders_resident: bool,
 ) -> Result<Vec<Simulator>> {
-    check_run_memory(prepared, ctx, recorders_resident)?;
+    check_run_memory(&memory_plan(prepared, ctx, recorders_resident)?, ctx)?;
     prepared
         .iter()
         .map(|p| {

@@ -898,15 +898,30 @@ fn a_run_larger_than_host_memory_in_sum_is_refused_before_it_starts() {
         let mut opts = RunOptions::new(tmp.path().join("o"));
         opts.backend = backend;
         opts.plot = false;
+        // A dry run says so first, with the run's own message.
+        let plan = glifsim::run::dry_run(&spec, backend).unwrap();
         match run_spec(&spec, &opts, &mut |_, _| {}) {
-            Err(Error::TooLarge {
-                needed,
-                available: Some(a),
-                what,
-            }) => {
+            Err(e @ Error::TooLarge { .. }) => {
+                let Error::TooLarge {
+                    needed,
+                    available: Some(a),
+                    what,
+                } = &e
+                else {
+                    panic!("{backend:?}: {e}")
+                };
                 assert!(needed > a, "{backend:?}: {needed} vs {a}");
                 assert!(what.contains("interspike-interval"), "{backend:?}: {what}");
                 assert!(what.contains(part), "{backend:?}: {what}");
+                let refused = plan.refused.as_deref().unwrap_or("(would start)");
+                // (The available memory in the message may have moved between the two.)
+                assert!(
+                    refused
+                        .split(": ")
+                        .take(3)
+                        .eq(e.to_string().split(": ").take(3)),
+                    "{backend:?}: the dry run says '{refused}', the run '{e}'"
+                );
             }
             other => panic!(
                 "{backend:?}, {n} neurons: expected TooLarge, got {:?}",
@@ -916,6 +931,80 @@ fn a_run_larger_than_host_memory_in_sum_is_refused_before_it_starts() {
         // Nothing ran: no summary.
         assert!(Summary::read(&tmp.path().join("o")).is_err());
     }
+}
+
+/// `glifsim run --dry-run` checks the spec and prints each population's memory and whether
+/// the run would start, writing nothing: the sizes are the simulators' and the recorder's own
+/// estimates, a run that fits exits 0, one too large for the host 1 with the run's message,
+/// and a bad spec fails as a run would.
+#[test]
+fn dry_run_prints_the_memory_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec_of = |n: u64, trials: u64| {
+        let p = tmp.path().join(format!("s{n}.toml"));
+        std::fs::write(
+            &p,
+            format!("dt = 0.1\nduration = 2.0\n[[population]]\nname = \"exc\"\nmodel = \"ALIF\"\nneurons = {n}\ntrials = {trials}\n[population.params]\nadapt_tau = [100.0]\nadapt_increment = [1.0]\n[population.input]\nbias = 14.0\nnoise = {{ mean = 0.0, std = 5.0 }}\n"),
+        )
+        .unwrap();
+        p
+    };
+    let small = spec_of(1000, 2);
+    let spec = Spec::load(&small).unwrap();
+    let plan = glifsim::run::dry_run(&spec, Backend::Cpu).unwrap();
+    let pop = &spec.prepare().unwrap()[0].pop;
+    let m = &plan.populations[0];
+    assert_eq!((plan.backend.as_str(), plan.steps), ("cpu", 20));
+    assert_eq!((m.neurons, m.trials, m.device_bytes), (1000, 2, 0));
+    assert_eq!(m.recorder_bytes, 32 * 2000);
+    assert_eq!(
+        m.host_sim_bytes,
+        glifsim::CpuSim::<f32>::memory_needed(pop, 2, true)
+    );
+    assert!(plan.refused.is_none());
+    let out = tmp.path().join("o");
+    let args = |spec: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_glifsim"))
+            .args([
+                "run",
+                spec.to_str().unwrap(),
+                "--dry-run",
+                "--backend",
+                "cpu",
+                "--out",
+            ])
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let o = args(&small);
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(o.status.success(), "{text}");
+    assert!(
+        text.contains("1000 × 2") && text.contains("the run would start"),
+        "{text}"
+    );
+    // 4·10⁹ neurons × 8 trials: a terabyte of interval statistics alone.
+    let o = args(&spec_of(4_000_000_000, 8));
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    if mem_available().is_some() {
+        assert_eq!(o.status.code(), Some(1), "{text}");
+        assert!(
+            text.contains("would be refused") && text.contains("interspike-interval"),
+            "{text}"
+        );
+    }
+    assert!(!out.exists(), "a dry run wrote {}", out.display());
+    // A bad spec is an error, as for a run.
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "dt = 0.1\nduration = 2.0\n[[population]]\nname = \"x\"\nmodel = \"LIF\"\nneurons = 0\n",
+    )
+    .unwrap();
+    let o = args(&bad);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bad.toml"));
 }
 
 /// A run without traces or checkpoints advances in segments that grow while they are quick

@@ -477,7 +477,7 @@ pub fn update_neuron<R: Real>(
 const NOISE_BLOCK_BYTES: u64 = 4 * std::mem::size_of::<u32>() as u64;
 
 /// Memory the host can still give (Linux `MemAvailable`), when known.
-fn host_memory_available() -> Option<u64> {
+pub(crate) fn host_memory_available() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -156,11 +156,12 @@ if [ -n "$BILLION" ] && ! skip billion; then
     "$B" bench --models LIF --sizes $BILLION --paths gpu-fused-noise --steps 100 --json "$OUT/bench_1e9.json" 2>&1 | tee -a "$L"
 fi
 # `glifsim run` of one billion LIF neurons with noise (no spikes file, no interval statistics),
-# 20 steps with a checkpoint (8 GB, read from the device 16 MB at a time) every 10: the run's
-# own line, its wall time and the host's peak resident memory.
+# 20 steps with a checkpoint (8 GB, read from the device 16 MB at a time) every 10: its dry
+# run's memory estimate, the run's own line, its wall time and the host's peak resident memory.
 if [ -n "$BILLION" ] && ! skip run1e9; then
     sec run 1e9
     printf "dt = 0.1\nduration = 2.0\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = $BILLION\n[population.input]\nbias = 12.0\nnoise = { mean = 0.0, std = 30.0 }\n[population.record]\nspikes = \"none\"\ncv_isi = false\n" > "$OUT/run_1e9.toml"
+    "$B" run "$OUT/run_1e9.toml" --dry-run 2>&1 | grep -E "^  p |^total" | sed "s/^ */run 1e9 dry run: /" | tee -a "$L"
     TIME=()
     [ -x /usr/bin/time ] && TIME=(/usr/bin/time -f "%e s wall, peak resident %M kB")
     "${TIME[@]}" "$B" run "$OUT/run_1e9.toml" --out "$OUT/run_1e9" --checkpoint-every 10 --no-plot 2>&1 |

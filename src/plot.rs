@@ -14,7 +14,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::record::{read_npy_u32, read_npy_u32_blocks, Summary};
+use crate::record::{read_npy_u32_blocks, Summary};
 
 /// Picture size in pixels.
 pub const SIZE: (u32, u32) = (1200, 800);
@@ -100,16 +100,30 @@ fn raster(dir: &Path, summary: &Summary) -> Result<Raster> {
                 Ok(())
             })?;
         }
+        // The rate in bins of `bin_steps` steps (the last one perhaps shorter), the counts
+        // streamed too: (spikes, steps) per bin.
         let counts_path = dir.join(format!("{}_counts.npy", p.name));
-        let (_, counts) = read_npy_u32(&counts_path)?;
+        let mut per_bin: Vec<(u64, u64)> = Vec::new();
+        let mut step = 0u64;
+        read_npy_u32_blocks(&counts_path, 1 << 20, |counts| {
+            for &c in counts {
+                let bi = (step / bin_steps) as usize;
+                if bi == per_bin.len() {
+                    per_bin.push((0, 0));
+                }
+                per_bin[bi].0 += c as u64;
+                per_bin[bi].1 += 1;
+                step += 1;
+            }
+            Ok(())
+        })?;
         let mut series = Vec::new();
-        for (bi, chunk) in counts.chunks(bin_steps as usize).enumerate() {
-            let secs = chunk.len() as f64 * summary.dt / 1000.0;
-            let c: u64 = chunk.iter().map(|&x| x as u64).sum();
+        for (bi, &(c, len)) in per_bin.iter().enumerate() {
+            let secs = len as f64 * summary.dt / 1000.0;
             let rate = c as f64 / ((p.neurons * p.trials) as f64 * secs);
             let t = (bi as u64 * bin_steps) as f64 * summary.dt;
             series.push((t, rate));
-            series.push((t + chunk.len() as f64 * summary.dt, rate));
+            series.push((t + len as f64 * summary.dt, rate));
         }
         rates.push((pi, series));
     }
@@ -230,6 +244,7 @@ pub fn plot_dir(dir: &Path) -> Result<std::path::PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::read_npy_u32;
     use crate::run::{run_spec, RunOptions};
     use crate::spec::Spec;
 
@@ -266,6 +281,22 @@ mod tests {
                 }
             }
             assert!(want.len() > 100, "{steps} steps: {} spikes", want.len());
+            // The rate line, bin by bin (two points each), adds up to every spike of every
+            // trial, over every step.
+            for (pi, series) in &r.rates {
+                let m = &summary.populations[*pi];
+                let (mut spikes, mut ms) = (0.0, 0.0);
+                for pair in series.chunks_exact(2) {
+                    let len = pair[1].0 - pair[0].0;
+                    spikes += pair[0].1 * (m.neurons * m.trials) as f64 * len / 1000.0;
+                    ms += len;
+                }
+                assert!((spikes - m.spike_count as f64).abs() < 1e-6 * m.spike_count as f64);
+                assert!(
+                    (ms - steps as f64 * 0.1).abs() < 1e-6,
+                    "{steps} steps: {ms} ms"
+                );
+            }
             if steps <= MAX_TIME_BINS {
                 let mut got: Vec<(usize, usize, f64)> = r
                     .points

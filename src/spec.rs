@@ -593,44 +593,67 @@ impl Spec {
         trials: usize,
         n: usize,
     ) -> Result<Vec<f32>> {
-        let (shape, data) = read_npy_f64(path)
-            .map_err(|e| self.err(format!("population '{name}', input.npy: {e}")))?;
-        let ok = match shape.as_slice() {
+        // Read a block at a time straight into the [T][B][N] layout (a [T, N] file's step is
+        // the input of every trial), the steps the run takes only.
+        let shape_ok = |shape: &[u64]| match shape {
             [t, nn] => *t as usize >= steps && *nn as usize == n,
             [t, b, nn] => *t as usize >= steps && *b as usize == trials && *nn as usize == n,
             _ => false,
         };
-        if !ok {
-            return Err(Error::format(
-                path,
-                format!(
-                    "population '{name}', input.npy: expected shape [T, {n}] or [T, {trials}, {n}] with T ≥ {steps} steps, got {shape:?}"
-                ),
-            ));
-        }
-        if let Some(i) = data.iter().position(|x| !x.is_finite()) {
-            return Err(Error::format(
-                path,
-                format!(
-                    "population '{name}', input.npy: value at flat index {i} is not finite ({})",
-                    data[i]
-                ),
-            ));
-        }
-        let mut out = Vec::with_capacity(steps * trials * n);
-        for t in 0..steps {
-            if shape.len() == 2 {
-                for _ in 0..trials {
-                    out.extend(data[t * n..(t + 1) * n].iter().map(|&x| x as f32));
+        let mut out = vec![0f32; steps * trials * n];
+        // A [T, N] file (else [T, B, N]); whether an error is this function's own (else the
+        // reader's, which gets the population's name added).
+        let (per_trial, own) = (std::cell::Cell::new(true), std::cell::Cell::new(false));
+        let mut k = 0usize; // values read so far
+        read_npy_f32_blocks(
+            path,
+            |shape| {
+                if !shape_ok(shape) {
+                    own.set(true);
+                    return Err(Error::format(
+                        path,
+                        format!(
+                            "population '{name}', input.npy: expected shape [T, {n}] or [T, {trials}, {n}] with T ≥ {steps} steps, got {shape:?}"
+                        ),
+                    ));
                 }
+                per_trial.set(shape.len() == 2);
+                Ok((steps * if per_trial.get() { n } else { trials * n }) as u64)
+            },
+            1 << 20,
+            |block| {
+                if let Some(i) = block.iter().position(|x| !x.is_finite()) {
+                    own.set(true);
+                    return Err(Error::format(
+                        path,
+                        format!(
+                            "population '{name}', input.npy: value at flat index {} is not finite ({})",
+                            k + i,
+                            block[i]
+                        ),
+                    ));
+                }
+                for &x in block {
+                    if per_trial.get() {
+                        let (t, i) = (k / n, k % n);
+                        for b in 0..trials {
+                            out[(t * trials + b) * n + i] = x;
+                        }
+                    } else {
+                        out[k] = x;
+                    }
+                    k += 1;
+                }
+                Ok(())
+            },
+        )
+        .map_err(|e| {
+            if own.get() {
+                e
             } else {
-                out.extend(
-                    data[t * trials * n..(t + 1) * trials * n]
-                        .iter()
-                        .map(|&x| x as f32),
-                );
+                self.err(format!("population '{name}', input.npy: {e}"))
             }
-        }
+        })?;
         Ok(out)
     }
 }
@@ -644,7 +667,8 @@ pub fn read_npy_f64(path: &Path) -> Result<(Vec<u64>, Vec<f64>)> {
 /// Check an NPY header's framing and shape before a general parser sees it: glifsim reads only
 /// plain dtypes, so the header is a flat dict with one shape tuple. Anything nested is refused
 /// (found by fuzzing: deeply nested brackets made the header parser take exponential time).
-fn screen_npy_header(bytes: &[u8], path: &Path) -> Result<()> {
+/// Returns where the data begins.
+fn screen_npy_header(bytes: &[u8], path: &Path) -> Result<usize> {
     let bad = |m: &str| Err(Error::format(path, format!("not a readable NPY file: {m}")));
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return bad("missing the NPY magic");
@@ -665,22 +689,23 @@ fn screen_npy_header(bytes: &[u8], path: &Path) -> Result<()> {
     {
         return bad("the header is not a plain dict with one shape tuple (structured dtypes are not supported)");
     }
-    Ok(())
+    Ok(start + len)
 }
 
-/// Parse NPY bytes (float32 or float64, C order) as f64; `path` names the source in errors.
-/// A header that claims more data than the bytes hold is refused before anything is allocated.
-pub fn parse_npy_f64(bytes: &[u8], path: &Path) -> Result<(Vec<u64>, Vec<f64>)> {
-    screen_npy_header(bytes, path)?;
-    let npy = npyz::NpyFile::new(bytes)
+/// The shape, bytes per value (4 or 8) and data offset of a float32 or float64 C-order NPY
+/// file whose first bytes are `head` and whose length is `file_len`: the header screened and
+/// parsed, and a file shorter than its header says refused before any data is read.
+fn npy_float_layout(head: &[u8], file_len: u64, path: &Path) -> Result<(Vec<u64>, usize, usize)> {
+    let offset = screen_npy_header(head, path)?;
+    let header = npyz::NpyHeader::from_reader(head)
         .map_err(|e| Error::format(path, format!("not a readable NPY file: {e}")))?;
-    let shape = npy.shape().to_vec();
-    if npy.order() != npyz::Order::C && shape.len() > 1 {
+    let shape = header.shape().to_vec();
+    if header.order() != npyz::Order::C && shape.len() > 1 {
         return Err(Error::format(path, "expected a C-order (row-major) array"));
     }
-    let descr = npy.dtype().descr();
+    let descr = header.dtype().descr();
     let item = match descr.trim_matches('\'') {
-        "<f8" => 8u64,
+        "<f8" => 8usize,
         "<f4" => 4,
         other => {
             return Err(Error::format(
@@ -689,25 +714,89 @@ pub fn parse_npy_f64(bytes: &[u8], path: &Path) -> Result<(Vec<u64>, Vec<f64>)> 
             ))
         }
     };
-    let count = shape
+    let bytes = shape
         .iter()
         .try_fold(1u64, |acc, &d| acc.checked_mul(d))
-        .and_then(|c| c.checked_mul(item));
-    match count {
-        Some(c) if c <= bytes.len() as u64 => {}
-        _ => {
-            return Err(Error::format(
-                path,
-                format!("truncated or malformed NPY data: shape {shape:?} needs more bytes than the file holds"),
-            ))
+        .and_then(|c| c.checked_mul(item as u64));
+    match bytes {
+        Some(c) if c <= file_len.saturating_sub(offset as u64) => Ok((shape, item, offset)),
+        _ => Err(Error::format(
+            path,
+            format!("truncated or malformed NPY data: shape {shape:?} needs more bytes than the file holds"),
+        )),
+    }
+}
+
+/// The values of little-endian float32 (`item` 4) or float64 (8) bytes, as f64.
+fn decode_floats(bytes: &[u8], item: usize) -> impl Iterator<Item = f64> + '_ {
+    bytes.chunks_exact(item).map(move |b| {
+        if item == 8 {
+            f64::from_le_bytes(b.try_into().unwrap())
+        } else {
+            f64::from(f32::from_le_bytes(b.try_into().unwrap()))
         }
+    })
+}
+
+/// Parse NPY bytes (float32 or float64, C order) as f64; `path` names the source in errors.
+/// A header that claims more data than the bytes hold is refused before anything is allocated.
+pub fn parse_npy_f64(bytes: &[u8], path: &Path) -> Result<(Vec<u64>, Vec<f64>)> {
+    let (shape, item, offset) = npy_float_layout(bytes, bytes.len() as u64, path)?;
+    let count: u64 = shape.iter().product();
+    let data = &bytes[offset..offset + count as usize * item];
+    Ok((shape, decode_floats(data, item).collect()))
+}
+
+/// Read an NPY array of float32 or float64 (C order) as f32, a block of at most `block` values
+/// at a time, handing each to `f` in file order: `take` sees the shape first and says how many
+/// values to read (or refuses the file with an error); returns the shape. Checked as
+/// [`read_npy_f64`] checks it, but the file is never held whole: a host input of 10⁹ values
+/// costs its f32 array and one block, not the file, an f64 copy and the f32 array. (A float64
+/// value becomes the nearest f32, as `as f32` makes it.)
+///
+/// ```
+/// use glifsim::record::NpyStream;
+/// use glifsim::spec::read_npy_f32_blocks;
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("input.npy");
+/// let mut s = NpyStream::create(&path, "<f8", &[2])?; // [T][N], N = 2
+/// s.append(bytemuck::cast_slice(&[1.5f64, 2.0, 3.0, 4.25, 5.0, 6.0]), 3)?;
+/// s.commit()?;
+/// let mut first_two_steps = Vec::new();
+/// let shape = read_npy_f32_blocks(&path, |_shape| Ok(4), 3, |b| {
+///     first_two_steps.extend_from_slice(b);
+///     Ok(())
+/// })?;
+/// assert_eq!((shape, first_two_steps), (vec![3, 2], vec![1.5f32, 2.0, 3.0, 4.25]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn read_npy_f32_blocks(
+    path: &Path,
+    take: impl FnOnce(&[u64]) -> Result<u64>,
+    block: usize,
+    mut f: impl FnMut(&[f32]) -> Result<()>,
+) -> Result<Vec<u64>> {
+    use std::io::Read;
+    let io = |e| Error::io(path, e);
+    let file = std::fs::File::open(path).map_err(io)?;
+    let file_len = file.metadata().map_err(io)?.len();
+    let mut r = std::io::BufReader::with_capacity(1 << 20, file);
+    // The header lies in the first bytes (a header of over 1 MiB is refused as too long).
+    let mut head = Vec::new();
+    (&mut r).take(1 << 20).read_to_end(&mut head).map_err(io)?;
+    let (shape, item, offset) = npy_float_layout(&head, file_len, path)?;
+    let total: u64 = shape.iter().product();
+    let mut data = (&head[offset..]).chain(r);
+    let (mut left, block) = (total.min(take(&shape)?), block.max(1));
+    let mut bytes = vec![0u8; block.min(left as usize) * item];
+    let mut values = Vec::with_capacity(block.min(left as usize));
+    while left > 0 {
+        let k = block.min(left as usize);
+        data.read_exact(&mut bytes[..k * item]).map_err(io)?;
+        values.clear();
+        values.extend(decode_floats(&bytes[..k * item], item).map(|x| x as f32));
+        f(&values)?;
+        left -= k as u64;
     }
-    let data: Vec<f64> = if item == 8 {
-        npy.into_vec::<f64>()
-    } else {
-        npy.into_vec::<f32>()
-            .map(|v| v.into_iter().map(f64::from).collect())
-    }
-    .map_err(|e| Error::format(path, format!("truncated or malformed NPY data: {e}")))?;
-    Ok((shape, data))
+    Ok(shape)
 }

@@ -1096,3 +1096,109 @@ fn binary_traces_on_the_device_equal_traces_read_by_the_host() {
         assert!(a == b, "{name} differs between device and host samples");
     }
 }
+
+/// A host input file is read a block at a time straight into the `[T][B][N]` layout, in either
+/// of its shapes (`[T, N]`, the same input for every trial, and `[T, B, N]`), float32 or
+/// float64, only the steps the run takes; a non-finite value among them is refused with its flat
+/// index, one after them is not read; a wrong shape or dtype is refused, naming the file.
+#[test]
+fn host_input_files_are_read_in_either_shape_and_checked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (n, trials, steps) = (5usize, 3usize, 10usize);
+    let write = |name: &str, descr: &'static str, row: &[usize], rows: u64, bytes: &[u8]| {
+        let mut s = NpyStream::create(&tmp.path().join(name), descr, row).unwrap();
+        s.append(bytes, rows).unwrap();
+        s.commit().unwrap();
+    };
+    let spec = |file: &str| {
+        let text = format!(
+            "dt = 0.1\nduration = 1.0\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = {n}\ntrials = {trials}\n[population.input]\nnpy = \"{file}\"\n"
+        );
+        let path = tmp.path().join("s.toml");
+        std::fs::write(&path, text).unwrap();
+        Spec::load(&path).unwrap()
+    };
+    let host = |file: &str| {
+        spec(file)
+            .prepare()
+            .map(|p| p[0].host_input.clone().unwrap())
+    };
+    // [T, N] float64, two steps more than the run takes; its last row has a NaN (unread).
+    let mut a: Vec<f64> = common::Rng(1).vec_f64(12 * n, -5.0, 5.0);
+    a[11 * n + 2] = f64::NAN;
+    write("a.npy", "<f8", &[n], 12, bytemuck::cast_slice(&a));
+    let got = host("a.npy").unwrap();
+    let want: Vec<f32> = (0..steps)
+        .flat_map(|t| (0..trials).flat_map(move |_| (0..n).map(move |i| (t, i))))
+        .map(|(t, i)| a[t * n + i] as f32)
+        .collect();
+    assert_eq!(got, want);
+    // [T, B, N] float32.
+    let b = common::Rng(2).vec_f32(steps * trials * n, -5.0, 5.0);
+    write(
+        "b.npy",
+        "<f4",
+        &[trials, n],
+        steps as u64,
+        bytemuck::cast_slice(&b),
+    );
+    assert_eq!(host("b.npy").unwrap(), b);
+    // A NaN the run would read: refused with its flat index.
+    let mut c = b.clone();
+    c[4 * trials * n + 7] = f32::INFINITY;
+    write(
+        "c.npy",
+        "<f4",
+        &[trials, n],
+        steps as u64,
+        bytemuck::cast_slice(&c),
+    );
+    let e = host("c.npy").unwrap_err().to_string();
+    assert!(e.contains("flat index 67") && e.contains("c.npy"), "{e}");
+    // Too few steps, another N, another dtype, a truncated file.
+    write("d.npy", "<f4", &[n], 9, bytemuck::cast_slice(&b[..9 * n]));
+    write(
+        "e.npy",
+        "<f4",
+        &[n + 1],
+        steps as u64,
+        bytemuck::cast_slice(&b[..steps * (n + 1)]),
+    );
+    write(
+        "f.npy",
+        "<i4",
+        &[n],
+        steps as u64,
+        bytemuck::cast_slice(&vec![1i32; steps * n]),
+    );
+    for (file, says) in [
+        ("d.npy", "expected shape"),
+        ("e.npy", "expected shape"),
+        ("f.npy", "float32 or float64"),
+    ] {
+        let e = host(file).unwrap_err().to_string();
+        assert!(e.contains(says) && e.contains(file), "{file}: {e}");
+    }
+    // Past the reader's first block (2²⁰ values): the index counts from the file's start.
+    let big = tmp.path().join("big.toml");
+    std::fs::write(
+        &big,
+        "dt = 0.1\nduration = 110.0\n[[population]]\nname = \"q\"\nmodel = \"LIF\"\nneurons = 1000\n[population.input]\nnpy = \"big.npy\"\n",
+    )
+    .unwrap();
+    let mut h = vec![1.0f32; 1100 * 1000];
+    h[1_050_000] = f32::NAN;
+    write("big.npy", "<f4", &[1000], 1100, bytemuck::cast_slice(&h));
+    let e = Spec::load(&big).unwrap().prepare().unwrap_err().to_string();
+    assert!(e.contains("flat index 1050000"), "{e}");
+    let g = tmp.path().join("b.npy");
+    let len = std::fs::metadata(&g).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&g)
+        .unwrap()
+        .set_len(len - 4)
+        .unwrap();
+    let e = host("b.npy").unwrap_err().to_string();
+    assert!(e.contains("truncated") && e.contains("b.npy"), "{e}");
+}

@@ -171,13 +171,19 @@ fn print_dry_run(plan: &glifsim::run::DryRun) -> glifsim::Result<ExitCode> {
         plan.backend, plan.adapter, plan.steps
     );
     println!(
-        "  {:<12} {:<6} {:>22}  {:>12}  {:>16}  {:>16}",
-        "population", "model", "neurons × trials", "device", "host: simulator", "host: ISI stats"
+        "  {:<12} {:<6} {:>22}  {:>12}  {:>16}  {:>16}  {:>12}",
+        "population",
+        "model",
+        "neurons × trials",
+        "device",
+        "host: simulator",
+        "host: ISI stats",
+        "host: input"
     );
     let (mut device, mut host) = (0u64, 0u64);
     for m in &plan.populations {
         println!(
-            "  {:<12} {:<6} {:>22}  {:>12}  {:>16}  {:>16}",
+            "  {:<12} {:<6} {:>22}  {:>12}  {:>16}  {:>16}  {:>12}",
             m.name,
             m.model,
             format!("{} × {}", m.neurons, m.trials),
@@ -187,12 +193,14 @@ fn print_dry_run(plan: &glifsim::run::DryRun) -> glifsim::Result<ExitCode> {
                 "-".into()
             },
             gb(m.host_sim_bytes),
-            gb(m.recorder_bytes)
+            gb(m.recorder_bytes),
+            gb(m.host_input_bytes)
         );
         device = device.saturating_add(m.device_bytes);
         host = host
             .saturating_add(m.host_sim_bytes)
-            .saturating_add(m.recorder_bytes);
+            .saturating_add(m.recorder_bytes)
+            .saturating_add(m.host_input_bytes);
     }
     let avail = plan
         .host_available

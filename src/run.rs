@@ -142,7 +142,7 @@ struct Run<'a> {
 /// input.
 fn gpu_options(p: &PreparedPopulation) -> GpuOptions {
     GpuOptions {
-        host_inputs: p.host_input.is_some(),
+        host_inputs: p.host_input_bytes > 0,
         ..Default::default()
     }
 }
@@ -167,6 +167,8 @@ pub struct MemoryPlan {
     /// Host memory of its recorders' interspike-interval statistics, bytes (32 per neuron and
     /// trial; 0 with `cv_isi = false` or when a resumed run holds them already).
     pub recorder_bytes: u64,
+    /// Host memory of its host input (`input.npy` as `[T][B][N]` f32), bytes (0 without).
+    pub host_input_bytes: u64,
 }
 
 /// The memory of each population of a run on `ctx` (None: the CPU path), computed without
@@ -203,6 +205,7 @@ fn memory_plan(
                 } else {
                     0
                 },
+                host_input_bytes: p.host_input_bytes,
             })
         })
         .collect()
@@ -213,37 +216,55 @@ fn memory_plan(
 /// device memory a CPU driver takes from the host ([`memory_plan`]). Each simulator checks its
 /// own memory, but allocations are checked one at a time while Linux hands out untouched pages
 /// freely, so a run whose parts each fit but whose sum does not would be killed for want of
-/// memory, perhaps hours in, instead of refused. (The spec's host inputs are already loaded;
-/// so are the statistics a resumed run takes from its checkpoint. Checkpoints add nothing that
-/// grows with the population: they are written from the simulators a block at a time,
-/// `Checkpoint::write_from`.)
-fn check_run_memory(plan: &[MemoryPlan], ctx: &Option<Arc<GpuContext>>) -> Result<()> {
-    let recorders = plan
-        .iter()
-        .fold(0u64, |a, m| a.saturating_add(m.recorder_bytes));
-    let sims = plan
-        .iter()
-        .fold(0u64, |a, m| a.saturating_add(m.host_sim_bytes));
+/// memory, perhaps hours in, instead of refused. The host inputs count only where they are not
+/// loaded yet (`inputs_loaded` false: a dry run); a run has loaded them (each checked against
+/// the host's memory first), and so has a resumed run the statistics it takes from its
+/// checkpoint. Checkpoints add nothing that grows with the population: they are written from
+/// the simulators a block at a time, `Checkpoint::write_from`.
+fn check_run_memory(
+    plan: &[MemoryPlan],
+    ctx: &Option<Arc<GpuContext>>,
+    inputs_loaded: bool,
+) -> Result<()> {
+    let sum = |f: fn(&MemoryPlan) -> u64| plan.iter().fold(0u64, |a, m| a.saturating_add(f(m)));
+    let recorders = sum(|m| m.recorder_bytes);
+    let sims = sum(|m| m.host_sim_bytes);
+    let inputs = if inputs_loaded {
+        0
+    } else {
+        sum(|m| m.host_input_bytes)
+    };
+    // The parts, each named where it is not 0.
     let gb = |b: u64| b as f64 / 1e9;
-    let sims_what = match ctx {
-        None => format!(", {:.2} GB for the CPU path's state", gb(sims)),
-        Some(c) if c.adapter().is_cpu() => format!(
-            ", {:.2} GB of device memory, which the CPU driver '{}' takes from the host",
+    let mut parts = Vec::new();
+    if recorders > 0 {
+        parts.push(format!(
+            "{:.2} GB for the recorders' interspike-interval statistics (32 bytes per neuron and trial)",
+            gb(recorders)
+        ));
+    }
+    match ctx {
+        None => parts.push(format!("{:.2} GB for the CPU path's state", gb(sims))),
+        Some(c) if c.adapter().is_cpu() => parts.push(format!(
+            "{:.2} GB of device memory, which the CPU driver '{}' takes from the host",
             gb(sims),
             c.adapter().name
-        ),
-        Some(_) => String::new(),
-    };
+        )),
+        Some(_) => {}
+    }
+    if inputs > 0 {
+        parts.push(format!("{:.2} GB for the host inputs", gb(inputs)));
+    }
     let hint = if recorders > 0 {
         "; `cv_isi = false` under [population.record] keeps no interval statistics"
     } else {
         ""
     };
     check_host_memory(
-        recorders.saturating_add(sims),
+        recorders.saturating_add(sims).saturating_add(inputs),
         &format!(
-            "bytes of host memory for this run (MemAvailable): {:.2} GB for the recorders' interspike-interval statistics (32 bytes per neuron and trial){sims_what}{hint}",
-            gb(recorders)
+            "bytes of host memory for this run (MemAvailable): {}{hint}",
+            parts.join(", ")
         ),
     )
 }
@@ -267,7 +288,8 @@ pub struct DryRun {
 }
 
 /// Plan a run of `spec` on `backend` without running it: the spec is read and checked (its
-/// NPY files too) and the adapter opened, but no simulator is built and nothing is written.
+/// parameter files too, its host input files by their headers) and the adapter opened, but
+/// no simulator is built, no input loaded and nothing written.
 /// Device memory is what glifsim would allocate; whether the adapter has it shows only when
 /// it allocates (wgpu does not report a device's total memory).
 ///
@@ -282,10 +304,11 @@ pub struct DryRun {
 /// # Ok::<(), glifsim::Error>(())
 /// ```
 pub fn dry_run(spec: &Spec, backend: Backend) -> Result<DryRun> {
-    let prepared = spec.prepare()?;
+    // Host input files are checked by their headers, not loaded.
+    let prepared = spec.prepare_without_inputs()?;
     let ctx = open_context(backend)?;
     let populations = memory_plan(&prepared, &ctx, false)?;
-    let refused = check_run_memory(&populations, &ctx)
+    let refused = check_run_memory(&populations, &ctx, false)
         .err()
         .map(|e| e.to_string());
     Ok(DryRun {
@@ -306,7 +329,7 @@ fn build_sims(
     ctx: &Option<Arc<GpuContext>>,
     recorders_resident: bool,
 ) -> Result<Vec<Simulator>> {
-    check_run_memory(&memory_plan(prepared, ctx, recorders_resident)?, ctx)?;
+    check_run_memory(&memory_plan(prepared, ctx, recorders_resident)?, ctx, true)?;
     prepared
         .iter()
         .map(|p| {

@@ -234,8 +234,11 @@ pub struct PreparedPopulation {
     pub trials: usize,
     /// On-device input.
     pub drive: Drive,
-    /// Host input, `[T][B][N]`, when an NPY file was given.
+    /// Host input, `[T][B][N]`, when an NPY file was given (and loaded: not by
+    /// [`Spec::prepare_without_inputs`]).
     pub host_input: Option<Vec<f32>>,
+    /// Bytes of that host input (0 without an NPY file), loaded or not.
+    pub host_input_bytes: u64,
     /// Neuron ranges whose spikes are written (empty: none).
     pub spike_ranges: Vec<(usize, usize)>,
     /// Neurons whose V is sampled.
@@ -321,11 +324,23 @@ impl Spec {
 
     /// Load parameter files and build every population (validating the parameters).
     pub fn prepare(&self) -> Result<Vec<PreparedPopulation>> {
+        self.prepare_with(true)
+    }
+
+    /// [`Spec::prepare`] without loading the host input files: each is checked by its header
+    /// (dtype, shape, length) and its size given in `host_input_bytes`, `host_input` left
+    /// empty. For a dry run ([`crate::run::dry_run`]), which must not itself hold what it
+    /// warns about.
+    pub fn prepare_without_inputs(&self) -> Result<Vec<PreparedPopulation>> {
+        self.prepare_with(false)
+    }
+
+    fn prepare_with(&self, load_inputs: bool) -> Result<Vec<PreparedPopulation>> {
         let steps = self.steps();
         self.populations
             .iter()
             .enumerate()
-            .map(|(i, p)| self.prepare_one(i, p, steps))
+            .map(|(i, p)| self.prepare_one(i, p, steps, load_inputs))
             .collect()
     }
 
@@ -363,6 +378,7 @@ impl Spec {
         idx: usize,
         p: &PopulationSpec,
         steps: usize,
+        load_inputs: bool,
     ) -> Result<PreparedPopulation> {
         let n = p.neurons;
         let name = &p.name;
@@ -515,9 +531,12 @@ impl Spec {
             schedule,
         };
         drive.validate(n).map_err(wrap)?;
-        let host_input = match &inp.npy {
-            Some(f) => Some(self.host_input(name, &self.base_dir.join(f), steps, p.trials, n)?),
-            None => None,
+        let (host_input, host_input_bytes) = match &inp.npy {
+            Some(f) => {
+                let path = self.base_dir.join(f);
+                self.host_input(name, &path, steps, p.trials, n, load_inputs)?
+            }
+            None => (None, 0),
         };
 
         let rec = &p.record;
@@ -576,6 +595,7 @@ impl Spec {
             trials: p.trials,
             drive,
             host_input,
+            host_input_bytes,
             spike_ranges,
             v: rec.v.clone(),
             theta: rec.theta.clone(),
@@ -585,6 +605,10 @@ impl Spec {
         })
     }
 
+    /// The host input of population `name` from `path` in the `[T][B][N]` layout (loaded only
+    /// with `load`), and its bytes. The header is checked first, and the array's memory
+    /// against what the host has, so that a file too large is refused, not read until the
+    /// process is killed for want of memory.
     fn host_input(
         &self,
         name: &str,
@@ -592,34 +616,44 @@ impl Spec {
         steps: usize,
         trials: usize,
         n: usize,
-    ) -> Result<Vec<f32>> {
-        // Read a block at a time straight into the [T][B][N] layout (a [T, N] file's step is
-        // the input of every trial), the steps the run takes only.
-        let shape_ok = |shape: &[u64]| match shape {
+        load: bool,
+    ) -> Result<(Option<Vec<f32>>, u64)> {
+        let in_spec = |e: Error| self.err(format!("population '{name}', input.npy: {e}"));
+        let shape = read_npy_shape(path).map_err(in_spec)?;
+        let ok = match shape.as_slice() {
             [t, nn] => *t as usize >= steps && *nn as usize == n,
             [t, b, nn] => *t as usize >= steps && *b as usize == trials && *nn as usize == n,
             _ => false,
         };
+        if !ok {
+            return Err(Error::format(
+                path,
+                format!(
+                    "population '{name}', input.npy: expected shape [T, {n}] or [T, {trials}, {n}] with T ≥ {steps} steps, got {shape:?}"
+                ),
+            ));
+        }
+        let bytes = 4 * (steps * trials * n) as u64;
+        if !load {
+            return Ok((None, bytes));
+        }
+        crate::cpu::check_host_memory(
+            bytes,
+            &format!(
+                "bytes of host memory for population '{name}''s host input (MemAvailable; {}, [T][B][N] f32 for {steps} steps)",
+                path.display()
+            ),
+        )?;
         let mut out = vec![0f32; steps * trials * n];
-        // A [T, N] file (else [T, B, N]); whether an error is this function's own (else the
-        // reader's, which gets the population's name added).
-        let (per_trial, own) = (std::cell::Cell::new(true), std::cell::Cell::new(false));
+        // Read a block at a time straight into the [T][B][N] layout (a [T, N] file's step is
+        // the input of every trial), the steps the run takes only. Whether an error is this
+        // function's own (else the reader's, which gets the population's name added).
+        let per_trial = shape.len() == 2;
+        let own = std::cell::Cell::new(false);
         let mut k = 0usize; // values read so far
         read_npy_f32_blocks(
             path,
-            |shape| {
-                if !shape_ok(shape) {
-                    own.set(true);
-                    return Err(Error::format(
-                        path,
-                        format!(
-                            "population '{name}', input.npy: expected shape [T, {n}] or [T, {trials}, {n}] with T ≥ {steps} steps, got {shape:?}"
-                        ),
-                    ));
-                }
-                per_trial.set(shape.len() == 2);
-                Ok((steps * if per_trial.get() { n } else { trials * n }) as u64)
-            },
+            |_| Ok((steps * if per_trial { n } else { trials * n }) as u64),
             1 << 20,
             |block| {
                 if let Some(i) = block.iter().position(|x| !x.is_finite()) {
@@ -634,7 +668,7 @@ impl Spec {
                     ));
                 }
                 for &x in block {
-                    if per_trial.get() {
+                    if per_trial {
                         let (t, i) = (k / n, k % n);
                         for b in 0..trials {
                             out[(t * trials + b) * n + i] = x;
@@ -647,14 +681,8 @@ impl Spec {
                 Ok(())
             },
         )
-        .map_err(|e| {
-            if own.get() {
-                e
-            } else {
-                self.err(format!("population '{name}', input.npy: {e}"))
-            }
-        })?;
-        Ok(out)
+        .map_err(|e| if own.get() { e } else { in_spec(e) })?;
+        Ok((Some(out), bytes))
     }
 }
 
@@ -662,6 +690,18 @@ impl Spec {
 pub fn read_npy_f64(path: &Path) -> Result<(Vec<u64>, Vec<f64>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     parse_npy_f64(&bytes, path)
+}
+
+/// The shape of a float32 or float64 NPY file, from its header alone (checked as
+/// [`read_npy_f64`] checks it, the file's length too).
+fn read_npy_shape(path: &Path) -> Result<Vec<u64>> {
+    use std::io::Read;
+    let io = |e| Error::io(path, e);
+    let file = std::fs::File::open(path).map_err(io)?;
+    let file_len = file.metadata().map_err(io)?.len();
+    let mut head = Vec::new();
+    file.take(1 << 20).read_to_end(&mut head).map_err(io)?;
+    Ok(npy_float_layout(&head, file_len, path)?.0)
 }
 
 /// Check an NPY header's framing and shape before a general parser sees it: glifsim reads only

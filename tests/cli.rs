@@ -995,6 +995,35 @@ fn dry_run_prints_the_memory_and_writes_nothing() {
         );
     }
     assert!(!out.exists(), "a dry run wrote {}", out.display());
+    // A host input is counted, not read: its header says 10 steps × 10⁹ neurons of float32 (a
+    // sparse file of 40 GB), which a run refuses before allocating it, and a dry run counts.
+    let huge = tmp.path().join("huge.npy");
+    let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (10, 1000000000), }";
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&118u16.to_le_bytes());
+    bytes.extend_from_slice(format!("{header:<117}\n").as_bytes());
+    std::fs::write(&huge, &bytes).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&huge)
+        .unwrap()
+        .set_len(128 + 40_000_000_000)
+        .unwrap();
+    let spec_path = tmp.path().join("huge.toml");
+    std::fs::write(
+        &spec_path,
+        "dt = 0.1\nduration = 1.0\n[[population]]\nname = \"big\"\nmodel = \"LIF\"\nneurons = 1000000000\n[population.input]\nnpy = \"huge.npy\"\n[population.record]\ncv_isi = false\n",
+    )
+    .unwrap();
+    let spec = Spec::load(&spec_path).unwrap();
+    let plan = glifsim::run::dry_run(&spec, Backend::Cpu).unwrap();
+    assert_eq!(plan.populations[0].host_input_bytes, 40_000_000_000);
+    if mem_available().is_some_and(|a| a < 40_000_000_000) {
+        let why = plan.refused.unwrap_or_default();
+        assert!(why.contains("host inputs"), "{why}");
+        let e = spec.prepare().unwrap_err().to_string();
+        assert!(e.contains("host input") && e.contains("huge.npy"), "{e}");
+    }
     // A bad spec is an error, as for a run.
     let bad = tmp.path().join("bad.toml");
     std::fs::write(

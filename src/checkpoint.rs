@@ -205,7 +205,7 @@ impl<R: Read> Reader<'_, R> {
     fn blocks<T: bytemuck::Pod>(
         &mut self,
         expected: usize,
-        mut put: impl FnMut(usize, &[T]),
+        put: impl FnMut(usize, &[T]),
     ) -> Result<()> {
         if self.len_of::<T>()? != expected {
             return Err(Error::format(
@@ -213,6 +213,15 @@ impl<R: Read> Reader<'_, R> {
                 "checkpoint interspike statistics are inconsistent",
             ));
         }
+        self.values(expected, put)
+    }
+    /// The `expected` values of an array whose length was read already, a block at a time
+    /// into `put(first index, block)`.
+    fn values<T: bytemuck::Pod>(
+        &mut self,
+        expected: usize,
+        mut put: impl FnMut(usize, &[T]),
+    ) -> Result<()> {
         let mut buf = vec![T::zeroed(); 8192.min(expected)];
         let mut i = 0;
         while i < expected {
@@ -222,6 +231,20 @@ impl<R: Read> Reader<'_, R> {
             i += k;
         }
         Ok(())
+    }
+}
+
+/// A `put` for [`Reader::blocks`] that writes each value of a block into one field of the
+/// interval records `p`, from the block's first index on.
+fn into_field<'a, T: Copy>(
+    p: &'a mut [crate::record::Isi],
+    set: impl Fn(&mut crate::record::Isi, T) + 'a,
+) -> impl FnMut(usize, &[T]) + 'a {
+    move |i, b| {
+        p[i..i + b.len()]
+            .iter_mut()
+            .zip(b)
+            .for_each(|(x, &v)| set(x, v))
     }
 }
 
@@ -616,33 +639,15 @@ impl Checkpoint {
                 ));
             }
             isi.push(if flag == 1 {
-                // The four arrays go straight into the records, a block at a time.
-                let last: Vec<u64> = r.vec()?;
-                let mut s = IsiStats::new(last.len());
-                let n = last.len();
+                // The four arrays go straight into the records, a block at a time; the first
+                // one's length is the records' count.
+                let n = r.len_of::<u64>()?;
+                let mut s = IsiStats::new(n);
                 let p = s.pairs_mut();
-                for (x, &l) in p.iter_mut().zip(&last) {
-                    x.last = l;
-                }
-                drop(last);
-                r.blocks::<u32>(n, |i, b| {
-                    p[i..i + b.len()]
-                        .iter_mut()
-                        .zip(b)
-                        .for_each(|(x, &v)| x.count = v)
-                })?;
-                r.blocks::<f64>(n, |i, b| {
-                    p[i..i + b.len()]
-                        .iter_mut()
-                        .zip(b)
-                        .for_each(|(x, &v)| x.sum = v)
-                })?;
-                r.blocks::<f64>(n, |i, b| {
-                    p[i..i + b.len()]
-                        .iter_mut()
-                        .zip(b)
-                        .for_each(|(x, &v)| x.sumsq = v)
-                })?;
+                r.values(n, into_field(p, |x, v: u64| x.last = v))?;
+                r.blocks(n, into_field(p, |x, v: u32| x.count = v))?;
+                r.blocks(n, into_field(p, |x, v: f64| x.sum = v))?;
+                r.blocks(n, into_field(p, |x, v: f64| x.sumsq = v))?;
                 Some(s)
             } else {
                 None

@@ -649,15 +649,15 @@ impl Spec {
         // the input of every trial), the steps the run takes only. Whether an error is this
         // function's own (else the reader's, which gets the population's name added).
         let per_trial = shape.len() == 2;
-        let own = std::cell::Cell::new(false);
+        let mut own = false;
         let mut k = 0usize; // values read so far
         read_npy_f32_blocks(
             path,
-            |_| Ok((steps * if per_trial { n } else { trials * n }) as u64),
+            (steps * if per_trial { n } else { trials * n }) as u64,
             1 << 20,
             |block| {
                 if let Some(i) = block.iter().position(|x| !x.is_finite()) {
-                    own.set(true);
+                    own = true;
                     return Err(Error::format(
                         path,
                         format!(
@@ -681,7 +681,7 @@ impl Spec {
                 Ok(())
             },
         )
-        .map_err(|e| if own.get() { e } else { in_spec(e) })?;
+        .map_err(|e| if own { e } else { in_spec(e) })?;
         Ok((Some(out), bytes))
     }
 }
@@ -787,9 +787,9 @@ pub fn parse_npy_f64(bytes: &[u8], path: &Path) -> Result<(Vec<u64>, Vec<f64>)> 
     Ok((shape, decode_floats(data, item).collect()))
 }
 
-/// Read an NPY array of float32 or float64 (C order) as f32, a block of at most `block` values
-/// at a time, handing each to `f` in file order: `take` sees the shape first and says how many
-/// values to read (or refuses the file with an error); returns the shape. Checked as
+/// Read the first `limit` values (all, if fewer) of an NPY array of float32 or float64 (C
+/// order) as f32, a block of at most `block` values at a time, handing each to `f` in file
+/// order; returns the array's shape. Checked as
 /// [`read_npy_f64`] checks it, but the file is never held whole: a host input of 10⁹ values
 /// costs its f32 array and one block, not the file, an f64 copy and the f32 array. (A float64
 /// value becomes the nearest f32, as `as f32` makes it.)
@@ -803,7 +803,7 @@ pub fn parse_npy_f64(bytes: &[u8], path: &Path) -> Result<(Vec<u64>, Vec<f64>)> 
 /// s.append(bytemuck::cast_slice(&[1.5f64, 2.0, 3.0, 4.25, 5.0, 6.0]), 3)?;
 /// s.commit()?;
 /// let mut first_two_steps = Vec::new();
-/// let shape = read_npy_f32_blocks(&path, |_shape| Ok(4), 3, |b| {
+/// let shape = read_npy_f32_blocks(&path, 4, 3, |b| {
 ///     first_two_steps.extend_from_slice(b);
 ///     Ok(())
 /// })?;
@@ -812,7 +812,7 @@ pub fn parse_npy_f64(bytes: &[u8], path: &Path) -> Result<(Vec<u64>, Vec<f64>)> 
 /// ```
 pub fn read_npy_f32_blocks(
     path: &Path,
-    take: impl FnOnce(&[u64]) -> Result<u64>,
+    limit: u64,
     block: usize,
     mut f: impl FnMut(&[f32]) -> Result<()>,
 ) -> Result<Vec<u64>> {
@@ -827,7 +827,7 @@ pub fn read_npy_f32_blocks(
     let (shape, item, offset) = npy_float_layout(&head, file_len, path)?;
     let total: u64 = shape.iter().product();
     let mut data = (&head[offset..]).chain(r);
-    let (mut left, block) = (total.min(take(&shape)?), block.max(1));
+    let (mut left, block) = (total.min(limit), block.max(1));
     let mut bytes = vec![0u8; block.min(left as usize) * item];
     let mut values = Vec::with_capacity(block.min(left as usize));
     while left > 0 {

@@ -1219,11 +1219,15 @@ fn a_population_too_large_for_the_device_is_an_error() {
             what,
         }) => {
             assert!(needed > ctx.limits().max_buffer_size);
-            // The largest buffer is over the device's limit; a CPU driver (device memory from
-            // the host's) may refuse the whole first, for want of host memory.
-            if !(ctx.adapter().is_cpu() && what.contains("host memory")) {
-                assert_eq!(available, Some(ctx.limits().max_buffer_size), "{what}");
-            }
+            // Not even a shard of 256 neurons fits one storage binding (256 × 10⁷ × 8 values
+            // of θ): the engine says so before it plans the rest.
+            assert_eq!(
+                available,
+                Some(ctx.limits().max_storage_buffer_binding_size),
+                "{what}"
+            );
+            assert!(what.contains("storage binding"), "{what}");
+            assert_eq!(needed, 256 * 10_000_000 * 8 * 4, "{what}");
             assert!(needed > available.unwrap(), "{what}");
         }
         other => panic!("expected TooLarge, got {other:?}"),
@@ -1579,4 +1583,156 @@ fn make_state_after(
     g.run_inner(steps, x, StepOptions::default(), |_, _| Ok(()))
         .unwrap();
     g.state().unwrap()
+}
+
+/// A GPU context whose storage binding limit is the smallest glifsim accepts (256 KiB, 64K
+/// values), on the adapter the other tests use.
+fn small_binding_context() -> std::sync::Arc<glifsim::gpu::GpuContext> {
+    let name = std::env::var("GLIFSIM_ADAPTER").ok();
+    let ctx = glifsim::gpu::GpuContext::with_binding_limit(
+        name.as_deref(),
+        glifsim::gpu::MIN_BINDING_LIMIT,
+    )
+    .unwrap();
+    assert_eq!(
+        ctx.limits().max_storage_buffer_binding_size,
+        glifsim::gpu::MIN_BINDING_LIMIT
+    );
+    std::sync::Arc::new(ctx)
+}
+
+#[test]
+fn a_small_binding_limit_cuts_shards_and_changes_nothing() {
+    // The binding limit itself (not `max_shard_neurons`) cuts these populations into shards:
+    // every binding of every shard (state, per-neuron parameters, the noise cache, a chunk of
+    // host input, spike rows) must fit 64K values, as a billion neurons must fit 2 GiB
+    // bindings; wgpu's validation fails the run where one does not. The spikes and state are
+    // the CPU path's, bit for bit.
+    use glifsim::input::Noise;
+    if gpu().is_none() {
+        return;
+    }
+    let ctx = small_binding_context();
+    assert!(glifsim::gpu::GpuContext::with_binding_limit(None, 1000).is_err());
+    // 256 neurons × 100 trials of LIF state (100 KB per value) do not fit 256 KiB twice
+    // over with the noise cache's three words: an error that says so, not a shard that
+    // breaks the limit.
+    let lif = uniform_population(Model::Lif, 1000, 0.25);
+    let cached = GpuOptions {
+        noise_cache: Some(true),
+        ..Default::default()
+    };
+    let noise = Drive {
+        noise: Some(Noise {
+            mean: 0.0.into(),
+            std: 1.0.into(),
+            seed: 1,
+        }),
+        ..Default::default()
+    };
+    match GpuSim::with_drive(ctx.clone(), &lif, 100, &noise, &cached) {
+        Err(glifsim::Error::TooLarge {
+            needed, available, ..
+        }) => assert_eq!((needed, available), (307_200, Some(262_144))),
+        other => panic!("expected TooLarge, got {:?}", other.map(|_| ())),
+    }
+    assert!(GpuSim::new(ctx.clone(), &lif, 100).is_ok());
+    // LIF runs the wide kernel, GLIF5 (13 per-neuron parameters) the lane one.
+    for (model, n) in [(Model::Lif, 40_000), (Model::Glif5, 9_000)] {
+        let pop = hetero_population(model, n, 9);
+        let b = 2;
+        let drive = Drive {
+            bias: glifsim::Param::PerNeuron(Rng(4).vec_f64(n, 5.0, 15.0)),
+            noise: Some(Noise {
+                mean: 2.0.into(),
+                std: 20.0.into(),
+                seed: 77,
+            }),
+            schedule: vec![],
+        };
+        let opts = GpuOptions {
+            chunk_steps: 10,
+            noise_cache: Some(true),
+            ..Default::default()
+        };
+        let mut g = GpuSim::with_drive(ctx.clone(), &pop, b, &drive, &opts).unwrap();
+        assert!(
+            g.shard_count() >= 3,
+            "{model}: {} shard(s); the limit should cut it into several",
+            g.shard_count()
+        );
+        let mut c = CpuSim::<f32>::new(&pop, b, ctx.arith()).unwrap();
+        c.set_drive(drive.clone()).unwrap();
+        let o = StepOptions::default();
+        let x = Rng(5).vec_f32(12 * b * n, -5.0, 5.0);
+        let want = c.run(12, &x, o).unwrap();
+        assert!(want.count() > 0, "{model}: no spikes");
+        assert_eq!(g.run(12, &x, o).unwrap(), want, "{model}: host input");
+        assert_eq!(
+            g.run_driven(9, o).unwrap(),
+            c.run_driven(9, o).unwrap(),
+            "{model}: drive alone"
+        );
+        assert_state_eq(&format!("{model}"), &g.state().unwrap(), &c.state());
+    }
+}
+
+#[test]
+fn a_new_drive_that_cuts_other_shards_carries_the_state_over() {
+    // With a binding of 64K values, 30,000 LIF neurons fit one shard without noise; the noise
+    // cache (three words per neuron) needs two. `set_drive` between the two cannot keep the
+    // device buffers and moves the state, step count and noise position through the host.
+    use glifsim::input::Noise;
+    if gpu().is_none() {
+        return;
+    }
+    let ctx = small_binding_context();
+    // Uniform parameters: per-neuron ones would take room in the binding too.
+    let n = 30_000;
+    let pop = uniform_population(Model::Lif, n, 0.25);
+    let plain = Drive {
+        bias: 12.0.into(),
+        ..Default::default()
+    };
+    let noisy = Drive {
+        noise: Some(Noise {
+            mean: 0.0.into(),
+            std: 30.0.into(),
+            seed: 5,
+        }),
+        ..plain.clone()
+    };
+    let opts = GpuOptions {
+        chunk_steps: 6,
+        noise_cache: Some(true),
+        ..Default::default()
+    };
+    let mut g = GpuSim::with_drive(ctx.clone(), &pop, 1, &plain, &opts).unwrap();
+    let mut c = CpuSim::<f32>::new(&pop, 1, ctx.arith()).unwrap();
+    c.set_drive(plain.clone()).unwrap();
+    let o = StepOptions::default();
+    let mut shards = vec![g.shard_count()];
+    // 7 steps leave the noise counter inside a quad of steps.
+    for (i, d) in [&plain, &noisy, &plain, &noisy].into_iter().enumerate() {
+        if i > 0 {
+            g.set_drive(d.clone()).unwrap();
+            c.set_drive(d.clone()).unwrap();
+            shards.push(g.shard_count());
+        }
+        let x = Rng(i as u64).vec_f32(7 * n, -2.0, 2.0);
+        let want = c.run(7, &x, o).unwrap();
+        assert_eq!(g.run(7, &x, o).unwrap(), want, "drive {i}, host input");
+        assert_eq!(
+            g.run_driven(3, o).unwrap(),
+            c.run_driven(3, o).unwrap(),
+            "drive {i}, drive alone"
+        );
+        assert_eq!(g.steps_done(), c.steps_done(), "drive {i}");
+        assert_state_eq(&format!("drive {i}"), &g.state().unwrap(), &c.state());
+    }
+    assert_eq!(
+        shards,
+        [1, 2, 1, 2],
+        "not the shard cuts this test means to cross"
+    );
 }

@@ -39,6 +39,9 @@
 //!   glifsim otherwise turns off (see [`GpuContext`]'s shader creation). Results are identical.
 //! - `GLIFSIM_SHADER_DIR=DIR`: the step kernels' WGSL files from DIR where it has them, for
 //!   kernel experiments without a rebuild (see [`crate::gpu::shaders`]).
+//! - `GLIFSIM_MAX_BINDING=BYTES`: open the device with a storage binding limit of at most
+//!   BYTES (see [`GpuContext::with_binding_limit`]), to cut a population into the shards a
+//!   device with that limit would. Results are identical.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -175,6 +178,10 @@ pub struct GpuContext {
 /// default limit, which every Vulkan, Metal and DX12 adapter meets.
 pub const STORAGE_BUFFERS_NEEDED: u32 = 8;
 
+/// The smallest storage binding limit [`GpuContext::with_binding_limit`] accepts: room
+/// for a shard of 256 neurons beside the parameters and the noise table.
+pub const MIN_BINDING_LIMIT: u64 = 256 << 10;
+
 /// The default of [`GpuContext::spin_wait`] on a GPU (CPU drivers: zero).
 pub const DEFAULT_SPIN_WAIT: Duration = Duration::from_micros(100);
 
@@ -203,11 +210,54 @@ impl GpuContext {
     /// ```
     pub fn new() -> Result<Self> {
         let name = std::env::var("GLIFSIM_ADAPTER").ok();
-        Self::with_adapter_name(name.as_deref())
+        let cap = match std::env::var("GLIFSIM_MAX_BINDING") {
+            Ok(v) if !v.trim().is_empty() => Some(v.trim().parse::<u64>().map_err(|_| {
+                Error::Usage(format!(
+                    "GLIFSIM_MAX_BINDING must be a whole number of bytes, not '{v}'"
+                ))
+            })?),
+            _ => None,
+        };
+        Self::open(name.as_deref(), cap)
     }
 
     /// Open the best adapter whose name contains `name` (any adapter when `None`).
     pub fn with_adapter_name(name: Option<&str>) -> Result<Self> {
+        Self::open(name, None)
+    }
+
+    /// [`GpuContext::with_adapter_name`], with the device's storage binding limit
+    /// (`max_storage_buffer_binding_size`) lowered to at most `bytes` (a multiple of 4, at
+    /// least [`MIN_BINDING_LIMIT`]).
+    ///
+    /// A simulator cuts a population into shards whose every binding fits this limit (2 GiB
+    /// on an H200, 128 MiB on lavapipe). Lowering it emulates a device with a smaller limit,
+    /// or exercises at a small population the sharding a billion neurons needs; spikes and
+    /// state are the same however the population is cut. `GLIFSIM_MAX_BINDING` does the
+    /// same for [`GpuContext::new`] (and so for the command line).
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, Model, Population};
+    /// let ctx = Arc::new(GpuContext::with_binding_limit(None, 1 << 20)?);
+    /// assert!(ctx.limits().max_storage_buffer_binding_size <= 1 << 20);
+    /// let pop = Population::builder(Model::Lif, 1_000_000).build()?;
+    /// let sim = GpuSim::new(ctx, &pop, 1)?;
+    /// assert!(sim.shard_count() > 1);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
+    pub fn with_binding_limit(name: Option<&str>, bytes: u64) -> Result<Self> {
+        Self::open(name, Some(bytes))
+    }
+
+    fn open(name: Option<&str>, cap: Option<u64>) -> Result<Self> {
+        if let Some(c) = cap {
+            if c < MIN_BINDING_LIMIT || c % 4 != 0 {
+                return Err(Error::Usage(format!(
+                    "a storage binding limit must be a multiple of 4 bytes and at least {MIN_BINDING_LIMIT}, not {c}"
+                )));
+            }
+        }
         let inst = instance();
         let mut adapters = pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()));
         let all: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
@@ -228,13 +278,18 @@ impl GpuContext {
                     .into(),
             })
         })?;
-        Self::from_adapter(adapter)
+        Self::from_adapter(adapter, cap)
     }
 
-    fn from_adapter(adapter: wgpu::Adapter) -> Result<Self> {
-        let summary = AdapterSummary::of(&adapter);
+    fn from_adapter(adapter: wgpu::Adapter, cap: Option<u64>) -> Result<Self> {
+        let mut summary = AdapterSummary::of(&adapter);
         // The adapter's own limits: the defaults cap a storage binding at 128 MiB.
-        let limits = adapter.limits();
+        let mut limits = adapter.limits();
+        if let Some(c) = cap {
+            let b = &mut limits.max_storage_buffer_binding_size;
+            *b = (*b).min(c);
+            summary.max_storage_binding = *b;
+        }
         if limits.max_storage_buffers_per_shader_stage < STORAGE_BUFFERS_NEEDED {
             return Err(Error::Device(format!(
                 "{} allows {} storage buffers per shader stage; glifsim's step kernels bind {} \

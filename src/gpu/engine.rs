@@ -336,15 +336,34 @@ fn plan(
     let widest = comps.max(if cache { 3 } else { 1 });
     let per_neuron_bytes = 4 * (trials as u64) * (widest as u64);
     let mut shard_max = max_bind / per_neuron_bytes;
+    // params: one value per slot (padded to a multiple of 4), a region of one shard's length
+    // (rounded up to 4) for each per-neuron slot, the noise table, and up to 3 values padding
+    // the whole to 16 bytes.
+    let head = slots.next_multiple_of(4) as u64 + 2 * NOISE_TABLE_LEN as u64 + 3;
     if per_neuron_slots > 0 {
-        // params: one value per slot (padded to a multiple of 4), a region of one shard's
-        // length (rounded up to 4) for each per-neuron slot, the noise table, and up to
-        // 3 values padding the whole to 16 bytes.
-        let head = slots.next_multiple_of(4) as u64;
-        let room = max_bind / 4 - head - 2 * NOISE_TABLE_LEN as u64 - 3;
+        let room = (max_bind / 4).saturating_sub(head);
         shard_max = shard_max.min(room / per_neuron_slots as u64);
     }
+    if shard_max < WORKGROUP {
+        // Not even one workgroup's shard fits a binding (a small limit, many trials).
+        let smallest =
+            (WORKGROUP * per_neuron_bytes).max(4 * (head + WORKGROUP * per_neuron_slots as u64));
+        return Err(Error::TooLarge {
+            needed: smallest,
+            available: Some(max_bind),
+            what: format!(
+                "bytes in one storage binding of {} for a shard of {WORKGROUP} neurons × {trials} trial(s) (the smallest; fewer trials per simulator fit)",
+                ctx.adapter().name
+            ),
+        });
+    }
     // Invocation indices are u32 in the shader: keep B · n_pad below 2³¹.
+    if trials as u64 > (1u64 << 31) / WORKGROUP {
+        return Err(Error::Usage(format!(
+            "the GPU path runs at most {} trials per simulator, not {trials}",
+            (1u64 << 31) / WORKGROUP
+        )));
+    }
     shard_max = shard_max.min((1u64 << 31) / trials as u64);
     if let Some(m) = opts.max_shard_neurons {
         shard_max = shard_max.min(m as u64);

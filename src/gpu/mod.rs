@@ -9,6 +9,6 @@ pub mod shaders;
 
 pub use context::{
     list_adapters, AdapterSummary, GpuContext, DEFAULT_BACKENDS, DEFAULT_SPIN_WAIT,
-    STORAGE_BUFFERS_NEEDED,
+    MIN_BINDING_LIMIT, STORAGE_BUFFERS_NEEDED,
 };
 pub use engine::{DeviceMemory, GpuOptions, GpuSim, MAX_K, STATE_OF_RUN_GAP};

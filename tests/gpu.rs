@@ -1614,9 +1614,9 @@ fn a_small_binding_limit_cuts_shards_and_changes_nothing() {
     }
     let ctx = small_binding_context();
     assert!(glifsim::gpu::GpuContext::with_binding_limit(None, 1000).is_err());
-    // 256 neurons × 100 trials of LIF state (100 KB per value) do not fit 256 KiB twice
-    // over with the noise cache's three words: an error that says so, not a shard that
-    // breaks the limit.
+    // The noise cache's three words for each of 256 neurons × 100 trials (307 KB) do not
+    // fit a binding of 256 KiB: an error that says so, not a shard that breaks the limit.
+    // Without the cache (V alone, 102 KB) they do.
     let lif = uniform_population(Model::Lif, 1000, 0.25);
     let cached = GpuOptions {
         noise_cache: Some(true),

@@ -171,11 +171,11 @@ fn print_dry_run(plan: &glifsim::run::DryRun) -> glifsim::Result<ExitCode> {
         plan.backend, plan.adapter, plan.steps
     );
     println!(
-        "  {:<12} {:<6} {:>22}  {:>12}  {:>16}  {:>16}  {:>12}",
+        "  {:<12} {:<6} {:>22}  {:>17}  {:>16}  {:>16}  {:>12}",
         "population",
         "model",
         "neurons × trials",
-        "device",
+        "device in shards",
         "host: simulator",
         "host: ISI stats",
         "host: input"
@@ -183,12 +183,12 @@ fn print_dry_run(plan: &glifsim::run::DryRun) -> glifsim::Result<ExitCode> {
     let (mut device, mut host) = (0u64, 0u64);
     for m in &plan.populations {
         println!(
-            "  {:<12} {:<6} {:>22}  {:>12}  {:>16}  {:>16}  {:>12}",
+            "  {:<12} {:<6} {:>22}  {:>17}  {:>16}  {:>16}  {:>12}",
             m.name,
             m.model,
             format!("{} × {}", m.neurons, m.trials),
             if on_gpu {
-                gb(m.device_bytes)
+                format!("{} in {}", gb(m.device_bytes), m.shards)
             } else {
                 "-".into()
             },

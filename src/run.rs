@@ -161,6 +161,8 @@ pub struct MemoryPlan {
     pub trials: usize,
     /// Device memory of its GPU simulator, bytes (0 on the CPU path).
     pub device_bytes: u64,
+    /// Shards its GPU simulator cuts it into ([`GpuSim::layout`]; 0 on the CPU path).
+    pub shards: usize,
     /// Host memory of its simulator, bytes: the CPU path's state, or the device memory that a
     /// CPU driver such as lavapipe takes from the host (0 on a GPU).
     pub host_sim_bytes: u64,
@@ -183,14 +185,16 @@ fn memory_plan(
         .iter()
         .map(|p| {
             let (n, trials) = (p.pop.len(), p.trials);
-            let (device_bytes, host_sim_bytes) = match ctx {
+            let (device_bytes, shards, host_sim_bytes) = match ctx {
                 None => (
+                    0,
                     0,
                     CpuSim::<f32>::memory_needed(&p.pop, trials, p.drive.noise.is_some()),
                 ),
                 Some(c) => {
-                    let d = GpuSim::memory_needed(c, &p.pop, trials, &p.drive, &gpu_options(p))?;
-                    (d, if c.adapter().is_cpu() { d } else { 0 })
+                    let l = GpuSim::layout(c, &p.pop, trials, &p.drive, &gpu_options(p))?;
+                    let d = l.device_bytes;
+                    (d, l.shards, if c.adapter().is_cpu() { d } else { 0 })
                 }
             };
             Ok(MemoryPlan {
@@ -199,6 +203,7 @@ fn memory_plan(
                 neurons: n,
                 trials,
                 device_bytes,
+                shards,
                 host_sim_bytes,
                 recorder_bytes: if p.cv_isi && !recorders_resident {
                     PopulationRecorder::memory_needed(trials, n)

@@ -955,13 +955,40 @@ fn dry_run_prints_the_memory_and_writes_nothing() {
     let pop = &spec.prepare().unwrap()[0].pop;
     let m = &plan.populations[0];
     assert_eq!((plan.backend.as_str(), plan.steps), ("cpu", 20));
-    assert_eq!((m.neurons, m.trials, m.device_bytes), (1000, 2, 0));
+    assert_eq!(
+        (m.neurons, m.trials, m.device_bytes, m.shards),
+        (1000, 2, 0, 0)
+    );
     assert_eq!(m.recorder_bytes, 32 * 2000);
     assert_eq!(
         m.host_sim_bytes,
         glifsim::CpuSim::<f32>::memory_needed(pop, 2, true)
     );
     assert!(plan.refused.is_none());
+    // On a GPU: the device memory and shards the simulator will have.
+    if let Some(ctx) = common::gpu() {
+        let g = glifsim::run::dry_run(&spec, Backend::Gpu).unwrap();
+        let p = &spec.prepare().unwrap()[0];
+        let sim = glifsim::gpu::GpuSim::with_drive(
+            ctx,
+            &p.pop,
+            2,
+            &p.drive,
+            &glifsim::gpu::GpuOptions {
+                host_inputs: false,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let m = &g.populations[0];
+        assert_eq!(g.backend, "gpu");
+        assert_eq!(m.shards, sim.shard_count());
+        let d = sim.device_memory().total();
+        assert!(
+            m.device_bytes <= d && d <= m.device_bytes + 65_536,
+            "{m:?} vs {d}"
+        );
+    }
     let out = tmp.path().join("o");
     let args = |spec: &Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_glifsim"))

@@ -1173,8 +1173,14 @@ fn memory_needed_matches_what_is_allocated() {
                         ..Default::default()
                     };
                     let needed = GpuSim::memory_needed(&ctx, pop, 2, drive, &opts).unwrap();
+                    let layout = GpuSim::layout(&ctx, pop, 2, drive, &opts).unwrap();
                     let g = GpuSim::with_drive(ctx.clone(), pop, 2, drive, &opts).unwrap();
                     let m = g.device_memory();
+                    assert_eq!(layout.device_bytes, needed);
+                    assert_eq!(
+                        (layout.shards, layout.chunk_steps),
+                        (g.shard_count(), g.chunk_steps())
+                    );
                     let what = format!(
                         "{} bias {} noise {:?} host {host_inputs} shard {shard:?} cache {cache:?}: {needed} vs {m:?}",
                         pop.model(),
@@ -1656,6 +1662,13 @@ fn a_small_binding_limit_cuts_shards_and_changes_nothing() {
             ..Default::default()
         };
         let mut g = GpuSim::with_drive(ctx.clone(), &pop, b, &drive, &opts).unwrap();
+        // The layout said beforehand is the one built.
+        let l = GpuSim::layout(&ctx, &pop, b, &drive, &opts).unwrap();
+        assert_eq!(
+            (l.shards, l.chunk_steps),
+            (g.shard_count(), g.chunk_steps()),
+            "{model}"
+        );
         assert!(
             g.shard_count() >= 3,
             "{model}: {} shard(s); the limit should cut it into several",

@@ -264,6 +264,21 @@ fn shard_bytes(
         + cache
 }
 
+/// How a GPU simulator would lay a population out on a device ([`GpuSim::layout`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct GpuLayout {
+    /// Shards ([`GpuSim::shard_count`]): pieces of the population, each within the device's
+    /// storage binding limit (and, where the wide kernel runs, a shard for the last partial
+    /// spike word's neurons).
+    pub shards: usize,
+    /// Neurons in the largest shard.
+    pub largest_shard: usize,
+    /// Steps per submission, after the binding limit's cap on [`GpuOptions::chunk_steps`].
+    pub chunk_steps: usize,
+    /// Bytes of device memory ([`GpuSim::memory_needed`]).
+    pub device_bytes: u64,
+}
+
 /// How a population is laid out on a device, decided before anything is allocated.
 struct Plan {
     /// Keep the noise cache ([`GpuOptions::noise_cache`]).
@@ -523,8 +538,40 @@ impl GpuSim {
         drive: &Drive,
         opts: &GpuOptions,
     ) -> Result<u64> {
+        Ok(Self::layout(ctx, pop, trials, drive, opts)?.device_bytes)
+    }
+
+    /// How [`GpuSim::with_drive`] would lay `pop` × `trials` out on `ctx`'s device with
+    /// `drive` and `opts`, without allocating anything: its shards, steps per submission and
+    /// device memory ([`GpuSim::memory_needed`]). Errors where the GPU path cannot hold the
+    /// population at all, as `with_drive` would.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuOptions, GpuSim}, input::Drive, Model, Population};
+    /// let ctx = Arc::new(GpuContext::new()?);
+    /// let pop = Population::builder(Model::Lif, 1_000_000_000).build()?;
+    /// let opts = GpuOptions { host_inputs: false, ..Default::default() };
+    /// let l = GpuSim::layout(&ctx, &pop, 1, &Drive::default(), &opts)?;
+    /// println!("{} shards of at most {} neurons, {:.1} GB", l.shards, l.largest_shard,
+    ///     l.device_bytes as f64 / 1e9);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
+    pub fn layout(
+        ctx: &GpuContext,
+        pop: &Population,
+        trials: usize,
+        drive: &Drive,
+        opts: &GpuOptions,
+    ) -> Result<GpuLayout> {
         drive.validate(pop.len())?;
-        Ok(plan(ctx, pop, trials, drive, opts)?.needed)
+        let p = plan(ctx, pop, trials, drive, opts)?;
+        Ok(GpuLayout {
+            shards: p.shard_list.len(),
+            largest_shard: p.largest,
+            chunk_steps: p.chunk,
+            device_bytes: p.needed,
+        })
     }
 
     /// Upload a population at its initial state, with on-device input currents.

@@ -11,4 +11,4 @@ pub use context::{
     list_adapters, AdapterSummary, GpuContext, DEFAULT_BACKENDS, DEFAULT_SPIN_WAIT,
     MIN_BINDING_LIMIT, STORAGE_BUFFERS_NEEDED,
 };
-pub use engine::{DeviceMemory, GpuOptions, GpuSim, MAX_K, STATE_OF_RUN_GAP};
+pub use engine::{DeviceMemory, GpuLayout, GpuOptions, GpuSim, MAX_K, STATE_OF_RUN_GAP};

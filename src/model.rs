@@ -8,6 +8,15 @@
 use crate::error::{Error, Result};
 
 /// The neuron models glifsim simulates.
+///
+/// ```
+/// use glifsim::Model;
+/// let m: Model = "glif5".parse()?;
+/// assert_eq!(m, Model::Glif5);
+/// assert_eq!(m.to_string(), "GLIF5");
+/// assert!("GLIF6".parse::<Model>().is_err());
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Model {
@@ -47,6 +56,12 @@ impl Model {
     ];
 
     /// Whether the model has spike-triggered threshold components θ_k (ALIF, GLIF2, GLIF4, GLIF5).
+    ///
+    /// ```
+    /// use glifsim::Model;
+    /// assert!(Model::Alif.is_adaptive() && Model::Glif5.is_adaptive());
+    /// assert!(!Model::Lif.is_adaptive() && !Model::Glif3.is_adaptive());
+    /// ```
     pub fn is_adaptive(self) -> bool {
         matches!(
             self,
@@ -55,18 +70,42 @@ impl Model {
     }
     /// Whether the voltage resets by `(V' − V_rest)·m_v + V_rest − b_v` (GLIF2, GLIF4, GLIF5)
     /// rather than to V_reset.
+    ///
+    /// ```
+    /// use glifsim::Model;
+    /// assert!(Model::Glif2.has_glif_reset());
+    /// assert!(!Model::Alif.has_glif_reset());
+    /// ```
     pub fn has_glif_reset(self) -> bool {
         matches!(self, Model::Glif2 | Model::Glif4 | Model::Glif5)
     }
     /// Whether the model has after-spike currents (GLIF3, GLIF4, GLIF5).
+    ///
+    /// ```
+    /// use glifsim::Model;
+    /// assert!(Model::Glif3.has_asc() && Model::Glif4.has_asc());
+    /// assert!(!Model::Glif2.has_asc());
+    /// ```
     pub fn has_asc(self) -> bool {
         matches!(self, Model::Glif3 | Model::Glif4 | Model::Glif5)
     }
     /// Whether the model has the voltage-dependent threshold component θ_v (GLIF5).
+    ///
+    /// ```
+    /// use glifsim::Model;
+    /// assert!(Model::Glif5.has_theta_v());
+    /// assert!(!Model::Glif4.has_theta_v());
+    /// ```
     pub fn has_theta_v(self) -> bool {
         self == Model::Glif5
     }
     /// The canonical name (`LIF`, `GLIF1`, `ALIF`, `GLIF2`, `GLIF3`, `GLIF4`, `GLIF5`).
+    ///
+    /// ```
+    /// use glifsim::Model;
+    /// assert_eq!(Model::Glif1.name(), "GLIF1");
+    /// assert_eq!(Model::Alif.name(), "ALIF");
+    /// ```
     pub fn name(self) -> &'static str {
         match self {
             Model::Lif => "LIF",
@@ -131,6 +170,12 @@ pub enum Param {
 
 impl Param {
     /// The value for neuron `n`.
+    ///
+    /// ```
+    /// use glifsim::Param;
+    /// assert_eq!(Param::Uniform(-65.0).at(999), -65.0);
+    /// assert_eq!(Param::PerNeuron(vec![1.0, 2.0]).at(1), 2.0);
+    /// ```
     #[inline]
     pub fn at(&self, n: usize) -> f64 {
         match self {
@@ -139,10 +184,22 @@ impl Param {
         }
     }
     /// Whether the parameter has one value per neuron.
+    ///
+    /// ```
+    /// use glifsim::Param;
+    /// assert!(!Param::from(3.0).is_per_neuron());
+    /// assert!(Param::from(vec![3.0, 4.0]).is_per_neuron());
+    /// ```
     pub fn is_per_neuron(&self) -> bool {
         matches!(self, Param::PerNeuron(_))
     }
     /// Apply `f` to every value, keeping the shape.
+    ///
+    /// ```
+    /// use glifsim::Param;
+    /// let tau = Param::from(vec![10.0, 20.0]);
+    /// assert_eq!(tau.map(|t| 2.0 * t), Param::from(vec![20.0, 40.0]));
+    /// ```
     pub fn map(&self, f: impl Fn(f64) -> f64) -> Param {
         match self {
             Param::Uniform(x) => Param::Uniform(f(*x)),
@@ -150,6 +207,14 @@ impl Param {
         }
     }
     /// Combine two parameters element-wise (per neuron if either is).
+    ///
+    /// ```
+    /// use glifsim::Param;
+    /// let a = Param::from(1.0);
+    /// let b = Param::from(vec![10.0, 20.0, 30.0]);
+    /// assert_eq!(a.zip(&b, 3, |x, y| x + y), Param::from(vec![11.0, 21.0, 31.0]));
+    /// assert_eq!(a.zip(&a, 3, |x, y| x + y), Param::from(2.0));
+    /// ```
     pub fn zip(&self, other: &Param, n: usize, f: impl Fn(f64, f64) -> f64) -> Param {
         match (self, other) {
             (Param::Uniform(a), Param::Uniform(b)) => Param::Uniform(f(*a, *b)),
@@ -157,6 +222,12 @@ impl Param {
         }
     }
     /// Values as a slice: one value, or N.
+    ///
+    /// ```
+    /// use glifsim::Param;
+    /// assert_eq!(Param::from(5.0).values(), &[5.0]);
+    /// assert_eq!(Param::from(vec![1.0, 2.0]).values(), &[1.0, 2.0]);
+    /// ```
     pub fn values(&self) -> &[f64] {
         match self {
             Param::Uniform(x) => std::slice::from_ref(x),
@@ -187,6 +258,24 @@ impl From<&[f64]> for Param {
 }
 
 /// How the K threshold-adaptation components decay.
+///
+/// ```
+/// use glifsim::{model::Adaptation, Model, Population};
+/// // τ = 20 ms at Δt = 0.1 ms, given three ways: the same decay factor.
+/// let e = (-0.1f64 / 20.0).exp();
+/// for a in [
+///     Adaptation::TimeConstants(vec![20.0.into()]),
+///     Adaptation::Rates(vec![0.05.into()]),
+///     Adaptation::DecayFactors(vec![e.into()]),
+/// ] {
+///     let pop = Population::builder(Model::Alif, 10)
+///         .adaptation(a)
+///         .adapt_increments(vec![1.0.into()])
+///         .build()?;
+///     assert!((pop.decay_k()[0].at(0) - e).abs() < 1e-15);
+/// }
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Adaptation {
     /// Time constants τ_k in ms (ALIF): e_k = exp(−Δt/τ_k).
@@ -208,6 +297,18 @@ impl Adaptation {
 }
 
 /// One after-spike current of GLIF3–5: `dI/dt = −k·I`, and on a spike `I ← f·I + δI`.
+///
+/// ```
+/// use glifsim::{model::AfterSpikeCurrent, Model, Population};
+/// let pop = Population::builder(Model::Glif3, 10)
+///     .after_spike_currents(vec![
+///         AfterSpikeCurrent { rate: 0.3.into(), amp: (-0.5).into(), keep: 1.0.into() },
+///         AfterSpikeCurrent { rate: 0.01.into(), amp: 0.2.into(), keep: 1.0.into() },
+///     ])
+///     .build()?;
+/// assert_eq!(pop.j(), 2);
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct AfterSpikeCurrent {
     /// Decay rate k_j (1/ms), > 0.
@@ -219,6 +320,20 @@ pub struct AfterSpikeCurrent {
 }
 
 /// The voltage-dependent threshold component of GLIF5: `dθ_v/dt = a_v·(V − V_rest) − b_v·θ_v`.
+///
+/// ```
+/// use glifsim::{model::AfterSpikeCurrent, Model, Population};
+/// let pop = Population::builder(Model::Glif5, 10)
+///     .m_v(0.4).b_v(2.0)
+///     .adapt_rates(vec![0.02.into()])
+///     .adapt_increments(vec![1.0.into()])
+///     .after_spike_currents(vec![AfterSpikeCurrent { rate: 0.3.into(), amp: 0.5.into(), keep: 1.0.into() }])
+///     .voltage_threshold(0.004, 0.1)
+///     .build()?;
+/// let tv = pop.voltage_threshold().unwrap();
+/// assert_eq!((tv.a.at(0), tv.b.at(0)), (0.004, 0.1));
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct VoltageThreshold {
     /// Coupling a_v (1/ms).
@@ -278,103 +393,309 @@ pub struct Population {
 
 impl Population {
     /// Start describing a population of `n` neurons of `model`.
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// let pop = Population::builder(Model::Lif, 3).tau_m(vec![10.0, 20.0, 30.0]).build()?;
+    /// assert_eq!(pop.tau_m().at(1), 20.0);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn builder(model: Model, n: usize) -> PopulationBuilder {
         PopulationBuilder::new(model, n)
     }
     /// The model.
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// assert_eq!(Population::builder(Model::Glif1, 1).build()?.model(), Model::Glif1);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn model(&self) -> Model {
         self.model
     }
     /// Number of neurons N.
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// assert_eq!(Population::builder(Model::Lif, 4096).build()?.len(), 4096);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.n
     }
     /// Always false: a population has at least one neuron.
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// assert!(!Population::builder(Model::Lif, 1).build()?.is_empty());
+    /// assert!(Population::builder(Model::Lif, 0).build().is_err());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.n == 0
     }
     /// Number of spike-triggered threshold components K (0 for LIF, GLIF1, GLIF3).
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// assert_eq!(Population::builder(Model::Lif, 1).build()?.k(), 0);
+    /// let alif = Population::builder(Model::Alif, 1)
+    ///     .adapt_time_constants(vec![20.0.into(), 200.0.into()])
+    ///     .adapt_increments(vec![1.0.into(), 0.1.into()])
+    ///     .build()?;
+    /// assert_eq!(alif.k(), 2);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn k(&self) -> usize {
         self.decay_k.len()
     }
     /// Number of after-spike currents J (GLIF3–5).
+    ///
+    /// ```
+    /// use glifsim::{model::AfterSpikeCurrent, Model, Population};
+    /// let asc = AfterSpikeCurrent { rate: 0.3.into(), amp: 0.5.into(), keep: 1.0.into() };
+    /// let pop = Population::builder(Model::Glif3, 1).after_spike_currents(vec![asc]).build()?;
+    /// assert_eq!((pop.k(), pop.j()), (0, 1));
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn j(&self) -> usize {
         self.asc.len()
     }
     /// Number of threshold values of a neuron in [`crate::State::theta`]: K, plus θ_v for GLIF5.
+    ///
+    /// ```
+    /// use glifsim::{model::AfterSpikeCurrent, Model, Population};
+    /// let asc = AfterSpikeCurrent { rate: 0.3.into(), amp: 0.5.into(), keep: 1.0.into() };
+    /// let pop = Population::builder(Model::Glif5, 1)
+    ///     .m_v(0.4).b_v(2.0)
+    ///     .adapt_rates(vec![0.02.into()]).adapt_increments(vec![1.0.into()])
+    ///     .after_spike_currents(vec![asc])
+    ///     .voltage_threshold(0.004, 0.1)
+    ///     .build()?;
+    /// assert_eq!(pop.theta_len(), 2); // θ_1 and θ_v
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn theta_len(&self) -> usize {
         self.k() + usize::from(self.theta_v.is_some())
     }
     /// Number of extra state components per neuron: θ_1..θ_K, I_1..I_J, θ_v.
+    ///
+    /// ```
+    /// use glifsim::{model::AfterSpikeCurrent, Model, Population};
+    /// let asc = AfterSpikeCurrent { rate: 0.3.into(), amp: 0.5.into(), keep: 1.0.into() };
+    /// let pop = Population::builder(Model::Glif5, 1)
+    ///     .m_v(0.4).b_v(2.0)
+    ///     .adapt_rates(vec![0.02.into()]).adapt_increments(vec![1.0.into()])
+    ///     .after_spike_currents(vec![asc.clone(), asc])
+    ///     .voltage_threshold(0.004, 0.1)
+    ///     .build()?;
+    /// assert_eq!(pop.components(), 4); // θ_1, I_1, I_2, θ_v
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn components(&self) -> usize {
         self.k() + self.j() + usize::from(self.theta_v.is_some())
     }
     /// After-spike currents.
+    ///
+    /// ```
+    /// use glifsim::{model::AfterSpikeCurrent, Model, Population};
+    /// let asc = AfterSpikeCurrent { rate: 0.3.into(), amp: 0.5.into(), keep: 1.0.into() };
+    /// let pop = Population::builder(Model::Glif3, 1).after_spike_currents(vec![asc.clone()]).build()?;
+    /// assert_eq!(pop.after_spike_currents(), &[asc]);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn after_spike_currents(&self) -> &[AfterSpikeCurrent] {
         &self.asc
     }
     /// The GLIF5 voltage-dependent threshold.
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// assert!(Population::builder(Model::Lif, 1).build()?.voltage_threshold().is_none());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn voltage_threshold(&self) -> Option<&VoltageThreshold> {
         self.theta_v.as_ref()
     }
     /// Exact-integration coefficient ∂V'/∂I_j of each after-spike current, in f64.
+    ///
+    /// ```
+    /// use glifsim::{model::AfterSpikeCurrent, Model, Population};
+    /// let asc = AfterSpikeCurrent { rate: 0.3.into(), amp: 0.5.into(), keep: 1.0.into() };
+    /// let pop = Population::builder(Model::Glif3, 1).after_spike_currents(vec![asc]).build()?;
+    /// // A current of 1 nA through R = 1 MΩ over one step of 0.1 ms moves V by a little under
+    /// // (1 − e_m) mV, since the current decays during the step.
+    /// let g = pop.asc_gain()[0].at(0);
+    /// assert!(g > 0.0 && g < 1.0 - pop.decay_m().at(0));
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn asc_gain(&self) -> &[Param] {
         &self.asc_gain
     }
     /// The time step Δt in ms.
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// assert_eq!(Population::builder(Model::Lif, 1).dt(0.25).build()?.dt(), 0.25);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn dt(&self) -> f64 {
         self.dt
     }
     /// V_rest (mV).
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// assert_eq!(Population::builder(Model::Lif, 1).build()?.v_rest().at(0), -65.0); // the default
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn v_rest(&self) -> &Param {
         &self.v_rest
     }
     /// V_reset (mV; LIF, ALIF and GLIF3).
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// assert_eq!(Population::builder(Model::Lif, 1).v_reset(-72.0).build()?.v_reset().at(0), -72.0);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn v_reset(&self) -> &Param {
         &self.v_reset
     }
     /// V_th (LIF, GLIF3) or Θ_∞ (ALIF, GLIF2, GLIF4, GLIF5), mV.
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// let lif = Population::builder(Model::Lif, 1).v_th(-48.0).build()?;
+    /// assert_eq!(lif.threshold().at(0), -48.0);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn threshold(&self) -> &Param {
         &self.threshold
     }
     /// Refractory period t_ref (ms).
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// assert_eq!(Population::builder(Model::Lif, 1).t_ref(0.0).build()?.t_ref().at(0), 0.0);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn t_ref(&self) -> &Param {
         &self.t_ref
     }
     /// Membrane time constant τ_m (ms).
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// assert_eq!(Population::builder(Model::Lif, 1).build()?.tau_m().at(0), 20.0); // the default
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn tau_m(&self) -> &Param {
         &self.tau_m
     }
     /// Resistance R (MΩ).
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// assert_eq!(Population::builder(Model::Lif, 1).resistance(0.5).build()?.resistance().at(0), 0.5);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn resistance(&self) -> &Param {
         &self.resistance
     }
     /// Voltage-reset multiplier m_v (GLIF2, GLIF4, GLIF5).
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// let pop = Population::builder(Model::Glif2, 1)
+    ///     .m_v(0.4).b_v(2.0)
+    ///     .adapt_rates(vec![0.02.into()]).adapt_increments(vec![1.0.into()])
+    ///     .build()?;
+    /// assert_eq!(pop.m_v().at(0), 0.4);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn m_v(&self) -> &Param {
         &self.m_v
     }
     /// Voltage-reset offset b_v (mV; GLIF2, GLIF4, GLIF5).
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// let pop = Population::builder(Model::Glif2, 1)
+    ///     .m_v(0.4).b_v(2.0)
+    ///     .adapt_rates(vec![0.02.into()]).adapt_increments(vec![1.0.into()])
+    ///     .build()?;
+    /// assert_eq!(pop.b_v().at(0), 2.0);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn b_v(&self) -> &Param {
         &self.b_v
     }
     /// Membrane decay factor e_m = exp(−Δt/τ_m), in f64.
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// let pop = Population::builder(Model::Lif, 1).dt(0.1).tau_m(20.0).build()?;
+    /// assert_eq!(pop.decay_m().at(0), (-0.1f64 / 20.0).exp());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn decay_m(&self) -> &Param {
         &self.decay_m
     }
     /// Adaptation decay factors e_k, in f64.
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// let pop = Population::builder(Model::Alif, 1)
+    ///     .dt(0.1)
+    ///     .adapt_time_constants(vec![50.0.into()])
+    ///     .adapt_increments(vec![1.0.into()])
+    ///     .build()?;
+    /// assert_eq!(pop.decay_k()[0].at(0), (-0.1f64 / 50.0).exp());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn decay_k(&self) -> &[Param] {
         &self.decay_k
     }
     /// Adaptation increments d_k (mV).
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// let pop = Population::builder(Model::Alif, 1)
+    ///     .adapt_time_constants(vec![50.0.into()])
+    ///     .adapt_increments(vec![1.5.into()])
+    ///     .build()?;
+    /// assert_eq!(pop.increment_k()[0].at(0), 1.5);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn increment_k(&self) -> &[Param] {
         &self.increment_k
     }
     /// Spike reset factors r_k of the threshold components (1 unless set).
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// let pop = Population::builder(Model::Alif, 1)
+    ///     .adapt_time_constants(vec![50.0.into()])
+    ///     .adapt_increments(vec![1.5.into()])
+    ///     .build()?;
+    /// assert_eq!(pop.keep_k()[0].at(0), 1.0); // the default
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn keep_k(&self) -> &[Param] {
         &self.keep_k
     }
     /// A 64-bit fingerprint (FNV-1a) of the model, size, Δt and every parameter value, used to
     /// check that a checkpoint is restored into the population it was taken from.
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// let a = Population::builder(Model::Lif, 100).build()?;
+    /// let b = Population::builder(Model::Lif, 100).tau_m(21.0).build()?;
+    /// assert_eq!(a.fingerprint(), a.clone().fingerprint());
+    /// assert_ne!(a.fingerprint(), b.fingerprint());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn fingerprint(&self) -> u64 {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         let mut eat = |x: u64| {
@@ -482,6 +803,13 @@ pub struct PopulationBuilder {
 
 impl PopulationBuilder {
     /// A builder with the defaults listed on the type.
+    ///
+    /// ```
+    /// use glifsim::{model::PopulationBuilder, Model};
+    /// let pop = PopulationBuilder::new(Model::Lif, 10).build()?;
+    /// assert_eq!(pop.threshold().at(0), -50.0);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn new(model: Model, n: usize) -> Self {
         PopulationBuilder {
             model,
@@ -505,16 +833,50 @@ impl PopulationBuilder {
     /// Spike reset factors r_k of the threshold components: on a spike θ_k ← r_k·θ_k before
     /// the step's decay and increment (default 1, which is `MODELS.md`'s rule). AllenSDK
     /// advances the old component through the spike cut; [`crate::allen`] sets r_k for that.
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// let pop = Population::builder(Model::Alif, 1)
+    ///     .adapt_time_constants(vec![50.0.into()])
+    ///     .adapt_increments(vec![1.0.into()])
+    ///     .adapt_reset_factors(vec![0.0.into()]) // θ_k starts from 0 at each spike
+    ///     .build()?;
+    /// assert_eq!(pop.keep_k()[0].at(0), 0.0);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn adapt_reset_factors(mut self, r: Vec<Param>) -> Self {
         self.keep_k = Some(r);
         self
     }
     /// After-spike currents (GLIF3, GLIF4, GLIF5).
+    ///
+    /// ```
+    /// use glifsim::{model::AfterSpikeCurrent, Model, Population};
+    /// let asc = AfterSpikeCurrent { rate: 0.3.into(), amp: 0.5.into(), keep: 1.0.into() };
+    /// assert_eq!(Population::builder(Model::Glif3, 1).after_spike_currents(vec![asc]).build()?.j(), 1);
+    /// // LIF has none to give.
+    /// let asc = AfterSpikeCurrent { rate: 0.3.into(), amp: 0.5.into(), keep: 1.0.into() };
+    /// assert!(Population::builder(Model::Lif, 1).after_spike_currents(vec![asc]).build().is_err());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn after_spike_currents(mut self, asc: Vec<AfterSpikeCurrent>) -> Self {
         self.asc = Some(asc);
         self
     }
     /// The voltage-dependent threshold of GLIF5: coupling a_v (1/ms) and decay rate b_v (1/ms).
+    ///
+    /// ```
+    /// use glifsim::{model::AfterSpikeCurrent, Model, Population};
+    /// let asc = AfterSpikeCurrent { rate: 0.3.into(), amp: 0.5.into(), keep: 1.0.into() };
+    /// let pop = Population::builder(Model::Glif5, 1)
+    ///     .m_v(0.4).b_v(2.0)
+    ///     .adapt_rates(vec![0.02.into()]).adapt_increments(vec![1.0.into()])
+    ///     .after_spike_currents(vec![asc])
+    ///     .voltage_threshold(0.004, 0.1)
+    ///     .build()?;
+    /// assert!(pop.voltage_threshold().is_some());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn voltage_threshold(mut self, a: impl Into<Param>, b: impl Into<Param>) -> Self {
         self.theta_v = Some(VoltageThreshold {
             a: a.into(),
@@ -523,82 +885,219 @@ impl PopulationBuilder {
         self
     }
     /// Time step Δt (ms).
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// assert!(Population::builder(Model::Lif, 1).dt(0.05).build().is_ok());
+    /// assert!(Population::builder(Model::Lif, 1).dt(0.0).build().is_err());
+    /// ```
     pub fn dt(mut self, dt: f64) -> Self {
         self.dt = dt;
         self
     }
     /// Resting potential V_rest (mV).
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// // One value for all, or one per neuron.
+    /// assert!(Population::builder(Model::Lif, 2).v_rest(-70.0).build().is_ok());
+    /// assert!(Population::builder(Model::Lif, 2).v_rest(vec![-70.0, -68.0]).build().is_ok());
+    /// assert!(Population::builder(Model::Lif, 2).v_rest(vec![-70.0]).build().is_err()); // not 2
+    /// ```
     pub fn v_rest(mut self, p: impl Into<Param>) -> Self {
         self.v_rest = p.into();
         self
     }
     /// Reset potential V_reset (mV; LIF, GLIF1, ALIF).
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// assert_eq!(Population::builder(Model::Lif, 1).v_reset(-75.0).build()?.v_reset().at(0), -75.0);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn v_reset(mut self, p: impl Into<Param>) -> Self {
         self.v_reset = Some(p.into());
         self
     }
     /// Firing threshold V_th (mV; LIF, GLIF1, GLIF3). Same slot as [`Self::theta_inf`].
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// assert_eq!(Population::builder(Model::Lif, 1).v_th(-45.0).build()?.threshold().at(0), -45.0);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn v_th(mut self, p: impl Into<Param>) -> Self {
         self.threshold = p.into();
         self
     }
     /// Equilibrium threshold Θ_∞ (mV; ALIF, GLIF2, GLIF4, GLIF5). Same slot as [`Self::v_th`].
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// let pop = Population::builder(Model::Alif, 1)
+    ///     .theta_inf(-52.0)
+    ///     .adapt_time_constants(vec![50.0.into()])
+    ///     .adapt_increments(vec![1.0.into()])
+    ///     .build()?;
+    /// assert_eq!(pop.threshold().at(0), -52.0);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn theta_inf(mut self, p: impl Into<Param>) -> Self {
         self.threshold = p.into();
         self
     }
     /// Refractory period t_ref (ms).
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// assert!(Population::builder(Model::Lif, 1).t_ref(-1.0).build().is_err()); // must be ≥ 0
+    /// ```
     pub fn t_ref(mut self, p: impl Into<Param>) -> Self {
         self.t_ref = p.into();
         self
     }
     /// Membrane time constant τ_m (ms).
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// assert!(Population::builder(Model::Lif, 2).tau_m(vec![10.0, 0.0]).build().is_err()); // > 0
+    /// ```
     pub fn tau_m(mut self, p: impl Into<Param>) -> Self {
         self.tau_m = p.into();
         self
     }
     /// Membrane resistance R (MΩ).
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// assert!(Population::builder(Model::Lif, 1).resistance(250.0).build().is_ok());
+    /// ```
     pub fn resistance(mut self, p: impl Into<Param>) -> Self {
         self.resistance = p.into();
         self
     }
     /// Voltage-reset multiplier m_v (GLIF2, GLIF4, GLIF5).
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// // GLIF2 needs m_v and b_v.
+    /// let no_reset = Population::builder(Model::Glif2, 1)
+    ///     .adapt_rates(vec![0.02.into()]).adapt_increments(vec![1.0.into()]);
+    /// assert!(no_reset.clone().build().is_err());
+    /// assert!(no_reset.m_v(0.4).b_v(2.0).build().is_ok());
+    /// ```
     pub fn m_v(mut self, p: impl Into<Param>) -> Self {
         self.m_v = Some(p.into());
         self
     }
     /// Voltage-reset offset b_v (mV; GLIF2, GLIF4, GLIF5).
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// let pop = Population::builder(Model::Glif2, 1)
+    ///     .m_v(0.4).b_v(-1.0)
+    ///     .adapt_rates(vec![0.02.into()]).adapt_increments(vec![1.0.into()])
+    ///     .build()?;
+    /// assert_eq!(pop.b_v().at(0), -1.0);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn b_v(mut self, p: impl Into<Param>) -> Self {
         self.b_v = Some(p.into());
         self
     }
     /// Adaptation components with time constants τ_k (ms), e_k = exp(−Δt/τ_k).
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// let pop = Population::builder(Model::Alif, 1)
+    ///     .adapt_time_constants(vec![20.0.into(), 500.0.into()])
+    ///     .adapt_increments(vec![2.0.into(), 0.1.into()])
+    ///     .build()?;
+    /// assert_eq!(pop.k(), 2);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn adapt_time_constants(mut self, taus: Vec<Param>) -> Self {
         self.adaptation = Some(Adaptation::TimeConstants(taus));
         self
     }
     /// Adaptation components with rate constants λ_k (1/ms), e_k = exp(−Δt·λ_k).
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// let pop = Population::builder(Model::Glif2, 1)
+    ///     .m_v(0.4).b_v(2.0)
+    ///     .adapt_rates(vec![0.05.into()]).adapt_increments(vec![1.0.into()])
+    ///     .dt(0.1)
+    ///     .build()?;
+    /// assert_eq!(pop.decay_k()[0].at(0), (-0.1f64 * 0.05).exp());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn adapt_rates(mut self, rates: Vec<Param>) -> Self {
         self.adaptation = Some(Adaptation::Rates(rates));
         self
     }
     /// Adaptation components given directly as per-step decay factors e_k in [0, 1].
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// let pop = Population::builder(Model::Alif, 1)
+    ///     .adapt_decay_factors(vec![0.99.into()])
+    ///     .adapt_increments(vec![1.0.into()])
+    ///     .build()?;
+    /// assert_eq!(pop.decay_k()[0].at(0), 0.99);
+    /// assert!(Population::builder(Model::Alif, 1)
+    ///     .adapt_decay_factors(vec![1.5.into()])
+    ///     .adapt_increments(vec![1.0.into()])
+    ///     .build()
+    ///     .is_err()); // not in [0, 1]
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn adapt_decay_factors(mut self, factors: Vec<Param>) -> Self {
         self.adaptation = Some(Adaptation::DecayFactors(factors));
         self
     }
     /// Any [`Adaptation`].
+    ///
+    /// ```
+    /// use glifsim::{model::Adaptation, Model, Population};
+    /// let pop = Population::builder(Model::Alif, 1)
+    ///     .adaptation(Adaptation::TimeConstants(vec![20.0.into()]))
+    ///     .adapt_increments(vec![1.0.into()])
+    ///     .build()?;
+    /// assert_eq!(pop.k(), 1);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn adaptation(mut self, a: Adaptation) -> Self {
         self.adaptation = Some(a);
         self
     }
     /// Spike increments d_k (mV), one per adaptation component.
+    ///
+    /// ```
+    /// use glifsim::{Model, Population};
+    /// // One increment per component: two components, one increment is an error.
+    /// assert!(Population::builder(Model::Alif, 1)
+    ///     .adapt_time_constants(vec![20.0.into(), 200.0.into()])
+    ///     .adapt_increments(vec![1.0.into()])
+    ///     .build()
+    ///     .is_err());
+    /// ```
     pub fn adapt_increments(mut self, d: Vec<Param>) -> Self {
         self.increments = Some(d);
         self
     }
 
     /// Check every rule and build the population.
+    ///
+    /// ```
+    /// use glifsim::{Error, Model, Population};
+    /// match Population::builder(Model::Lif, 3).tau_m(vec![10.0, -1.0, 10.0]).build() {
+    ///     Err(Error::InvalidParameter { name, index, .. }) => {
+    ///         assert_eq!((name, index), ("tau_m", Some(1)));
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
     pub fn build(self) -> Result<Population> {
         let n = self.n;
         let model = self.model;

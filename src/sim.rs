@@ -9,6 +9,13 @@ use crate::{
 };
 
 /// Which path to run on.
+///
+/// ```
+/// use glifsim::Backend;
+/// let b: Backend = serde_json::from_str("\"cpu\"").unwrap();
+/// assert_eq!(b, Backend::Cpu);
+/// assert_eq!(Backend::default(), Backend::Auto);
+/// ```
 #[derive(
     Debug,
     Clone,
@@ -54,6 +61,15 @@ pub enum Simulator {
 
 impl Simulator {
     /// A simulator on `backend`. `Auto` falls back to the CPU path with a warning.
+    ///
+    /// ```
+    /// use glifsim::{Backend, Model, Population, Simulator};
+    /// let pop = Population::builder(Model::Lif, 1000).build()?;
+    /// // Auto: the GPU where an adapter exists, else (with a warning) the CPU path.
+    /// let sim = Simulator::new(&pop, 2, Backend::Auto)?;
+    /// println!("running on {}", sim.device_name());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn new(pop: &Population, trials: usize, backend: Backend) -> Result<Self> {
         match backend {
             Backend::Cpu => Ok(Simulator::Cpu(CpuSim::new(pop, trials, Arith::Separate)?)),
@@ -72,6 +88,17 @@ impl Simulator {
     }
 
     /// A simulator on an open GPU context.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuOptions}, Model, Population, Simulator};
+    /// let ctx = Arc::new(GpuContext::new()?);
+    /// let pop = Population::builder(Model::Lif, 1_000_000).build()?;
+    /// let opts = GpuOptions { chunk_steps: 200, ..Default::default() };
+    /// let sim = Simulator::on_gpu(ctx, &pop, 1, &opts)?;
+    /// assert!(sim.is_gpu());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn on_gpu(
         ctx: Arc<GpuContext>,
         pop: &Population,
@@ -85,6 +112,21 @@ impl Simulator {
 
     /// A CPU simulator in the same arithmetic mode, state, step count and drive as `self`:
     /// continued with the same inputs, both give the same results.
+    ///
+    /// ```
+    /// use glifsim::{Backend, Model, Population, Simulator, StepOptions};
+    /// let pop = Population::builder(Model::Lif, 64).build()?;
+    /// let mut sim = Simulator::new(&pop, 1, Backend::Auto)?;
+    /// let x = vec![25.0f32; 10 * 64];
+    /// sim.run(10, &x, StepOptions::default())?;
+    /// let mut twin = sim.cpu_matching()?;
+    /// assert_eq!(twin.steps_done(), 10);
+    /// assert_eq!(
+    ///     twin.run(10, &x, StepOptions::default())?,
+    ///     sim.run(10, &x, StepOptions::default())?
+    /// );
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn cpu_matching(&self) -> Result<Self> {
         let mut cpu = CpuSim::new(self.population(), self.trials(), self.arith())?;
         cpu.set_drive(self.drive().clone())?;
@@ -94,6 +136,14 @@ impl Simulator {
     }
 
     /// The population.
+    ///
+    /// ```
+    /// use glifsim::{Backend, Model, Population, Simulator};
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// let sim = Simulator::new(&pop, 1, Backend::Cpu)?;
+    /// assert_eq!(sim.population(), &pop);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn population(&self) -> &Population {
         match self {
             Simulator::Cpu(s) => s.population(),
@@ -101,6 +151,13 @@ impl Simulator {
         }
     }
     /// Trials B.
+    ///
+    /// ```
+    /// use glifsim::{Backend, Model, Population, Simulator};
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// assert_eq!(Simulator::new(&pop, 3, Backend::Cpu)?.trials(), 3);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn trials(&self) -> usize {
         match self {
             Simulator::Cpu(s) => s.trials(),
@@ -108,6 +165,15 @@ impl Simulator {
         }
     }
     /// Steps taken.
+    ///
+    /// ```
+    /// use glifsim::{Backend, Model, Population, Simulator, StepOptions};
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// let mut sim = Simulator::new(&pop, 1, Backend::Cpu)?;
+    /// sim.run(7, &[0.0; 70], StepOptions::default())?;
+    /// assert_eq!(sim.steps_done(), 7);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn steps_done(&self) -> u64 {
         match self {
             Simulator::Cpu(s) => s.steps_done(),
@@ -115,6 +181,13 @@ impl Simulator {
         }
     }
     /// The arithmetic mode results are computed in.
+    ///
+    /// ```
+    /// use glifsim::{Arith, Backend, Model, Population, Simulator};
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// assert_eq!(Simulator::new(&pop, 1, Backend::Cpu)?.arith(), Arith::Separate);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn arith(&self) -> Arith {
         match self {
             Simulator::Cpu(s) => s.arith(),
@@ -122,6 +195,13 @@ impl Simulator {
         }
     }
     /// "cpu" or the adapter's name.
+    ///
+    /// ```
+    /// use glifsim::{Backend, Model, Population, Simulator};
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// assert_eq!(Simulator::new(&pop, 1, Backend::Cpu)?.device_name(), "cpu");
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn device_name(&self) -> String {
         match self {
             Simulator::Cpu(_) => "cpu".into(),
@@ -129,10 +209,35 @@ impl Simulator {
         }
     }
     /// Whether this is the GPU path.
+    ///
+    /// ```
+    /// use glifsim::{Backend, Model, Population, Simulator};
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// assert!(!Simulator::new(&pop, 1, Backend::Cpu)?.is_gpu());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn is_gpu(&self) -> bool {
         matches!(self, Simulator::Gpu(_))
     }
     /// One step.
+    ///
+    /// ```
+    /// use glifsim::{Backend, Model, Population, Simulator, StepOptions};
+    /// let pop = Population::builder(Model::Lif, 2).v_rest(-65.0).v_th(-50.0).build()?;
+    /// let mut sim = Simulator::new(&pop, 1, Backend::Cpu)?;
+    /// // Neuron 1 gets a current far above threshold; neuron 0 none.
+    /// let mut fired = false;
+    /// for _ in 0..200 {
+    ///     let f = sim.step(&[0.0, 1000.0], StepOptions::default())?;
+    ///     assert!(!f.get(0, 0));
+    ///     fired |= f.get(0, 1);
+    /// }
+    /// assert!(fired);
+    /// // A wrong length is an error, and nothing changes.
+    /// assert!(sim.step(&[0.0], StepOptions::default()).is_err());
+    /// assert_eq!(sim.steps_done(), 200);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn step(&mut self, input: &[f32], opts: StepOptions) -> Result<SpikeFrame> {
         match self {
             Simulator::Cpu(s) => s.step(input, opts),
@@ -140,6 +245,18 @@ impl Simulator {
         }
     }
     /// `steps` steps with inputs `[T][B][N]`.
+    ///
+    /// ```
+    /// use glifsim::{Backend, Model, Population, Simulator, StepOptions};
+    /// let (n, b, t) = (50, 2, 100);
+    /// let pop = Population::builder(Model::Lif, n).build()?;
+    /// let mut sim = Simulator::new(&pop, b, Backend::Cpu)?;
+    /// let inputs = vec![50.0f32; t * b * n]; // [T][B][N], nA
+    /// let rec = sim.run(t, &inputs, StepOptions::default())?;
+    /// assert_eq!((rec.steps(), rec.trials(), rec.neurons()), (t, b, n));
+    /// assert!(rec.count() > 0);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn run(&mut self, steps: usize, inputs: &[f32], opts: StepOptions) -> Result<SpikeRecord> {
         match self {
             Simulator::Cpu(s) => s.run(steps, inputs, opts),
@@ -147,6 +264,19 @@ impl Simulator {
         }
     }
     /// `steps` steps, streaming spike words chunk by chunk to `sink(t0, words)`.
+    ///
+    /// ```
+    /// use glifsim::{Backend, Model, Population, Simulator, StepOptions};
+    /// let pop = Population::builder(Model::Lif, 64).build()?;
+    /// let mut sim = Simulator::new(&pop, 1, Backend::Cpu)?;
+    /// let mut spikes = 0u64;
+    /// sim.run_with(100, &vec![50.0; 100 * 64], StepOptions::default(), |_t0, words| {
+    ///     spikes += words.iter().map(|w| w.count_ones() as u64).sum::<u64>();
+    ///     Ok(())
+    /// })?;
+    /// assert!(spikes > 0);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn run_with(
         &mut self,
         steps: usize,
@@ -161,6 +291,24 @@ impl Simulator {
     }
     /// Set the on-device input currents (bias, noise, schedule). The state and step count
     /// stay; on the GPU path the state stays on the device ([`GpuSim::set_drive`]).
+    ///
+    /// ```
+    /// use glifsim::{input::{Drive, Noise}, Backend, Model, Population, Simulator, StepOptions};
+    /// let pop = Population::builder(Model::Lif, 100).build()?;
+    /// let mut sim = Simulator::new(&pop, 1, Backend::Cpu)?;
+    /// sim.set_drive(Drive {
+    ///     bias: 15.0.into(),
+    ///     noise: Some(Noise { mean: 0.0.into(), std: 20.0.into(), seed: 7 }),
+    ///     schedule: vec![],
+    /// })?;
+    /// let mut spikes = 0;
+    /// sim.run_driven_with(500, StepOptions::default(), |_, w| {
+    ///     spikes += w.iter().map(|x| x.count_ones()).sum::<u32>();
+    ///     Ok(())
+    /// })?;
+    /// assert!(spikes > 0);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn set_drive(&mut self, drive: crate::input::Drive) -> Result<()> {
         match self {
             Simulator::Cpu(s) => s.set_drive(drive),
@@ -168,6 +316,16 @@ impl Simulator {
         }
     }
     /// The drive.
+    ///
+    /// ```
+    /// use glifsim::{input::Drive, Backend, Model, Population, Simulator};
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// let mut sim = Simulator::new(&pop, 1, Backend::Cpu)?;
+    /// assert!(sim.drive().is_zero());
+    /// sim.set_drive(Drive { bias: 3.0.into(), ..Default::default() })?;
+    /// assert_eq!(sim.drive().bias.at(0), 3.0);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn drive(&self) -> &crate::input::Drive {
         match self {
             Simulator::Cpu(s) => s.drive(),
@@ -176,6 +334,18 @@ impl Simulator {
     }
     /// Set the step counter (restoring a checkpoint): the noise generator and the schedule
     /// continue from this step.
+    ///
+    /// ```
+    /// use glifsim::{input::Drive, Backend, Model, Population, Simulator};
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// let mut sim = Simulator::new(&pop, 1, Backend::Cpu)?;
+    /// // A schedule keyed by step: continuing at step 1000 continues at its value there.
+    /// sim.set_drive(Drive { schedule: vec![(500, 4.0)], ..Default::default() })?;
+    /// sim.set_steps_done(1000);
+    /// assert_eq!(sim.steps_done(), 1000);
+    /// assert_eq!(sim.drive().schedule_at(sim.steps_done()), 4.0);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn set_steps_done(&mut self, steps: u64) {
         match self {
             Simulator::Cpu(s) => s.set_steps_done(steps),
@@ -183,6 +353,20 @@ impl Simulator {
         }
     }
     /// `steps` steps driven by the drive alone, streaming spike words to `sink(t0, words)`.
+    ///
+    /// ```
+    /// use glifsim::{input::Drive, Backend, Model, Population, Simulator, StepOptions};
+    /// let pop = Population::builder(Model::Lif, 32).build()?;
+    /// let mut sim = Simulator::new(&pop, 1, Backend::Cpu)?;
+    /// sim.set_drive(Drive { bias: 30.0.into(), ..Default::default() })?;
+    /// let mut rows = 0;
+    /// sim.run_driven_with(40, StepOptions::default(), |_, words| {
+    ///     rows += words.len(); // one word per step: 32 neurons, one trial
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(rows, 40);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn run_driven_with(
         &mut self,
         steps: usize,
@@ -278,6 +462,16 @@ impl Simulator {
     }
 
     /// A copy of the state.
+    ///
+    /// ```
+    /// use glifsim::{Backend, Model, Population, Simulator};
+    /// let pop = Population::builder(Model::Lif, 10).v_rest(-70.0).build()?;
+    /// let sim = Simulator::new(&pop, 2, Backend::Cpu)?;
+    /// let st = sim.state()?;
+    /// assert_eq!(st.v, vec![-70.0; 20]); // [B][N], starting at V_rest
+    /// assert!(st.theta.is_empty() && st.asc.is_empty());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn state(&self) -> Result<State<f32>> {
         match self {
             Simulator::Cpu(s) => Ok(s.state()),
@@ -339,6 +533,21 @@ impl Simulator {
         }
     }
     /// Replace the state.
+    ///
+    /// ```
+    /// use glifsim::{Backend, Model, Population, Simulator};
+    /// let pop = Population::builder(Model::Lif, 3).build()?;
+    /// let mut sim = Simulator::new(&pop, 1, Backend::Cpu)?;
+    /// let mut st = sim.state()?;
+    /// st.v = vec![-60.0, -55.0, -51.0];
+    /// sim.set_state(&st)?;
+    /// assert_eq!(sim.state()?.v, st.v);
+    /// // A state of the wrong shape (or with NaN, or r < 0) is refused; nothing changes.
+    /// st.v.push(-50.0);
+    /// assert!(sim.set_state(&st).is_err());
+    /// assert_eq!(sim.state()?.v.len(), 3);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn set_state(&mut self, st: &State<f32>) -> Result<()> {
         match self {
             Simulator::Cpu(s) => s.set_state(st.clone()),

@@ -94,6 +94,15 @@ pub enum Error {
 }
 
 /// Shorthand for `Result<T, glifsim::Error>`.
+///
+/// ```
+/// fn neurons(spec: &str) -> glifsim::Result<glifsim::Population> {
+///     let model: glifsim::Model = spec.parse()?;
+///     glifsim::Population::builder(model, 100).build()
+/// }
+/// assert!(neurons("LIF").is_ok());
+/// assert!(neurons("HH").is_err());
+/// ```
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {

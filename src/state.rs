@@ -47,6 +47,12 @@ pub struct Sampling {
 
 impl Sampling {
     /// The step counts at which a run of `steps` steps from step count `start` samples.
+    ///
+    /// ```
+    /// let s = glifsim::Sampling { neurons: vec![0], every: 100 };
+    /// assert_eq!(s.steps_in(0, 250), vec![100, 200]);
+    /// assert_eq!(s.steps_in(100, 100), vec![200]); // not the step count it starts at
+    /// ```
     pub fn steps_in(&self, start: u64, steps: u64) -> Vec<u64> {
         let e = self.every.max(1);
         let first = (start / e + 1) * e;
@@ -68,6 +74,18 @@ impl Sampling {
 /// Layouts: `v` and `r` are `[B][N]`; `theta` is `[B][N][K]`, the K spike-triggered threshold
 /// components of each neuron side by side, followed for GLIF5 by θ_v (so `[B][N][K+1]`; empty
 /// for LIF); `asc` is `[B][N][J]`, the after-spike currents of GLIF3–5 (empty otherwise).
+///
+/// ```
+/// use glifsim::{Backend, Model, Population, Simulator};
+/// let pop = Population::builder(Model::Alif, 4)
+///     .adapt_time_constants(vec![20.0.into(), 200.0.into()])
+///     .adapt_increments(vec![1.0.into(), 0.1.into()])
+///     .build()?;
+/// let st = Simulator::new(&pop, 3, Backend::Cpu)?.state()?;
+/// // B = 3 trials × N = 4 neurons; K = 2 threshold components each.
+/// assert_eq!((st.v.len(), st.r.len(), st.theta.len(), st.asc.len()), (12, 12, 24, 0));
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct State<R> {
     /// Membrane potential V (mV).
@@ -147,6 +165,11 @@ pub enum StateArray {
 
 impl StateArray {
     /// The four, in the order of [`State`]'s fields and of a checkpoint.
+    ///
+    /// ```
+    /// use glifsim::StateArray;
+    /// assert_eq!(StateArray::ALL[2], StateArray::Theta);
+    /// ```
     pub const ALL: [StateArray; 4] = [
         StateArray::V,
         StateArray::R,
@@ -155,6 +178,14 @@ impl StateArray {
     ];
 
     /// Values per neuron and trial in this array for `pop`'s model.
+    ///
+    /// ```
+    /// use glifsim::{Model, Population, StateArray};
+    /// let lif = Population::builder(Model::Lif, 10).build()?;
+    /// assert_eq!(StateArray::V.per_neuron(&lif), 1);
+    /// assert_eq!(StateArray::Theta.per_neuron(&lif), 0);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn per_neuron(self, pop: &crate::Population) -> usize {
         match self {
             StateArray::V | StateArray::R => 1,
@@ -192,6 +223,12 @@ impl StateArray {
 
 impl<R: Copy> State<R> {
     /// One of the four arrays.
+    ///
+    /// ```
+    /// use glifsim::{State, StateArray};
+    /// let st = State { v: vec![-65.0f32], r: vec![1.5], theta: vec![], asc: vec![] };
+    /// assert_eq!(st.array(StateArray::R), &[1.5]);
+    /// ```
     pub fn array(&self, which: StateArray) -> &[R] {
         match which {
             StateArray::V => &self.v,
@@ -201,6 +238,13 @@ impl<R: Copy> State<R> {
         }
     }
     /// One of the four arrays, to change.
+    ///
+    /// ```
+    /// use glifsim::{State, StateArray};
+    /// let mut st = State { v: vec![-65.0f32, -60.0], r: vec![0.0; 2], theta: vec![], asc: vec![] };
+    /// st.array_mut(StateArray::V).fill(-70.0);
+    /// assert_eq!(st.v, vec![-70.0, -70.0]);
+    /// ```
     pub fn array_mut(&mut self, which: StateArray) -> &mut [R] {
         match which {
             StateArray::V => &mut self.v,

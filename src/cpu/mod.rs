@@ -295,6 +295,20 @@ impl<R: Real> Params<R> {
 }
 
 /// The parameters of one neuron, gathered for one update.
+///
+/// ```
+/// use glifsim::cpu::NeuronParams;
+/// // One LIF neuron: Δt = 0.1 ms, τ_m = 20 ms, R = 1 MΩ.
+/// let p = NeuronParams::<f64> {
+///     dt: 0.1, v_rest: -65.0, v_reset: -70.0, threshold: -50.0, t_ref: 2.0,
+///     resistance: 1.0, decay_m: (-0.1f64 / 20.0).exp(), m_v: 0.0, b_v: 0.0,
+///     glif2: false, adaptive: false,
+///     decay_k: &[], increment_k: &[], keep_k: &[],
+///     asc_decay: &[], asc_gain: &[], asc_keep: &[], asc_amp: &[],
+///     thv: None,
+/// };
+/// assert_eq!(p.threshold - p.v_rest, 15.0);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct NeuronParams<'a, R> {
     /// Δt.
@@ -339,6 +353,14 @@ pub struct NeuronParams<'a, R> {
 }
 
 /// The θ_v coefficients of one neuron (GLIF5).
+///
+/// ```
+/// use glifsim::cpu::ThetaV;
+/// // θ_v's coefficients for b_v = 0.1/ms at Δt = 0.1 ms; the couplings come from the
+/// // population's exact integration (`Population` computes them).
+/// let tv = ThetaV::<f64> { decay: (-0.1f64 * 0.1).exp(), u: 4e-4, w: 0.0, asc: &[] };
+/// assert!(tv.decay < 1.0);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct ThetaV<'a, R> {
     /// h = exp(−b_v Δt).
@@ -370,6 +392,26 @@ pub fn vector_kernel_copy() -> &'static str {
 /// `update_neuron` in `shaders/lif.wgsl` (LIF, GLIF1, ALIF, GLIF2) and `shaders/glif.wgsl`
 /// (GLIF3–5), built from the steps in `shaders/common.wgsl` (`integrate`, `threshold_sum`,
 /// `spike_and_reset`, `adapt_thresholds`).
+///
+/// ```
+/// use glifsim::{cpu::{update_neuron, NeuronParams}, Arith, StepOptions};
+/// let p = NeuronParams::<f64> {
+///     dt: 0.1, v_rest: -65.0, v_reset: -70.0, threshold: -50.0, t_ref: 2.0,
+///     resistance: 1.0, decay_m: (-0.1f64 / 20.0).exp(), m_v: 0.0, b_v: 0.0,
+///     glif2: false, adaptive: false,
+///     decay_k: &[], increment_k: &[], keep_k: &[],
+///     asc_decay: &[], asc_gain: &[], asc_keep: &[], asc_amp: &[],
+///     thv: None,
+/// };
+/// let (mut v, mut r) = (-65.0, 0.0);
+/// let o = StepOptions::default();
+/// // V relaxes toward V_rest + R·I = −35 mV and crosses −50 mV after ln 2 · τ_m ≈ 13.9 ms.
+/// let first = (1..=1000)
+///     .find(|_| update_neuron(&p, Arith::Separate, o, 30.0, &mut v, &mut r, &mut []))
+///     .unwrap();
+/// assert_eq!(first, 139);
+/// assert_eq!((v, r), (-70.0, 2.0)); // reset, refractory for t_ref
+/// ```
 #[inline(always)]
 pub fn update_neuron<R: Real>(
     p: &NeuronParams<'_, R>,
@@ -566,6 +608,16 @@ impl<R: Real> CpuSim<R> {
     }
 
     /// A simulator at the initial state (V = V_rest, r = 0, θ = 0).
+    ///
+    /// ```
+    /// use glifsim::{Arith, CpuSim, Model, Population};
+    /// let pop = Population::builder(Model::Lif, 1000).v_rest(-60.0).build()?;
+    /// let sim = CpuSim::<f64>::new(&pop, 4, Arith::Separate)?;
+    /// assert_eq!(sim.v(), &vec![-60.0; 4000][..]);
+    /// assert!(sim.r().iter().all(|&r| r == 0.0));
+    /// assert!(CpuSim::<f64>::new(&pop, 0, Arith::Separate).is_err());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn new(pop: &Population, trials: usize, arith: Arith) -> Result<Self> {
         if trials == 0 {
             return Err(Error::Usage("trials must be ≥ 1".into()));
@@ -604,6 +656,20 @@ impl<R: Real> CpuSim<R> {
     ///
     /// A noise drive also gets the Philox blocks kept between calls (16 bytes per neuron and
     /// trial); when the host cannot hold them this is an error and nothing changes.
+    ///
+    /// ```
+    /// use glifsim::{input::Drive, Arith, CpuSim, Model, Population, StepOptions};
+    /// let pop = Population::builder(Model::Lif, 2).build()?;
+    /// let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate)?;
+    /// // Per-neuron bias: only neuron 1 is driven past threshold.
+    /// sim.set_drive(Drive { bias: vec![5.0, 40.0].into(), ..Default::default() })?;
+    /// let rec = sim.run_driven(500, StepOptions::default())?;
+    /// assert_eq!(rec.count_per_neuron()[0], 0);
+    /// assert!(rec.count_per_neuron()[1] > 0);
+    /// // A bias of the wrong length is refused.
+    /// assert!(sim.set_drive(Drive { bias: vec![1.0].into(), ..Default::default() }).is_err());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn set_drive(&mut self, drive: Drive) -> Result<()> {
         drive.validate(self.pop.n)?;
         let blocks = if drive.noise.is_some() {
@@ -626,29 +692,79 @@ impl<R: Real> CpuSim<R> {
         Ok(())
     }
     /// The drive.
+    ///
+    /// ```
+    /// use glifsim::{Arith, CpuSim, Model, Population};
+    /// let pop = Population::builder(Model::Lif, 2).build()?;
+    /// let sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate)?;
+    /// assert!(sim.drive().is_zero());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn drive(&self) -> &Drive {
         &self.drive
     }
 
     /// Advance `steps` steps with the drive alone (no host input); returns the spikes.
+    ///
+    /// ```
+    /// use glifsim::{input::Drive, Arith, CpuSim, Model, Population, StepOptions};
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate)?;
+    /// sim.set_drive(Drive { schedule: vec![(0, 0.0), (100, 50.0)], ..Default::default() })?;
+    /// let rec = sim.run_driven(300, StepOptions::default())?;
+    /// // Nothing before the schedule's current starts at step 100.
+    /// assert!(rec.events().iter().all(|&(t, _, _)| t >= 100));
+    /// assert!(rec.count() > 0);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn run_driven(&mut self, steps: usize, opts: StepOptions) -> Result<SpikeRecord> {
         SpikeRecord::collect(self.trials, self.pop.n, |sink| {
             self.run_inner(steps, None, opts, sink)
         })
     }
     /// The population.
+    ///
+    /// ```
+    /// use glifsim::{Arith, CpuSim, Model, Population};
+    /// let pop = Population::builder(Model::Lif, 5).build()?;
+    /// assert_eq!(CpuSim::<f32>::new(&pop, 1, Arith::Separate)?.population().len(), 5);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn population(&self) -> &Population {
         &self.pop
     }
     /// Number of trials B.
+    ///
+    /// ```
+    /// use glifsim::{Arith, CpuSim, Model, Population};
+    /// let pop = Population::builder(Model::Lif, 5).build()?;
+    /// assert_eq!(CpuSim::<f32>::new(&pop, 3, Arith::Separate)?.trials(), 3);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn trials(&self) -> usize {
         self.trials
     }
     /// The arithmetic mode.
+    ///
+    /// ```
+    /// use glifsim::{Arith, CpuSim, Model, Population};
+    /// let pop = Population::builder(Model::Lif, 5).build()?;
+    /// assert_eq!(CpuSim::<f32>::new(&pop, 1, Arith::Fused)?.arith(), Arith::Fused);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn arith(&self) -> Arith {
         self.arith
     }
     /// Change the arithmetic mode (for example to the one a GPU adapter was calibrated to).
+    ///
+    /// ```
+    /// use glifsim::{Arith, CpuSim, Model, Population};
+    /// let pop = Population::builder(Model::Lif, 5).build()?;
+    /// let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate)?;
+    /// sim.set_arith(Arith::Fused); // as an NVIDIA GPU computes
+    /// assert_eq!(sim.arith(), Arith::Fused);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn set_arith(&mut self, arith: Arith) {
         self.arith = arith;
     }
@@ -670,14 +786,47 @@ impl<R: Real> CpuSim<R> {
         self.vectorised && self.kernel.is_some()
     }
     /// Choose the vectorised kernel (where the population allows it) or the literal one.
+    ///
+    /// ```
+    /// use glifsim::{Arith, CpuSim, Model, Population, StepOptions};
+    /// let pop = Population::builder(Model::Lif, 100).build()?;
+    /// let x: Vec<f32> = (0..50 * 100).map(|i| (i % 97) as f32).collect();
+    /// let mut fast = CpuSim::<f32>::new(&pop, 1, Arith::Separate)?;
+    /// let mut literal = CpuSim::<f32>::new(&pop, 1, Arith::Separate)?;
+    /// literal.set_vectorised(false);
+    /// let o = StepOptions::default();
+    /// assert_eq!(fast.run(50, &x, o)?, literal.run(50, &x, o)?);
+    /// assert_eq!(fast.state(), literal.state());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn set_vectorised(&mut self, on: bool) {
         self.vectorised = on;
     }
     /// Steps taken so far.
+    ///
+    /// ```
+    /// use glifsim::{Arith, CpuSim, Model, Population, StepOptions};
+    /// let pop = Population::builder(Model::Lif, 5).build()?;
+    /// let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate)?;
+    /// sim.step(&[0.0; 5], StepOptions::default())?;
+    /// assert_eq!(sim.steps_done(), 1);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn steps_done(&self) -> u64 {
         self.steps
     }
     /// A copy of the whole state.
+    ///
+    /// ```
+    /// use glifsim::{Arith, CpuSim, Model, Population};
+    /// let pop = Population::builder(Model::Alif, 3)
+    ///     .adapt_time_constants(vec![20.0.into()])
+    ///     .adapt_increments(vec![1.0.into()])
+    ///     .build()?;
+    /// let st = CpuSim::<f64>::new(&pop, 2, Arith::Separate)?.state();
+    /// assert_eq!((st.v.len(), st.theta.len()), (6, 6)); // [B][N], [B][N][K]
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn state(&self) -> State<R> {
         State::from_components(self.v.clone(), self.r.clone(), &self.theta, &self.pop)
     }
@@ -760,19 +909,62 @@ impl<R: Real> CpuSim<R> {
         Ok(())
     }
     /// Borrow V, `[B][N]`.
+    ///
+    /// ```
+    /// use glifsim::{Arith, CpuSim, Model, Population};
+    /// let pop = Population::builder(Model::Lif, 3).v_rest(-68.0).build()?;
+    /// assert_eq!(CpuSim::<f32>::new(&pop, 1, Arith::Separate)?.v(), &[-68.0; 3]);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn v(&self) -> &[R] {
         &self.v
     }
     /// Borrow r, `[B][N]`.
+    ///
+    /// ```
+    /// use glifsim::{Arith, CpuSim, Model, Population, StepOptions};
+    /// let pop = Population::builder(Model::Lif, 1).t_ref(2.0).build()?;
+    /// let mut sim = CpuSim::<f64>::new(&pop, 1, Arith::Separate)?;
+    /// while !sim.step(&[1000.0], StepOptions::default())?.get(0, 0) {}
+    /// assert_eq!(sim.r(), &[2.0]); // t_ref left after the spike
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn r(&self) -> &[R] {
         &self.r
     }
     /// Borrow the extra state components, `[B][N][C]`: θ_1..θ_K, I_1..I_J, θ_v. For LIF,
     /// ALIF and GLIF2 this is θ, `[B][N][K]` (empty for LIF).
+    ///
+    /// ```
+    /// use glifsim::{Arith, CpuSim, Model, Population, StepOptions};
+    /// let pop = Population::builder(Model::Alif, 1)
+    ///     .adapt_time_constants(vec![20.0.into()])
+    ///     .adapt_increments(vec![1.5.into()])
+    ///     .build()?;
+    /// let mut sim = CpuSim::<f64>::new(&pop, 1, Arith::Separate)?;
+    /// assert_eq!(sim.theta(), &[0.0]);
+    /// while !sim.step(&[1000.0], StepOptions::default())?.get(0, 0) {}
+    /// assert!(sim.theta()[0] > 0.0); // raised by d_1 on the spike
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn theta(&self) -> &[R] {
         &self.theta
     }
     /// Replace the whole state (shapes and finiteness are checked first).
+    ///
+    /// ```
+    /// use glifsim::{Arith, CpuSim, Model, Population};
+    /// let pop = Population::builder(Model::Lif, 2).build()?;
+    /// let mut sim = CpuSim::<f64>::new(&pop, 1, Arith::Separate)?;
+    /// let mut st = sim.state();
+    /// st.r[1] = 1.0; // neuron 1 refractory for 1 ms
+    /// sim.set_state(st.clone())?;
+    /// assert_eq!(sim.r(), &[0.0, 1.0]);
+    /// st.v[0] = f64::NAN;
+    /// assert!(sim.set_state(st).is_err());
+    /// assert_eq!(sim.v(), &[-65.0, -65.0]); // unchanged
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn set_state(&mut self, s: State<R>) -> Result<()> {
         let p = &self.pop;
         s.check(self.trials, p)?;
@@ -782,6 +974,30 @@ impl<R: Real> CpuSim<R> {
         Ok(())
     }
     /// Set the step counter (used when restoring a saved run).
+    ///
+    /// ```
+    /// use glifsim::{input::{Drive, Noise}, Arith, CpuSim, Model, Population, StepOptions};
+    /// let pop = Population::builder(Model::Lif, 50).build()?;
+    /// let drive = Drive {
+    ///     bias: 14.0.into(),
+    ///     noise: Some(Noise { mean: 0.0.into(), std: 30.0.into(), seed: 3 }),
+    ///     ..Default::default()
+    /// };
+    /// // 200 steps in one go equal 100 steps, then a fresh simulator set to that state and step.
+    /// let o = StepOptions::default();
+    /// let mut one = CpuSim::<f32>::new(&pop, 1, Arith::Separate)?;
+    /// one.set_drive(drive.clone())?;
+    /// let whole = one.run_driven(200, o)?;
+    /// let mut a = CpuSim::<f32>::new(&pop, 1, Arith::Separate)?;
+    /// a.set_drive(drive.clone())?;
+    /// a.run_driven(100, o)?;
+    /// let mut b = CpuSim::<f32>::new(&pop, 1, Arith::Separate)?;
+    /// b.set_drive(drive)?;
+    /// b.set_state(a.state())?;
+    /// b.set_steps_done(100); // the noise continues from step 100
+    /// assert_eq!(b.run_driven(100, o)?.words(), &whole.words()[100 * 2..]);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn set_steps_done(&mut self, steps: u64) {
         self.steps = steps;
         // The cached noise belongs to the old step count.
@@ -790,6 +1006,18 @@ impl<R: Real> CpuSim<R> {
 
     /// Advance one step with `input` (B·N currents in nA, `[B][N]`); returns the spikes.
     /// On error (wrong length, non-finite input) nothing changes.
+    ///
+    /// ```
+    /// use glifsim::{Arith, CpuSim, Model, Population, StepOptions};
+    /// let pop = Population::builder(Model::Lif, 3).build()?;
+    /// let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate)?;
+    /// let f = sim.step(&[0.0, 5.0, 0.0], StepOptions::default())?;
+    /// assert_eq!(f.count(), 0);
+    /// assert!(sim.v()[1] > -65.0);
+    /// assert!(sim.step(&[0.0, f32::NAN, 0.0], StepOptions::default()).is_err());
+    /// assert_eq!(sim.steps_done(), 1);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn step(&mut self, input: &[R], opts: StepOptions) -> Result<SpikeFrame> {
         let n = self.pop.n;
         check_input("input", input, self.trials * n, opts.check_input)?;
@@ -800,6 +1028,17 @@ impl<R: Real> CpuSim<R> {
 
     /// Advance `steps` steps with inputs `[T][B][N]`; returns the spikes `[T][B][W]`.
     /// Inputs are checked in full before the first step, so an error changes nothing.
+    ///
+    /// ```
+    /// use glifsim::{Arith, CpuSim, Model, Population, StepOptions};
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// let mut sim = CpuSim::<f64>::new(&pop, 2, Arith::Separate)?;
+    /// let rec = sim.run(300, &vec![40.0; 300 * 2 * 10], StepOptions::default())?;
+    /// // Identical neurons with identical input spike together in both trials.
+    /// let counts = rec.count_per_neuron();
+    /// assert!(counts.iter().all(|&c| c == counts[0] && c > 0));
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn run(&mut self, steps: usize, inputs: &[R], opts: StepOptions) -> Result<SpikeRecord> {
         SpikeRecord::collect(self.trials, self.pop.n, |sink| {
             self.run_with(steps, inputs, opts, sink)
@@ -809,6 +1048,19 @@ impl<R: Real> CpuSim<R> {
     /// Run `steps` steps, handing the spike words of each chunk of up to 100 steps
     /// (`[t][B][W]`, starting at step `t0` of this run) to `sink`. Inputs are checked in full
     /// first, so a bad input changes nothing.
+    ///
+    /// ```
+    /// use glifsim::{Arith, CpuSim, Model, Population, StepOptions};
+    /// let pop = Population::builder(Model::Lif, 64).build()?;
+    /// let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate)?;
+    /// let mut chunks = Vec::new();
+    /// sim.run_with(250, &vec![0.0; 250 * 64], StepOptions::default(), |t0, words| {
+    ///     chunks.push((t0, words.len() / 2)); // two words per step
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(chunks, vec![(0, 100), (100, 100), (200, 50)]);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn run_with(
         &mut self,
         steps: usize,
@@ -820,6 +1072,19 @@ impl<R: Real> CpuSim<R> {
     }
 
     /// `run_with` where `inputs` may be absent (drive only).
+    ///
+    /// ```
+    /// use glifsim::{Arith, CpuSim, Model, Population, StepOptions};
+    /// let pop = Population::builder(Model::Lif, 32).build()?;
+    /// let mut sim = CpuSim::<f32>::new(&pop, 1, Arith::Separate)?;
+    /// let mut steps = 0;
+    /// sim.run_inner(20, None, StepOptions::default(), |_, w| {
+    ///     steps += w.len();
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(steps, 20);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn run_inner(
         &mut self,
         steps: usize,

@@ -28,7 +28,31 @@ use rayon::prelude::*;
 /// Bytes reserved for the NPY header, so it can be rewritten in place as the array grows.
 const HEADER_LEN: usize = 128;
 
+/// Bytes per value of `descr`, one of the dtypes an [`NpyStream`] writes.
+fn item_bytes(path: &Path, descr: &str) -> Result<u64> {
+    match descr {
+        "<u4" | "<f4" => Ok(4),
+        "<u8" | "<f8" => Ok(8),
+        other => Err(Error::Usage(format!(
+            "{}: unsupported dtype {other} (expected <u4, <f4, <u8 or <f8)",
+            path.display()
+        ))),
+    }
+}
+
 /// An NPY file of a fixed row shape that grows along its first axis.
+///
+/// ```
+/// use glifsim::record::{read_npy_u32, NpyStream};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("counts.npy");
+/// let mut s = NpyStream::create(&path, "<u4", &[2])?; // rows of two u32
+/// s.append(bytemuck::cast_slice(&[1u32, 2, 3, 4]), 2)?;
+/// s.commit()?; // the header now says shape (2, 2)
+/// let (shape, data) = read_npy_u32(&path)?;
+/// assert_eq!((shape, data), (vec![2, 2], vec![1, 2, 3, 4]));
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub struct NpyStream {
     file: BufWriter<File>,
     path: PathBuf,
@@ -38,8 +62,19 @@ pub struct NpyStream {
 }
 
 impl NpyStream {
-    /// Create `path` holding rows of `row_shape` values of `descr` (`<u4`, `<f4`, ...).
+    /// Create `path` holding rows of `row_shape` values of `descr` (`<u4`, `<f4`, `<u8` or
+    /// `<f8`).
+    ///
+    /// ```
+    /// use glifsim::record::NpyStream;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let s = NpyStream::create(&dir.path().join("v.npy"), "<f4", &[3, 10])?;
+    /// assert_eq!(s.rows(), 0);
+    /// assert!(NpyStream::create(&dir.path().join("x.npy"), "<i2", &[]).is_err());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn create(path: &Path, descr: &'static str, row_shape: &[usize]) -> Result<Self> {
+        item_bytes(path, descr)?;
         let file = File::create(path).map_err(|e| Error::io(path, e))?;
         let mut s = NpyStream {
             file: BufWriter::new(file),
@@ -85,6 +120,18 @@ impl NpyStream {
     }
 
     /// [`NpyStream::create`] (`rows` = None) or [`NpyStream::reopen`] at `rows` rows.
+    ///
+    /// ```
+    /// use glifsim::record::NpyStream;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("steps.npy");
+    /// let mut s = NpyStream::open(&path, "<u8", &[], None)?; // a new file
+    /// s.append(&7u64.to_le_bytes(), 1)?;
+    /// s.commit()?;
+    /// let s = NpyStream::open(&path, "<u8", &[], Some(1))?; // reopened at one row
+    /// assert_eq!(s.rows(), 1);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn open(
         path: &Path,
         descr: &'static str,
@@ -99,23 +146,35 @@ impl NpyStream {
 
     /// Reopen an existing stream written by [`NpyStream::create`], keeping its first `rows`
     /// rows (anything after them is cut off) and appending from there.
+    ///
+    /// ```
+    /// use glifsim::record::{read_npy_u32, NpyStream};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("counts.npy");
+    /// let mut s = NpyStream::create(&path, "<u4", &[])?;
+    /// s.append(bytemuck::cast_slice(&[5u32, 6, 7]), 3)?;
+    /// s.commit()?;
+    /// // A checkpoint taken after two rows: the third is cut off, and appending goes on from there.
+    /// let mut s = NpyStream::reopen(&path, "<u4", &[], 2)?;
+    /// s.append(bytemuck::cast_slice(&[9u32]), 1)?;
+    /// s.commit()?;
+    /// assert_eq!(read_npy_u32(&path)?.1, vec![5, 6, 9]);
+    /// // More rows than the file holds: an error.
+    /// assert!(NpyStream::reopen(&path, "<u4", &[], 10).is_err());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn reopen(
         path: &Path,
         descr: &'static str,
         row_shape: &[usize],
         rows: u64,
     ) -> Result<Self> {
+        let row_bytes = item_bytes(path, descr)? * row_shape.iter().product::<usize>() as u64;
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .open(path)
             .map_err(|e| Error::io(path, e))?;
-        let item = match descr {
-            "<u4" | "<f4" => 4,
-            "<u8" | "<f8" => 8,
-            other => return Err(Error::format(path, format!("unsupported dtype {other}"))),
-        };
-        let row_bytes = item * row_shape.iter().product::<usize>() as u64;
         let want = HEADER_LEN as u64 + rows * row_bytes;
         let have = file.metadata().map_err(|e| Error::io(path, e))?.len();
         if have < want {
@@ -136,8 +195,28 @@ impl NpyStream {
         Ok(s)
     }
 
-    /// Append rows (raw little-endian bytes of whole rows).
+    /// Append rows (raw little-endian bytes of whole rows). Bytes that are not `rows` whole
+    /// rows are an error, and nothing is written.
+    ///
+    /// ```
+    /// use glifsim::record::NpyStream;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut s = NpyStream::create(&dir.path().join("a.npy"), "<u4", &[3])?;
+    /// s.append(&[0u8; 24], 2)?;
+    /// assert!(s.append(&[0u8; 8], 1).is_err()); // not a row of 12 bytes
+    /// assert_eq!(s.rows(), 2);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn append(&mut self, bytes: &[u8], rows: u64) -> Result<()> {
+        let row_bytes =
+            item_bytes(&self.path, self.descr)? * self.row_shape.iter().product::<usize>() as u64;
+        if bytes.len() as u64 != rows * row_bytes {
+            return Err(Error::Usage(format!(
+                "{}: {} bytes are not {rows} rows of {row_bytes} bytes",
+                self.path.display(),
+                bytes.len()
+            )));
+        }
         self.file
             .write_all(bytes)
             .map_err(|e| Error::io(&self.path, e))?;
@@ -146,6 +225,18 @@ impl NpyStream {
     }
 
     /// Make everything appended so far durable and visible: data first, then the header.
+    ///
+    /// ```
+    /// use glifsim::record::{read_npy_u32, NpyStream};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("a.npy");
+    /// let mut s = NpyStream::create(&path, "<u4", &[])?;
+    /// s.append(&1u32.to_le_bytes(), 1)?;
+    /// assert_eq!(read_npy_u32(&path)?.0, vec![0]); // not committed: the header says no rows yet
+    /// s.commit()?;
+    /// assert_eq!(read_npy_u32(&path)?.0, vec![1]);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn commit(&mut self) -> Result<()> {
         let path = self.path.clone();
         self.file.flush().map_err(|e| Error::io(&path, e))?;
@@ -155,12 +246,30 @@ impl NpyStream {
     }
 
     /// Rows written.
+    ///
+    /// ```
+    /// use glifsim::record::NpyStream;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut s = NpyStream::create(&dir.path().join("a.npy"), "<f8", &[])?;
+    /// s.append(&[0u8; 16], 2)?;
+    /// assert_eq!(s.rows(), 2);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn rows(&self) -> u64 {
         self.rows
     }
 }
 
 /// Per-neuron interspike-interval statistics, for the coefficient of variation.
+///
+/// ```
+/// use glifsim::record::IsiStats;
+/// let mut isi = IsiStats::new(1);
+/// for step in [10, 20, 30, 40] {
+///     isi.spike(0, step); // regular: intervals of 10, 10, 10
+/// }
+/// assert_eq!(isi.mean_cv(), Some(0.0));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct IsiStats {
     /// One record per (trial, neuron), its four fields together (32 bytes): a spike touches
@@ -195,12 +304,27 @@ impl Isi {
 
 impl IsiStats {
     /// For `len` (trial, neuron) pairs.
+    ///
+    /// ```
+    /// use glifsim::record::IsiStats;
+    /// let isi = IsiStats::new(2 * 1000); // 2 trials × 1000 neurons
+    /// assert_eq!(isi.mean_cv(), None); // no spikes yet
+    /// ```
     pub fn new(len: usize) -> Self {
         IsiStats {
             pairs: vec![Isi::default(); len],
         }
     }
     /// The raw arrays (last spike step, spike count, sum and sum of squares of intervals).
+    ///
+    /// ```
+    /// use glifsim::record::IsiStats;
+    /// let mut isi = IsiStats::new(2);
+    /// isi.spike(1, 5);
+    /// isi.spike(1, 9);
+    /// let (last, count, sum, sumsq) = isi.parts();
+    /// assert_eq!((last, count, sum, sumsq), (vec![0, 9], vec![0, 2], vec![0.0, 4.0], vec![0.0, 16.0]));
+    /// ```
     pub fn parts(&self) -> (Vec<u64>, Vec<u32>, Vec<f64>, Vec<f64>) {
         let p = &self.pairs;
         (
@@ -213,6 +337,16 @@ impl IsiStats {
     /// Write [`Self::parts`] as a checkpoint holds them, each array as its length (u64) and
     /// its values (little-endian), a block of records at a time, without building the arrays
     /// (at 10⁹ neurons they would be 28 GB more).
+    ///
+    /// ```
+    /// use glifsim::record::IsiStats;
+    /// let mut isi = IsiStats::new(3);
+    /// isi.spike(0, 1);
+    /// let mut bytes = Vec::new();
+    /// isi.write_parts(&mut bytes).unwrap();
+    /// assert_eq!(bytes.len() as u64, isi.parts_bytes());
+    /// assert_eq!(&bytes[..8], &3u64.to_le_bytes()); // each array starts with its length
+    /// ```
     pub fn write_parts(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
         const BLOCK: usize = 8192;
         let mut buf: Vec<u8> = Vec::with_capacity(BLOCK * 8);
@@ -239,10 +373,24 @@ impl IsiStats {
         &mut self.pairs
     }
     /// Bytes [`Self::write_parts`] writes.
+    ///
+    /// ```
+    /// use glifsim::record::IsiStats;
+    /// assert_eq!(IsiStats::new(10).parts_bytes(), 32 + 10 * 28);
+    /// ```
     pub fn parts_bytes(&self) -> u64 {
         4 * 8 + self.pairs.len() as u64 * (8 + 4 + 8 + 8)
     }
     /// Rebuild from [`Self::parts`]; None when the lengths differ.
+    ///
+    /// ```
+    /// use glifsim::record::IsiStats;
+    /// let mut isi = IsiStats::new(2);
+    /// isi.spike(0, 3);
+    /// let (a, b, c, d) = isi.parts();
+    /// assert_eq!(IsiStats::from_parts(a.clone(), b.clone(), c.clone(), d.clone()), Some(isi));
+    /// assert_eq!(IsiStats::from_parts(a, b, c, vec![]), None); // lengths differ
+    /// ```
     pub fn from_parts(
         last: Vec<u64>,
         count: Vec<u32>,
@@ -262,6 +410,16 @@ impl IsiStats {
         })
     }
     /// A spike of pair `i` at global step `step`.
+    ///
+    /// ```
+    /// use glifsim::record::IsiStats;
+    /// let mut isi = IsiStats::new(1);
+    /// for step in [0, 10, 30] {
+    ///     isi.spike(0, step); // intervals 10 and 20
+    /// }
+    /// let (_, count, sum, _) = isi.parts();
+    /// assert_eq!((count[0], sum[0]), (3, 30.0));
+    /// ```
     #[inline]
     pub fn spike(&mut self, i: usize, step: u64) {
         self.pairs[i].spike(step);
@@ -271,6 +429,17 @@ impl IsiStats {
     /// each neuron's intervals are summed in step order, as [`IsiStats::spike`] would. (At 1M
     /// neurons and 1,665 spikes per step, on the 2-core development machine: 16–21 µs per step
     /// against 28–32 µs for the loop of `spike` calls.)
+    ///
+    /// ```
+    /// use glifsim::record::IsiStats;
+    /// // Two steps of one trial of 40 neurons ([t][B][W], two words per step): neuron 33 fires in
+    /// // both, neuron 0 in the second.
+    /// let words = [0u32, 1 << 1, 1, 1 << 1];
+    /// let mut isi = IsiStats::new(40);
+    /// isi.spikes_in(100, &words, 1, 40);
+    /// let (last, count, _, _) = isi.parts();
+    /// assert_eq!((count[33], last[33], count[0], last[0]), (2, 101, 1, 101));
+    /// ```
     pub fn spikes_in(&mut self, step0: u64, words: &[u32], trials: usize, n: usize) {
         // Blocks of at least 1,024 words: rows walked in long runs are what the hardware
         // prefetches best (measured on Zen 4 at 1M neurons: blocks of 64 words took twice as
@@ -319,6 +488,15 @@ impl IsiStats {
             });
     }
     /// Mean over neurons with at least three spikes of std(ISI)/mean(ISI); None if none has.
+    ///
+    /// ```
+    /// use glifsim::record::IsiStats;
+    /// let mut isi = IsiStats::new(1);
+    /// for step in [0, 10, 30, 40, 60] {
+    ///     isi.spike(0, step); // intervals 10, 20, 10, 20: mean 15, standard deviation 5
+    /// }
+    /// assert!((isi.mean_cv().unwrap() - 5.0 / 15.0).abs() < 1e-12);
+    /// ```
     pub fn mean_cv(&self) -> Option<f64> {
         let (mut acc, mut k) = (0.0, 0usize);
         for x in &self.pairs {
@@ -335,6 +513,20 @@ impl IsiStats {
 }
 
 /// Everything recorded for one population.
+///
+/// ```
+/// use glifsim::record::{read_npy_u32, PopulationRecorder};
+/// let dir = tempfile::tempdir().unwrap();
+/// // 40 neurons, one trial; record the spikes of neurons 0–9 only.
+/// let mut rec = PopulationRecorder::create(dir.path(), "exc", 1, 40, &[(0, 10)], true)?;
+/// rec.push(0, &[1 | 1 << 20, 0, 1 << 3, 1])?; // steps 0 and 1, two words each
+/// rec.commit()?;
+/// assert_eq!(rec.total, 4);
+/// let (_, events) = read_npy_u32(&dir.path().join("exc_spikes.npy"))?;
+/// assert_eq!(events, vec![0, 0, 0, 1, 0, 3]); // (step, trial, neuron) rows; 20 and 32 not listed
+/// assert_eq!(read_npy_u32(&dir.path().join("exc_counts.npy"))?.1, vec![2, 2]);
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub struct PopulationRecorder {
     trials: usize,
     n: usize,
@@ -366,6 +558,16 @@ impl PopulationRecorder {
     /// and `<name>_counts.npy` (u32 spike count per step, all neurons and trials); with `isi`,
     /// interspike-interval statistics of every neuron and trial
     /// ([`PopulationRecorder::memory_needed`]).
+    ///
+    /// ```
+    /// use glifsim::record::PopulationRecorder;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// // No spike ranges: only the counts file; no interval statistics.
+    /// let rec = PopulationRecorder::create(dir.path(), "p", 2, 100, &[], false)?;
+    /// assert!(rec.isi.is_none() && rec.spike_rows() == 0);
+    /// assert!(!dir.path().join("p_spikes.npy").exists());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn create(
         dir: &Path,
         name: &str,
@@ -380,6 +582,22 @@ impl PopulationRecorder {
 
     /// Reopen a recording at a checkpoint: files cut back to the checkpoint's rows, counts and
     /// statistics restored.
+    ///
+    /// ```
+    /// use glifsim::{checkpoint::RecorderPosition, record::{read_npy_u32, PopulationRecorder}};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut rec = PopulationRecorder::create(dir.path(), "p", 1, 32, &[(0, 32)], false)?;
+    /// rec.push(0, &[1, 2, 4])?; // three steps, a spike each
+    /// rec.commit()?;
+    /// // Resume from a checkpoint taken after two steps (two spike rows, two spikes).
+    /// let pos = RecorderPosition { spike_rows: 2, trace_rows: 0, total: 2 };
+    /// let mut rec = PopulationRecorder::reopen(dir.path(), "p", 1, 32, &[(0, 32)], 2, &pos, None)?;
+    /// rec.push(2, &[8])?;
+    /// rec.commit()?;
+    /// assert_eq!(rec.total, 3);
+    /// assert_eq!(read_npy_u32(&dir.path().join("p_spikes.npy"))?.1, vec![0, 0, 0, 1, 0, 1, 2, 0, 3]);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     #[allow(clippy::too_many_arguments)]
     pub fn reopen(
         dir: &Path,
@@ -426,15 +644,43 @@ impl PopulationRecorder {
     }
 
     /// Rows written to the spikes file.
+    ///
+    /// ```
+    /// use glifsim::record::PopulationRecorder;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut rec = PopulationRecorder::create(dir.path(), "p", 1, 32, &[(0, 32)], false)?;
+    /// rec.push(0, &[0b1011])?;
+    /// assert_eq!(rec.spike_rows(), 3);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn spike_rows(&self) -> u64 {
         self.spikes.as_ref().map_or(0, |s| s.rows())
     }
 
-    /// Take the spike words of steps `step0 ..` (`[t][B][W]`).
+    /// Take the spike words of steps `step0 ..` (`[t][B][W]`). Words that are not whole
+    /// steps are an error, and nothing is recorded.
+    ///
+    /// ```
+    /// use glifsim::record::PopulationRecorder;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut rec = PopulationRecorder::create(dir.path(), "p", 2, 10, &[], true)?;
+    /// rec.push(0, &[1, 1, 0, 1])?; // two steps of two trials of one word
+    /// assert_eq!(rec.total, 3);
+    /// assert!(rec.push(2, &[1]).is_err()); // half a step
+    /// assert_eq!(rec.total, 3);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn push(&mut self, step0: u64, words: &[u32]) -> Result<()> {
         let (n, trials) = (self.n, self.trials);
         let w = words_per_trial(n);
         let fw = trials * w;
+        if !words.len().is_multiple_of(fw) {
+            return Err(Error::Length {
+                what: format!("spike words of whole steps ({fw} words each)"),
+                expected: words.len().next_multiple_of(fw),
+                got: words.len(),
+            });
+        }
         let steps = words.len() / fw;
         // Spike counts and the recorded spikes, step by step (the order of the spikes file),
         // steps in parallel.
@@ -473,6 +719,16 @@ impl PopulationRecorder {
     }
 
     /// Commit every file.
+    ///
+    /// ```
+    /// use glifsim::record::{read_npy_u32, PopulationRecorder};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut rec = PopulationRecorder::create(dir.path(), "p", 1, 5, &[], false)?;
+    /// rec.push(0, &[0b11])?;
+    /// rec.commit()?;
+    /// assert_eq!(read_npy_u32(&dir.path().join("p_counts.npy"))?.1, vec![2]);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn commit(&mut self) -> Result<()> {
         self.counts.commit()?;
         if let Some(s) = &mut self.spikes {
@@ -485,6 +741,21 @@ impl PopulationRecorder {
 /// Sampled traces of one population: `<name>_v.npy` `[S][B][len(v)]`, `<name>_theta.npy`
 /// `[S][B][len(theta)][K(+1)]`, `<name>_asc.npy` `[S][B][len(asc)][J]` and
 /// `<name>_trace_steps.npy` `[S]` (the step after which each sample was taken).
+///
+/// ```
+/// use glifsim::{record::TraceRecorder, spec::read_npy_f64, State};
+/// let dir = tempfile::tempdir().unwrap();
+/// // V of neurons 7 and 2 of a LIF population, one trial.
+/// let mut tr = TraceRecorder::open(dir.path(), "exc", 1, 0, 0, &[7, 2], &[], &[], None)?.unwrap();
+/// assert_eq!(tr.neurons(), &[2, 7]);
+/// // The state of those neurons, in that order, after 10 steps.
+/// let st = State { v: vec![-60.0f32, -55.0], r: vec![0.0; 2], theta: vec![], asc: vec![] };
+/// tr.sample(10, &st)?;
+/// tr.commit()?;
+/// let (shape, v) = read_npy_f64(&dir.path().join("exc_v.npy"))?;
+/// assert_eq!((shape, v), (vec![1, 1, 2], vec![-55.0, -60.0])); // [S][B][neuron 7, neuron 2]
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub struct TraceRecorder {
     /// Every neuron sampled (V, θ or after-spike currents), sorted, each once.
     neurons: Vec<usize>,
@@ -505,6 +776,14 @@ impl TraceRecorder {
     /// Create the files (`rows` = None) or reopen them at a checkpoint keeping their first
     /// `rows` samples. None when nothing is sampled. `k` is the θ values per neuron, `j` the
     /// after-spike currents.
+    ///
+    /// ```
+    /// use glifsim::record::TraceRecorder;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// // Nothing to sample: no recorder, no files.
+    /// assert!(TraceRecorder::open(dir.path(), "p", 1, 0, 0, &[], &[], &[], None)?.is_none());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     #[allow(clippy::too_many_arguments)]
     pub fn open(
         dir: &Path,
@@ -560,18 +839,47 @@ impl TraceRecorder {
     }
 
     /// Samples written.
+    ///
+    /// ```
+    /// use glifsim::{record::TraceRecorder, State};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut tr = TraceRecorder::open(dir.path(), "p", 1, 0, 0, &[0], &[], &[], None)?.unwrap();
+    /// let st = State { v: vec![-65.0f32], r: vec![0.0], theta: vec![], asc: vec![] };
+    /// tr.sample(5, &st)?;
+    /// tr.sample(10, &st)?;
+    /// assert_eq!(tr.rows(), 2);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn rows(&self) -> u64 {
         self.steps.rows()
     }
 
     /// The neurons sampled, sorted and each once: what [`TraceRecorder::sample`] takes the
     /// state of (`Simulator::state_of`), so that a sample reads back only these.
+    ///
+    /// ```
+    /// use glifsim::record::TraceRecorder;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// // V of 5 and 1, θ of 5 (K = 1): the state of neurons 1 and 5 is read.
+    /// let tr = TraceRecorder::open(dir.path(), "p", 1, 1, 0, &[5, 1], &[5], &[], None)?.unwrap();
+    /// assert_eq!(tr.neurons(), &[1, 5]);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn neurons(&self) -> &[usize] {
         &self.neurons
     }
 
     /// Sample the state of [`TraceRecorder::neurons`] (layouts of `State` with their count in
     /// place of N) taken after `steps_done` steps.
+    ///
+    /// ```
+    /// use glifsim::{record::TraceRecorder, State};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut tr = TraceRecorder::open(dir.path(), "p", 1, 0, 0, &[0, 1], &[], &[], None)?.unwrap();
+    /// let wrong = State { v: vec![-65.0f32], r: vec![0.0], theta: vec![], asc: vec![] };
+    /// assert!(tr.sample(1, &wrong).is_err()); // one neuron's state, two sampled
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn sample(&mut self, steps_done: u64, st: &crate::State<f32>) -> Result<()> {
         let (trials, m) = (self.trials, self.neurons.len());
         if st.v.len() != trials * m {
@@ -605,6 +913,16 @@ impl TraceRecorder {
     }
 
     /// Commit every file.
+    ///
+    /// ```
+    /// use glifsim::{record::{read_npy_u32, TraceRecorder}, spec::read_npy_f64, State};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut tr = TraceRecorder::open(dir.path(), "p", 1, 0, 0, &[0], &[], &[], None)?.unwrap();
+    /// tr.sample(3, &State { v: vec![-64.0f32], r: vec![0.0], theta: vec![], asc: vec![] })?;
+    /// tr.commit()?;
+    /// assert_eq!(read_npy_f64(&dir.path().join("p_v.npy"))?.1, vec![-64.0]);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn commit(&mut self) -> Result<()> {
         self.steps.commit()?;
         for s in [&mut self.v, &mut self.theta, &mut self.asc]
@@ -618,6 +936,24 @@ impl TraceRecorder {
 }
 
 /// The per-population part of `summary.json`.
+///
+/// ```
+/// use glifsim::{record::Summary, run::{run_spec, RunOptions}, spec::Spec, Backend};
+/// let dir = tempfile::tempdir().unwrap();
+/// let spec = Spec::parse(
+///     "dt = 0.1\nduration = 100.0\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 10\n[population.input]\nbias = 30.0\n",
+///     &dir.path().join("s.toml"),
+/// )?;
+/// let mut opts = RunOptions::new(dir.path().join("out"));
+/// opts.backend = Backend::Cpu;
+/// opts.plot = false;
+/// run_spec(&spec, &opts, &mut |_, _| {})?;
+/// let p = &Summary::read(&dir.path().join("out"))?.populations[0];
+/// // 10 identical neurons over 100 ms: the rate is the spike count per neuron × 10.
+/// assert_eq!(p.mean_rate_hz, p.spike_count as f64 / 10.0 / 0.1);
+/// assert_eq!(p.cv_isi, Some(0.0)); // constant input: perfectly regular
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PopulationSummary {
     /// Name.
@@ -641,6 +977,15 @@ pub struct PopulationSummary {
 }
 
 /// `summary.json`.
+///
+/// ```
+/// use glifsim::record::Summary;
+/// let text = r#"{"glifsim": "0.1.0", "backend": "cpu", "adapter": "cpu", "arith": "separate",
+///   "dt": 0.1, "steps": 10, "steps_requested": 20, "complete": false,
+///   "stopped_because": "interrupted", "wall_time_s": 0.01, "populations": []}"#;
+/// let s: Summary = serde_json::from_str(text).unwrap();
+/// assert!(!s.complete && s.steps < s.steps_requested);
+/// ```
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     /// glifsim version.
@@ -669,6 +1014,19 @@ pub struct Summary {
 
 impl Summary {
     /// Write `summary.json` atomically (temporary file, then rename).
+    ///
+    /// ```
+    /// use glifsim::record::Summary;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let s = Summary {
+    ///     glifsim: "0.1.0".into(), backend: "cpu".into(), adapter: "cpu".into(),
+    ///     arith: "separate".into(), dt: 0.1, steps: 5, steps_requested: 5, complete: true,
+    ///     stopped_because: None, wall_time_s: 0.0, populations: vec![],
+    /// };
+    /// s.write(dir.path())?;
+    /// assert_eq!(Summary::read(dir.path())?.steps, 5);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn write(&self, dir: &Path) -> Result<()> {
         let path = dir.join("summary.json");
         let tmp = dir.join("summary.json.tmp");
@@ -677,6 +1035,13 @@ impl Summary {
         std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
     }
     /// Read `summary.json`.
+    ///
+    /// ```
+    /// use glifsim::record::Summary;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// assert!(Summary::read(dir.path()).is_err()); // no summary.json
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn read(dir: &Path) -> Result<Summary> {
         let path = dir.join("summary.json");
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
@@ -685,6 +1050,17 @@ impl Summary {
 }
 
 /// Read a u32 NPY file of any shape (for plots and tests).
+///
+/// ```
+/// use glifsim::record::{read_npy_u32, NpyStream};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("c.npy");
+/// let mut s = NpyStream::create(&path, "<u4", &[])?;
+/// s.append(bytemuck::cast_slice(&[3u32, 1, 4]), 3)?;
+/// s.commit()?;
+/// assert_eq!(read_npy_u32(&path)?, (vec![3], vec![3, 1, 4]));
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub fn read_npy_u32(path: &Path) -> Result<(Vec<u64>, Vec<u32>)> {
     let mut data = Vec::new();
     let shape = read_npy_u32_blocks(path, 1 << 20, |block| {

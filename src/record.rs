@@ -28,13 +28,15 @@ use rayon::prelude::*;
 /// Bytes reserved for the NPY header, so it can be rewritten in place as the array grows.
 const HEADER_LEN: usize = 128;
 
-/// Bytes per value of `descr`, one of the dtypes an [`NpyStream`] writes.
+/// Bytes per value of `descr`, a little-endian integer or float dtype (`<u4`, `<i8`, `<f4`,
+/// …): what an [`NpyStream`] writes.
 fn item_bytes(path: &Path, descr: &str) -> Result<u64> {
-    match descr {
-        "<u4" | "<f4" => Ok(4),
-        "<u8" | "<f8" => Ok(8),
-        other => Err(Error::Usage(format!(
-            "{}: unsupported dtype {other} (expected <u4, <f4, <u8 or <f8)",
+    match descr.as_bytes() {
+        [b'<', b'u' | b'i' | b'f', size @ (b'1' | b'2' | b'4' | b'8')] if descr != "<f1" => {
+            Ok(u64::from(size - b'0'))
+        }
+        _ => Err(Error::Usage(format!(
+            "{}: unsupported dtype {descr} (expected a little-endian integer or float, such as <u4 or <f8)",
             path.display()
         ))),
     }
@@ -62,15 +64,15 @@ pub struct NpyStream {
 }
 
 impl NpyStream {
-    /// Create `path` holding rows of `row_shape` values of `descr` (`<u4`, `<f4`, `<u8` or
-    /// `<f8`).
+    /// Create `path` holding rows of `row_shape` values of `descr`, a little-endian integer
+    /// or float dtype (`<u4`, `<i8`, `<f4`, …).
     ///
     /// ```
     /// use glifsim::record::NpyStream;
     /// let dir = tempfile::tempdir().unwrap();
     /// let s = NpyStream::create(&dir.path().join("v.npy"), "<f4", &[3, 10])?;
     /// assert_eq!(s.rows(), 0);
-    /// assert!(NpyStream::create(&dir.path().join("x.npy"), "<i2", &[]).is_err());
+    /// assert!(NpyStream::create(&dir.path().join("x.npy"), ">u4", &[]).is_err()); // big-endian
     /// # Ok::<(), glifsim::Error>(())
     /// ```
     pub fn create(path: &Path, descr: &'static str, row_shape: &[usize]) -> Result<Self> {

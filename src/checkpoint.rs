@@ -42,13 +42,50 @@ use crate::record::IsiStats;
 use crate::{Simulator, State, StateArray};
 
 /// File magic.
+///
+/// ```
+/// use glifsim::checkpoint::{Checkpoint, MAGIC};
+/// use glifsim::{Backend, Model, Population, Simulator};
+/// let pop = Population::builder(Model::Lif, 10).build()?;
+/// let sim = Simulator::new(&pop, 1, Backend::Cpu)?;
+/// let bytes = Checkpoint::capture(&[("p", &sim)])?.to_bytes();
+/// assert_eq!(&bytes[..8], MAGIC);
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub const MAGIC: &[u8; 8] = b"GLIFCKPT";
 /// Format version this glifsim writes and reads.
+///
+/// ```
+/// use glifsim::checkpoint::{Checkpoint, VERSION};
+/// use glifsim::{Backend, Model, Population, Simulator};
+/// let pop = Population::builder(Model::Lif, 10).build()?;
+/// let sim = Simulator::new(&pop, 1, Backend::Cpu)?;
+/// let mut bytes = Checkpoint::capture(&[("p", &sim)])?.to_bytes();
+/// assert_eq!(&bytes[8..12], &VERSION.to_le_bytes());
+/// // A file from a later format is refused, by name.
+/// bytes[8..12].copy_from_slice(&(VERSION + 1).to_le_bytes());
+/// let e = Checkpoint::from_bytes(&bytes, "x.glifsim".as_ref()).unwrap_err();
+/// assert!(e.to_string().contains("version"), "{e}");
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub const VERSION: u32 = 1;
 /// The file name the command line uses inside an output directory.
+///
+/// ```
+/// use glifsim::checkpoint::FILE_NAME;
+/// let out = std::path::Path::new("out/run1");
+/// assert_eq!(out.join(FILE_NAME), std::path::Path::new("out/run1/checkpoint.glifsim"));
+/// ```
 pub const FILE_NAME: &str = "checkpoint.glifsim";
 
 /// How far a population's recording had got.
+///
+/// ```
+/// use glifsim::checkpoint::RecorderPosition;
+/// let pos = RecorderPosition { spike_rows: 120, trace_rows: 3, total: 4_000 };
+/// let json = serde_json::to_string(&pos).unwrap();
+/// assert_eq!(serde_json::from_str::<RecorderPosition>(&json).unwrap(), pos);
+/// ```
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RecorderPosition {
     /// Rows of `<name>_spikes.npy`.
@@ -60,6 +97,18 @@ pub struct RecorderPosition {
 }
 
 /// Metadata of one population.
+///
+/// ```
+/// use glifsim::checkpoint::Checkpoint;
+/// use glifsim::{Backend, Model, Population, Simulator};
+/// let pop = Population::builder(Model::Lif, 10).build()?;
+/// let sim = Simulator::new(&pop, 2, Backend::Cpu)?;
+/// let meta = Checkpoint::meta_of(&[("exc", &sim)])?;
+/// let p = &meta.populations[0];
+/// assert_eq!((p.name.as_str(), p.model.as_str(), p.neurons, p.trials), ("exc", "LIF", 10, 2));
+/// assert_eq!(p.fingerprint, pop.fingerprint());
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PopulationMeta {
     /// Name.
@@ -100,6 +149,18 @@ impl PopulationMeta {
 }
 
 /// Checkpoint metadata.
+///
+/// ```
+/// use glifsim::checkpoint::Checkpoint;
+/// use glifsim::{Backend, Model, Population, Simulator, StepOptions};
+/// let pop = Population::builder(Model::Lif, 10).build()?;
+/// let mut sim = Simulator::new(&pop, 1, Backend::Cpu)?;
+/// sim.run(25, &[0.0; 250], StepOptions::default())?;
+/// let meta = Checkpoint::meta_of(&[("exc", &sim)])?;
+/// assert_eq!(meta.steps, 25);
+/// assert_eq!(meta.noise_generator, glifsim::noise::NOISE_GENERATOR);
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Meta {
     /// glifsim version that wrote it.
@@ -123,6 +184,26 @@ fn first_noise_generator() -> u32 {
 }
 
 /// A checkpoint in memory.
+///
+/// ```
+/// use glifsim::checkpoint::Checkpoint;
+/// use glifsim::{Backend, Model, Population, Simulator, StepOptions};
+/// let pop = Population::builder(Model::Lif, 100).build()?;
+/// let mut sim = Simulator::new(&pop, 1, Backend::Cpu)?;
+/// let x = vec![40.0f32; 100 * 100];
+/// sim.run(50, &x[..50 * 100], StepOptions::default())?;
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("ck.glifsim");
+/// Checkpoint::capture(&[("exc", &sim)])?.write_atomic(&path)?;
+/// // Later, or in another process: restore and continue; the same as never stopping.
+/// let mut resumed = Simulator::new(&pop, 1, Backend::Cpu)?;
+/// Checkpoint::read(&path)?.restore(0, &mut resumed)?;
+/// assert_eq!(
+///     resumed.run(50, &x[50 * 100..], StepOptions::default())?,
+///     sim.run(50, &x[50 * 100..], StepOptions::default())?
+/// );
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checkpoint {
     /// Metadata.
@@ -381,6 +462,20 @@ impl Checkpoint {
     /// Capture named simulators (library use). All must have taken the same number of steps.
     /// This holds a copy of every state in memory; [`Checkpoint::write_from`] writes a file
     /// straight from the simulators instead.
+    ///
+    /// ```
+    /// use glifsim::checkpoint::Checkpoint;
+    /// use glifsim::{Backend, Model, Population, Simulator, StepOptions};
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// let a = Simulator::new(&pop, 1, Backend::Cpu)?;
+    /// let mut b = Simulator::new(&pop, 1, Backend::Cpu)?;
+    /// let ck = Checkpoint::capture(&[("a", &a), ("b", &b)])?;
+    /// assert_eq!(ck.states.len(), 2);
+    /// // Simulators at different steps cannot share a checkpoint.
+    /// b.run(1, &[0.0; 10], StepOptions::default())?;
+    /// assert!(Checkpoint::capture(&[("a", &a), ("b", &b)]).is_err());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn capture(sims: &[(&str, &Simulator)]) -> Result<Self> {
         let meta = Self::meta_of(sims)?;
         let states = sims
@@ -397,6 +492,17 @@ impl Checkpoint {
     /// The metadata of a checkpoint of named simulators (everything [`Checkpoint::capture`]
     /// records but the states): the step count, which all must share, and each population's
     /// model, size, trials, fingerprint and drive.
+    ///
+    /// ```
+    /// use glifsim::checkpoint::Checkpoint;
+    /// use glifsim::{input::Drive, Backend, Model, Population, Simulator};
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// let mut sim = Simulator::new(&pop, 1, Backend::Cpu)?;
+    /// sim.set_drive(Drive { bias: 12.0.into(), ..Default::default() })?;
+    /// let meta = Checkpoint::meta_of(&[("exc", &sim)])?;
+    /// assert_eq!(meta.populations[0].drive.bias.at(0), 12.0);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn meta_of(sims: &[(&str, &Simulator)]) -> Result<Meta> {
         let steps = sims.first().map_or(0, |(_, s)| s.steps_done());
         if let Some((name, s)) = sims.iter().find(|(_, s)| s.steps_done() != steps) {
@@ -474,6 +580,20 @@ impl Checkpoint {
 
     /// Restore population `index` into `sim` (state, step count, drive), after checking that
     /// it is the same population: model, size, trials and parameters. Nothing changes on error.
+    ///
+    /// ```
+    /// use glifsim::checkpoint::Checkpoint;
+    /// use glifsim::{Backend, Model, Population, Simulator};
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// let sim = Simulator::new(&pop, 1, Backend::Cpu)?;
+    /// let ck = Checkpoint::capture(&[("exc", &sim)])?;
+    /// // Another population (τ_m differs) is refused, and the simulator is left as it was.
+    /// let other = Population::builder(Model::Lif, 10).tau_m(30.0).build()?;
+    /// let mut wrong = Simulator::new(&other, 1, Backend::Cpu)?;
+    /// assert!(ck.restore(0, &mut wrong).is_err());
+    /// assert_eq!(wrong.steps_done(), 0);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn restore(&self, index: usize, sim: &mut Simulator) -> Result<()> {
         self.check_restore(index, sim)?;
         sim.set_drive(self.meta.populations[index].drive.clone())?;
@@ -553,6 +673,16 @@ impl Checkpoint {
     }
 
     /// Serialize.
+    ///
+    /// ```
+    /// use glifsim::checkpoint::Checkpoint;
+    /// use glifsim::{Backend, Model, Population, Simulator};
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// let ck = Checkpoint::capture(&[("exc", &Simulator::new(&pop, 1, Backend::Cpu)?)])?;
+    /// let bytes = ck.to_bytes();
+    /// assert_eq!(Checkpoint::from_bytes(&bytes, "mem".as_ref())?, ck);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         let isi: Vec<Option<&IsiStats>> = self.isi.iter().map(Option::as_ref).collect();
@@ -573,6 +703,18 @@ impl Checkpoint {
     }
 
     /// Parse, checking magic, version, lengths and checksum; `path` names the source.
+    ///
+    /// ```
+    /// use glifsim::checkpoint::Checkpoint;
+    /// use glifsim::{Backend, Model, Population, Simulator};
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// let mut bytes = Checkpoint::capture(&[("exc", &Simulator::new(&pop, 1, Backend::Cpu)?)])?.to_bytes();
+    /// let last = bytes.len() - 10;
+    /// bytes[last] ^= 1; // one flipped bit
+    /// let e = Checkpoint::from_bytes(&bytes, "ck.glifsim".as_ref()).unwrap_err();
+    /// assert!(e.to_string().contains("ck.glifsim"), "{e}");
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn from_bytes(data: &[u8], path: &Path) -> Result<Self> {
         Self::parse(std::io::Cursor::new(data), data.len() as u64, path)
     }
@@ -660,6 +802,19 @@ impl Checkpoint {
     }
 
     /// Write atomically: to `path.tmp`, synced, then renamed over `path`.
+    ///
+    /// ```
+    /// use glifsim::checkpoint::Checkpoint;
+    /// use glifsim::{Backend, Model, Population, Simulator};
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// let ck = Checkpoint::capture(&[("exc", &Simulator::new(&pop, 1, Backend::Cpu)?)])?;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("ck.glifsim");
+    /// ck.write_atomic(&path)?;
+    /// assert!(!dir.path().join("ck.glifsim.tmp").exists());
+    /// assert_eq!(Checkpoint::read(&path)?, ck);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn write_atomic(&self, path: &Path) -> Result<()> {
         let isi: Vec<Option<&IsiStats>> = self.isi.iter().map(Option::as_ref).collect();
         self.write_atomic_with(path, &isi)
@@ -668,6 +823,21 @@ impl Checkpoint {
     /// [`Checkpoint::write_atomic`] with the interspike statistics of each population given
     /// by reference instead of held (`self.isi` is not read): a run's recorders keep theirs,
     /// 32 bytes per neuron and trial, without a copy for every checkpoint.
+    ///
+    /// ```
+    /// use glifsim::checkpoint::Checkpoint;
+    /// use glifsim::record::IsiStats;
+    /// use glifsim::{Backend, Model, Population, Simulator};
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// let ck = Checkpoint::capture(&[("exc", &Simulator::new(&pop, 1, Backend::Cpu)?)])?;
+    /// let mut isi = IsiStats::new(10);
+    /// isi.spike(3, 7);
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("ck.glifsim");
+    /// ck.write_atomic_with(&path, &[Some(&isi)])?;
+    /// assert_eq!(Checkpoint::read(&path)?.isi, vec![Some(isi)]);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn write_atomic_with(&self, path: &Path, isi: &[Option<&IsiStats>]) -> Result<()> {
         if isi.len() != self.states.len() {
             return Err(Error::Usage(format!(
@@ -680,6 +850,15 @@ impl Checkpoint {
     }
 
     /// Read and check a checkpoint file (streamed: see [`Checkpoint::from_bytes`]).
+    ///
+    /// ```
+    /// use glifsim::checkpoint::Checkpoint;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("not-a-checkpoint");
+    /// std::fs::write(&path, b"hello").unwrap();
+    /// assert!(Checkpoint::read(&path).is_err());
+    /// assert!(Checkpoint::read(&dir.path().join("missing")).is_err());
+    /// ```
     pub fn read(path: &Path) -> Result<Self> {
         let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         let len = f.metadata().map_err(|e| Error::io(path, e))?.len();

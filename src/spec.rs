@@ -47,6 +47,17 @@ use crate::input::{Drive, Noise};
 use crate::model::{Model, Param, Population};
 
 /// A parsed spec file.
+///
+/// ```
+/// use glifsim::spec::Spec;
+/// let spec = Spec::parse(
+///     "dt = 0.1\nduration = 500.0\nseed = 7\n[[population]]\nname = \"exc\"\nmodel = \"LIF\"\nneurons = 1000\n",
+///     "run.toml".as_ref(),
+/// )?;
+/// assert_eq!((spec.dt, spec.duration, spec.seed, spec.steps()), (0.1, 500.0, 7, 5000));
+/// assert_eq!(spec.populations[0].neurons, 1000);
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
@@ -69,6 +80,17 @@ pub struct Spec {
 }
 
 /// One population in a spec.
+///
+/// ```
+/// use glifsim::{spec::Spec, Model};
+/// let spec = Spec::parse(
+///     "dt = 0.1\nduration = 1.0\n[[population]]\nname = \"inh\"\nmodel = \"glif3\"\nneurons = 250\ntrials = 4\n[population.params]\nasc_rate = [0.3]\nasc_amp = [-0.2]\n",
+///     "run.toml".as_ref(),
+/// )?;
+/// let p = &spec.populations[0];
+/// assert_eq!((p.name.as_str(), p.model, p.neurons, p.trials), ("inh", Model::Glif3, 250, 4));
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PopulationSpec {
@@ -97,6 +119,19 @@ fn one() -> usize {
 }
 
 /// A parameter value in a spec: a number, a list of per-neuron values, or an NPY file.
+///
+/// ```
+/// use glifsim::spec::Spec;
+/// let spec = Spec::parse(
+///     "dt = 0.1\nduration = 1.0\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 2\n[population.params]\nv_rest = -70.0\ntau_m = [10.0, 20.0]\nv_th = { npy = \"vth.npy\" }\n",
+///     "run.toml".as_ref(),
+/// )?;
+/// let p = &spec.populations[0].params;
+/// assert!(matches!(p.v_rest, Some(glifsim::spec::Value::Number(_))));
+/// assert!(matches!(p.tau_m, Some(glifsim::spec::Value::List(_))));
+/// assert!(matches!(p.v_th, Some(glifsim::spec::Value::Npy { .. })));
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(untagged)]
 pub enum Value {
@@ -112,6 +147,17 @@ pub enum Value {
 }
 
 /// Model parameters; which ones apply depends on the model.
+///
+/// ```
+/// use glifsim::spec::Spec;
+/// let text = "dt = 0.1\nduration = 1.0\n[[population]]\nname = \"p\"\nmodel = \"ALIF\"\nneurons = 10\n[population.params]\nadapt_tau = [20.0, 200.0]\nadapt_increment = [1.0, 0.1]\n";
+/// let p = &Spec::parse(text, "run.toml".as_ref())?.prepare()?[0];
+/// assert_eq!(p.pop.k(), 2);
+/// // A misspelled parameter is refused with the line it is on.
+/// let bad = text.replace("adapt_tau", "adapt_taus");
+/// assert!(Spec::parse(&bad, "run.toml".as_ref()).is_err());
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ParamsSpec {
@@ -154,6 +200,15 @@ pub struct ParamsSpec {
 }
 
 /// Input sources of a population; they add up.
+///
+/// ```
+/// use glifsim::spec::Spec;
+/// let text = "dt = 0.1\nduration = 100.0\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 10\n[population.input]\nbias = 12.0\nnoise = { mean = 1.0, std = 20.0 }\nschedule = [[50.0, 5.0]]\n";
+/// let d = &Spec::parse(text, "run.toml".as_ref())?.prepare()?[0].drive;
+/// assert_eq!(d.bias.at(0), 12.0);
+/// assert_eq!(d.schedule, vec![(500, 5.0)]); // 50 ms at Δt = 0.1 ms is step 500
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputSpec {
@@ -169,6 +224,16 @@ pub struct InputSpec {
 }
 
 /// Noise parameters in a spec.
+///
+/// ```
+/// use glifsim::spec::Spec;
+/// let text = "dt = 0.1\nduration = 1.0\nseed = 100\n[[population]]\nname = \"a\"\nmodel = \"LIF\"\nneurons = 1\n[population.input]\nnoise = { std = 5.0 }\n[[population]]\nname = \"b\"\nmodel = \"LIF\"\nneurons = 1\n[population.input]\nnoise = { std = 5.0 }\n";
+/// let prepared = Spec::parse(text, "run.toml".as_ref())?.prepare()?;
+/// let seeds: Vec<u64> = prepared.iter().map(|p| p.drive.noise.as_ref().unwrap().seed).collect();
+/// assert_eq!(seeds, vec![100, 101]); // population i draws with seed + i
+/// assert_eq!(prepared[0].drive.noise.as_ref().unwrap().mean.at(0), 0.0); // the default mean
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoiseSpec {
@@ -184,6 +249,18 @@ fn zero() -> Value {
 }
 
 /// Which spikes: all, none, or neuron ranges.
+///
+/// ```
+/// use glifsim::spec::Spec;
+/// let spec = |sel: &str| format!("dt = 0.1\nduration = 1.0\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 100\n[population.record]\nspikes = {sel}\n");
+/// let ranges = |sel: &str| -> glifsim::Result<_> {
+///     Ok(Spec::parse(&spec(sel), "run.toml".as_ref())?.prepare()?[0].spike_ranges.clone())
+/// };
+/// assert_eq!(ranges("\"all\"")?, vec![(0, 100)]);
+/// assert_eq!(ranges("\"none\"")?, vec![]);
+/// assert_eq!(ranges("[[0, 10], [50, 60]]")?, vec![(0, 10), (50, 60)]);
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 #[serde(untagged)]
 pub enum SpikeSelection {
@@ -200,6 +277,17 @@ impl Default for SpikeSelection {
 }
 
 /// What to record for a population.
+///
+/// ```
+/// use glifsim::spec::Spec;
+/// let text = "dt = 0.1\nduration = 1.0\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 100\n[population.record]\nv = [0, 99]\nevery = 5\ncv_isi = false\n";
+/// let p = &Spec::parse(text, "run.toml".as_ref())?.prepare()?[0];
+/// assert_eq!((p.v.clone(), p.every, p.cv_isi), (vec![0, 99], 5, false));
+/// // A neuron outside the population is refused.
+/// let bad = text.replace("[0, 99]", "[0, 100]");
+/// assert!(Spec::parse(&bad, "run.toml".as_ref())?.prepare().is_err());
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordSpec {
@@ -224,6 +312,23 @@ pub struct RecordSpec {
 }
 
 /// A population ready to simulate.
+///
+/// ```
+/// use glifsim::{spec::Spec, Backend, Simulator, StepOptions};
+/// let text = "dt = 0.1\nduration = 20.0\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 10\n[population.input]\nbias = 40.0\n";
+/// let spec = Spec::parse(text, "run.toml".as_ref())?;
+/// let p = &spec.prepare()?[0];
+/// // What `glifsim run` does with it, by hand.
+/// let mut sim = Simulator::new(&p.pop, p.trials, Backend::Cpu)?;
+/// sim.set_drive(p.drive.clone())?;
+/// let mut spikes = 0;
+/// sim.run_driven_with(spec.steps(), StepOptions::default(), |_, w| {
+///     spikes += w.iter().map(|x| x.count_ones()).sum::<u32>();
+///     Ok(())
+/// })?;
+/// assert!(spikes > 0);
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct PreparedPopulation {
     /// Name.
@@ -255,6 +360,17 @@ pub struct PreparedPopulation {
 
 impl Spec {
     /// Read and check a spec file.
+    ///
+    /// ```
+    /// use glifsim::spec::Spec;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let path = dir.path().join("run.toml");
+    /// std::fs::write(&path, "dt = 0.1\nduration = 1.0\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 1\n").unwrap();
+    /// let spec = Spec::load(&path)?;
+    /// assert_eq!(spec.base_dir, dir.path()); // relative paths in it resolve here
+    /// assert!(Spec::load(dir.path().join("missing.toml")).is_err());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn load(path: impl AsRef<Path>) -> Result<Spec> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
@@ -264,6 +380,12 @@ impl Spec {
     }
 
     /// Parse spec text; `path` names it in messages.
+    ///
+    /// ```
+    /// use glifsim::spec::Spec;
+    /// let e = Spec::parse("dt = 0.1\nduration = -1.0\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 1\n", "run.toml".as_ref()).unwrap_err();
+    /// assert!(e.to_string().contains("run.toml") && e.to_string().contains("duration"), "{e}");
+    /// ```
     pub fn parse(text: &str, path: &Path) -> Result<Spec> {
         let mut spec: Spec = toml::from_str(text).map_err(|e| {
             // toml's message already says "at line L, column C" and quotes the line.
@@ -312,6 +434,17 @@ impl Spec {
     }
 
     /// Number of steps: ⌈duration / dt⌉ (rounded to the nearest step when within 1e-9).
+    ///
+    /// ```
+    /// use glifsim::spec::Spec;
+    /// let steps = |dt: f64, duration: f64| -> glifsim::Result<usize> {
+    ///     let text = format!("dt = {dt}\nduration = {duration}\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 1\n");
+    ///     Ok(Spec::parse(&text, "run.toml".as_ref())?.steps())
+    /// };
+    /// assert_eq!(steps(0.1, 0.3)?, 3); // 0.3 / 0.1 = 2.9999999999999996 in f64: still 3
+    /// assert_eq!(steps(0.25, 1.1)?, 5); // 4.4 steps: rounded up
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn steps(&self) -> usize {
         let x = self.duration / self.dt;
         let r = x.round();
@@ -323,6 +456,14 @@ impl Spec {
     }
 
     /// Load parameter files and build every population (validating the parameters).
+    ///
+    /// ```
+    /// use glifsim::spec::Spec;
+    /// let text = "dt = 0.1\nduration = 1.0\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 3\n[population.params]\ntau_m = [10.0, -5.0, 10.0]\n";
+    /// let e = Spec::parse(text, "run.toml".as_ref())?.prepare().unwrap_err();
+    /// assert!(e.to_string().contains("tau_m"), "{e}"); // the rule broken, the neuron, the value
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn prepare(&self) -> Result<Vec<PreparedPopulation>> {
         self.prepare_with(true)
     }
@@ -331,6 +472,19 @@ impl Spec {
     /// (dtype, shape, length) and its size given in `host_input_bytes`, `host_input` left
     /// empty. For a dry run ([`crate::run::dry_run`]), which must not itself hold what it
     /// warns about.
+    ///
+    /// ```
+    /// use glifsim::{record::NpyStream, spec::Spec};
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut s = NpyStream::create(&dir.path().join("x.npy"), "<f4", &[4])?;
+    /// s.append(&[0u8; 10 * 16], 10)?; // 10 steps × 4 neurons
+    /// s.commit()?;
+    /// let path = dir.path().join("run.toml");
+    /// std::fs::write(&path, "dt = 0.1\nduration = 1.0\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 4\n[population.input]\nnpy = \"x.npy\"\n").unwrap();
+    /// let p = &Spec::load(&path)?.prepare_without_inputs()?[0];
+    /// assert_eq!((p.host_input.is_none(), p.host_input_bytes), (true, 160));
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn prepare_without_inputs(&self) -> Result<Vec<PreparedPopulation>> {
         self.prepare_with(false)
     }
@@ -687,6 +841,17 @@ impl Spec {
 }
 
 /// Read an NPY array of float32 or float64 (C order) as f64, with its shape.
+///
+/// ```
+/// use glifsim::{record::NpyStream, spec::read_npy_f64};
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("tau.npy");
+/// let mut s = NpyStream::create(&path, "<f8", &[])?;
+/// s.append(bytemuck::cast_slice(&[10.0f64, 20.0]), 2)?;
+/// s.commit()?;
+/// assert_eq!(read_npy_f64(&path)?, (vec![2], vec![10.0, 20.0]));
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub fn read_npy_f64(path: &Path) -> Result<(Vec<u64>, Vec<f64>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     parse_npy_f64(&bytes, path)
@@ -780,6 +945,19 @@ fn decode_floats(bytes: &[u8], item: usize) -> impl Iterator<Item = f64> + '_ {
 
 /// Parse NPY bytes (float32 or float64, C order) as f64; `path` names the source in errors.
 /// A header that claims more data than the bytes hold is refused before anything is allocated.
+///
+/// ```
+/// use glifsim::spec::parse_npy_f64;
+/// let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }";
+/// let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+/// bytes.extend_from_slice(&118u16.to_le_bytes());
+/// bytes.extend_from_slice(format!("{header:<117}\n").as_bytes());
+/// bytes.extend_from_slice(bytemuck::cast_slice(&[1.5f32, -2.0]));
+/// assert_eq!(parse_npy_f64(&bytes, "mem".as_ref())?, (vec![2], vec![1.5, -2.0]));
+/// // A header that claims more values than the bytes hold is refused.
+/// assert!(parse_npy_f64(&bytes[..bytes.len() - 4], "mem".as_ref()).is_err());
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub fn parse_npy_f64(bytes: &[u8], path: &Path) -> Result<(Vec<u64>, Vec<f64>)> {
     let (shape, item, offset) = npy_float_layout(bytes, bytes.len() as u64, path)?;
     let count: u64 = shape.iter().product();

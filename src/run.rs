@@ -43,6 +43,18 @@ use crate::spec::{Spec, Value};
 use crate::{Backend, Sampling, Simulator, StepOptions};
 
 /// How to run a spec.
+///
+/// ```
+/// use glifsim::run::RunOptions;
+/// use glifsim::Backend;
+/// let mut opts = RunOptions::new("out/exc");
+/// opts.backend = Backend::Cpu;
+/// opts.checkpoint_every = Some(10_000);
+/// opts.plot = false;
+/// // Another thread (a Ctrl-C handler) may stop the run after its current segment:
+/// let stop = opts.stop.clone();
+/// stop.store(true, std::sync::atomic::Ordering::Relaxed);
+/// ```
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// Which path.
@@ -61,6 +73,13 @@ pub struct RunOptions {
 
 impl RunOptions {
     /// Defaults: auto backend, plot on, no checkpoints.
+    ///
+    /// ```
+    /// use glifsim::run::RunOptions;
+    /// let opts = RunOptions::new("out");
+    /// assert!(opts.plot && opts.checkpoint_every.is_none());
+    /// assert_eq!(opts.backend, glifsim::Backend::Auto);
+    /// ```
     pub fn new(out_dir: impl Into<PathBuf>) -> Self {
         RunOptions {
             backend: Backend::Auto,
@@ -149,6 +168,17 @@ fn gpu_options(p: &PreparedPopulation) -> GpuOptions {
 
 /// What one population of a run holds: the sizes behind the run's host-memory check, which
 /// `glifsim run --dry-run` prints ([`dry_run`]).
+///
+/// ```
+/// use glifsim::{run::dry_run, spec::Spec, Backend};
+/// let text = "dt = 0.1\nduration = 1.0\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 1000\ntrials = 2\n";
+/// let plan = dry_run(&Spec::parse(text, "run.toml".as_ref())?, Backend::Cpu)?;
+/// let m = &plan.populations[0];
+/// assert_eq!((m.device_bytes, m.shards), (0, 0)); // the CPU path
+/// assert_eq!(m.recorder_bytes, 32 * 2000); // interval statistics, 32 bytes per neuron and trial
+/// assert!(m.host_sim_bytes >= 8 * 2000); // V and r of every neuron and trial
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct MemoryPlan {
     /// The population's name.
@@ -276,6 +306,18 @@ fn check_run_memory(
 
 /// A run planned but not run (`glifsim run --dry-run`): where it would run, for how many
 /// steps, what each population would hold, and whether the host-memory check lets it start.
+///
+/// ```
+/// use glifsim::{run::dry_run, spec::Spec, Backend};
+/// // 10¹² neurons: refused before anything is allocated, saying why.
+/// let text = "dt = 0.1\nduration = 1.0\n[[population]]\nname = \"p\"\nmodel = \"LIF\"\nneurons = 1000000000000\n";
+/// let plan = dry_run(&Spec::parse(text, "run.toml".as_ref())?, Backend::Cpu)?;
+/// assert_eq!((plan.backend.as_str(), plan.steps), ("cpu", 10));
+/// if plan.host_available.is_some() {
+///     assert!(plan.refused.unwrap().contains("host memory"));
+/// }
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DryRun {
     /// "gpu" or "cpu".
@@ -383,6 +425,22 @@ fn open_traces(
 /// A run stopped by `opts.stop` returns its summary with `complete = false`; a run stopped by
 /// an error writes its summary (saying where and why it stopped, and where the last checkpoint
 /// is) and returns the error. Either way every file holds every completed step.
+///
+/// ```
+/// use glifsim::{record::read_npy_u32, run::{run_spec, RunOptions}, spec::Spec, Backend};
+/// let dir = tempfile::tempdir().unwrap();
+/// let text = "dt = 0.1\nduration = 50.0\n[[population]]\nname = \"exc\"\nmodel = \"LIF\"\nneurons = 100\n[population.input]\nbias = 40.0\n[population.record]\nv = [0]\n";
+/// let spec = Spec::parse(text, &dir.path().join("run.toml"))?;
+/// let mut opts = RunOptions::new(dir.path().join("out"));
+/// opts.backend = Backend::Cpu;
+/// opts.plot = false;
+/// let summary = run_spec(&spec, &opts, &mut |done, total| eprintln!("{done}/{total}"))?;
+/// assert!(summary.complete && summary.steps == 500);
+/// // One spike count per step, and V of neuron 0 before the first step and after every one.
+/// assert_eq!(read_npy_u32(&dir.path().join("out/exc_counts.npy"))?.0, vec![500]);
+/// assert!(dir.path().join("out/exc_v.npy").exists());
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub fn run_spec(
     spec: &Spec,
     opts: &RunOptions,
@@ -432,6 +490,30 @@ pub fn run_spec(
 /// Continue the run whose output directory `dir` holds a checkpoint: the simulators are rebuilt
 /// from the saved spec on `opts.backend` (either path), restored, and the recordings cut back
 /// to the checkpoint and continued. `opts.out_dir` must be `dir`.
+///
+/// ```
+/// use glifsim::{record::read_npy_u32, run::{resume, run_spec, RunOptions}, spec::Spec, Backend};
+/// let dir = tempfile::tempdir().unwrap();
+/// let text = "dt = 0.1\nduration = 30.0\n[[population]]\nname = \"exc\"\nmodel = \"LIF\"\nneurons = 100\n[population.input]\nbias = 14.0\nnoise = { std = 30.0 }\n";
+/// let spec = Spec::parse(text, &dir.path().join("run.toml"))?;
+/// let counts = |out: &str| read_npy_u32(&dir.path().join(out).join("exc_counts.npy")).unwrap().1;
+/// // The whole run, then one that fails at step 250 with a checkpoint at step 200.
+/// let mut whole = RunOptions::new(dir.path().join("whole"));
+/// whole.backend = Backend::Cpu;
+/// whole.plot = false;
+/// run_spec(&spec, &whole, &mut |_, _| {})?;
+/// let mut cut = RunOptions::new(dir.path().join("cut"));
+/// cut.backend = Backend::Cpu;
+/// cut.plot = false;
+/// cut.checkpoint_every = Some(100);
+/// cut.inject_fault_after = Some(250);
+/// assert!(run_spec(&spec, &cut, &mut |_, _| {}).is_err());
+/// cut.inject_fault_after = None;
+/// let s = resume(&cut, &mut |_, _| {})?;
+/// assert!(s.complete);
+/// assert_eq!(counts("cut"), counts("whole"));
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub fn resume(opts: &RunOptions, progress: &mut dyn FnMut(u64, u64)) -> Result<Summary> {
     let dir = &opts.out_dir;
     let path = dir.join(checkpoint::FILE_NAME);

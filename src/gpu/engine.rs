@@ -30,14 +30,43 @@ const DISPATCH_STRIDE: u64 = 256;
 /// Largest spike buffer of one chunk (per shard), bytes.
 const SPIKE_CHUNK_BYTES: u64 = 256 << 20;
 /// The most threshold components the GPU path supports (θ is held in registers).
+///
+/// ```
+/// use glifsim::{gpu::{GpuContext, GpuSim, MAX_K}, Model, Population};
+/// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+/// let many = Population::builder(Model::Alif, 10)
+///     .adapt_time_constants(vec![20.0.into(); MAX_K + 1])
+///     .adapt_increments(vec![1.0.into(); MAX_K + 1])
+///     .build()?; // fine on the CPU path
+/// assert!(GpuSim::new(std::sync::Arc::new(ctx), &many, 1).is_err());
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub const MAX_K: usize = 8;
 /// [`GpuSim::state_of`] reads the listed neurons of a shard in runs: two listed neurons with
 /// fewer than this many unlisted ones between them share a run (reading at most 4 KB more
 /// per array instead of one more copy), so that a readback of any set of neurons takes at most
 /// N / 1024 + 1 copies per array.
+///
+/// ```
+/// use glifsim::gpu::STATE_OF_RUN_GAP;
+/// // Neurons 10 and 900 are read in one copy (889 values between them); 10 and 5000 in two.
+/// assert!(900 - 10 < STATE_OF_RUN_GAP && 5000 - 10 > STATE_OF_RUN_GAP);
+/// ```
 pub const STATE_OF_RUN_GAP: usize = 1024;
 
 /// Tuning knobs of the GPU engine.
+///
+/// ```
+/// use std::sync::Arc;
+/// use glifsim::{gpu::{GpuContext, GpuOptions, GpuSim}, input::Drive, Model, Population};
+/// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+/// let pop = Population::builder(Model::Lif, 100_000).build()?;
+/// // A run driven only by the device's own input needs no host-input buffer.
+/// let opts = GpuOptions { host_inputs: false, chunk_steps: 500, ..Default::default() };
+/// let sim = GpuSim::with_drive(Arc::new(ctx), &pop, 1, &Drive { bias: 20.0.into(), ..Default::default() }, &opts)?;
+/// assert!(sim.device_memory().inputs <= 16);
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct GpuOptions {
     /// Steps per submission (the input chunk), capped by the binding limit. Default 100.
@@ -209,6 +238,18 @@ pub struct DeviceMemory {
 
 impl DeviceMemory {
     /// All of it.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, input::Drive, Model, Population};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 10_000).build()?;
+    /// let (drive, opts) = (Drive::default(), Default::default());
+    /// let sim = GpuSim::with_drive(Arc::new(ctx), &pop, 1, &drive, &opts)?;
+    /// let m = sim.device_memory();
+    /// assert_eq!(m.total(), m.state + m.parameters + m.inputs + m.spikes + m.staging + m.noise_cache);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn total(&self) -> u64 {
         self.state + self.parameters + self.inputs + self.spikes + self.staging + self.noise_cache
     }
@@ -265,6 +306,18 @@ fn shard_bytes(
 }
 
 /// How a GPU simulator would lay a population out on a device ([`GpuSim::layout`]).
+///
+/// ```
+/// use std::sync::Arc;
+/// use glifsim::{gpu::{GpuContext, GpuOptions, GpuSim}, input::Drive, Model, Population};
+/// // A device whose storage bindings hold 1 MiB: 3M LIF neurons need several shards.
+/// let Ok(ctx) = GpuContext::with_binding_limit(None, 1 << 20) else { return Ok(()) };
+/// let pop = Population::builder(Model::Lif, 3_000_000).build()?;
+/// let opts = GpuOptions { host_inputs: false, ..Default::default() };
+/// let l = GpuSim::layout(&ctx, &pop, 1, &Drive::default(), &opts)?;
+/// assert!(l.shards >= 3 && l.largest_shard <= 1 << 18);
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct GpuLayout {
     /// Shards ([`GpuSim::shard_count`]): pieces of the population, each within the device's
@@ -501,11 +554,37 @@ impl std::fmt::Debug for GpuSim {
 
 impl GpuSim {
     /// Upload a population at its initial state, with default options.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, Model, Population};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 1000).v_rest(-60.0).build()?;
+    /// let sim = GpuSim::new(Arc::new(ctx), &pop, 2)?;
+    /// assert_eq!(sim.state()?.v, vec![-60.0; 2000]);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn new(ctx: Arc<GpuContext>, pop: &Population, trials: usize) -> Result<Self> {
         Self::with_options(ctx, pop, trials, &GpuOptions::default())
     }
 
     /// Upload a population at its initial state.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuOptions, GpuSim}, Model, Population, StepOptions};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let ctx = Arc::new(ctx);
+    /// let pop = Population::builder(Model::Lif, 1000).build()?;
+    /// let x = vec![40.0f32; 300 * 1000];
+    /// // One dispatch per step, or many steps per dispatch: the same spikes.
+    /// let per_step = GpuOptions { fused: false, ..Default::default() };
+    /// let mut a = GpuSim::with_options(ctx.clone(), &pop, 1, &per_step)?;
+    /// let mut b = GpuSim::new(ctx, &pop, 1)?;
+    /// let o = StepOptions::default();
+    /// assert_eq!(a.run(300, &x, o)?, b.run(300, &x, o)?);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn with_options(
         ctx: Arc<GpuContext>,
         pop: &Population,
@@ -575,6 +654,26 @@ impl GpuSim {
     }
 
     /// Upload a population at its initial state, with on-device input currents.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuOptions, GpuSim}, input::{Drive, Noise}, CpuSim, Model, Population, StepOptions};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 5000).build()?;
+    /// let drive = Drive {
+    ///     bias: 14.0.into(),
+    ///     noise: Some(Noise { mean: 0.0.into(), std: 30.0.into(), seed: 9 }),
+    ///     schedule: vec![(200, 5.0)],
+    /// };
+    /// let opts = GpuOptions { host_inputs: false, ..Default::default() };
+    /// let mut g = GpuSim::with_drive(Arc::new(ctx), &pop, 1, &drive, &opts)?;
+    /// // The CPU path in the adapter's arithmetic draws the same noise: the same spikes.
+    /// let mut c = CpuSim::<f32>::new(&pop, 1, g.context().arith())?;
+    /// c.set_drive(drive)?;
+    /// let o = StepOptions::default();
+    /// assert_eq!(g.run_driven(400, o)?, c.run_driven(400, o)?);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn with_drive(
         ctx: Arc<GpuContext>,
         pop: &Population,
@@ -833,26 +932,85 @@ impl GpuSim {
     }
 
     /// The population.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, Model, Population};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// assert_eq!(GpuSim::new(Arc::new(ctx), &pop, 1)?.population(), &pop);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn population(&self) -> &Population {
         &self.pop
     }
     /// Number of trials B.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, Model, Population};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// assert_eq!(GpuSim::new(Arc::new(ctx), &pop, 4)?.trials(), 4);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn trials(&self) -> usize {
         self.trials
     }
     /// The device context.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, Model, Population};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let ctx = Arc::new(ctx);
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// let sim = GpuSim::new(ctx.clone(), &pop, 1)?;
+    /// assert!(Arc::ptr_eq(sim.context(), &ctx)); // simulators share one device
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn context(&self) -> &Arc<GpuContext> {
         &self.ctx
     }
     /// Number of shards the population was split into.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuOptions, GpuSim}, Model, Population};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 1024).build()?;
+    /// let opts = GpuOptions { max_shard_neurons: Some(256), ..Default::default() };
+    /// assert_eq!(GpuSim::with_options(Arc::new(ctx), &pop, 1, &opts)?.shard_count(), 4);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn shard_count(&self) -> usize {
         self.shards.len()
     }
     /// Steps recorded per submission.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuOptions, GpuSim}, Model, Population};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 1000).build()?;
+    /// let opts = GpuOptions { chunk_steps: 250, ..Default::default() };
+    /// assert_eq!(GpuSim::with_options(Arc::new(ctx), &pop, 1, &opts)?.chunk_steps(), 250);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn chunk_steps(&self) -> usize {
         self.chunk
     }
     /// The device memory this simulator holds (buffer sizes; the driver may round them up).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, Model, Population};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 1 << 20).build()?;
+    /// let m = GpuSim::new(Arc::new(ctx), &pop, 1)?.device_memory();
+    /// assert_eq!(m.state, (8 << 20) + 16); // V and r, 8 bytes per LIF neuron (and a stand-in)
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn device_memory(&self) -> DeviceMemory {
         let mut m = DeviceMemory {
             state: 0,
@@ -874,6 +1032,20 @@ impl GpuSim {
     }
     /// Whether this simulator keeps the noise cache ([`GpuOptions::noise_cache`]; only with a
     /// noise drive).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuOptions, GpuSim}, input::{Drive, Noise}, Model, Population};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 1000).build()?;
+    /// let noise = Drive { noise: Some(Noise { mean: 0.0.into(), std: 1.0.into(), seed: 1 }), ..Default::default() };
+    /// let opts = GpuOptions { noise_cache: Some(true), ..Default::default() };
+    /// let ctx = Arc::new(ctx);
+    /// assert!(GpuSim::with_drive(ctx.clone(), &pop, 1, &noise, &opts)?.has_noise_cache());
+    /// // Nothing to cache without noise.
+    /// assert!(!GpuSim::with_options(ctx, &pop, 1, &opts)?.has_noise_cache());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn has_noise_cache(&self) -> bool {
         self.noise_cache
     }
@@ -914,10 +1086,34 @@ impl GpuSim {
         &self.kernels
     }
     /// Steps taken so far.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, Model, Population, StepOptions};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// let mut sim = GpuSim::new(Arc::new(ctx), &pop, 1)?;
+    /// sim.run(7, &[0.0; 70], StepOptions::default())?;
+    /// assert_eq!(sim.steps_done(), 7);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn steps_done(&self) -> u64 {
         self.steps
     }
     /// Set the step counter (used when restoring a saved run).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, input::Drive, Model, Population, StepOptions};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// // A current that starts at step 1000: set the counter there and the neurons feel it.
+    /// let drive = Drive { schedule: vec![(1000, 100.0)], ..Default::default() };
+    /// let mut sim = GpuSim::with_drive(Arc::new(ctx), &pop, 1, &drive, &Default::default())?;
+    /// sim.set_steps_done(1000);
+    /// assert!(sim.run_driven(100, StepOptions::default())?.count() > 0);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn set_steps_done(&mut self, steps: u64) {
         self.steps = steps;
         // The cached noise belongs to the old step count.
@@ -925,12 +1121,45 @@ impl GpuSim {
     }
 
     /// One step with `input` (B·N currents, `[B][N]`); returns the spikes.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, Model, Population, StepOptions};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 2).build()?;
+    /// let mut sim = GpuSim::new(Arc::new(ctx), &pop, 1)?;
+    /// let mut fired = false;
+    /// for _ in 0..100 {
+    ///     fired |= sim.step(&[0.0, 1000.0], StepOptions::default())?.get(0, 1);
+    /// }
+    /// assert!(fired);
+    /// assert!(sim.step(&[0.0], StepOptions::default()).is_err()); // wrong length: nothing runs
+    /// assert_eq!(sim.steps_done(), 100);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn step(&mut self, input: &[f32], opts: StepOptions) -> Result<SpikeFrame> {
         self.one_step(Some(input), opts)
     }
 
     /// One step driven by the drive alone (no host input): submit, compute, read back the
     /// bitmask. The interactive path when inputs live on the device.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuOptions, GpuSim}, input::Drive, Model, Population, StepOptions};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 1000).build()?;
+    /// let drive = Drive { bias: 40.0.into(), ..Default::default() };
+    /// let opts = GpuOptions { host_inputs: false, ..Default::default() };
+    /// let mut sim = GpuSim::with_drive(Arc::new(ctx), &pop, 1, &drive, &opts)?;
+    /// // A closed loop: look at each step's spikes before the next.
+    /// let mut steps_to_first_spike = 0;
+    /// while sim.step_driven(StepOptions::default())?.count() == 0 {
+    ///     steps_to_first_spike += 1;
+    /// }
+    /// assert!(steps_to_first_spike > 0);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn step_driven(&mut self, opts: StepOptions) -> Result<SpikeFrame> {
         self.one_step(None, opts)
     }
@@ -948,6 +1177,19 @@ impl GpuSim {
     }
 
     /// Run `steps` steps with inputs `[T][B][N]`; returns the spikes `[T][B][W]`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, CpuSim, Model, Population, StepOptions};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 1000).build()?;
+    /// let x: Vec<f32> = (0..200 * 1000).map(|i| (i % 61) as f32).collect();
+    /// let mut g = GpuSim::new(Arc::new(ctx), &pop, 1)?;
+    /// let mut c = CpuSim::<f32>::new(&pop, 1, g.context().arith())?;
+    /// let o = StepOptions::default();
+    /// assert_eq!(g.run(200, &x, o)?, c.run(200, &x, o)?); // bit for bit
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn run(&mut self, steps: usize, inputs: &[f32], opts: StepOptions) -> Result<SpikeRecord> {
         SpikeRecord::collect(self.trials, self.pop.len(), |sink| {
             self.run_with(steps, inputs, opts, sink)
@@ -959,6 +1201,22 @@ impl GpuSim {
     /// first, so a bad input changes nothing. If `sink` fails, the steps already run stay run:
     /// those of the chunk it failed on and of the one submitted behind it, which
     /// [`steps_done`](Self::steps_done) counts although their spikes were not delivered.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuOptions, GpuSim}, Model, Population, StepOptions};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 64).build()?;
+    /// let opts = GpuOptions { chunk_steps: 40, ..Default::default() };
+    /// let mut sim = GpuSim::with_options(Arc::new(ctx), &pop, 1, &opts)?;
+    /// let mut chunks = Vec::new();
+    /// sim.run_with(100, &vec![0.0; 100 * 64], StepOptions::default(), |t0, words| {
+    ///     chunks.push((t0, words.len() / 2)); // two words per step
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(chunks, vec![(0, 40), (40, 40), (80, 20)]);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn run_with(
         &mut self,
         steps: usize,
@@ -970,6 +1228,18 @@ impl GpuSim {
     }
 
     /// Run `steps` steps with the drive alone (no host input); returns the spikes.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, input::Drive, Model, Population, StepOptions};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 100).build()?;
+    /// let drive = Drive { bias: vec![40.0; 100].into(), ..Default::default() };
+    /// let mut sim = GpuSim::with_drive(Arc::new(ctx), &pop, 1, &drive, &Default::default())?;
+    /// let rec = sim.run_driven(300, StepOptions::default())?;
+    /// assert!(rec.count_per_neuron().iter().all(|&c| c > 0));
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn run_driven(&mut self, steps: usize, opts: StepOptions) -> Result<SpikeRecord> {
         SpikeRecord::collect(self.trials, self.pop.len(), |sink| {
             self.run_inner(steps, None, opts, sink)
@@ -977,6 +1247,15 @@ impl GpuSim {
     }
 
     /// The drive.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, Model, Population};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// assert!(GpuSim::new(Arc::new(ctx), &pop, 1)?.drive().is_zero());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn drive(&self) -> &Drive {
         &self.drive
     }
@@ -987,6 +1266,19 @@ impl GpuSim {
     /// unless the new drive's buffers cut the population into other shards (a per-neuron bias
     /// or the noise cache can lower the largest shard): then the state is read back through
     /// the host into a new set of buffers, and both sets are on the device for a moment.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, input::Drive, Model, Population, StepOptions};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 100).build()?;
+    /// let mut sim = GpuSim::new(Arc::new(ctx), &pop, 1)?;
+    /// sim.run(50, &vec![10.0; 50 * 100], StepOptions::default())?;
+    /// let v = sim.state()?.v;
+    /// sim.set_drive(Drive { bias: 30.0.into(), ..Default::default() })?;
+    /// assert_eq!((sim.state()?.v, sim.steps_done()), (v, 50)); // state and step count kept
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn set_drive(&mut self, drive: Drive) -> Result<()> {
         drive.validate(self.pop.len())?;
         if drive == self.drive {
@@ -1004,6 +1296,21 @@ impl GpuSim {
     }
 
     /// `run_with` where the host inputs may be absent (drive only).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, Model, Population, StepOptions};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 32).build()?;
+    /// let mut sim = GpuSim::new(Arc::new(ctx), &pop, 1)?;
+    /// let mut steps = 0;
+    /// sim.run_inner(20, None, StepOptions::default(), |_, w| {
+    ///     steps += w.len(); // one word per step
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(steps, 20);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn run_inner(
         &mut self,
         steps: usize,
@@ -1017,6 +1324,20 @@ impl GpuSim {
     /// Run `steps` steps reading the input rows already in device memory (the last chunk
     /// uploaded, step `t` reading row `t % chunk_steps`), without uploading anything: this
     /// times the kernel with streamed input at device bandwidth (`glifsim bench`).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuOptions, GpuSim}, Model, Population, StepOptions};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 1000).build()?;
+    /// let opts = GpuOptions { chunk_steps: 10, ..Default::default() };
+    /// let mut sim = GpuSim::with_options(Arc::new(ctx), &pop, 1, &opts)?;
+    /// sim.run(10, &vec![40.0; 10 * 1000], StepOptions::default())?; // uploads the rows
+    /// let t = std::time::Instant::now();
+    /// sim.run_resident(1000, StepOptions::default(), |_, _| Ok(()))?; // reads them again and again
+    /// println!("{:.2e} updates/s", 1000.0 * 1000.0 / t.elapsed().as_secs_f64());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn run_resident(
         &mut self,
         steps: usize,
@@ -1341,6 +1662,20 @@ impl GpuSim {
 
     /// GPU time (s) of one pass of `steps` (≤ chunk) steps on resident inputs, from timestamp
     /// queries; `None` when the adapter has none. The state advances by `steps` steps.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, Model, Population, StepOptions};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 1000).build()?;
+    /// let mut sim = GpuSim::new(Arc::new(ctx), &pop, 1)?;
+    /// sim.run(100, &vec![20.0; 100 * 1000], StepOptions::default())?;
+    /// if let Some(s) = sim.gpu_time_resident(100)? {
+    ///     println!("{:.1} µs per step on the GPU", s * 1e6 / 100.0);
+    /// }
+    /// assert_eq!(sim.steps_done(), 200);
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn gpu_time_resident(&mut self, steps: usize) -> Result<Option<f64>> {
         if !self.ctx.has_timestamps() {
             return Ok(None);

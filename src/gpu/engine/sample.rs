@@ -177,6 +177,16 @@ impl GpuSim {
 
     /// Whether [`GpuSim::run_sampled`] can take `sampling`'s samples on the device: one
     /// chunk's samples within 256 MiB (the spike rows' limit).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, Model, Population, Sampling};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 1000).build()?;
+    /// let sim = GpuSim::new(Arc::new(ctx), &pop, 1)?;
+    /// assert!(sim.samples_on_device(&Sampling { neurons: vec![0, 999], every: 10 }));
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn samples_on_device(&self, sampling: &Sampling) -> bool {
         let layout = self.sample_layout(&sampling.neurons);
         self.chunk_sample_bytes(sampling.every, &layout) <= SPIKE_CHUNK_BYTES
@@ -191,6 +201,24 @@ impl GpuSim {
     /// [`GpuSim::state_of`] reads at that step. Where [`GpuSim::samples_on_device`] is false
     /// this is an error ([`Simulator::run_sampled`](crate::Simulator::run_sampled) then cuts
     /// the run at the samples instead).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, Model, Population, Sampling, StepOptions};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 1000).build()?;
+    /// let mut sim = GpuSim::new(Arc::new(ctx), &pop, 1)?;
+    /// let x = vec![20.0f32; 100 * 1000];
+    /// let sampling = Sampling { neurons: vec![7], every: 25 };
+    /// let mut v7 = Vec::new();
+    /// sim.run_sampled(100, Some(&x), StepOptions::default(), &sampling, |_, _| Ok(()), |step, st| {
+    ///     v7.push((step, st.v[0]));
+    ///     Ok(())
+    /// })?;
+    /// assert_eq!(v7.iter().map(|s| s.0).collect::<Vec<_>>(), vec![25, 50, 75, 100]);
+    /// assert!(v7.windows(2).all(|w| w[1].1 > w[0].1)); // V rising toward −45 mV
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn run_sampled(
         &mut self,
         steps: usize,

@@ -22,6 +22,22 @@ impl GpuSim {
     /// Read the whole state back (layouts of [`State`]) straight into the arrays returned,
     /// V, r and the components of up to 4M neurons of a shard and trial at a time, as many of
     /// those pieces per readback as fit in 64 MB (a small population in one).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, Model, Population, StepOptions};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Alif, 100)
+    ///     .adapt_time_constants(vec![20.0.into()])
+    ///     .adapt_increments(vec![1.0.into()])
+    ///     .build()?;
+    /// let mut sim = GpuSim::new(Arc::new(ctx), &pop, 2)?;
+    /// sim.run(300, &vec![40.0; 300 * 200], StepOptions::default())?;
+    /// let st = sim.state()?;
+    /// assert_eq!((st.v.len(), st.theta.len()), (200, 200)); // [B][N], [B][N][K]
+    /// assert!(st.theta.iter().all(|&t| t > 0.0)); // every neuron has spiked
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn state(&self) -> Result<State<f32>> {
         const PIECE: usize = 4 << 20;
         const BATCH_BYTES: usize = 64 << 20;
@@ -167,6 +183,21 @@ impl GpuSim {
     }
 
     /// Replace the whole state (checked first; on error nothing changes).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use glifsim::{gpu::{GpuContext, GpuSim}, Model, Population};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// let pop = Population::builder(Model::Lif, 3).build()?;
+    /// let mut sim = GpuSim::new(Arc::new(ctx), &pop, 1)?;
+    /// let mut st = sim.state()?;
+    /// st.v = vec![-60.0, -55.0, -51.0];
+    /// sim.set_state(&st)?;
+    /// assert_eq!(sim.state()?.v, st.v);
+    /// st.r[0] = -1.0; // a negative refractory time: refused, nothing uploaded
+    /// assert!(sim.set_state(&st).is_err());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn set_state(&mut self, s: &State<f32>) -> Result<()> {
         let (n, b) = (self.pop.len(), self.trials);
         s.check(b, &self.pop)?;

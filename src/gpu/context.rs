@@ -51,6 +51,12 @@ use crate::error::{Error, Result};
 use crate::Arith;
 
 /// A short description of one adapter, for `glifsim adapters` and the logs.
+///
+/// ```
+/// for a in glifsim::gpu::list_adapters() {
+///     println!("{a}"); // name, backend, type, driver, limits
+/// }
+/// ```
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AdapterSummary {
     /// Adapter name.
@@ -73,6 +79,15 @@ pub struct AdapterSummary {
 
 impl AdapterSummary {
     /// Whether the adapter is a CPU driver (lavapipe, WARP, SwiftShader).
+    ///
+    /// ```
+    /// let cpu_drivers: Vec<String> = glifsim::gpu::list_adapters()
+    ///     .into_iter()
+    ///     .filter(|a| a.is_cpu())
+    ///     .map(|a| a.name)
+    ///     .collect();
+    /// println!("CPU drivers: {cpu_drivers:?}"); // ["llvmpipe (LLVM 15.0.6, 256 bits)"] with lavapipe
+    /// ```
     pub fn is_cpu(&self) -> bool {
         self.device_type == format!("{:?}", wgpu::DeviceType::Cpu)
     }
@@ -120,6 +135,12 @@ pub(crate) fn env_flag(name: &str) -> bool {
 /// machines glifsim targets have one of these), and because searching it initialises EGL,
 /// whose displays opened and closed from several threads at once are a known source of hangs
 /// on NVIDIA's driver.
+///
+/// ```
+/// use glifsim::gpu::DEFAULT_BACKENDS;
+/// assert!(DEFAULT_BACKENDS.contains(wgpu::Backends::VULKAN));
+/// assert!(!DEFAULT_BACKENDS.contains(wgpu::Backends::GL));
+/// ```
 pub const DEFAULT_BACKENDS: wgpu::Backends = wgpu::Backends::PRIMARY;
 
 fn instance() -> wgpu::Instance {
@@ -131,6 +152,13 @@ fn instance() -> wgpu::Instance {
 
 /// Every adapter wgpu can see on the backends searched (Vulkan, Metal, DX12, or those
 /// `WGPU_BACKEND` names).
+///
+/// ```
+/// let adapters = glifsim::gpu::list_adapters();
+/// if adapters.is_empty() {
+///     println!("no GPU adapter: glifsim runs on its CPU path");
+/// }
+/// ```
 pub fn list_adapters() -> Vec<AdapterSummary> {
     let inst = instance();
     pollster::block_on(inst.enumerate_adapters(wgpu::Backends::all()))
@@ -157,6 +185,19 @@ fn rank(a: &wgpu::Adapter) -> (u8, u8) {
 
 /// An open device, its queue, what it is, and how it does arithmetic. Share it between
 /// simulators with `Arc`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use glifsim::{gpu::{GpuContext, GpuSim}, Model, Population};
+/// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+/// let ctx = Arc::new(ctx);
+/// println!("{} computes fma() as {}", ctx.adapter().name, ctx.arith());
+/// // Any number of simulators share the device.
+/// let exc = GpuSim::new(ctx.clone(), &Population::builder(Model::Lif, 8000).build()?, 1)?;
+/// let inh = GpuSim::new(ctx.clone(), &Population::builder(Model::Lif, 2000).build()?, 1)?;
+/// assert_eq!(exc.shard_count() + inh.shard_count(), 2);
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub struct GpuContext {
     pub(crate) device: wgpu::Device,
     pub(crate) queue: wgpu::Queue,
@@ -176,13 +217,31 @@ pub struct GpuContext {
 
 /// Storage buffers the step kernels bind (shaders/common.wgsl, bindings 2–9): WebGPU's
 /// default limit, which every Vulkan, Metal and DX12 adapter meets.
+///
+/// ```
+/// assert!(glifsim::gpu::STORAGE_BUFFERS_NEEDED <= wgpu::Limits::default().max_storage_buffers_per_shader_stage);
+/// ```
 pub const STORAGE_BUFFERS_NEEDED: u32 = 8;
 
 /// The smallest storage binding limit [`GpuContext::with_binding_limit`] accepts: room
 /// for a shard of 256 neurons beside the parameters and the noise table.
+///
+/// ```
+/// use glifsim::gpu::{GpuContext, MIN_BINDING_LIMIT};
+/// assert!(GpuContext::with_binding_limit(None, MIN_BINDING_LIMIT - 4).is_err());
+/// ```
 pub const MIN_BINDING_LIMIT: u64 = 256 << 10;
 
 /// The default of [`GpuContext::spin_wait`] on a GPU (CPU drivers: zero).
+///
+/// ```
+/// use glifsim::gpu::{GpuContext, DEFAULT_SPIN_WAIT};
+/// let Ok(ctx) = GpuContext::new() else { return }; // no GPU adapter here
+/// let expected = if ctx.adapter().is_cpu() { std::time::Duration::ZERO } else { DEFAULT_SPIN_WAIT };
+/// if std::env::var("GLIFSIM_SPIN_US").is_err() {
+///     assert_eq!(ctx.spin_wait(), expected);
+/// }
+/// ```
 pub const DEFAULT_SPIN_WAIT: Duration = Duration::from_micros(100);
 
 /// The most bytes [`GpuContext::read_ranges`] reads back in one submission (one range larger
@@ -222,6 +281,15 @@ impl GpuContext {
     }
 
     /// Open the best adapter whose name contains `name` (any adapter when `None`).
+    ///
+    /// ```
+    /// use glifsim::{gpu::GpuContext, Error};
+    /// // A name no adapter has: an error that lists the adapters there are.
+    /// match GpuContext::with_adapter_name(Some("no such GPU")) {
+    ///     Err(Error::NoAdapter(why)) => assert!(why.contains("found:"), "{why}"),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
     pub fn with_adapter_name(name: Option<&str>) -> Result<Self> {
         Self::open(name, None)
     }
@@ -392,6 +460,13 @@ impl GpuContext {
     }
 
     /// Set [`spin_wait`](Self::spin_wait) (for every simulator sharing this context).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let Ok(ctx) = glifsim::gpu::GpuContext::new() else { return }; // no GPU adapter here
+    /// ctx.set_spin_wait(Duration::from_micros(50));
+    /// assert_eq!(ctx.spin_wait(), Duration::from_micros(50));
+    /// ```
     pub fn set_spin_wait(&self, d: Duration) {
         self.spin_ns
             .store(d.as_nanos().min(u64::MAX as u128) as u64, Ordering::Relaxed);
@@ -399,23 +474,56 @@ impl GpuContext {
 
     /// Why the device was lost (driver reset, removal, `destroy`), once it has been; every
     /// later operation on it fails with this message.
+    ///
+    /// ```
+    /// let Ok(ctx) = glifsim::gpu::GpuContext::new() else { return }; // no GPU adapter here
+    /// assert_eq!(ctx.lost(), None);
+    /// ```
     pub fn lost(&self) -> Option<String> {
         self.lost.lock().unwrap().clone()
     }
 
     /// What the adapter is.
+    ///
+    /// ```
+    /// let Ok(ctx) = glifsim::gpu::GpuContext::new() else { return }; // no GPU adapter here
+    /// let a = ctx.adapter();
+    /// println!("{} on {} ({})", a.name, a.backend, a.device_type);
+    /// ```
     pub fn adapter(&self) -> &AdapterSummary {
         &self.summary
     }
-    /// The limits the device was opened with (the adapter's own).
+    /// The limits the device was opened with: the adapter's own, with the storage binding
+    /// limit lowered where [`GpuContext::with_binding_limit`] asked.
+    ///
+    /// ```
+    /// let Ok(ctx) = glifsim::gpu::GpuContext::new() else { return }; // no GPU adapter here
+    /// // 2 GiB on an H200, 128 MiB on lavapipe: a population past it is cut into shards.
+    /// println!("{} bytes per binding", ctx.limits().max_storage_buffer_binding_size);
+    /// ```
     pub fn limits(&self) -> &wgpu::Limits {
         &self.limits
     }
     /// Whether timestamp queries are enabled.
+    ///
+    /// ```
+    /// let Ok(ctx) = glifsim::gpu::GpuContext::new() else { return }; // no GPU adapter here
+    /// println!("GPU time {}", if ctx.has_timestamps() { "measured" } else { "unknown: wall time only" });
+    /// ```
     pub fn has_timestamps(&self) -> bool {
         self.features.contains(wgpu::Features::TIMESTAMP_QUERY)
     }
     /// How this adapter evaluates `fma()`: the CPU path in this mode reproduces it bit for bit.
+    ///
+    /// ```
+    /// use glifsim::{gpu::GpuContext, CpuSim, Model, Population};
+    /// let Ok(ctx) = GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+    /// // The CPU twin of any simulator on this device.
+    /// let pop = Population::builder(Model::Lif, 10).build()?;
+    /// let twin = CpuSim::<f32>::new(&pop, 1, ctx.arith())?;
+    /// assert_eq!(twin.arith(), ctx.arith());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn arith(&self) -> Arith {
         self.arith
     }
@@ -425,6 +533,13 @@ impl GpuContext {
     /// checks the size its own pipeline got at run time (`shaders/main_ballot.wgsl`) and
     /// builds the words in workgroup memory where it is narrower, so this is what the probe
     /// predicts, not a condition of correctness.
+    ///
+    /// ```
+    /// let Ok(ctx) = glifsim::gpu::GpuContext::new() else { return }; // no GPU adapter here
+    /// if ctx.uses_ballot() {
+    ///     assert!(ctx.subgroup_size().unwrap() >= 32);
+    /// }
+    /// ```
     pub fn uses_ballot(&self) -> bool {
         self.subgroup.is_multiple_of(32) && (32..=128).contains(&self.subgroup)
     }
@@ -432,6 +547,13 @@ impl GpuContext {
     /// where [`uses_ballot`](Self::uses_ballot), or, with `GLIFSIM_LANE_BALLOT=1`, wherever
     /// the probe found subgroups along the local index, so that the entry point's branch for
     /// subgroups narrower than a word runs on an adapter that has them (the tests' use).
+    ///
+    /// ```
+    /// let Ok(ctx) = glifsim::gpu::GpuContext::new() else { return }; // no GPU adapter here
+    /// if ctx.uses_ballot() {
+    ///     assert!(ctx.lane_subgroup_entry());
+    /// }
+    /// ```
     pub fn lane_subgroup_entry(&self) -> bool {
         self.uses_ballot() || (self.subgroup > 0 && env_flag("GLIFSIM_LANE_BALLOT"))
     }
@@ -449,6 +571,13 @@ impl GpuContext {
     /// subgroups, unlike the lane kernel's: the barriers of one, even never taken, halve the
     /// wide kernel's speed on lavapipe. The results are identical either way.
     /// `GLIFSIM_WIDE_BALLOT=0` takes the atomics on CPU drivers too.
+    ///
+    /// ```
+    /// let Ok(ctx) = glifsim::gpu::GpuContext::new() else { return }; // no GPU adapter here
+    /// if ctx.wide_ballot() {
+    ///     assert_eq!(ctx.subgroup_size().unwrap() % 8, 0);
+    /// }
+    /// ```
     pub fn wide_ballot(&self) -> bool {
         let fits = self.subgroup > 0 && self.subgroup.is_multiple_of(8) && self.subgroup <= 128;
         let default = match std::env::var("GLIFSIM_WIDE_BALLOT").as_deref() {
@@ -478,6 +607,11 @@ impl GpuContext {
     /// The subgroup size where the probe found subgroups laid out along the local invocation
     /// index (what the ballot entry points need), else `None` (no subgroups, another layout,
     /// or `GLIFSIM_NO_BALLOT=1`).
+    ///
+    /// ```
+    /// let Ok(ctx) = glifsim::gpu::GpuContext::new() else { return }; // no GPU adapter here
+    /// println!("subgroups of {:?}", ctx.subgroup_size()); // Some(32) on NVIDIA, Some(8) on lavapipe
+    /// ```
     pub fn subgroup_size(&self) -> Option<u32> {
         (self.subgroup > 0).then_some(self.subgroup)
     }
@@ -488,6 +622,13 @@ impl GpuContext {
     /// A run of one step then writes no buffer at all (without a schedule), which is what an
     /// interactive step submits. `GLIFSIM_NO_IMMEDIATES=1` turns it off; the results are
     /// identical either way.
+    ///
+    /// ```
+    /// let Ok(ctx) = glifsim::gpu::GpuContext::new() else { return }; // no GPU adapter here
+    /// if ctx.has_immediates() {
+    ///     assert!(ctx.device().features().contains(wgpu::Features::IMMEDIATES));
+    /// }
+    /// ```
     pub fn has_immediates(&self) -> bool {
         self.features.contains(wgpu::Features::IMMEDIATES)
             && self.limits.max_immediate_size >= crate::gpu::engine::DISPATCH_BYTES
@@ -495,14 +636,45 @@ impl GpuContext {
     }
     /// Whether shaders may use 64-bit integers (Philox's multiply in one instruction).
     /// `GLIFSIM_NO_INT64=1` turns it off.
+    ///
+    /// ```
+    /// let Ok(ctx) = glifsim::gpu::GpuContext::new() else { return }; // no GPU adapter here
+    /// if ctx.has_int64() {
+    ///     assert!(ctx.device().features().contains(wgpu::Features::SHADER_INT64));
+    /// }
+    /// ```
     pub fn has_int64(&self) -> bool {
         self.features.contains(wgpu::Features::SHADER_INT64) && !env_flag("GLIFSIM_NO_INT64")
     }
     /// The wgpu device.
+    ///
+    /// ```
+    /// let Ok(ctx) = glifsim::gpu::GpuContext::new() else { return }; // no GPU adapter here
+    /// // Your own wgpu work on the device the simulators use.
+    /// let buf = ctx.device().create_buffer(&wgpu::BufferDescriptor {
+    ///     label: Some("mine"),
+    ///     size: 1024,
+    ///     usage: wgpu::BufferUsages::STORAGE,
+    ///     mapped_at_creation: false,
+    /// });
+    /// assert_eq!(buf.size(), 1024);
+    /// ```
     pub fn device(&self) -> &wgpu::Device {
         &self.device
     }
     /// The wgpu queue.
+    ///
+    /// ```
+    /// let Ok(ctx) = glifsim::gpu::GpuContext::new() else { return }; // no GPU adapter here
+    /// let buf = ctx.device().create_buffer(&wgpu::BufferDescriptor {
+    ///     label: Some("mine"),
+    ///     size: 16,
+    ///     usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+    ///     mapped_at_creation: false,
+    /// });
+    /// ctx.queue().write_buffer(&buf, 0, &[0u8; 16]);
+    /// ctx.queue().submit([]);
+    /// ```
     pub fn queue(&self) -> &wgpu::Queue {
         &self.queue
     }

@@ -14,38 +14,123 @@ use crate::error::{Error, Result};
 
 /// Bindings, parameter access, noise and the shared steps of `update_neuron`, for every step
 /// kernel.
+///
+/// ```
+/// use glifsim::gpu::shaders::{step_source, wide_source, COMMON};
+/// // Every step kernel, lane or wide, is assembled around it.
+/// assert!(step_source(glifsim::Model::Glif5, Default::default()).contains(COMMON));
+/// assert!(wide_source(Default::default()).contains(COMMON));
+/// ```
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 /// One neuron per invocation: the state and input bindings and one step of one invocation.
+///
+/// ```
+/// use glifsim::gpu::shaders::{step_source, wide_source, LANE};
+/// assert!(step_source(glifsim::Model::Alif, Default::default()).contains(LANE));
+/// assert!(!wide_source(Default::default()).contains(LANE));
+/// ```
 pub const LANE: &str = include_str!("../../shaders/lane.wgsl");
 /// Four neurons per invocation (any model with K ≤ 1 and J ≤ 2, any input): 16-byte state,
 /// input and noise-cache access.
+///
+/// ```
+/// use glifsim::gpu::shaders::{wide_source, WIDE};
+/// assert!(wide_source(Default::default()).contains(WIDE));
+/// ```
 pub const WIDE: &str = include_str!("../../shaders/wide.wgsl");
 /// LIF / GLIF1 / ALIF / GLIF2 step (K threshold components, 0 for LIF and GLIF1).
+///
+/// ```
+/// use glifsim::{gpu::shaders::{step_source, LIF}, Model};
+/// for m in [Model::Lif, Model::Glif1, Model::Alif, Model::Glif2] {
+///     assert!(step_source(m, Default::default()).contains(LIF));
+/// }
+/// ```
 pub const LIF: &str = include_str!("../../shaders/lif.wgsl");
 /// GLIF3 / GLIF4 / GLIF5 step.
+///
+/// ```
+/// use glifsim::{gpu::shaders::{step_source, GLIF, LIF}, Model};
+/// let src = step_source(Model::Glif3, Default::default());
+/// assert!(src.contains(GLIF) && !src.contains(LIF));
+/// ```
 pub const GLIF: &str = include_str!("../../shaders/glif.wgsl");
 /// The arithmetic-mode probe.
+///
+/// ```
+/// // A whole module on its own: it parses and validates.
+/// let module = naga::front::wgsl::parse_str(glifsim::gpu::shaders::CALIBRATE).unwrap();
+/// naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all())
+///     .validate(&module)
+///     .unwrap();
+/// ```
 pub const CALIBRATE: &str = include_str!("../../shaders/calibrate.wgsl");
 
 /// Entry point building spike words in workgroup memory (any adapter).
+///
+/// ```
+/// use glifsim::gpu::shaders::{step_source, Variant, MAIN_BALLOT, MAIN_WORKGROUP};
+/// let src = step_source(glifsim::Model::Lif, Variant { ballot: false, ..Default::default() });
+/// assert!(src.contains(MAIN_WORKGROUP) && !src.contains(MAIN_BALLOT));
+/// ```
 pub const MAIN_WORKGROUP: &str = include_str!("../../shaders/main_workgroup.wgsl");
 /// Entry point building spike words with subgroupBallot (subgroups a multiple of 32 wide; in
 /// workgroup memory from narrower ones).
+///
+/// ```
+/// use glifsim::gpu::shaders::{step_source, Variant, MAIN_BALLOT};
+/// let src = step_source(glifsim::Model::Lif, Variant { ballot: true, ..Default::default() });
+/// assert!(src.contains(MAIN_BALLOT));
+/// ```
 pub const MAIN_BALLOT: &str = include_str!("../../shaders/main_ballot.wgsl");
 /// The wide kernel's entry point building spike words in workgroup memory (any adapter).
+///
+/// ```
+/// use glifsim::gpu::shaders::{wide_source, Variant, WIDE_WORKGROUP};
+/// assert!(wide_source(Variant { ballot: false, ..Default::default() }).contains(WIDE_WORKGROUP));
+/// ```
 pub const WIDE_WORKGROUP: &str = include_str!("../../shaders/wide_workgroup.wgsl");
 /// The wide kernel's entry point building spike words with subgroupBallot.
+///
+/// ```
+/// use glifsim::gpu::shaders::{wide_source, Variant, WIDE_BALLOT};
+/// assert!(wide_source(Variant { ballot: true, ..Default::default() }).contains(WIDE_BALLOT));
+/// ```
 pub const WIDE_BALLOT: &str = include_str!("../../shaders/wide_ballot.wgsl");
 /// Philox's 32×32→64 multiply from 16-bit halves (any adapter).
+///
+/// ```
+/// use glifsim::gpu::shaders::{step_source, Variant, MULHILO_U32};
+/// assert!(step_source(glifsim::Model::Lif, Variant { int64: false, ..Default::default() }).contains(MULHILO_U32));
+/// ```
 pub const MULHILO_U32: &str = include_str!("../../shaders/mulhilo_u32.wgsl");
 /// Philox's 32×32→64 multiply with 64-bit integers (`Features::SHADER_INT64`).
+///
+/// ```
+/// use glifsim::gpu::shaders::{step_source, Variant, MULHILO_U64};
+/// assert!(step_source(glifsim::Model::Lif, Variant { int64: true, ..Default::default() }).contains(MULHILO_U64));
+/// ```
 pub const MULHILO_U64: &str = include_str!("../../shaders/mulhilo_u64.wgsl");
 /// The subgroup layout probe.
+///
+/// ```
+/// assert!(glifsim::gpu::shaders::PROBE_SUBGROUPS.contains("subgroup_invocation_id"));
+/// ```
 pub const PROBE_SUBGROUPS: &str = include_str!("../../shaders/probe_subgroups.wgsl");
 
 /// The dispatch's step range as a uniform at a dynamic offset (any adapter).
+///
+/// ```
+/// use glifsim::gpu::shaders::{step_source, Variant, DISPATCH_UNIFORM};
+/// assert!(step_source(glifsim::Model::Lif, Variant { immediates: false, ..Default::default() }).contains(DISPATCH_UNIFORM));
+/// ```
 pub const DISPATCH_UNIFORM: &str = include_str!("../../shaders/dispatch_uniform.wgsl");
 /// The dispatch's step range as immediates (`Features::IMMEDIATES`).
+///
+/// ```
+/// use glifsim::gpu::shaders::{step_source, Variant, DISPATCH_IMMEDIATE};
+/// assert!(step_source(glifsim::Model::Lif, Variant { immediates: true, ..Default::default() }).contains(DISPATCH_IMMEDIATE));
+/// ```
 pub const DISPATCH_IMMEDIATE: &str = include_str!("../../shaders/dispatch_immediate.wgsl");
 
 /// Which variant of a step kernel [`step_source`] and [`wide_source`] assemble. Every variant
@@ -134,6 +219,14 @@ pub fn step_source_in(dir: &Path, model: crate::Model, variant: Variant) -> Resu
 
 /// [`wide_source`] with each file that `dir` holds in place of the embedded one (see
 /// [`step_source_in`]).
+///
+/// ```
+/// use glifsim::gpu::shaders::{wide_source, wide_source_in};
+/// // A directory without any of the files: the embedded sources.
+/// let dir = tempfile::tempdir()?;
+/// assert_eq!(wide_source_in(dir.path(), Default::default())?, wide_source(Default::default()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn wide_source_in(dir: &Path, variant: Variant) -> Result<String> {
     assemble_wide(variant, |name, text| file_in(dir, name, text))
 }
@@ -254,13 +347,37 @@ fn file_in(dir: &Path, name: &str, embedded: &'static str) -> Result<Cow<'static
 }
 
 /// The bandwidth reference kernel of `glifsim bench`.
+///
+/// ```
+/// let module = naga::front::wgsl::parse_str(glifsim::gpu::shaders::REFERENCE_AXPY).unwrap();
+/// assert!(module.entry_points.iter().any(|e| e.name == "main"));
+/// ```
 pub const REFERENCE_AXPY: &str = include_str!("../../shaders/reference_axpy.wgsl");
 /// The bandwidth reference kernel with 16-byte accesses (`glifsim bench`).
+///
+/// ```
+/// let module = naga::front::wgsl::parse_str(glifsim::gpu::shaders::REFERENCE_AXPY4).unwrap();
+/// assert!(module.entry_points.iter().any(|e| e.name == "main"));
+/// ```
 pub const REFERENCE_AXPY4: &str = include_str!("../../shaders/reference_axpy4.wgsl");
 /// The copy-bandwidth kernel of `glifsim bench`.
+///
+/// ```
+/// let module = naga::front::wgsl::parse_str(glifsim::gpu::shaders::REFERENCE_COPY).unwrap();
+/// assert_eq!(module.entry_points.len(), 1);
+/// ```
 pub const REFERENCE_COPY: &str = include_str!("../../shaders/reference_copy.wgsl");
 
 /// Every shader file with its name, for validation and checks.
+///
+/// ```
+/// let names: Vec<&str> = glifsim::gpu::shaders::ALL.iter().map(|(n, _)| *n).collect();
+/// // Each is a file in shaders/.
+/// for n in &names {
+///     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("shaders/{n}.wgsl"));
+///     assert!(path.exists(), "{}", path.display());
+/// }
+/// ```
 pub const ALL: &[(&str, &str)] = &[
     ("common", COMMON),
     ("lane", LANE),

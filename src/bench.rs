@@ -31,6 +31,17 @@ use crate::input::{Drive, Noise};
 use crate::{Arith, CpuSim, Model, Param, Population, StepOptions};
 
 /// One measured configuration.
+///
+/// ```
+/// use glifsim::{bench, Model};
+/// let pop = bench::bench_population(Model::Lif, 100_000)?;
+/// let r = bench::bench_cpu(&pop, 50, 20.0)?; // 20 GB/s: the host's copy bandwidth, measured elsewhere
+/// assert_eq!((r.model.as_str(), r.path.as_str(), r.neurons), ("LIF", "cpu", 100_000));
+/// assert!((r.us_per_step - r.seconds / r.steps as f64 * 1e6).abs() < 1e-6);
+/// assert!((r.fraction_of_copy - r.effective_gb_s / 20.0).abs() < 1e-12);
+/// println!("{}", serde_json::to_string(&r).unwrap()); // what `glifsim bench --json` writes
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BenchResult {
     /// Model name.
@@ -92,6 +103,14 @@ pub struct BenchResult {
 
 /// A benchmark population: K = 1 for the adaptive models, J = 2 after-spike currents for
 /// GLIF3–5, every parameter shared by all neurons. Zero neurons is an error.
+///
+/// ```
+/// use glifsim::{bench::bench_population, Model};
+/// let glif5 = bench_population(Model::Glif5, 1000)?;
+/// assert_eq!((glif5.k(), glif5.j(), glif5.theta_len()), (1, 2, 2));
+/// assert!(bench_population(Model::Lif, 0).is_err());
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub fn bench_population(model: Model, n: usize) -> Result<Population> {
     bench_population_with(model, n, false)
 }
@@ -222,6 +241,12 @@ fn bytes_per_update(
 }
 
 /// The drive of the noise paths: a 14 nA bias plus Gaussian noise of 40 nA (seed 1).
+///
+/// ```
+/// use glifsim::bench::noise_drive;
+/// let d = noise_drive();
+/// assert_eq!((d.bias.at(0), d.noise.unwrap().std.at(0)), (14.0, 40.0));
+/// ```
 pub fn noise_drive() -> Drive {
     Drive {
         bias: 14.0.into(),
@@ -236,6 +261,13 @@ pub fn noise_drive() -> Drive {
 
 /// Device copy bandwidth, GB/s (read + write), from `reps` copies of a `bytes` buffer in one
 /// submission.
+///
+/// ```
+/// let Ok(ctx) = glifsim::gpu::GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+/// let gb_s = glifsim::bench::gpu_copy_bandwidth(&ctx, 16 << 20, 4)?;
+/// assert!(gb_s > 0.0);
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub fn gpu_copy_bandwidth(ctx: &GpuContext, bytes: u64, reps: usize) -> Result<f64> {
     use wgpu::BufferUsages as U;
     let bytes = bytes.min(ctx.limits().max_buffer_size / 2 * 2) / 4 * 4;
@@ -262,6 +294,11 @@ pub fn gpu_copy_bandwidth(ctx: &GpuContext, bytes: u64, reps: usize) -> Result<f
 
 /// Host copy bandwidth, GB/s (read + write), parallel over all cores: the best of five rounds
 /// of `reps` copies (like STREAM's best-of-N; a shared machine's neighbours only slow it).
+///
+/// ```
+/// let gb_s = glifsim::bench::cpu_copy_bandwidth(8 << 20, 2);
+/// assert!(gb_s > 0.1, "{gb_s} GB/s");
+/// ```
 pub fn cpu_copy_bandwidth(bytes: usize, reps: usize) -> f64 {
     let n = bytes / 4;
     let src = vec![1u32; n];
@@ -362,6 +399,15 @@ impl BenchResult {
 /// The CPU path on `pop` (for example [`bench_population`]): `steps` steps with one input row
 /// reused, timed in five batches of `steps / 5` of which the fastest counts (as for the copy
 /// bandwidth).
+///
+/// ```
+/// use glifsim::{bench, Model};
+/// let copy = bench::cpu_copy_bandwidth(8 << 20, 2);
+/// let r = bench::bench_cpu(&bench::bench_population(Model::Alif, 10_000)?, 20, copy)?;
+/// // V and θ read and written (16 bytes), r and the input read (8), a spike bit.
+/// assert_eq!(r.bytes_per_update, 24.125);
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub fn bench_cpu(pop: &Population, steps: usize, copy_gb_s: f64) -> Result<BenchResult> {
     let n = pop.len();
     let mut sim = CpuSim::<f32>::new(pop, 1, Arith::Separate)?;
@@ -400,6 +446,14 @@ pub fn bench_cpu(pop: &Population, steps: usize, copy_gb_s: f64) -> Result<Bench
 /// steps while its state is in cache), driven on the host by a constant bias
 /// (`noise = false`) or by bias and Philox noise (`noise = true`); the best of five runs of
 /// `steps` steps.
+///
+/// ```
+/// use glifsim::{bench, Model};
+/// let pop = bench::bench_population(Model::Lif, 10_000)?;
+/// let r = bench::bench_cpu_run(&pop, 100, true, 20.0)?;
+/// assert_eq!(r.path, "cpu-fused-noise");
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub fn bench_cpu_run(
     pop: &Population,
     steps: usize,
@@ -475,6 +529,10 @@ pub const PATHS: [&str; 7] = [
 /// clocks within half a second of idling and takes about as long to raise them again (an
 /// H200: 345 MHz idle, 1980 MHz busy), so a run of a few milliseconds right after the
 /// population was built times the clock ramp rather than the kernel.
+///
+/// ```
+/// assert_eq!(glifsim::bench::DEFAULT_MIN_TIME, std::time::Duration::from_millis(500));
+/// ```
 pub const DEFAULT_MIN_TIME: Duration = Duration::from_millis(500);
 
 /// The GPU kernel on `pop`, per step (`fused = false`: one dispatch per step) or fused (100
@@ -580,6 +638,13 @@ pub fn bench_gpu(
 /// The reference kernel (`shaders/reference_axpy.wgsl`, 12 bytes per element) over `n`
 /// elements, `reps` dispatches in one pass: effective GB/s from timestamp queries (wall time
 /// where the adapter has none).
+///
+/// ```
+/// let Ok(ctx) = glifsim::gpu::GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+/// let gb_s = glifsim::bench::reference_kernel_gb_s(&ctx, 1 << 20, 4)?;
+/// assert!(gb_s > 0.0);
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub fn reference_kernel_gb_s(ctx: &GpuContext, n: usize, reps: usize) -> Result<f64> {
     let secs = time_two_buffer_kernel(
         ctx,
@@ -621,6 +686,13 @@ pub fn reference_kernel4_gb_s(ctx: &GpuContext, n: usize, reps: usize) -> Result
 /// pass: GB/s counting bytes read plus written, from timestamp queries (wall time where the
 /// adapter has none). On some GPUs `copy_buffer_to_buffer` runs on a DMA engine far below
 /// what the shader cores reach, so this is the ceiling a step kernel competes against.
+///
+/// ```
+/// let Ok(ctx) = glifsim::gpu::GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+/// let gb_s = glifsim::bench::copy_kernel_gb_s(&ctx, 16 << 20, 4)?;
+/// assert!(gb_s > 0.0);
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub fn copy_kernel_gb_s(ctx: &GpuContext, bytes: u64, reps: usize) -> Result<f64> {
     let lim = ctx.limits();
     let bytes = bytes.min(lim.max_storage_buffer_binding_size.min(lim.max_buffer_size)) / 16 * 16;
@@ -751,6 +823,15 @@ const GPU_WARM_UP: Duration = Duration::from_millis(300);
 /// median of `reps` steps; its path is `gpu-interactive` (blocking at once) or
 /// `gpu-interactive-poll` (polling first). Steps run untimed for `min_time` first (see
 /// [`DEFAULT_MIN_TIME`]), as in a session that has been stepping a while.
+///
+/// ```
+/// use std::{sync::Arc, time::Duration};
+/// let Ok(ctx) = glifsim::gpu::GpuContext::new() else { return Ok(()) }; // no GPU adapter here
+/// let r = glifsim::bench::interactive_step(&Arc::new(ctx), 10_000, 20, 1.0, Duration::ZERO)?;
+/// let [p10, p90] = r.spread_us.unwrap();
+/// assert!(p10 <= r.us_per_step && r.us_per_step <= p90);
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub fn interactive_step(
     ctx: &Arc<GpuContext>,
     n: usize,
@@ -802,6 +883,13 @@ pub fn interactive_step(
 /// Print results as an aligned table (`p/n`: parameters with one value per neuron): updates
 /// per second from wall time and from GPU time;
 /// GB/s and the fraction of copy bandwidth from GPU time where the adapter has timestamps.
+///
+/// ```
+/// use glifsim::{bench, Model};
+/// let r = bench::bench_cpu(&bench::bench_population(Model::Lif, 10_000)?, 10, 20.0)?;
+/// bench::print_table(&[r]); // a header line, then one line per result
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub fn print_table(results: &[BenchResult]) {
     println!(
         "{:<6} {:<15} {:<6} {:>11} {:>4} {:>7} {:>11} {:>11} {:>11} {:>11} {:>8} {:>10} {:>10} {:>7}  device",

@@ -59,6 +59,14 @@ pub fn philox4x32_10(ctr: [u32; 4], key: [u32; 2]) -> [u32; 4] {
 /// Identifies the noise stream: bumped whenever a change would alter any draw, so that
 /// checkpoints of noisy runs are not continued with other noise. Generator 1 (glifsim ≤ 0.1
 /// before November 2026) drew one block per step and summed eight 16-bit uniforms.
+///
+/// ```
+/// use glifsim::{checkpoint::Checkpoint, noise::NOISE_GENERATOR, Backend, Model, Population, Simulator};
+/// let pop = Population::builder(Model::Lif, 10).build()?;
+/// let meta = Checkpoint::meta_of(&[("p", &Simulator::new(&pop, 1, Backend::Cpu)?)])?;
+/// assert_eq!(meta.noise_generator, NOISE_GENERATOR); // a checkpoint says which noise it drew
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub const NOISE_GENERATOR: u32 = 2;
 
 /// The table of [`noise_value`]: entry `i` is `(a[i], b[i])`, the quantile at cell `i`'s left
@@ -66,6 +74,14 @@ pub const NOISE_GENERATOR: u32 = 2;
 /// loop of draws vectorises (its table reads become one load per array and lane; measured on
 /// Zen 4 with AVX2: 1.64 → 0.86 ns per draw). The GPU reads it interleaved
 /// ([`NoiseTable::interleaved`]).
+///
+/// ```
+/// use glifsim::noise::{noise_table, NOISE_TABLE_LEN};
+/// let t = noise_table();
+/// // Quantiles fall as q grows toward 2³¹ (the median): the cells join without a step back.
+/// assert!((1..NOISE_TABLE_LEN).all(|i| t.a[i] <= t.a[i - 1]));
+/// assert!((0..NOISE_TABLE_LEN - 1).all(|i| t.a[i] + t.b[i] == t.a[i + 1] || t.b[i] == 0.0));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct NoiseTable {
     /// The quantile at each cell's left edge.
@@ -76,11 +92,23 @@ pub struct NoiseTable {
 
 impl NoiseTable {
     /// Entry `i` as `[a, b]`.
+    ///
+    /// ```
+    /// let t = glifsim::noise::noise_table();
+    /// assert_eq!(t.entry(5), [t.a[5], t.b[5]]);
+    /// ```
     pub fn entry(&self, i: usize) -> [f32; 2] {
         [self.a[i], self.b[i]]
     }
     /// `a[0], b[0], a[1], b[1], …`: the layout of the table in the GPU's parameter buffer
     /// (entry `i` at `2i`, `2i + 1`; `noise_value` in `shaders/common.wgsl`).
+    ///
+    /// ```
+    /// use glifsim::noise::{noise_table, NOISE_TABLE_LEN};
+    /// let flat: Vec<f32> = noise_table().interleaved().collect();
+    /// assert_eq!(flat.len(), 2 * NOISE_TABLE_LEN);
+    /// assert_eq!(flat[2 * 7 + 1], noise_table().b[7]);
+    /// ```
     pub fn interleaved(&self) -> impl Iterator<Item = f32> + '_ {
         (0..NOISE_TABLE_LEN).flat_map(|i| self.entry(i))
     }
@@ -91,10 +119,23 @@ const CELL_BITS: u32 = 4;
 /// Cells per octave; also the number of deepest-tail entries (q < 16).
 const CELLS: usize = 1 << CELL_BITS;
 /// Entries of the noise table: 16 single values, then 16 cells for each octave e = 4…30.
+///
+/// ```
+/// assert_eq!(glifsim::noise::NOISE_TABLE_LEN, 16 + 27 * 16);
+/// ```
 pub const NOISE_TABLE_LEN: usize = CELLS + (31 - CELL_BITS as usize) * CELLS;
 
 /// The Philox block holding the draws of steps `4·(step ÷ 4)` to `4·(step ÷ 4) + 3` of one
 /// neuron in one trial. WGSL twin: `noise_block`.
+///
+/// ```
+/// use glifsim::noise::noise_block;
+/// // Steps 8, 9, 10 and 11 share one block: each takes one of its four words.
+/// assert_eq!(noise_block(7, 3, 0, 8), noise_block(7, 3, 0, 11));
+/// assert_ne!(noise_block(7, 3, 0, 8), noise_block(7, 3, 0, 12));
+/// assert_ne!(noise_block(7, 3, 0, 8), noise_block(7, 4, 0, 8)); // another neuron
+/// assert_ne!(noise_block(7, 3, 0, 8), noise_block(7, 3, 1, 8)); // another trial
+/// ```
 #[inline(always)]
 pub fn noise_block(seed: u64, neuron: u32, trial: u32, step: u64) -> [u32; 4] {
     let quad = step >> 2;
@@ -173,6 +214,14 @@ pub fn noise_value(w: u32, arith: Arith) -> f32 {
 }
 
 /// [`noise_value`] with the table passed in (`noise_table()`), for loops over many words.
+///
+/// ```
+/// use glifsim::{noise::{noise_table, noise_value, noise_value_in}, Arith};
+/// let t = noise_table();
+/// for w in [0u32, 1, 0x7fff_ffff, 0x8000_0000, 0xdead_beef] {
+///     assert_eq!(noise_value_in(t, w, Arith::Separate), noise_value(w, Arith::Separate));
+/// }
+/// ```
 #[inline(always)]
 pub fn noise_value_in(table: &NoiseTable, w: u32, arith: Arith) -> f32 {
     let q = w & 0x7fff_ffff;
@@ -193,6 +242,16 @@ pub fn noise_value_in(table: &NoiseTable, w: u32, arith: Arith) -> f32 {
 
 /// The noise draw of (neuron, trial, step): word `step mod 4` of its [`noise_block`], through
 /// [`noise_value`]. Unit variance after multiplying by [`noise_gain`]`(1.0)`.
+///
+/// ```
+/// use glifsim::{noise::{noise_draw, noise_gain}, Arith};
+/// // 100,000 draws of one neuron: mean 0 and unit variance after the gain.
+/// let g = noise_gain(1.0) as f32;
+/// let x: Vec<f64> = (0..100_000).map(|t| (g * noise_draw(42, 0, 0, t, Arith::Separate)) as f64).collect();
+/// let mean = x.iter().sum::<f64>() / x.len() as f64;
+/// let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / x.len() as f64;
+/// assert!(mean.abs() < 0.02 && (var - 1.0).abs() < 0.02, "mean {mean}, variance {var}");
+/// ```
 #[inline]
 pub fn noise_draw(seed: u64, neuron: u32, trial: u32, step: u64, arith: Arith) -> f32 {
     noise_value(
@@ -202,11 +261,23 @@ pub fn noise_draw(seed: u64, neuron: u32, trial: u32, step: u64, arith: Arith) -
 }
 
 /// The gain that turns a noise draw into a current of standard deviation `std`.
+///
+/// ```
+/// use glifsim::noise::{noise_gain, noise_variance};
+/// assert_eq!(noise_gain(2.0), 2.0 / noise_variance().sqrt());
+/// assert_eq!(noise_gain(0.0), 0.0);
+/// ```
 pub fn noise_gain(std: f64) -> f64 {
     std / noise_variance().sqrt()
 }
 
 /// The table `(A, B)` of [`noise_value`] (built once, in f64, rounded to f32).
+///
+/// ```
+/// let t = glifsim::noise::noise_table();
+/// assert!(std::ptr::eq(t, glifsim::noise::noise_table())); // built once
+/// assert!(t.a[0] > 6.0 && t.a[0] < 6.5); // the deepest tail: about 6.3σ
+/// ```
 pub fn noise_table() -> &'static NoiseTable {
     static TABLE: OnceLock<NoiseTable> = OnceLock::new();
     TABLE.get_or_init(|| {
@@ -233,6 +304,11 @@ pub fn noise_table() -> &'static NoiseTable {
 
 /// The exact variance of [`noise_value`] over all 2³² words (separate arithmetic; the fused
 /// mode differs in the last bits of single draws, not in the variance to f64 precision).
+///
+/// ```
+/// let v = glifsim::noise::noise_variance();
+/// assert!((v - 1.0).abs() < 1e-3, "{v}"); // the table's quantiles give almost exactly unit variance
+/// ```
 pub fn noise_variance() -> f64 {
     static VAR: OnceLock<f64> = OnceLock::new();
     *VAR.get_or_init(|| {

@@ -54,6 +54,15 @@ use crate::model::{AfterSpikeCurrent, Model, Param, Population};
 use crate::{Real, State};
 
 /// A fitted GLIF neuron converted from AllenSDK's neuron config.
+///
+/// ```
+/// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/allen/a05_glif5_step.json");
+/// let g = glifsim::allen::load(path, 10)?;
+/// assert_eq!(g.population.model(), glifsim::Model::Glif5);
+/// assert_eq!((g.dt, g.spike_cut_length, g.population.len()), (0.05, 75, 10));
+/// assert_eq!(g.init_asc.len(), g.population.j());
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct AllenGlif {
     /// The population (every neuron with the fitted parameters).
@@ -70,6 +79,15 @@ pub struct AllenGlif {
 
 impl AllenGlif {
     /// The initial state for `trials` trials (θ components start at 0).
+    ///
+    /// ```
+    /// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/allen/a03_glif3_step.json");
+    /// let g = glifsim::allen::load(path, 4)?;
+    /// let st = g.initial_state::<f64>(2);
+    /// assert_eq!(st.v, vec![g.population.v_rest().at(0) + g.init_voltage; 8]);
+    /// assert_eq!(st.asc.len(), 8 * g.population.j());
+    /// # Ok::<(), glifsim::Error>(())
+    /// ```
     pub fn initial_state<R: Real>(&self, trials: usize) -> State<R> {
         let n = self.population.len() * trials;
         State {
@@ -129,6 +147,19 @@ fn coeff(cfg: &Value, name: &str) -> f64 {
 
 /// Convert an AllenSDK neuron config (the JSON object `GlifNeuron.from_dict` takes) into `n`
 /// identical glifsim neurons. `path` names the source in error messages.
+///
+/// ```
+/// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/allen/a02_glif2_step.json");
+/// let file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+/// let g = glifsim::allen::from_neuron_config(&file["neuron_config"], 1, "a02")?;
+/// assert_eq!(g.population.model(), glifsim::Model::Glif2);
+/// // A config without its time step is refused, naming the source.
+/// let mut bad = file["neuron_config"].clone();
+/// bad.as_object_mut().unwrap().remove("dt");
+/// let e = glifsim::allen::from_neuron_config(&bad, 1, "a02").unwrap_err();
+/// assert!(e.to_string().contains("a02"), "{e}");
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub fn from_neuron_config(cfg: &Value, n: usize, path: &str) -> Result<AllenGlif> {
     let el = num(cfg, path, "El")?;
     let dt_s = num(cfg, path, "dt")?;
@@ -292,6 +323,16 @@ pub fn from_neuron_config(cfg: &Value, n: usize, path: &str) -> Result<AllenGlif
 }
 
 /// Read a neuron-config JSON file (or any JSON object holding one under `neuron_config`).
+///
+/// ```
+/// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/allen");
+/// for f in ["a01_glif1_step.json", "a04_glif4_step.json"] {
+///     let g = glifsim::allen::load(format!("{dir}/{f}"), 100)?;
+///     println!("{f}: {} × {}", g.population.model(), g.population.len());
+/// }
+/// assert!(glifsim::allen::load(format!("{dir}/missing.json"), 1).is_err());
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub fn load(path: impl AsRef<Path>, n: usize) -> Result<AllenGlif> {
     let path = path.as_ref();
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;

@@ -17,10 +17,27 @@ use crate::error::{Error, Result};
 use crate::record::{read_npy_u32_blocks, Summary};
 
 /// Picture size in pixels.
+///
+/// ```
+/// assert_eq!(glifsim::plot::SIZE, (1200, 800));
+/// ```
 pub const SIZE: (u32, u32) = (1200, 800);
 /// At most this many neurons are drawn in the raster.
+///
+/// ```
+/// use glifsim::plot::MAX_RASTER_NEURONS;
+/// // A million neurons: every 500th is drawn.
+/// assert_eq!(1_000_000usize.div_ceil(MAX_RASTER_NEURONS), 500);
+/// ```
 pub const MAX_RASTER_NEURONS: usize = 2000;
 /// At most this many time bins in the raster (one per step in shorter runs).
+///
+/// ```
+/// use glifsim::plot::MAX_TIME_BINS;
+/// // 3,000 steps: one bin per step; 100,000 steps: 25 steps per bin.
+/// assert_eq!(3_000u64.div_ceil(MAX_TIME_BINS), 1);
+/// assert_eq!(100_000u64.div_ceil(MAX_TIME_BINS), 25);
+/// ```
 pub const MAX_TIME_BINS: u64 = 4096;
 
 static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
@@ -148,6 +165,20 @@ fn raster(dir: &Path, summary: &Summary) -> Result<Raster> {
 
 /// Draw `DIR/raster.png` from `DIR/summary.json`, `DIR/<pop>_spikes.npy` (trial 0, sampled
 /// neurons) and `DIR/<pop>_counts.npy`. Returns the picture's path.
+///
+/// ```
+/// use glifsim::{plot::plot_dir, run::{run_spec, RunOptions}, spec::Spec, Backend};
+/// let dir = tempfile::tempdir().unwrap();
+/// let text = "dt = 0.1\nduration = 20.0\n[[population]]\nname = \"exc\"\nmodel = \"LIF\"\nneurons = 200\n[population.input]\nbias = 14.0\nnoise = { std = 40.0 }\n";
+/// let mut opts = RunOptions::new(dir.path().join("out"));
+/// opts.backend = Backend::Cpu;
+/// opts.plot = false;
+/// run_spec(&Spec::parse(text, &dir.path().join("s.toml"))?, &opts, &mut |_, _| {})?;
+/// let png = plot_dir(&dir.path().join("out"))?; // `glifsim plot out`
+/// assert_eq!(png, dir.path().join("out/raster.png"));
+/// assert!(std::fs::metadata(&png).unwrap().len() > 1000);
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub fn plot_dir(dir: &Path) -> Result<std::path::PathBuf> {
     register_font();
     let summary = Summary::read(dir)?;

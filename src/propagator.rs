@@ -13,6 +13,15 @@
 //! (k_j·τ_m = 1, b_v·τ_m = 1, b_v = k_j) need no special case: they are just matrices.
 
 /// The coefficients of one GLIF3–5 step for one neuron (f64).
+///
+/// ```
+/// use glifsim::propagator::coefficients;
+/// // One after-spike current (k = 0.3/ms) and no θ_v, at Δt = 0.1 ms, τ_m = 20 ms, R = 1 MΩ.
+/// let c = coefficients(0.1, 20.0, 1.0, &[0.3], 0.0, 1.0);
+/// assert!((c.asc_decay[0] - (-0.03f64).exp()).abs() < 1e-15);
+/// assert!(c.asc_gain[0] > 0.0 && c.asc_gain[0] < 0.1 / 20.0); // less than (Δt/τ_m)·R
+/// assert_eq!((c.thv_u, c.thv_w), (0.0, 0.0)); // a_v = 0: θ_v never moves
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Coefficients {
     /// ∂u'/∂I_j: how much each after-spike current moves the voltage in one step.
@@ -31,6 +40,15 @@ pub struct Coefficients {
 
 /// The generator matrix M of the system, size J + 3: rows and columns are
 /// (u, I_1..I_J, θ_v, w).
+///
+/// ```
+/// let m = glifsim::propagator::generator(20.0, 1.0, &[0.3], 0.004, 0.1);
+/// // Rows and columns (u, I_1, θ_v, w): u relaxes at 1/τ_m toward w + R·I_1.
+/// assert_eq!(m.len(), 4);
+/// assert_eq!((m[0][0], m[0][1], m[0][3]), (-1.0 / 20.0, 1.0 / 20.0, 1.0 / 20.0));
+/// assert_eq!(m[1][1], -0.3);
+/// assert_eq!((m[2][0], m[2][2]), (0.004, -0.1));
+/// ```
 pub fn generator(tau_m: f64, resistance: f64, k: &[f64], a_v: f64, b_v: f64) -> Vec<Vec<f64>> {
     let j = k.len();
     let n = j + 3;
@@ -65,6 +83,14 @@ fn matmul(a: &[Vec<f64>], b: &[Vec<f64>]) -> Vec<Vec<f64>> {
 
 /// exp(A) by scaling and squaring: A is scaled by 2^−s until its ∞-norm is ≤ 1/2, a Taylor
 /// series of degree 24 is summed (truncation below 1e-20), and the result squared s times.
+///
+/// ```
+/// use glifsim::propagator::expm;
+/// // exp of a diagonal matrix: the exponentials of its entries.
+/// let e = expm(&[vec![-0.5, 0.0], vec![0.0, 1.0]]);
+/// assert!((e[0][0] - (-0.5f64).exp()).abs() < 1e-15 && (e[1][1] - 1f64.exp()).abs() < 1e-14);
+/// assert_eq!((e[0][1], e[1][0]), (0.0, 0.0));
+/// ```
 pub fn expm(a: &[Vec<f64>]) -> Vec<Vec<f64>> {
     let n = a.len();
     let norm = a
@@ -108,6 +134,13 @@ pub fn expm(a: &[Vec<f64>]) -> Vec<Vec<f64>> {
 
 /// The step coefficients for one neuron. `a_v`, `b_v` are the GLIF5 voltage-threshold rates
 /// (pass a_v = 0, b_v = 1 when the model has no θ_v: its coefficients are then 0).
+///
+/// ```
+/// use glifsim::propagator::coefficients;
+/// // k·τ_m = 1, where the closed form divides by zero: the matrix exponential has no trouble.
+/// let c = coefficients(0.1, 20.0, 1.0, &[0.05], 0.0, 1.0);
+/// assert!(c.asc_gain[0].is_finite() && c.asc_gain[0] > 0.0);
+/// ```
 pub fn coefficients(
     dt: f64,
     tau_m: f64,

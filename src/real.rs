@@ -19,6 +19,15 @@ pub enum Arith {
 
 impl Arith {
     /// `a·b + c` in this mode.
+    ///
+    /// ```
+    /// use glifsim::Arith;
+    /// // 0.1 × 10 − 1: rounded then added, or fused (no rounding of the product).
+    /// let (a, b, c) = (0.1f32, 10.0f32, -1.0f32);
+    /// assert_eq!(Arith::Separate.fma(a, b, c), 0.0);
+    /// assert_eq!(Arith::Fused.fma(a, b, c), 0.1f32.mul_add(10.0, -1.0));
+    /// assert_ne!(Arith::Fused.fma(a, b, c), 0.0); // 1.49e-8: the product's rounding error
+    /// ```
     #[inline(always)]
     pub fn fma<R: Real>(self, a: R, b: R, c: R) -> R {
         match self {
@@ -38,6 +47,19 @@ impl std::fmt::Display for Arith {
 }
 
 /// A floating-point simulation precision: `f32` or `f64`.
+///
+/// ```
+/// use glifsim::{Arith, CpuSim, Model, Population, Real};
+/// // Code generic over the precision, as the CPU simulator is.
+/// fn rest_of<R: Real>(pop: &Population) -> glifsim::Result<R> {
+///     Ok(CpuSim::<R>::new(pop, 1, Arith::Separate)?.v()[0])
+/// }
+/// let pop = Population::builder(Model::Lif, 1).v_rest(-65.1).build()?;
+/// assert_eq!(rest_of::<f64>(&pop)?, -65.1);
+/// assert_eq!(rest_of::<f32>(&pop)?, -65.1f32);
+/// assert_eq!(<f32 as Real>::DTYPE, "float32");
+/// # Ok::<(), glifsim::Error>(())
+/// ```
 pub trait Real:
     Copy
     + Send

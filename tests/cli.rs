@@ -817,24 +817,36 @@ fn binary_rejects_a_bad_min_time() {
     }
 }
 
-/// A malformed `GLIFSIM_SPIN_US` is named in the message that says why the GPU is not used.
+/// A malformed `GLIFSIM_SPIN_US` or `GLIFSIM_MAX_BINDING` is named in the message that says
+/// why the GPU is not used; one too small says how small it may be.
 #[test]
-fn binary_names_a_bad_spin_setting() {
+fn binary_names_a_bad_gpu_setting() {
     if common::gpu().is_none() {
         return;
     }
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_glifsim"))
-        .args([
-            "bench", "--paths", "gpu", "--sizes", "1000", "--steps", "10",
-        ])
-        .env("GLIFSIM_SPIN_US", "soon")
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("GLIFSIM_SPIN_US must be a whole number of microseconds, not 'soon'"),
-        "{err}"
-    );
+    for (var, value, says) in [
+        (
+            "GLIFSIM_SPIN_US",
+            "soon",
+            "GLIFSIM_SPIN_US must be a whole number of microseconds, not 'soon'",
+        ),
+        (
+            "GLIFSIM_MAX_BINDING",
+            "1GB",
+            "GLIFSIM_MAX_BINDING must be a whole number of bytes, not '1GB'",
+        ),
+        ("GLIFSIM_MAX_BINDING", "1024", "at least 262144, not 1024"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_glifsim"))
+            .args([
+                "bench", "--paths", "gpu", "--sizes", "1000", "--steps", "10",
+            ])
+            .env(var, value)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{var}={value}: {err}");
+    }
 }
 
 /// The host's available memory (`MemAvailable`), where Linux says.

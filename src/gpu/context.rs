@@ -124,6 +124,19 @@ impl std::fmt::Display for AdapterSummary {
     }
 }
 
+/// The whole number the variable `name` (one of the `GLIFSIM_*` variables listed in this
+/// module's docs) is set to, in `unit`; `None` where it is unset or empty.
+fn env_number(name: &str, unit: &str) -> Result<Option<u64>> {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v.trim().parse().map(Some).map_err(|_| {
+            Error::Usage(format!(
+                "{name} must be a whole number of {unit}, not '{v}'"
+            ))
+        }),
+        _ => Ok(None),
+    }
+}
+
 /// Whether the switch `name` (one of the `GLIFSIM_*` variables listed in this module's docs)
 /// is set to `1`.
 pub(crate) fn env_flag(name: &str) -> bool {
@@ -269,15 +282,7 @@ impl GpuContext {
     /// ```
     pub fn new() -> Result<Self> {
         let name = std::env::var("GLIFSIM_ADAPTER").ok();
-        let cap = match std::env::var("GLIFSIM_MAX_BINDING") {
-            Ok(v) if !v.trim().is_empty() => Some(v.trim().parse::<u64>().map_err(|_| {
-                Error::Usage(format!(
-                    "GLIFSIM_MAX_BINDING must be a whole number of bytes, not '{v}'"
-                ))
-            })?),
-            _ => None,
-        };
-        Self::open(name.as_deref(), cap)
+        Self::open(name.as_deref(), env_number("GLIFSIM_MAX_BINDING", "bytes")?)
     }
 
     /// Open the best adapter whose name contains `name` (any adapter when `None`).
@@ -411,14 +416,10 @@ impl GpuContext {
             lost,
             spin_ns: AtomicU64::new(0),
         };
-        let spin = match std::env::var("GLIFSIM_SPIN_US") {
-            Ok(v) => Duration::from_micros(v.trim().parse().map_err(|_| {
-                Error::Usage(format!(
-                    "GLIFSIM_SPIN_US must be a whole number of microseconds, not '{v}'"
-                ))
-            })?),
-            Err(_) if ctx.summary.is_cpu() => Duration::ZERO,
-            Err(_) => DEFAULT_SPIN_WAIT,
+        let spin = match env_number("GLIFSIM_SPIN_US", "microseconds")? {
+            Some(us) => Duration::from_micros(us),
+            None if ctx.summary.is_cpu() => Duration::ZERO,
+            None => DEFAULT_SPIN_WAIT,
         };
         ctx.set_spin_wait(spin);
         ctx.arith = ctx.calibrate()?;

@@ -28,18 +28,21 @@ use rayon::prelude::*;
 /// Bytes reserved for the NPY header, so it can be rewritten in place as the array grows.
 const HEADER_LEN: usize = 128;
 
-/// Bytes per value of `descr`, a little-endian integer or float dtype (`<u4`, `<i8`, `<f4`,
-/// …): what an [`NpyStream`] writes.
-fn item_bytes(path: &Path, descr: &str) -> Result<u64> {
-    match descr.as_bytes() {
-        [b'<', b'u' | b'i' | b'f', size @ (b'1' | b'2' | b'4' | b'8')] if descr != "<f1" => {
-            Ok(u64::from(size - b'0'))
+/// Bytes in one row of `row_shape` values of `descr`, a little-endian integer or float dtype
+/// (`<u4`, `<i8`, `<f4`, …): what an [`NpyStream`] writes.
+fn row_bytes(path: &Path, descr: &str, row_shape: &[usize]) -> Result<u64> {
+    let item = match descr.as_bytes() {
+        [b'<', b'u' | b'i', s @ (b'1' | b'2' | b'4' | b'8')] | [b'<', b'f', s @ (b'2' | b'4' | b'8')] => {
+            u64::from(s - b'0')
         }
-        _ => Err(Error::Usage(format!(
-            "{}: unsupported dtype {descr} (expected a little-endian integer or float, such as <u4 or <f8)",
-            path.display()
-        ))),
-    }
+        _ => {
+            return Err(Error::Usage(format!(
+                "{}: unsupported dtype {descr} (expected a little-endian integer or float, such as <u4 or <f8)",
+                path.display()
+            )))
+        }
+    };
+    Ok(item * row_shape.iter().product::<usize>() as u64)
 }
 
 /// An NPY file of a fixed row shape that grows along its first axis.
@@ -60,6 +63,8 @@ pub struct NpyStream {
     path: PathBuf,
     descr: &'static str,
     row_shape: Vec<usize>,
+    /// Bytes per row.
+    row_bytes: u64,
     rows: u64,
 }
 
@@ -76,13 +81,14 @@ impl NpyStream {
     /// # Ok::<(), glifsim::Error>(())
     /// ```
     pub fn create(path: &Path, descr: &'static str, row_shape: &[usize]) -> Result<Self> {
-        item_bytes(path, descr)?;
+        let row_bytes = row_bytes(path, descr, row_shape)?;
         let file = File::create(path).map_err(|e| Error::io(path, e))?;
         let mut s = NpyStream {
             file: BufWriter::new(file),
             path: path.to_path_buf(),
             descr,
             row_shape: row_shape.to_vec(),
+            row_bytes,
             rows: 0,
         };
         s.write_header()?;
@@ -171,7 +177,7 @@ impl NpyStream {
         row_shape: &[usize],
         rows: u64,
     ) -> Result<Self> {
-        let row_bytes = item_bytes(path, descr)? * row_shape.iter().product::<usize>() as u64;
+        let row_bytes = row_bytes(path, descr, row_shape)?;
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -191,6 +197,7 @@ impl NpyStream {
             path: path.to_path_buf(),
             descr,
             row_shape: row_shape.to_vec(),
+            row_bytes,
             rows,
         };
         s.write_header()?;
@@ -210,8 +217,7 @@ impl NpyStream {
     /// # Ok::<(), glifsim::Error>(())
     /// ```
     pub fn append(&mut self, bytes: &[u8], rows: u64) -> Result<()> {
-        let row_bytes =
-            item_bytes(&self.path, self.descr)? * self.row_shape.iter().product::<usize>() as u64;
+        let row_bytes = self.row_bytes;
         if bytes.len() as u64 != rows * row_bytes {
             return Err(Error::Usage(format!(
                 "{}: {} bytes are not {rows} rows of {row_bytes} bytes",

@@ -193,8 +193,9 @@ pub struct MemoryPlan {
     pub device_bytes: u64,
     /// Shards its GPU simulator cuts it into ([`GpuSim::layout`]; 0 on the CPU path).
     pub shards: usize,
-    /// Host memory of its simulator, bytes: the CPU path's state, or the device memory that a
-    /// CPU driver such as lavapipe takes from the host (0 on a GPU).
+    /// Host memory of its simulator, bytes: the CPU path's state; on the GPU path the frame a
+    /// population of several shards assembles a chunk's spikes in, and the device memory that
+    /// a CPU driver such as lavapipe takes from the host.
     pub host_sim_bytes: u64,
     /// Host memory of its recorders' interspike-interval statistics, bytes (32 per neuron and
     /// trial; 0 with `cv_isi = false` or when a resumed run holds them already).
@@ -224,7 +225,9 @@ fn memory_plan(
                 Some(c) => {
                     let l = GpuSim::layout(c, &p.pop, trials, &p.drive, &gpu_options(p))?;
                     let d = l.device_bytes;
-                    (d, l.shards, if c.adapter().is_cpu() { d } else { 0 })
+                    // A CPU driver's device memory is the host's.
+                    let host = l.host_bytes + if c.adapter().is_cpu() { d } else { 0 };
+                    (d, l.shards, host)
                 }
             };
             Ok(MemoryPlan {

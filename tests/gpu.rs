@@ -1662,12 +1662,17 @@ fn a_small_binding_limit_cuts_shards_and_changes_nothing() {
             ..Default::default()
         };
         let mut g = GpuSim::with_drive(ctx.clone(), &pop, b, &drive, &opts).unwrap();
-        // The layout said beforehand is the one built.
+        // The layout said beforehand is the one built; the host assembles a chunk's spike
+        // words from the shards' rows in a frame of its own.
         let l = GpuSim::layout(&ctx, &pop, b, &drive, &opts).unwrap();
         assert_eq!(
             (l.shards, l.chunk_steps),
             (g.shard_count(), g.chunk_steps()),
             "{model}"
+        );
+        assert_eq!(
+            l.host_bytes,
+            (l.chunk_steps * b * n.div_ceil(32) * 4) as u64
         );
         assert!(
             g.shard_count() >= 3,
@@ -1748,4 +1753,47 @@ fn a_new_drive_that_cuts_other_shards_carries_the_state_over() {
         [1, 2, 1, 2],
         "not the shard cuts this test means to cross"
     );
+}
+
+#[test]
+fn spike_rows_grow_with_the_population_not_with_its_shards() {
+    // 10⁸ LIF neurons on bindings of 64K values are 1,526 shards. Each shard alone could hold
+    // 31 steps of spike rows within its binding; all of them together (each of three copies,
+    // and the host's frame) are held to 256 MiB or an eighth of the rest, which allows 20.
+    // Only the layout is asked for: nothing is allocated.
+    if gpu().is_none() {
+        return;
+    }
+    let ctx = small_binding_context();
+    let n = 100_000_000;
+    let pop = uniform_population(Model::Lif, n, 0.1);
+    let opts = GpuOptions {
+        host_inputs: false,
+        ..Default::default()
+    };
+    let l = GpuSim::layout(&ctx, &pop, 1, &Drive::default(), &opts).unwrap();
+    assert_eq!((l.shards, l.largest_shard), (1526, 65536));
+    let frame = n.div_ceil(32) as u64 * 4; // one step's words, all shards
+    assert_eq!(l.chunk_steps, 20);
+    assert!((l.chunk_steps as u64 + 1) * frame <= 256 << 20);
+    assert_eq!(l.host_bytes, 20 * frame);
+    // State (8 bytes a neuron), three copies of 20 rows of every shard, and the parameters
+    // and stand-ins, a few kilobytes a shard.
+    let spikes = l.device_bytes - 8 * n as u64;
+    assert!(
+        spikes >= 3 * 20 * frame && spikes < 3 * 20 * frame + (16 << 20),
+        "{spikes}"
+    );
+    // Two shards of a smaller population: each shard's binding allows 31 steps, and that is
+    // all the population needs (the host's frame of 31 steps is 387,500 bytes); one shard
+    // keeps the 100 steps asked for, read where the rows are mapped.
+    let two = uniform_population(Model::Lif, 100_000, 0.1);
+    let l2 = GpuSim::layout(&ctx, &two, 1, &Drive::default(), &opts).unwrap();
+    assert_eq!(
+        (l2.shards, l2.chunk_steps, l2.host_bytes),
+        (2, 31, 31 * 3125 * 4)
+    );
+    let one = uniform_population(Model::Lif, 10_000, 0.1);
+    let l1 = GpuSim::layout(&ctx, &one, 1, &Drive::default(), &opts).unwrap();
+    assert_eq!((l1.shards, l1.chunk_steps, l1.host_bytes), (1, 100, 0));
 }

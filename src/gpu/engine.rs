@@ -330,6 +330,10 @@ pub struct GpuLayout {
     pub chunk_steps: usize,
     /// Bytes of device memory ([`GpuSim::memory_needed`]).
     pub device_bytes: u64,
+    /// Bytes of host memory a run holds besides: the frame of a chunk's spike words that
+    /// the shards' rows are assembled into, where there are several (0 for one shard, whose
+    /// rows are read where they are mapped).
+    pub host_bytes: u64,
 }
 
 /// How a population is laid out on a device, decided before anything is allocated.
@@ -346,6 +350,8 @@ struct Plan {
     chunk: usize,
     /// Bytes of device memory the shards need.
     needed: u64,
+    /// Bytes of host memory a run assembles a chunk's spike words in (several shards).
+    host: u64,
     /// Parameter slots with one value per neuron (the population's and the drive's).
     per_neuron_slots: usize,
 }
@@ -458,30 +464,47 @@ fn plan(
     if opts.host_inputs {
         chunk = chunk.min(max_bind / (4 * (trials * largest) as u64)).max(1);
     }
-    // Spike rows of one chunk (and each of its two staging copies) stay within 256 MiB.
+    // The device memory of the shards with `t`-step chunks.
+    let bytes_with = |t: usize| -> u64 {
+        shard_list
+            .iter()
+            .map(|&(_, ns, _)| {
+                shard_bytes(
+                    ns,
+                    trials,
+                    comps,
+                    per_neuron_slots,
+                    largest.next_multiple_of(4),
+                    t,
+                    if opts.host_inputs { t } else { 0 },
+                    cache,
+                )
+            })
+            .sum()
+    };
+    // One more row follows a chunk's spike rows: the refractory words. A shard's spike rows of
+    // one chunk (and each of their two staging copies) stay within 256 MiB and one binding;
+    // all shards' together (and the host's copy of them that a run of several shards
+    // assembles) within 256 MiB or an eighth of the rest of the simulator's memory, whichever
+    // is more, so that they grow with the population, not with the number of shards (10⁹ LIF
+    // neurons on lavapipe's 128 MiB bindings are 30 shards: 31 steps each would be 3.9 GB per
+    // copy, next to 8 GB of state).
     let row_bytes = (trials * words_per_trial(largest) * 4) as u64;
-    // One more row follows them: the refractory words.
-    chunk = chunk.min(
-        (SPIKE_CHUNK_BYTES.min(max_bind) / row_bytes)
-            .saturating_sub(1)
-            .max(1),
-    );
-    let chunk = chunk as usize;
-    let needed: u64 = shard_list
+    let all_rows: u64 = shard_list
         .iter()
-        .map(|&(_, ns, _)| {
-            shard_bytes(
-                ns,
-                trials,
-                comps,
-                per_neuron_slots,
-                largest.next_multiple_of(4),
-                chunk,
-                if opts.host_inputs { chunk } else { 0 },
-                cache,
-            )
-        })
+        .map(|&(_, ns, _)| (trials * words_per_trial(ns) * 4) as u64)
         .sum();
+    let rest = bytes_with(0);
+    let rows_allowed = (SPIKE_CHUNK_BYTES.min(max_bind) / row_bytes)
+        .min(SPIKE_CHUNK_BYTES.max(rest / 8) / all_rows);
+    chunk = chunk.min(rows_allowed.saturating_sub(1).max(1));
+    let chunk = chunk as usize;
+    let needed = bytes_with(chunk);
+    let host = if shard_list.len() > 1 {
+        chunk as u64 * (trials * words_per_trial(n) * 4) as u64
+    } else {
+        0
+    };
     Ok(Plan {
         cache,
         shard_list,
@@ -489,6 +512,7 @@ fn plan(
         largest,
         chunk,
         needed,
+        host,
         per_neuron_slots,
     })
 }
@@ -650,6 +674,7 @@ impl GpuSim {
             largest_shard: p.largest,
             chunk_steps: p.chunk,
             device_bytes: p.needed,
+            host_bytes: p.host,
         })
     }
 
@@ -705,6 +730,7 @@ impl GpuSim {
             chunk,
             needed,
             per_neuron_slots,
+            ..
         } = plan(&ctx, pop, trials, drive, opts)?;
         let (n, nshards) = (pop.len(), shard_list.len());
         let k = pop.k();

@@ -59,7 +59,10 @@ fn main() -> glifsim::Result<()> {
     }
     match counts.iter().position(|&n| n > 0) {
         Some(i) => println!("rheobase ≈ {:.0} pA", currents[i] * 1e3),
-        None => println!("no spikes up to {:.0} pA", currents[currents.len() - 1] * 1e3),
+        None => println!(
+            "no spikes up to {:.0} pA",
+            currents[currents.len() - 1] * 1e3
+        ),
     }
     Ok(())
 }

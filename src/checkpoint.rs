@@ -179,6 +179,40 @@ pub struct Meta {
     pub populations: Vec<PopulationMeta>,
 }
 
+impl Meta {
+    /// That population `index` can be restored into `sim`: the same model, size, trials and
+    /// parameters, and a valid drive drawn by this glifsim's noise generator (everything but
+    /// the state itself).
+    fn check_restore(&self, index: usize, sim: &Simulator) -> Result<()> {
+        let m = self
+            .populations
+            .get(index)
+            .ok_or_else(|| Error::Usage(format!("the checkpoint has no population {index}")))?;
+        m.check_shape(sim)?;
+        let p = sim.population();
+        if m.fingerprint != p.fingerprint() {
+            return Err(Error::Usage(format!(
+                "checkpoint population '{}' was taken with other parameters (fingerprint {:016x}, simulator {:016x})",
+                m.name,
+                m.fingerprint,
+                p.fingerprint()
+            )));
+        }
+        m.drive.validate(p.len())?;
+        let generator = self.noise_generator;
+        if m.drive.noise.is_some() && generator != crate::noise::NOISE_GENERATOR {
+            return Err(Error::Usage(format!(
+                "checkpoint population '{}' draws noise with generator {generator} (glifsim {}); this glifsim has generator {}, so the run cannot continue with the same noise: start it again, or resume it with glifsim {}",
+                m.name,
+                self.glifsim,
+                crate::noise::NOISE_GENERATOR,
+                self.glifsim
+            )));
+        }
+        Ok(())
+    }
+}
+
 fn first_noise_generator() -> u32 {
     1
 }
@@ -329,6 +363,22 @@ fn into_field<'a, T: Copy>(
     }
 }
 
+/// Check a checkpoint's magic and format version, at the start of `src` (`len` bytes).
+fn check_head(src: &mut impl Read, len: u64, path: &Path) -> Result<()> {
+    let mut head = [0u8; 12];
+    if len < 8 + 4 + 4 || src.read_exact(&mut head).is_err() || &head[..8] != MAGIC {
+        return Err(Error::format(path, "not a glifsim checkpoint (bad magic)"));
+    }
+    let version = u32::from_le_bytes(head[8..12].try_into().unwrap());
+    if version != VERSION {
+        return Err(Error::format(
+            path,
+            format!("checkpoint format version {version}; this glifsim reads version {VERSION}"),
+        ));
+    }
+    Ok(())
+}
+
 /// The CRC32 of the first `len` bytes of `r`, read a block at a time.
 fn crc_of(r: &mut impl Read, len: u64, path: &Path) -> Result<u32> {
     let mut h = crc32fast::Hasher::new();
@@ -352,7 +402,8 @@ enum StateSource<'a> {
     Live(&'a Simulator),
 }
 
-/// Values per block when a checkpoint reads a simulator's state (16 MB of f32).
+/// Values per block when a checkpoint reads a simulator's state, or fills one from a file
+/// (16 MB of f32).
 const STATE_BLOCK_VALUES: usize = 4 << 20;
 
 impl StateSource<'_> {
@@ -643,33 +694,8 @@ impl Checkpoint {
     /// size, trials and parameters, a valid drive drawn by this glifsim's noise generator, and
     /// a state of the right shape with finite values.
     fn check_restore(&self, index: usize, sim: &Simulator) -> Result<()> {
-        let m = self
-            .meta
-            .populations
-            .get(index)
-            .ok_or_else(|| Error::Usage(format!("the checkpoint has no population {index}")))?;
-        m.check_shape(sim)?;
-        let p = sim.population();
-        if m.fingerprint != p.fingerprint() {
-            return Err(Error::Usage(format!(
-                "checkpoint population '{}' was taken with other parameters (fingerprint {:016x}, simulator {:016x})",
-                m.name,
-                m.fingerprint,
-                p.fingerprint()
-            )));
-        }
-        m.drive.validate(p.len())?;
-        let generator = self.meta.noise_generator;
-        if m.drive.noise.is_some() && generator != crate::noise::NOISE_GENERATOR {
-            return Err(Error::Usage(format!(
-                "checkpoint population '{}' draws noise with generator {generator} (glifsim {}); this glifsim has generator {}, so the run cannot continue with the same noise: start it again, or resume it with glifsim {}",
-                m.name,
-                self.meta.glifsim,
-                crate::noise::NOISE_GENERATOR,
-                self.meta.glifsim
-            )));
-        }
-        self.states[index].check(sim.trials(), p)
+        self.meta.check_restore(index, sim)?;
+        self.states[index].check(sim.trials(), sim.population())
     }
 
     /// Serialize.
@@ -716,28 +742,25 @@ impl Checkpoint {
     /// # Ok::<(), glifsim::Error>(())
     /// ```
     pub fn from_bytes(data: &[u8], path: &Path) -> Result<Self> {
-        Self::parse(std::io::Cursor::new(data), data.len() as u64, path)
+        Self::parse(std::io::Cursor::new(data), data.len() as u64, path, None)
     }
 
     /// Parse `len` bytes from `src` in two passes, so that neither the file nor a copy of its
     /// arrays is held in memory besides what it describes: the magic, version and CRC first
     /// (a damaged file is refused as damaged before anything in it is believed), then the
     /// contents, each array read straight into its place.
-    fn parse<S: Read + Seek>(mut src: S, len: u64, path: &Path) -> Result<Self> {
+    ///
+    /// With `into`, the states go straight into those simulators (one per population, each
+    /// checked as [`Checkpoint::restore`] checks it, then given the drive, the state and the
+    /// step count) instead of into the checkpoint, whose states are then left empty.
+    fn parse<S: Read + Seek>(
+        mut src: S,
+        len: u64,
+        path: &Path,
+        mut into: Option<&mut [Simulator]>,
+    ) -> Result<Self> {
         let io = |e| Error::io(path, e);
-        let mut head = [0u8; 12];
-        if len < 8 + 4 + 4 || src.read_exact(&mut head).is_err() || &head[..8] != MAGIC {
-            return Err(Error::format(path, "not a glifsim checkpoint (bad magic)"));
-        }
-        let version = u32::from_le_bytes(head[8..12].try_into().unwrap());
-        if version != VERSION {
-            return Err(Error::format(
-                path,
-                format!(
-                    "checkpoint format version {version}; this glifsim reads version {VERSION}"
-                ),
-            ));
-        }
+        check_head(&mut src, len, path)?;
         src.seek(SeekFrom::Start(0)).map_err(io)?;
         let body_len = len - 4;
         let got = crc_of(&mut src, body_len, path)?;
@@ -764,15 +787,49 @@ impl Checkpoint {
         if r.remaining != payload_len {
             return Err(Error::format(path, "checkpoint payload length is wrong"));
         }
+        if let Some(sims) = &into {
+            if sims.len() != meta.populations.len() {
+                return Err(Error::Usage(format!(
+                    "{} simulators for a checkpoint of {} populations",
+                    sims.len(),
+                    meta.populations.len()
+                )));
+            }
+        }
         let mut states = Vec::new();
         let mut isi = Vec::new();
-        for _ in &meta.populations {
-            states.push(State {
-                v: r.vec()?,
-                r: r.vec()?,
-                theta: r.vec()?,
-                asc: r.vec()?,
-            });
+        for i in 0..meta.populations.len() {
+            match into.as_deref_mut() {
+                None => states.push(State {
+                    v: r.vec()?,
+                    r: r.vec()?,
+                    theta: r.vec()?,
+                    asc: r.vec()?,
+                }),
+                Some(sims) => {
+                    let sim = &mut sims[i];
+                    meta.check_restore(i, sim)?;
+                    sim.set_drive(meta.populations[i].drive.clone())?;
+                    let bn = sim.trials() * sim.population().len();
+                    for which in StateArray::ALL {
+                        let values = bn * which.per_neuron(sim.population());
+                        if r.len_of::<f32>()? != values {
+                            return Err(Error::format(
+                                path,
+                                format!(
+                                    "checkpoint population '{}': its state is not of its model and size",
+                                    meta.populations[i].name
+                                ),
+                            ));
+                        }
+                        sim.set_state_blocks(which, STATE_BLOCK_VALUES, &mut |block| {
+                            r.fill(bytemuck::cast_slice_mut(block))
+                        })?;
+                    }
+                    sim.set_steps_done(meta.steps);
+                    states.push(State::default());
+                }
+            }
             let flag = r.byte()?;
             if flag > 1 {
                 return Err(Error::format(
@@ -862,6 +919,158 @@ impl Checkpoint {
     pub fn read(path: &Path) -> Result<Self> {
         let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
-        Self::parse(f, len, path)
+        Self::parse(f, len, path, None)
+    }
+
+    /// The metadata of a checkpoint file, read without its arrays (and without checking its
+    /// checksum, which [`Checkpoint::read_into`] checks before it believes any array): what
+    /// `glifsim resume` builds its simulators from.
+    pub(crate) fn read_meta(path: &Path) -> Result<Meta> {
+        let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
+        check_head(&mut f, len, path)?;
+        let mut r = Reader {
+            inner: std::io::BufReader::new(f),
+            remaining: len - 12 - 4,
+            path,
+        };
+        let meta_len = r.len_of::<u8>()?;
+        let mut meta_bytes = vec![0u8; meta_len];
+        r.fill(&mut meta_bytes)?;
+        serde_json::from_slice(&meta_bytes)
+            .map_err(|e| Error::format(path, format!("checkpoint metadata: {e}")))
+    }
+
+    /// Read a checkpoint file with each population's state going straight into `sims` (one
+    /// per population, freshly built: each is checked, then given the drive, the state a
+    /// block at a time and the step count), so that no copy of any state is held on the host
+    /// (8 GB at 10⁹ LIF neurons). The checkpoint returned holds the metadata and interval
+    /// statistics, its states empty. On an error a simulator may be partly restored: discard
+    /// them (`glifsim resume` restores this way).
+    pub(crate) fn read_into(path: &Path, sims: &mut [Simulator]) -> Result<Self> {
+        let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
+        Self::parse(f, len, path, Some(sims))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gpu::{GpuContext, GpuSim, MIN_BINDING_LIMIT};
+    use crate::{Backend, CpuSim, Model, StepOptions};
+
+    /// A GPU context with the smallest binding limit (so that a few thousand neurons are many
+    /// shards), where an adapter exists; none (said so) where none does, unless
+    /// `GLIFSIM_REQUIRE_GPU=1`.
+    fn small_gpu() -> Option<std::sync::Arc<GpuContext>> {
+        let name = std::env::var("GLIFSIM_ADAPTER").ok();
+        match GpuContext::with_binding_limit(name.as_deref(), MIN_BINDING_LIMIT) {
+            Ok(c) => Some(std::sync::Arc::new(c)),
+            Err(e) if std::env::var("GLIFSIM_REQUIRE_GPU").is_ok_and(|v| v == "1") => {
+                panic!("GLIFSIM_REQUIRE_GPU=1 but no GPU adapter could be opened: {e}")
+            }
+            Err(e) => {
+                eprintln!("SKIPPED (GPU part): no GPU adapter ({e})");
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn read_into_fills_fresh_simulators_block_by_block() {
+        // GLIF5 with every parameter per neuron (θ_1, θ_v and two currents interleaved in the
+        // file, planes on the device), two trials, noise, 41 steps (inside a quad of steps,
+        // many neurons refractory);
+        // read straight into a CPU simulator and a GPU one of many shards, each equals the
+        // checkpoint's state and continues as the original does, bit for bit.
+        let n = 12_000;
+        let pop = crate::bench::bench_population_with(Model::Glif5, n, true).unwrap();
+        let drive = crate::input::Drive {
+            bias: 100.0.into(),
+            ..crate::bench::noise_drive()
+        };
+        let mut sims = vec![Simulator::new(&pop, 2, Backend::Cpu).unwrap()];
+        let gpu = small_gpu();
+        if let Some(ctx) = &gpu {
+            let opts = crate::gpu::GpuOptions {
+                host_inputs: false,
+                ..Default::default()
+            };
+            let g = GpuSim::with_drive(ctx.clone(), &pop, 2, &drive, &opts).unwrap();
+            assert!(g.shard_count() >= 4, "{} shards", g.shard_count());
+            sims.push(Simulator::Gpu(g));
+            if let Simulator::Cpu(c) = &mut sims[0] {
+                c.set_arith(ctx.arith());
+            }
+        }
+        let arith = sims.last().unwrap().arith();
+        let mut orig = Simulator::Cpu(CpuSim::new(&pop, 2, arith).unwrap());
+        orig.set_drive(drive.clone()).unwrap();
+        let o = StepOptions::default();
+        orig.run_driven_with(41, o, |_, _| Ok(())).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let named = [("exc", &orig)];
+        Checkpoint::write_from(
+            &path,
+            &Checkpoint::meta_of(&named).unwrap(),
+            &[&orig],
+            &[None],
+        )
+        .unwrap();
+        let want = Checkpoint::read(&path).unwrap();
+        let refractory = want.states[0].r.iter().filter(|&&r| r > 0.0).count();
+        assert!(refractory > 1000, "{refractory} refractory neurons");
+        let continued =
+            crate::SpikeRecord::collect(2, n, |sink| orig.run_driven_with(20, o, sink)).unwrap();
+        for sim in sims {
+            let mut one = [sim];
+            let got = Checkpoint::read_into(&path, &mut one).unwrap();
+            let [mut sim] = one;
+            let who = sim.device_name();
+            assert_eq!(got.meta, want.meta);
+            assert!(got.states[0].v.is_empty());
+            assert_eq!(sim.state().unwrap(), want.states[0], "{who}");
+            assert_eq!(sim.steps_done(), 41);
+            let rec =
+                crate::SpikeRecord::collect(2, n, |sink| sim.run_driven_with(20, o, sink)).unwrap();
+            assert_eq!(rec, continued, "{who}");
+        }
+    }
+
+    #[test]
+    fn read_into_refuses_a_bad_state_and_a_wrong_population() {
+        let pop = crate::bench::bench_population(Model::Alif, 100).unwrap();
+        let sim = Simulator::new(&pop, 1, Backend::Cpu).unwrap();
+        let mut ck = Checkpoint::capture(&[("a", &sim)]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        // A NaN in θ, in a file whose checksum is right: named with its index.
+        ck.states[0].theta[42] = f32::NAN;
+        ck.write_atomic(&path).unwrap();
+        let mut fresh = [Simulator::new(&pop, 1, Backend::Cpu).unwrap()];
+        match Checkpoint::read_into(&path, &mut fresh) {
+            Err(Error::NonFinite { what, index, .. }) => {
+                assert_eq!((what.as_str(), index), ("state.theta", 42))
+            }
+            other => panic!("expected NonFinite, got {other:?}"),
+        }
+        // A negative refractory time.
+        ck.states[0].theta[42] = 0.0;
+        ck.states[0].r[7] = -1.0;
+        ck.write_atomic(&path).unwrap();
+        assert!(matches!(
+            Checkpoint::read_into(&path, &mut fresh),
+            Err(Error::InvalidParameter { index: Some(7), .. })
+        ));
+        // Another population, or another number of simulators.
+        ck.states[0].r[7] = 0.0;
+        ck.write_atomic(&path).unwrap();
+        let other = crate::bench::bench_population(Model::Alif, 101).unwrap();
+        let mut wrong = [Simulator::new(&other, 1, Backend::Cpu).unwrap()];
+        assert!(Checkpoint::read_into(&path, &mut wrong).is_err());
+        assert!(Checkpoint::read_into(&path, &mut []).is_err());
+        assert!(Checkpoint::read_into(&path, &mut fresh).is_ok());
     }
 }

@@ -198,19 +198,18 @@ pub struct MemoryPlan {
     /// a CPU driver such as lavapipe takes from the host.
     pub host_sim_bytes: u64,
     /// Host memory of its recorders' interspike-interval statistics, bytes (32 per neuron and
-    /// trial; 0 with `cv_isi = false` or when a resumed run holds them already).
+    /// trial; 0 with `cv_isi = false`). A resumed run reads them from its checkpoint after
+    /// this check, with the states going straight into the simulators.
     pub recorder_bytes: u64,
     /// Host memory of its host input (`input.npy` as `[T][B][N]` f32), bytes (0 without).
     pub host_input_bytes: u64,
 }
 
 /// The memory of each population of a run on `ctx` (None: the CPU path), computed without
-/// allocating any of it; `recorders_resident`: the interval statistics are in memory already
-/// (a resumed run took them from its checkpoint).
+/// allocating any of it.
 fn memory_plan(
     prepared: &[PreparedPopulation],
     ctx: &Option<Arc<GpuContext>>,
-    recorders_resident: bool,
 ) -> Result<Vec<MemoryPlan>> {
     prepared
         .iter()
@@ -238,7 +237,7 @@ fn memory_plan(
                 device_bytes,
                 shards,
                 host_sim_bytes,
-                recorder_bytes: if p.cv_isi && !recorders_resident {
+                recorder_bytes: if p.cv_isi {
                     PopulationRecorder::memory_needed(trials, n)
                 } else {
                     0
@@ -256,8 +255,7 @@ fn memory_plan(
 /// freely, so a run whose parts each fit but whose sum does not would be killed for want of
 /// memory, perhaps hours in, instead of refused. The host inputs count only where they are not
 /// loaded yet (`inputs_loaded` false: a dry run); a run has loaded them (each checked against
-/// the host's memory first), and so has a resumed run the statistics it takes from its
-/// checkpoint. Checkpoints add nothing that grows with the population: they are written from
+/// the host's memory first). Checkpoints add nothing that grows with the population: they are written from
 /// the simulators a block at a time, `Checkpoint::write_from`.
 fn check_run_memory(
     plan: &[MemoryPlan],
@@ -357,7 +355,7 @@ pub fn dry_run(spec: &Spec, backend: Backend) -> Result<DryRun> {
     // Host input files are checked by their headers, not loaded.
     let prepared = spec.prepare_without_inputs()?;
     let ctx = open_context(backend)?;
-    let populations = memory_plan(&prepared, &ctx, false)?;
+    let populations = memory_plan(&prepared, &ctx)?;
     let refused = check_run_memory(&populations, &ctx, false)
         .err()
         .map(|e| e.to_string());
@@ -377,9 +375,8 @@ pub fn dry_run(spec: &Spec, backend: Backend) -> Result<DryRun> {
 fn build_sims(
     prepared: &[PreparedPopulation],
     ctx: &Option<Arc<GpuContext>>,
-    recorders_resident: bool,
 ) -> Result<Vec<Simulator>> {
-    check_run_memory(&memory_plan(prepared, ctx, recorders_resident)?, ctx, true)?;
+    check_run_memory(&memory_plan(prepared, ctx)?, ctx, true)?;
     prepared
         .iter()
         .map(|p| {
@@ -457,7 +454,7 @@ pub fn run_spec(
     let _ = std::fs::remove_file(dir.join(checkpoint::FILE_NAME));
     let _ = std::fs::remove_file(dir.join("raster.png"));
     let ctx = open_context(opts.backend)?;
-    let sims = build_sims(&prepared, &ctx, false)?;
+    let sims = build_sims(&prepared, &ctx)?;
     let mut recs = Vec::new();
     let mut traces = Vec::new();
     for p in &prepared {
@@ -536,8 +533,10 @@ pub fn resume(opts: &RunOptions, progress: &mut dyn FnMut(u64, u64)) -> Result<S
             dir.display()
         )));
     }
-    let mut ck = Checkpoint::read(&path)?;
-    let spec_json = ck.meta.spec.clone().ok_or_else(|| {
+    // The metadata first, to build the simulators from; then the file again, each state
+    // straight into its simulator (no copy of it on the host).
+    let meta = Checkpoint::read_meta(&path)?;
+    let spec_json = meta.spec.clone().ok_or_else(|| {
         Error::format(
             &path,
             "checkpoint holds no spec: it was not written by `glifsim run`",
@@ -545,24 +544,23 @@ pub fn resume(opts: &RunOptions, progress: &mut dyn FnMut(u64, u64)) -> Result<S
     })?;
     let mut spec: Spec = serde_json::from_value(spec_json)
         .map_err(|e| Error::format(&path, format!("checkpoint spec: {e}")))?;
-    spec.base_dir = ck.meta.spec_dir.clone().unwrap_or_default();
+    spec.base_dir = meta.spec_dir.clone().unwrap_or_default();
     spec.path = path.clone();
     let prepared = spec.prepare()?;
-    if prepared.len() != ck.meta.populations.len() {
+    if prepared.len() != meta.populations.len() {
         return Err(Error::format(
             &path,
             "checkpoint population count does not match its spec",
         ));
     }
     let ctx = open_context(opts.backend)?;
-    // The checkpoint holds the interval statistics already; they move to the recorders.
-    let mut sims = build_sims(&prepared, &ctx, true)?;
+    // The host memory check counts the interval statistics, which the checkpoint brings.
+    let mut sims = build_sims(&prepared, &ctx)?;
+    let mut ck = Checkpoint::read_into(&path, &mut sims)?;
     let steps = ck.meta.steps;
     let mut recs = Vec::new();
     let mut traces = Vec::new();
     for (i, p) in prepared.iter().enumerate() {
-        // The state moves into the simulator, and the checkpoint keeps no copy of it.
-        ck.restore_and_release(i, &mut sims[i])?;
         let m = &ck.meta.populations[i];
         let pos = m.recorder.as_ref().ok_or_else(|| {
             Error::format(

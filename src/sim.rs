@@ -512,6 +512,22 @@ impl Simulator {
             Simulator::Gpu(s) => s.state_blocks(which, max_values, f),
         }
     }
+    /// Fill array `which` of the state from `fill`, a block of whole neurons of at most
+    /// `max_values` values at a time, in [`Simulator::state_blocks`]' order, with no copy of
+    /// the state on the host (`CpuSim::set_state_blocks`, `GpuSim::set_state_blocks`). On an
+    /// error the array is partly replaced: for a simulator built to be restored, which an
+    /// error discards (`glifsim resume`).
+    pub(crate) fn set_state_blocks(
+        &mut self,
+        which: StateArray,
+        max_values: usize,
+        fill: &mut dyn FnMut(&mut [f32]) -> Result<()>,
+    ) -> Result<()> {
+        match self {
+            Simulator::Cpu(s) => s.set_state_blocks(which, max_values, fill),
+            Simulator::Gpu(s) => s.set_state_blocks(which, max_values, fill),
+        }
+    }
     /// The state of the listed neurons only (`CpuSim::state_of`, `GpuSim::state_of`): on the
     /// GPU it reads back only their values, where [`Simulator::state`] reads the population.
     ///

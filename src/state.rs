@@ -129,6 +129,40 @@ impl<R: crate::Real> State<R> {
     }
 }
 
+/// Check one block of array `which` of a state, whose first value is value `first` of the
+/// array: every value finite, and refractory times ≥ 0 (what [`State`]'s own check asks of the
+/// whole state), for the simulators' `set_state_blocks`.
+pub(crate) fn check_block<R: crate::Real>(
+    which: StateArray,
+    first: usize,
+    block: &[R],
+) -> crate::Result<()> {
+    let what = match which {
+        StateArray::V => "state.v",
+        StateArray::R => "state.r",
+        StateArray::Theta => "state.theta",
+        StateArray::Asc => "state.asc",
+    };
+    if let Some(i) = block.iter().position(|x| !x.is_finite()) {
+        return Err(crate::Error::NonFinite {
+            what: what.into(),
+            index: first + i,
+            value: block[i].to_f64(),
+        });
+    }
+    if which == StateArray::R {
+        if let Some(i) = block.iter().position(|&x| x < R::ZERO) {
+            return Err(crate::Error::InvalidParameter {
+                name: "state.r",
+                index: Some(first + i),
+                value: block[i].to_f64(),
+                rule: "refractory time remaining must be ≥ 0".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Check that every index of a `state_of` call names a neuron of a population of `n`.
 pub(crate) fn check_neurons(neurons: &[usize], n: usize) -> crate::Result<()> {
     match neurons.iter().find(|&&i| i >= n) {

@@ -908,6 +908,50 @@ impl<R: Real> CpuSim<R> {
         }
         Ok(())
     }
+    /// Fill array `which` of the state from `fill`, whole neurons of at most `max_values`
+    /// values at a time, in the order of [`CpuSim::state_blocks`] (straight into the
+    /// simulator's own arrays: no second copy of the state, which a restore of a large
+    /// population would otherwise hold). Each block is checked as [`CpuSim::set_state`]
+    /// checks the state; on an error the array is partly replaced, so this serves a
+    /// simulator built to be restored (`glifsim resume`), which an error discards.
+    pub(crate) fn set_state_blocks(
+        &mut self,
+        which: StateArray,
+        max_values: usize,
+        fill: &mut dyn FnMut(&mut [R]) -> Result<()>,
+    ) -> Result<()> {
+        let max_values = max_values.max(1);
+        let Some(idx) = which.components(&self.pop) else {
+            let arr = if which == StateArray::V {
+                &mut self.v
+            } else {
+                &mut self.r
+            };
+            for (k, block) in arr.chunks_mut(max_values).enumerate() {
+                fill(block)?;
+                crate::state::check_block(which, k * max_values, block)?;
+            }
+            return Ok(());
+        };
+        if idx.is_empty() {
+            return Ok(());
+        }
+        // Whole neurons per block, scattered into the [B·N][C] components.
+        let (c, per) = (self.pop.components(), idx.len());
+        let rows = (max_values / per).max(1);
+        let mut buf = vec![R::ZERO; rows * per];
+        for (k, block) in self.theta.chunks_mut(rows * c).enumerate() {
+            let got = &mut buf[..block.len() / c * per];
+            fill(got)?;
+            crate::state::check_block(which, k * rows * per, got)?;
+            for (x, v) in block.chunks_exact_mut(c).zip(got.chunks_exact(per)) {
+                for (&i, &value) in idx.iter().zip(v) {
+                    x[i] = value;
+                }
+            }
+        }
+        Ok(())
+    }
     /// Borrow V, `[B][N]`.
     ///
     /// ```

@@ -257,4 +257,86 @@ impl GpuSim {
         queue.submit([]);
         self.ctx.wait(None)
     }
+
+    /// Fill array `which` of the state from `fill`, whole neurons of at most `max_values`
+    /// values at a time, in the order of [`GpuSim::state_blocks`] (the CPU twin is
+    /// `CpuSim::set_state_blocks`): each block is checked and uploaded to its shard, so a
+    /// restore holds no copy of the state on the host (at 10⁹ LIF neurons 8 GB). Filling r
+    /// also rewrites the refractory bits. On an error the array is partly replaced, so this
+    /// serves a simulator built to be restored (`glifsim resume`), which an error discards.
+    pub(crate) fn set_state_blocks(
+        &mut self,
+        which: StateArray,
+        max_values: usize,
+        fill: &mut dyn FnMut(&mut [f32]) -> Result<()>,
+    ) -> Result<()> {
+        const UPLOAD_BATCH_BYTES: usize = 256 << 20;
+        let (n, b) = (self.pop.len(), self.trials);
+        let per = which.per_neuron(&self.pop);
+        if per == 0 {
+            return Ok(());
+        }
+        let comps = which.components(&self.pop).unwrap_or_default();
+        let neurons = (max_values / per).max(1);
+        let queue = &self.ctx.queue;
+        let mut pending = 0usize;
+        let mut put = |buf: &wgpu::Buffer, at: usize, values: &[f32]| -> Result<()> {
+            queue.write_buffer(buf, (4 * at) as u64, bytemuck::cast_slice(values));
+            pending += 4 * values.len();
+            if pending >= UPLOAD_BATCH_BYTES {
+                queue.submit([]);
+                self.ctx.wait(None)?;
+                pending = 0;
+            }
+            Ok(())
+        };
+        let mut shards: Vec<&Shard> = self.shards.iter().collect();
+        shards.sort_by_key(|sh| sh.n0);
+        // The refractory words of each shard, laid out as a spike frame (bit set where r > 0).
+        let mut refr: Vec<SpikeFrame> = match which {
+            StateArray::R => shards.iter().map(|sh| SpikeFrame::new(b, sh.n)).collect(),
+            _ => Vec::new(),
+        };
+        let mut block = vec![0f32; neurons.min(n) * per];
+        let mut plane = Vec::with_capacity(neurons.min(n));
+        // [B][N][per]: each trial's row is the shards' pieces in order of their first neuron.
+        for t in 0..b {
+            for (k, sh) in shards.iter().enumerate() {
+                for i0 in (0..sh.n).step_by(neurons) {
+                    let len = neurons.min(sh.n - i0);
+                    let got = &mut block[..len * per];
+                    fill(got)?;
+                    let first = (t * n + sh.n0 + i0) * per;
+                    crate::state::check_block(which, first, got)?;
+                    let at = t * sh.n + i0;
+                    match which {
+                        StateArray::V => put(&sh.v, at, got)?,
+                        StateArray::R => {
+                            put(&sh.r, at, got)?;
+                            for (i, _) in got.iter().enumerate().filter(|(_, &x)| x > 0.0) {
+                                refr[k].set(t, i0 + i);
+                            }
+                        }
+                        StateArray::Theta | StateArray::Asc => {
+                            // Device layout [C][B][n]: component cc of trial t is row cc·B + t.
+                            for (q, &cc) in comps.iter().enumerate() {
+                                plane.clear();
+                                plane.extend(got.iter().skip(q).step_by(per));
+                                put(&sh.theta, (cc * b + t) * sh.n + i0, &plane)?;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (sh, frame) in shards.iter().zip(&refr) {
+            queue.write_buffer(
+                &sh.spikes,
+                (self.chunk * b * sh.w * 4) as u64,
+                bytemuck::cast_slice(frame.words()),
+            );
+        }
+        queue.submit([]);
+        self.ctx.wait(None)
+    }
 }

@@ -18,6 +18,39 @@ enum Row {
     Comp(usize),
 }
 
+/// Writes to device buffers through the queue, submitting (and waiting) every 256 MB or so,
+/// so that wgpu's staging memory never holds a whole large state (at 10⁹ GLIF5 neurons 24 GB).
+struct Uploader<'a> {
+    ctx: &'a crate::gpu::GpuContext,
+    pending: usize,
+}
+
+impl<'a> Uploader<'a> {
+    const BATCH_BYTES: usize = 256 << 20;
+
+    fn new(ctx: &'a crate::gpu::GpuContext) -> Self {
+        Uploader { ctx, pending: 0 }
+    }
+    /// Write `values` at value `at` of `buf`.
+    fn put(&mut self, buf: &wgpu::Buffer, at: usize, values: &[f32]) -> Result<()> {
+        self.ctx
+            .queue
+            .write_buffer(buf, (4 * at) as u64, bytemuck::cast_slice(values));
+        self.pending += 4 * values.len();
+        if self.pending >= Self::BATCH_BYTES {
+            self.ctx.queue.submit([]);
+            self.ctx.wait(None)?;
+            self.pending = 0;
+        }
+        Ok(())
+    }
+    /// Submit what is left (and anything written to the queue beside) and wait for it.
+    fn finish(self) -> Result<()> {
+        self.ctx.queue.submit([]);
+        self.ctx.wait(None)
+    }
+}
+
 impl GpuSim {
     /// Read the whole state back (layouts of [`State`]) straight into the arrays returned,
     /// V, r and the components of up to 4M neurons of a shard and trial at a time, as many of
@@ -201,24 +234,11 @@ impl GpuSim {
     pub fn set_state(&mut self, s: &State<f32>) -> Result<()> {
         let (n, b) = (self.pop.len(), self.trials);
         s.check(b, &self.pop)?;
-        // Uploaded straight from `s`, a piece at a time, with a submission (and a wait) every
-        // UPLOAD_BATCH_BYTES or so: neither a host copy of the whole state in the device's
-        // layout nor wgpu's staging copy of all of it is held at once (at 10⁹ GLIF5 neurons
-        // each would be 24 GB).
-        const UPLOAD_BATCH_BYTES: usize = 256 << 20;
+        // Uploaded straight from `s`, a piece at a time (`Uploader`): no host copy of the
+        // whole state in the device's layout.
         const PIECE: usize = 4 << 20;
-        let queue = &self.ctx.queue;
-        let mut pending = 0usize;
-        let mut put = |buf: &wgpu::Buffer, at: usize, values: &[f32]| -> Result<()> {
-            queue.write_buffer(buf, (4 * at) as u64, bytemuck::cast_slice(values));
-            pending += 4 * values.len();
-            if pending >= UPLOAD_BATCH_BYTES {
-                queue.submit([]);
-                self.ctx.wait(None)?;
-                pending = 0;
-            }
-            Ok(())
-        };
+        let mut up = Uploader::new(&self.ctx);
+        let mut put = |buf: &wgpu::Buffer, at: usize, values: &[f32]| up.put(buf, at, values);
         // Each component of the device layout [C][B][n] (θ_1..θ_K, I_1..I_J, θ_v) and where
         // `s` holds it: array, values per neuron there, position among them.
         let comps: Vec<(&[f32], usize, usize)> = StateArray::places(&self.pop)
@@ -248,14 +268,9 @@ impl GpuSim {
                     }
                 }
             }
-            queue.write_buffer(
-                &sh.spikes,
-                (self.chunk * b * sh.w * 4) as u64,
-                bytemuck::cast_slice(refr.words()),
-            );
+            self.put_refractory(sh, &refr);
         }
-        queue.submit([]);
-        self.ctx.wait(None)
+        up.finish()
     }
 
     /// Fill array `which` of the state from `fill`, whole neurons of at most `max_values`
@@ -270,7 +285,6 @@ impl GpuSim {
         max_values: usize,
         fill: &mut dyn FnMut(&mut [f32]) -> Result<()>,
     ) -> Result<()> {
-        const UPLOAD_BATCH_BYTES: usize = 256 << 20;
         let (n, b) = (self.pop.len(), self.trials);
         let per = which.per_neuron(&self.pop);
         if per == 0 {
@@ -278,18 +292,8 @@ impl GpuSim {
         }
         let comps = which.components(&self.pop).unwrap_or_default();
         let neurons = (max_values / per).max(1);
-        let queue = &self.ctx.queue;
-        let mut pending = 0usize;
-        let mut put = |buf: &wgpu::Buffer, at: usize, values: &[f32]| -> Result<()> {
-            queue.write_buffer(buf, (4 * at) as u64, bytemuck::cast_slice(values));
-            pending += 4 * values.len();
-            if pending >= UPLOAD_BATCH_BYTES {
-                queue.submit([]);
-                self.ctx.wait(None)?;
-                pending = 0;
-            }
-            Ok(())
-        };
+        let mut up = Uploader::new(&self.ctx);
+        let mut put = |buf: &wgpu::Buffer, at: usize, values: &[f32]| up.put(buf, at, values);
         let mut shards: Vec<&Shard> = self.shards.iter().collect();
         shards.sort_by_key(|sh| sh.n0);
         // The refractory words of each shard, laid out as a spike frame (bit set where r > 0).
@@ -330,13 +334,18 @@ impl GpuSim {
             }
         }
         for (sh, frame) in shards.iter().zip(&refr) {
-            queue.write_buffer(
-                &sh.spikes,
-                (self.chunk * b * sh.w * 4) as u64,
-                bytemuck::cast_slice(frame.words()),
-            );
+            self.put_refractory(sh, frame);
         }
-        queue.submit([]);
-        self.ctx.wait(None)
+        up.finish()
+    }
+
+    /// Write a shard's refractory bits (a frame of its `B × n` neurons, set where r > 0) after
+    /// the spike rows of a chunk, where the kernels keep them.
+    fn put_refractory(&self, sh: &Shard, frame: &SpikeFrame) {
+        self.ctx.queue.write_buffer(
+            &sh.spikes,
+            (self.chunk * self.trials * sh.w * 4) as u64,
+            bytemuck::cast_slice(frame.words()),
+        );
     }
 }

@@ -1643,7 +1643,8 @@ fn a_small_binding_limit_cuts_shards_and_changes_nothing() {
         other => panic!("expected TooLarge, got {:?}", other.map(|_| ())),
     }
     assert!(GpuSim::new(ctx.clone(), &lif, 100).is_ok());
-    // LIF runs the wide kernel, GLIF5 (its parameters and their coefficients per neuron) the lane one.
+    // LIF runs the wide kernel, GLIF5 (its parameters and their coefficients per neuron) the
+    // lane one.
     for (model, n) in [(Model::Lif, 40_000), (Model::Glif5, 9_000)] {
         let pop = hetero_population(model, n, 9);
         let b = 2;

@@ -297,6 +297,13 @@ impl<R: Read> Reader<'_, R> {
         self.fill(&mut b)?;
         Ok(b[0])
     }
+    /// The metadata: its length, then its JSON.
+    fn meta(&mut self) -> Result<Meta> {
+        let mut bytes = vec![0u8; self.len_of::<u8>()?];
+        self.fill(&mut bytes)?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::format(self.path, format!("checkpoint metadata: {e}")))
+    }
     /// An array's length, checked against the bytes left.
     fn len_of<T>(&mut self) -> Result<usize> {
         let n = self.u64()?;
@@ -406,14 +413,17 @@ enum StateSource<'a> {
 /// (16 MB of f32).
 const STATE_BLOCK_VALUES: usize = 4 << 20;
 
+/// Values in array `which` of `sim`'s state.
+fn array_len(sim: &Simulator, which: StateArray) -> usize {
+    which.per_neuron(sim.population()) * sim.population().len() * sim.trials()
+}
+
 impl StateSource<'_> {
     /// Values in array `which`.
     fn len(&self, which: StateArray) -> usize {
         match self {
             StateSource::Held(st) => st.array(which).len(),
-            StateSource::Live(s) => {
-                which.per_neuron(s.population()) * s.population().len() * s.trials()
-            }
+            StateSource::Live(s) => array_len(s, which),
         }
     }
     /// Write array `which` as the checkpoint holds it: its length (u64), then its values.
@@ -778,11 +788,7 @@ impl Checkpoint {
             remaining: body_len - 12,
             path,
         };
-        let meta_len = r.len_of::<u8>()?;
-        let mut meta_bytes = vec![0u8; meta_len];
-        r.fill(&mut meta_bytes)?;
-        let meta: Meta = serde_json::from_slice(&meta_bytes)
-            .map_err(|e| Error::format(path, format!("checkpoint metadata: {e}")))?;
+        let meta = r.meta()?;
         let payload_len = r.u64()?;
         if r.remaining != payload_len {
             return Err(Error::format(path, "checkpoint payload length is wrong"));
@@ -810,10 +816,8 @@ impl Checkpoint {
                     let sim = &mut sims[i];
                     meta.check_restore(i, sim)?;
                     sim.set_drive(meta.populations[i].drive.clone())?;
-                    let bn = sim.trials() * sim.population().len();
                     for which in StateArray::ALL {
-                        let values = bn * which.per_neuron(sim.population());
-                        if r.len_of::<f32>()? != values {
+                        if r.len_of::<f32>()? != array_len(sim, which) {
                             return Err(Error::format(
                                 path,
                                 format!(
@@ -934,11 +938,7 @@ impl Checkpoint {
             remaining: len - 12 - 4,
             path,
         };
-        let meta_len = r.len_of::<u8>()?;
-        let mut meta_bytes = vec![0u8; meta_len];
-        r.fill(&mut meta_bytes)?;
-        serde_json::from_slice(&meta_bytes)
-            .map_err(|e| Error::format(path, format!("checkpoint metadata: {e}")))
+        r.meta()
     }
 
     /// Read a checkpoint file with each population's state going straight into `sims` (one

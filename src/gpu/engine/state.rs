@@ -188,8 +188,7 @@ impl GpuSim {
             None => vec![Row::R],
             Some(idx) => idx.into_iter().map(Row::Comp).collect(),
         };
-        let mut shards: Vec<&Shard> = self.shards.iter().collect();
-        shards.sort_by_key(|sh| sh.n0);
+        let shards = self.shards_in_order();
         let mut out = Vec::new();
         // [B][N]: each trial's row is the shards' pieces in order of their first neuron.
         for t in 0..b {
@@ -294,8 +293,7 @@ impl GpuSim {
         let neurons = (max_values / per).max(1);
         let mut up = Uploader::new(&self.ctx);
         let mut put = |buf: &wgpu::Buffer, at: usize, values: &[f32]| up.put(buf, at, values);
-        let mut shards: Vec<&Shard> = self.shards.iter().collect();
-        shards.sort_by_key(|sh| sh.n0);
+        let shards = self.shards_in_order();
         // The refractory words of each shard, laid out as a spike frame (bit set where r > 0).
         let mut refr: Vec<SpikeFrame> = match which {
             StateArray::R => shards.iter().map(|sh| SpikeFrame::new(b, sh.n)).collect(),
@@ -337,6 +335,13 @@ impl GpuSim {
             self.put_refractory(sh, frame);
         }
         up.finish()
+    }
+
+    /// The shards in order of their first neuron: the order of a `[B][N]` row of the state.
+    fn shards_in_order(&self) -> Vec<&Shard> {
+        let mut shards: Vec<&Shard> = self.shards.iter().collect();
+        shards.sort_by_key(|sh| sh.n0);
+        shards
     }
 
     /// Write a shard's refractory bits (a frame of its `B × n` neurons, set where r > 0) after
